@@ -1,0 +1,123 @@
+//! Per-read cost of the pipeline without a broker.
+//!
+//! `cargo bench --bench pipeline` measures, against a 1,000,000-entry hotlist:
+//! - `normalize_exact_match`: normalize a raw plate and look it up;
+//! - `per_read_path`: parse the JSON record, normalize, match, encode alerts
+//!   (2% of reads hit), i.e. everything the service does per read but Kafka;
+//! - baselines in the same run: a plain `HashMap<String>` lookup of the raw
+//!   plate (the floor), and parsing the record into a `serde_json::Value`
+//!   (what the simplest consumer would pay before doing any work).
+//!
+//! Figures and ratios are in docs/BENCHMARKS.md.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hotlist_matcher::hotlist::{ExactMatcher, Matcher, Query};
+use hotlist_matcher::normalize::normalize;
+use hotlist_matcher::pipeline::{Outcome, Processor};
+use hotlist_matcher::sample::{self, Rng};
+
+const ENTRIES: usize = 1_000_000;
+const READS: usize = 10_000;
+
+struct Fixture {
+    matcher: Arc<ExactMatcher>,
+    plates: Vec<String>,
+    records: Vec<Vec<u8>>,
+    raw_set: HashSet<String>,
+}
+
+fn fixture() -> Fixture {
+    let mut rng = Rng::new(42);
+    let entries = sample::hotlist(&mut rng, ENTRIES, "bench");
+    let raw_set = entries.iter().map(|e| e.plate.to_string()).collect();
+    let mut plates = Vec::with_capacity(READS);
+    let mut records = Vec::with_capacity(READS);
+    for i in 0..READS {
+        let plate = if i % 50 == 0 {
+            let listed = entries[rng.below(entries.len())].plate;
+            sample::disguise(&mut rng, listed.as_str())
+        } else {
+            sample::random_plate(&mut rng).to_string()
+        };
+        let region = if i % 3 == 0 { None } else { Some("CA") };
+        records.push(sample::read_json(
+            rng.uuid(),
+            "coachella-cam-07",
+            "2026-11-27T03:12:45.120-08:00",
+            &plate,
+            region,
+        ));
+        plates.push(plate);
+    }
+    Fixture {
+        matcher: Arc::new(ExactMatcher::new(entries)),
+        plates,
+        records,
+        raw_set,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let f = fixture();
+    let mut group = c.benchmark_group("per_read");
+    group.throughput(Throughput::Elements(READS as u64));
+    group.sample_size(30);
+
+    group.bench_function("baseline_hashmap_raw_lookup", |b| {
+        b.iter(|| {
+            f.plates
+                .iter()
+                .filter(|p| f.raw_set.contains(p.as_str()))
+                .count()
+        })
+    });
+    group.bench_function("normalize_exact_match", |b| {
+        let mut hits = Vec::new();
+        b.iter(|| {
+            let mut n = 0;
+            for plate in &f.plates {
+                let Ok(plate) = normalize(plate) else {
+                    continue;
+                };
+                hits.clear();
+                f.matcher.find(
+                    &Query {
+                        plate,
+                        region: None,
+                    },
+                    &mut hits,
+                );
+                n += hits.len();
+            }
+            n
+        })
+    });
+    group.bench_function("baseline_serde_json_value_parse", |b| {
+        b.iter(|| {
+            f.records
+                .iter()
+                .filter(|r| serde_json::from_slice::<serde_json::Value>(r).is_ok())
+                .count()
+        })
+    });
+    group.bench_function("per_read_path", |b| {
+        let mut processor = Processor::new(f.matcher.clone(), 65536);
+        b.iter(|| {
+            let mut alerts = 0;
+            for record in &f.records {
+                if let Outcome::Alerts(a) = processor.process(black_box(record)) {
+                    alerts += a.len();
+                }
+            }
+            alerts
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(pipeline, benches);
+criterion_main!(pipeline);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs and starts the Kafka-protocol
+# broker (tansu) unless HOTLIST_TEST_BOOTSTRAP names another cluster, checks
+# formatting and lints, then runs the unit, doc and integration tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if [ -z "${HOTLIST_TEST_BOOTSTRAP:-}" ]; then
+  scripts/broker.sh start
+  trap 'scripts/broker.sh stop' EXIT
+  export HOTLIST_TEST_BOOTSTRAP="127.0.0.1:${HOTLIST_BROKER_PORT:-9092}"
+fi
+echo "tests use the broker at $HOTLIST_TEST_BOOTSTRAP" >&2
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test

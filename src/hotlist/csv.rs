@@ -1,0 +1,405 @@
+//! Loading a hotlist from delimited text with a header row.
+//!
+//! Agency clerks export these from spreadsheets, so the loader expects
+//! mistakes: it checks every row, collects every problem with its line and
+//! column, and refuses the whole file if any row is bad, so a half-loaded list
+//! never goes live. The columns, in any order and any case:
+//! `entry_id`, `list_id`, `plate`, `category` (required), `region`,
+//! `priority` (0 = most urgent, default 5) and `description` (optional).
+//! Other columns are ignored.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use super::{Category, HotlistEntry, HotlistError, RowError};
+use crate::normalize::{normalize, normalize_region};
+
+/// Size limits for one hotlist file.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvLimits {
+    pub max_bytes: u64,
+    pub max_rows: usize,
+}
+
+impl Default for CsvLimits {
+    fn default() -> Self {
+        CsvLimits {
+            max_bytes: 512 * 1024 * 1024,
+            max_rows: 20_000_000,
+        }
+    }
+}
+
+const REQUIRED: [&str; 4] = ["entry_id", "list_id", "plate", "category"];
+const DEFAULT_PRIORITY: u8 = 5;
+const MAX_ID_LEN: usize = 64;
+const MAX_DESCRIPTION_LEN: usize = 1024;
+
+/// Where each known column sits in a row.
+struct Columns {
+    entry_id: usize,
+    list_id: usize,
+    plate: usize,
+    category: usize,
+    region: Option<usize>,
+    priority: Option<usize>,
+    description: Option<usize>,
+}
+
+impl Columns {
+    fn from_header(header: &csv::StringRecord) -> Result<Columns, HotlistError> {
+        let find = |name: &str| {
+            header
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+        };
+        let missing: Vec<&str> = REQUIRED.into_iter().filter(|n| find(n).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(HotlistError::Header(format!(
+                "missing column(s): {}",
+                missing.join(", ")
+            )));
+        }
+        Ok(Columns {
+            entry_id: find("entry_id").expect("checked"),
+            list_id: find("list_id").expect("checked"),
+            plate: find("plate").expect("checked"),
+            category: find("category").expect("checked"),
+            region: find("region"),
+            priority: find("priority"),
+            description: find("description"),
+        })
+    }
+}
+
+/// Reads a hotlist file from disk; see [`load_csv`].
+pub fn load_csv_file(
+    path: &std::path::Path,
+    limits: CsvLimits,
+) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+    let io = |source| HotlistError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > limits.max_bytes {
+        return Err(HotlistError::TooLarge {
+            size,
+            max: limits.max_bytes,
+        });
+    }
+    load_csv(std::io::BufReader::new(file), limits)
+}
+
+/// Parses a whole hotlist, or reports every bad row and loads nothing.
+///
+/// The delimiter (comma, semicolon or tab) is taken from the header line.
+pub fn load_csv(
+    mut input: impl Read,
+    limits: CsvLimits,
+) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+    let mut bytes = Vec::new();
+    input
+        .by_ref()
+        .take(limits.max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| HotlistError::Io {
+            path: "<input>".into(),
+            source,
+        })?;
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(HotlistError::TooLarge {
+            size: bytes.len() as u64,
+            max: limits.max_bytes,
+        });
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(sniff_delimiter(&bytes))
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let header = reader
+        .headers()
+        .map_err(|e| HotlistError::Header(e.to_string()))?
+        .clone();
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err(HotlistError::Header("the file is empty".into()));
+    }
+    let columns = Columns::from_header(&header)?;
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen: HashMap<(String, String), u64> = HashMap::new();
+    for record in reader.byte_records() {
+        if entries.len() + errors.len() >= limits.max_rows {
+            return Err(HotlistError::TooManyRows {
+                max: limits.max_rows,
+            });
+        }
+        let (line, result) = match record {
+            Ok(record) => {
+                let line = record.position().map_or(0, |p| p.line());
+                (line, parse_row(&record, &columns, &header, line))
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                (line, Err(row_error(line, None, e.to_string())))
+            }
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(entry)) => {
+                let key = (entry.list_id.clone(), entry.entry_id.clone());
+                match seen.get(&key) {
+                    Some(first) => errors.push(row_error(
+                        line,
+                        Some("entry_id"),
+                        format!(
+                            "duplicate entry id in list {} (first on line {first})",
+                            key.0
+                        ),
+                    )),
+                    None => {
+                        seen.insert(key, line);
+                        entries.push(Arc::new(entry));
+                    }
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(entries)
+    } else {
+        Err(HotlistError::Rows(errors))
+    }
+}
+
+fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
+        .filter(|d| first_line.contains(d))
+        .unwrap_or(b',')
+}
+
+fn row_error(line: u64, column: Option<&str>, reason: impl Into<String>) -> RowError {
+    RowError {
+        line,
+        column: column.map(str::to_owned),
+        reason: reason.into(),
+    }
+}
+
+/// One row to an entry; `Ok(None)` for a blank row.
+fn parse_row(
+    record: &csv::ByteRecord,
+    columns: &Columns,
+    header: &csv::StringRecord,
+    line: u64,
+) -> Result<Option<HotlistEntry>, RowError> {
+    if record
+        .iter()
+        .all(|field| field.iter().all(u8::is_ascii_whitespace))
+    {
+        return Ok(None);
+    }
+    if record.len() != header.len() {
+        return Err(row_error(
+            line,
+            None,
+            format!(
+                "has {} fields, the header has {}",
+                record.len(),
+                header.len()
+            ),
+        ));
+    }
+    let field = |index: usize, name: &str| -> Result<&str, RowError> {
+        let raw = record.get(index).unwrap_or_default();
+        std::str::from_utf8(raw).map(str::trim).map_err(|_| {
+            row_error(
+                line,
+                Some(name),
+                "is not UTF-8 text (save the file as UTF-8)",
+            )
+        })
+    };
+    let optional = |index: Option<usize>, name: &str| index.map(|i| field(i, name)).transpose();
+    let entry_id = checked_id(field(columns.entry_id, "entry_id")?, "entry_id", line)?;
+    let list_id = checked_id(field(columns.list_id, "list_id")?, "list_id", line)?;
+    let plate = normalize(field(columns.plate, "plate")?)
+        .map_err(|e| row_error(line, Some("plate"), e.to_string()))?;
+    let category_text = field(columns.category, "category")?;
+    let category = Category::parse(category_text).ok_or_else(|| {
+        let names: Vec<_> = Category::ALL.iter().map(|c| c.name()).collect();
+        row_error(
+            line,
+            Some("category"),
+            format!("must be one of {}", names.join(", ")),
+        )
+    })?;
+    let region = match optional(columns.region, "region")? {
+        None | Some("") => None,
+        Some(text) => Some(
+            normalize_region(text).map_err(|e| row_error(line, Some("region"), e.to_string()))?,
+        ),
+    };
+    let priority = match optional(columns.priority, "priority")? {
+        None | Some("") => DEFAULT_PRIORITY,
+        Some(text) => text.parse::<u8>().ok().filter(|p| *p <= 9).ok_or_else(|| {
+            row_error(line, Some("priority"), "must be a whole number from 0 to 9")
+        })?,
+    };
+    let description = optional(columns.description, "description")?.unwrap_or_default();
+    if description.len() > MAX_DESCRIPTION_LEN {
+        return Err(row_error(
+            line,
+            Some("description"),
+            "is longer than 1024 bytes",
+        ));
+    }
+    Ok(Some(HotlistEntry {
+        entry_id,
+        list_id,
+        plate,
+        region,
+        category,
+        priority,
+        description: description.to_owned(),
+    }))
+}
+
+fn checked_id(text: &str, name: &str, line: u64) -> Result<String, RowError> {
+    if text.is_empty() {
+        return Err(row_error(line, Some(name), "must not be empty"));
+    }
+    if text.len() > MAX_ID_LEN || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(row_error(
+            line,
+            Some(name),
+            "must be 1 to 64 printable ASCII characters",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+        load_csv(text.as_bytes(), CsvLimits::default())
+    }
+
+    fn row_errors(text: &[u8]) -> Vec<String> {
+        match load_csv(text, CsvLimits::default()) {
+            Err(HotlistError::Rows(rows)) => rows.iter().map(ToString::to_string).collect(),
+            other => panic!("expected row errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_clean_file_loads_every_row() {
+        let text = "entry_id,list_id,plate,region,category,priority,description\n\
+                    e1,rso-stolen,7abc-123,ca,stolen_vehicle,1,2019 Honda Civic black\n\
+                    e2,rso-stolen,\"ABC 1234\",,Stolen_Plate,,\n\
+                    \n\
+                    e3,amber,4GET1T,NV,amber,0,\"Silver Toyota, child 6\"\n";
+        let entries = load(text).unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].plate.as_str(), "7ABC123");
+        assert_eq!(entries[0].region.unwrap().as_str(), "CA");
+        assert_eq!(entries[0].priority, 1);
+        assert_eq!(entries[1].category, Category::StolenPlate);
+        assert_eq!(entries[1].region, None);
+        assert_eq!(entries[1].priority, DEFAULT_PRIORITY);
+        assert_eq!(entries[2].description, "Silver Toyota, child 6");
+    }
+
+    #[test]
+    fn semicolon_and_tab_files_and_a_byte_order_mark_are_understood() {
+        let semicolon = "\u{feff}Entry_ID;LIST_ID;Plate;Category\ne1;l1;ABC123;bolo\n";
+        assert_eq!(load(semicolon).unwrap()[0].plate.as_str(), "ABC123");
+        let tab = "entry_id\tlist_id\tplate\tcategory\ne1\tl1\tXYZ9\tother\n";
+        assert_eq!(load(tab).unwrap()[0].plate.as_str(), "XYZ9");
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_line_and_column() {
+        let text = b"entry_id,list_id,plate,region,category,priority\n\
+            e1,l1,ABC123,CA,stolen_vehicle,1\n\
+            e2,l1,AB#123,CA,stolen_vehicle,1\n\
+            e3,l1,ABC124,California,stolen_vehicle,1\n\
+            e4,l1,ABC125,CA,stolen_car,1\n\
+            e5,l1,ABC126,CA,stolen_vehicle,11\n\
+            e1,l1,ABC127,CA,stolen_vehicle,1\n\
+            e7,l1,ABC128\n\
+            ,l1,ABC129,CA,bolo,1\n\
+            e9,l1,\xff\xfe,CA,bolo,1\n";
+        assert_eq!(
+            row_errors(text),
+            vec![
+                "line 3, column plate: plate has a character that cannot be on a plate (U+0023) at position 2",
+                "line 4, column region: region must be 2 or 3 letters",
+                "line 5, column category: must be one of stolen_vehicle, stolen_plate, felony_vehicle, amber, wanted_person, bolo, officer_entered, other",
+                "line 6, column priority: must be a whole number from 0 to 9",
+                "line 7, column entry_id: duplicate entry id in list l1 (first on line 2)",
+                "line 8: has 3 fields, the header has 6",
+                "line 9, column entry_id: must not be empty",
+                "line 10, column plate: is not UTF-8 text (save the file as UTF-8)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_same_entry_id_in_two_lists_is_fine() {
+        let text = "entry_id,list_id,plate,category\ne1,a,ABC123,bolo\ne1,b,ABC123,bolo\n";
+        assert_eq!(load(text).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn empty_and_headerless_files_are_refused() {
+        for text in ["", "\n\n"] {
+            match load(text) {
+                Err(HotlistError::Header(reason)) => assert_eq!(reason, "the file is empty"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        match load("ABC123,CA\nXYZ999,NV\n") {
+            Err(HotlistError::Header(reason)) => {
+                assert_eq!(
+                    reason,
+                    "missing column(s): entry_id, list_id, plate, category"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn oversized_files_are_refused() {
+        let limits = CsvLimits {
+            max_bytes: 64,
+            max_rows: 2,
+        };
+        let big = format!(
+            "entry_id,list_id,plate,category\n{}",
+            "e,l,A,bolo\n".repeat(10)
+        );
+        assert!(matches!(
+            load_csv(big.as_bytes(), limits),
+            Err(HotlistError::TooLarge { max: 64, .. })
+        ));
+        let many = "entry_id,list_id,plate,category\na,l,A,bolo\nb,l,B,bolo\nc,l,C,bolo\n";
+        let limits = CsvLimits {
+            max_bytes: 1024,
+            max_rows: 2,
+        };
+        assert!(matches!(
+            load_csv(many.as_bytes(), limits),
+            Err(HotlistError::TooManyRows { max: 2 })
+        ));
+    }
+}

@@ -1,0 +1,189 @@
+//! Hotlists: the entries agencies ask us to look for, and how reads are
+//! matched against them.
+//!
+//! An entry is one plate an agency wants found (a stolen car, an AMBER alert
+//! vehicle), with enough context for a dispatcher to act on a hit. The
+//! [`Matcher`] trait is the single seam between the pipeline and the matching
+//! engine: the pipeline hands it a normalized [`Query`] and gets back every
+//! [`Hit`], best first. The engine behind it can change (exact today, the
+//! OCR-aware index later) without the pipeline noticing.
+//!
+//! Matching is pure and synchronous: no I/O, no locks a writer can hold, no
+//! logging, because it runs once per read.
+
+mod csv;
+mod exact;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::normalize::{Plate, Region};
+
+pub use self::csv::{load_csv, load_csv_file, CsvLimits};
+pub use self::exact::ExactMatcher;
+
+/// Why a hotlist could not be loaded. Every bad row is reported, not just the first.
+#[derive(Debug, thiserror::Error)]
+pub enum HotlistError {
+    #[error("cannot read hotlist {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("hotlist is {size} bytes, more than the {max}-byte limit")]
+    TooLarge { size: u64, max: u64 },
+    #[error("hotlist has more than {max} rows")]
+    TooManyRows { max: usize },
+    #[error("hotlist header is unusable: {0}")]
+    Header(String),
+    #[error("hotlist has {} bad row(s):\n{}", .0.len(), RowErrors(.0))]
+    Rows(Vec<RowError>),
+}
+
+/// One bad row of a hotlist file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// The column at fault, by header name, when one is.
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "line {}, column {}: {}", self.line, column, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+struct RowErrors<'a>(&'a [RowError]);
+
+impl fmt::Display for RowErrors<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for row in self.0 {
+            writeln!(f, "  {row}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What kind of list an entry comes from. Drives priority and, later, tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    StolenVehicle,
+    StolenPlate,
+    FelonyVehicle,
+    Amber,
+    WantedPerson,
+    Bolo,
+    OfficerEntered,
+    Other,
+}
+
+impl Category {
+    /// Every category, in the order files document them.
+    pub const ALL: [Category; 8] = [
+        Category::StolenVehicle,
+        Category::StolenPlate,
+        Category::FelonyVehicle,
+        Category::Amber,
+        Category::WantedPerson,
+        Category::Bolo,
+        Category::OfficerEntered,
+        Category::Other,
+    ];
+
+    /// The snake_case name used in files and on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::StolenVehicle => "stolen_vehicle",
+            Category::StolenPlate => "stolen_plate",
+            Category::FelonyVehicle => "felony_vehicle",
+            Category::Amber => "amber",
+            Category::WantedPerson => "wanted_person",
+            Category::Bolo => "bolo",
+            Category::OfficerEntered => "officer_entered",
+            Category::Other => "other",
+        }
+    }
+
+    /// Parses a name, ignoring case and surrounding space.
+    pub fn parse(name: &str) -> Option<Category> {
+        let name = name.trim();
+        Category::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// One plate an agency wants found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HotlistEntry {
+    /// Unique within its list.
+    pub entry_id: String,
+    pub list_id: String,
+    /// The canonical plate.
+    pub plate: Plate,
+    /// The state that issued the plate, when known.
+    pub region: Option<Region>,
+    pub category: Category,
+    /// 0 is the most urgent.
+    pub priority: u8,
+    /// What a dispatcher should know (vehicle, reason); never logged.
+    pub description: String,
+}
+
+/// A normalized read as the matcher sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Query {
+    pub plate: Plate,
+    pub region: Option<Region>,
+}
+
+/// How a hit was found. Only `Exact` exists today; the fuzzy engine adds the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    Exact,
+}
+
+/// One hotlist entry that matches a read.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub entry: Arc<HotlistEntry>,
+    pub kind: MatchKind,
+    /// 1.0 is certain; lower means a less certain match.
+    pub score: f32,
+}
+
+/// Finds the hotlist entries that match a read.
+///
+/// Implementations must be cheap to call from many threads at once and must
+/// never block on a writer.
+pub trait Matcher: Send + Sync {
+    /// Appends every matching entry to `hits`, best and most urgent first.
+    fn find(&self, query: &Query, hits: &mut Vec<Hit>);
+
+    /// Number of entries the matcher holds.
+    fn len(&self) -> usize;
+
+    /// True when the matcher holds no entry.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether an entry's region allows a read's region: equal, or either unknown.
+pub fn regions_agree(entry: Option<Region>, read: Option<Region>) -> bool {
+    match (entry, read) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}

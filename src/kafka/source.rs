@@ -1,0 +1,351 @@
+//! The read source: consume `alpr.reads` in a group, produce alerts and
+//! dead letters, and store each offset only once that work is acknowledged.
+//!
+//! At-least-once, in batches: records are taken until the batch is full or
+//! has waited long enough, every alert and dead letter of the batch is sent
+//! and awaited (failures are retried, never skipped), and only then are the
+//! batch's offsets stored for the next auto-commit. A crash anywhere before
+//! that replays the batch; alert ids are deterministic, so the replay yields
+//! the same ids. A bad record never stops a partition: it becomes a dead
+//! letter. Logs carry counts and codes, never a plate.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::time::{sleep, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::{client_config, KafkaError};
+use crate::config::Config;
+use crate::hotlist::Matcher;
+use crate::metrics::Metrics;
+use crate::pipeline::{Outcome, Processor};
+
+/// Header on a dead letter: the human-readable reason.
+pub const DLQ_REASON_HEADER: &str = "hm.reason";
+/// Header on a dead letter: the stable reason code.
+pub const DLQ_CODE_HEADER: &str = "hm.reason_code";
+/// Header on a dead letter: `topic/partition/offset` of the original record.
+pub const DLQ_SOURCE_HEADER: &str = "hm.source";
+/// Header on a dead letter cut to fit the broker: the original length.
+pub const DLQ_TRUNCATED_HEADER: &str = "hm.truncated_from";
+
+const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// One record to produce, kept until acknowledged so it can be re-sent.
+struct Outgoing {
+    topic: String,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    /// `(name, value)` pairs; headers are rebuilt on each send.
+    headers: Vec<(&'static str, String)>,
+    /// The reason code for dead letters, `None` for alerts.
+    dlq_code: Option<&'static str>,
+}
+
+/// The reads taken since offsets were last stored, and what they produced.
+#[derive(Default)]
+struct Batch {
+    outgoing: Vec<Outgoing>,
+    /// Next offset to consume, per partition of the reads topic.
+    next_offsets: BTreeMap<i32, i64>,
+    reads: u64,
+    hits: u64,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.reads == 0
+    }
+}
+
+/// Consumes reads until `shutdown`, then commits what was acknowledged.
+pub struct Source {
+    consumer: StreamConsumer,
+    producer: FutureProducer,
+    processor: Processor,
+    config: Config,
+    metrics: Metrics,
+}
+
+impl Source {
+    /// Builds the clients and subscribes; nothing is read until [`Source::run`].
+    pub fn new(
+        config: &Config,
+        matcher: Arc<dyn Matcher>,
+        metrics: Metrics,
+    ) -> Result<Source, KafkaError> {
+        let consumer: StreamConsumer = client_config(&config.kafka)
+            .set("group.id", &config.kafka.group_id)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .create()?;
+        consumer.subscribe(&[&config.topics.reads])?;
+        let producer: FutureProducer = client_config(&config.kafka)
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.max.bytes", "4194304")
+            .set(
+                "message.timeout.ms",
+                config.pipeline.delivery_timeout.as_millis().to_string(),
+            )
+            .create()?;
+        metrics.hotlist_entries.set(matcher.len() as i64);
+        Ok(Source {
+            consumer,
+            producer,
+            processor: Processor::new(matcher, config.pipeline.max_record_bytes),
+            config: config.clone(),
+            metrics,
+        })
+    }
+
+    /// Runs until `shutdown` is cancelled, then stores and commits the
+    /// offsets of every acknowledged batch. An unacknowledged batch is left
+    /// uncommitted, to be redelivered.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), KafkaError> {
+        info!(topic = %self.config.topics.reads, group = %self.config.kafka.group_id, "consuming reads");
+        let result = self.run_batches(&shutdown).await;
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => info!("final offsets committed"),
+            Err(RdError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
+                debug!("no new offsets to commit")
+            }
+            Err(e) => warn!(error = %e, "final commit failed; the last reads will be redelivered"),
+        }
+        self.consumer.unsubscribe();
+        result
+    }
+
+    async fn run_batches(&mut self, shutdown: &CancellationToken) -> Result<(), KafkaError> {
+        while !shutdown.is_cancelled() {
+            let mut batch = self.fill(shutdown).await;
+            if batch.is_empty() {
+                continue;
+            }
+            self.deliver(&mut batch, shutdown).await?;
+            self.store(&batch);
+        }
+        Ok(())
+    }
+
+    /// Takes reads until the batch is full, has lingered long enough, or
+    /// shutdown is asked for. Waits without limit for the first read.
+    async fn fill(&mut self, shutdown: &CancellationToken) -> Batch {
+        let mut batch = Batch::default();
+        let mut deadline = None;
+        while (batch.reads as usize) < self.config.pipeline.batch_size {
+            let linger = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = linger => break,
+                received = self.consumer.recv() => received,
+            };
+            match received {
+                Ok(message) => take(&mut self.processor, &self.config, &message, &mut batch),
+                Err(e) => {
+                    warn!(error = %e, "consumer error");
+                    continue;
+                }
+            }
+            deadline.get_or_insert_with(|| Instant::now() + self.config.pipeline.batch_linger);
+        }
+        batch
+    }
+
+    /// Sends every record of the batch and waits until all are acknowledged,
+    /// re-sending failures with backoff until they succeed or shutdown.
+    async fn deliver(
+        &self,
+        batch: &mut Batch,
+        shutdown: &CancellationToken,
+    ) -> Result<(), KafkaError> {
+        let mut pending: Vec<usize> = (0..batch.outgoing.len()).collect();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let futures = self.send_all(&batch.outgoing, &pending, shutdown).await?;
+            let mut failed = Vec::new();
+            for (index, future) in futures {
+                match future.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => {
+                        fit_dead_letter(&mut batch.outgoing[index], &e);
+                        warn!(error = %e, topic = %batch.outgoing[index].topic, "delivery failed; will retry");
+                        failed.push(index);
+                    }
+                    Err(_) => failed.push(index),
+                }
+            }
+            if failed.is_empty() {
+                return Ok(());
+            }
+            self.metrics.delivery_retries.inc_by(failed.len() as u64);
+            tokio::select! {
+                _ = shutdown.cancelled() => return Err(KafkaError::Undelivered(failed.len())),
+                _ = sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+            pending = failed;
+        }
+    }
+
+    /// Enqueues the records at `indexes`, waiting while the producer queue is full.
+    async fn send_all(
+        &self,
+        outgoing: &[Outgoing],
+        indexes: &[usize],
+        shutdown: &CancellationToken,
+    ) -> Result<Vec<(usize, DeliveryFuture)>, KafkaError> {
+        let mut futures = Vec::with_capacity(indexes.len());
+        for &index in indexes {
+            let record = &outgoing[index];
+            loop {
+                let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+                for (key, value) in &record.headers {
+                    headers = headers.insert(Header {
+                        key,
+                        value: Some(value.as_bytes()),
+                    });
+                }
+                let mut future_record = FutureRecord::<[u8], [u8]>::to(&record.topic)
+                    .payload(&record.payload)
+                    .headers(headers);
+                if let Some(key) = &record.key {
+                    future_record = future_record.key(key);
+                }
+                match self.producer.send_result(future_record) {
+                    Ok(future) => {
+                        futures.push((index, future));
+                        break;
+                    }
+                    Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        if shutdown.is_cancelled() {
+                            return Err(KafkaError::Undelivered(indexes.len() - futures.len()));
+                        }
+                        sleep(Duration::from_millis(10)).await;
+                    }
+                    Err((e, _)) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(futures)
+    }
+
+    /// Marks the batch done: counts it and stores its offsets for the next commit.
+    fn store(&self, batch: &Batch) {
+        let mut offsets = TopicPartitionList::new();
+        for (&partition, &next) in &batch.next_offsets {
+            if let Err(e) = offsets.add_partition_offset(
+                &self.config.topics.reads,
+                partition,
+                Offset::Offset(next),
+            ) {
+                warn!(error = %e, partition, "cannot record offset");
+            }
+        }
+        if let Err(e) = self.consumer.store_offsets(&offsets) {
+            // Typically a partition revoked mid-batch: its new owner replays
+            // the reads, which yield the same alert ids.
+            warn!(error = %e, "cannot store offsets; the batch will be redelivered");
+        }
+        let m = &self.metrics;
+        m.reads.inc_by(batch.reads);
+        m.hits.inc_by(batch.hits);
+        for record in &batch.outgoing {
+            match record.dlq_code {
+                Some(code) => m.dlq.with_label_values(&[code]).inc(),
+                None => m.alerts.inc(),
+            }
+        }
+        m.batches.inc();
+    }
+}
+
+/// Processes one consumed record into the batch.
+fn take(
+    processor: &mut Processor,
+    config: &Config,
+    message: &BorrowedMessage<'_>,
+    batch: &mut Batch,
+) {
+    let payload = message.payload().unwrap_or_default();
+    batch.reads += 1;
+    batch
+        .next_offsets
+        .insert(message.partition(), message.offset() + 1);
+    match processor.process(payload) {
+        Outcome::NoHit => {}
+        Outcome::Alerts(alerts) => {
+            batch.hits += 1;
+            batch
+                .outgoing
+                .extend(alerts.into_iter().map(|alert| Outgoing {
+                    topic: config.topics.alerts.clone(),
+                    key: Some(alert.key.into_bytes()),
+                    payload: alert.payload,
+                    headers: Vec::new(),
+                    dlq_code: None,
+                }));
+        }
+        Outcome::Rejected(reason) => {
+            let source = format!(
+                "{}/{}/{}",
+                message.topic(),
+                message.partition(),
+                message.offset()
+            );
+            batch.outgoing.push(Outgoing {
+                topic: config.topics.dlq.clone(),
+                key: message.key().map(<[u8]>::to_vec),
+                payload: payload.to_vec(),
+                headers: vec![
+                    (DLQ_REASON_HEADER, reason.to_string()),
+                    (DLQ_CODE_HEADER, reason.code().to_owned()),
+                    (DLQ_SOURCE_HEADER, source),
+                ],
+                dlq_code: Some(reason.code()),
+            });
+        }
+    }
+}
+
+/// A dead letter too large for the broker is cut in half (and marked) so the
+/// partition moves on; the source offset in its headers finds the original
+/// while the reads topic still holds it.
+fn fit_dead_letter(record: &mut Outgoing, error: &RdError) {
+    let too_large = matches!(
+        error,
+        RdError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
+            | RdError::MessageProduction(RDKafkaErrorCode::InvalidMessageSize)
+    );
+    if !too_large || record.dlq_code.is_none() || record.payload.len() < 1024 {
+        return;
+    }
+    if !record
+        .headers
+        .iter()
+        .any(|(k, _)| *k == DLQ_TRUNCATED_HEADER)
+    {
+        record
+            .headers
+            .push((DLQ_TRUNCATED_HEADER, record.payload.len().to_string()));
+    }
+    let half = record.payload.len() / 2;
+    record.payload.truncate(half);
+}

@@ -1,0 +1,282 @@
+//! The topics this service owns, their configs, and the 30-day rule.
+//!
+//! Retention is policy, not tuning: section 9 of the City's policy deletes ALPR
+//! data after 30 days, so the reads, alerts and dead-letter topics must delete
+//! records by time, no later than that. [`specs`] says what each topic must
+//! look like, [`ensure`] creates the missing ones, and [`check`] compares a
+//! live topic's config with its spec, so `hotlist-matcher topics` can report a
+//! topic someone changed by hand.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+use super::KafkaError;
+use crate::config::Topics;
+
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What one topic must look like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Whether it holds ALPR data and so falls under the 30-day rule.
+    pub alpr_data: bool,
+    /// Configs set at creation and checked afterwards.
+    pub configs: Vec<(&'static str, String)>,
+}
+
+/// The four topics and their required configs.
+pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
+    let retention_ms = topics.retention.as_millis().to_string();
+    let spec = |name: &str, alpr_data: bool, configs: Vec<(&'static str, String)>| TopicSpec {
+        name: name.to_owned(),
+        partitions: topics.partitions,
+        replication_factor: topics.replication_factor,
+        alpr_data,
+        configs,
+    };
+    vec![
+        spec(
+            &topics.reads,
+            true,
+            vec![
+                ("cleanup.policy", "delete".into()),
+                ("retention.ms", retention_ms.clone()),
+            ],
+        ),
+        spec(
+            &topics.alerts,
+            true,
+            vec![
+                ("cleanup.policy", "compact,delete".into()),
+                ("retention.ms", retention_ms.clone()),
+            ],
+        ),
+        spec(
+            &topics.dlq,
+            true,
+            vec![
+                ("cleanup.policy", "delete".into()),
+                ("retention.ms", retention_ms),
+            ],
+        ),
+        spec(
+            &topics.hotlist,
+            false,
+            vec![("cleanup.policy", "compact".into())],
+        ),
+    ]
+}
+
+/// What [`ensure`] did with one topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    AlreadyExisted,
+}
+
+/// A live topic config that breaks its spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub topic: String,
+    pub key: String,
+    pub expected: String,
+    pub actual: Option<String>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let actual = self.actual.as_deref().unwrap_or("<unset>");
+        write!(
+            f,
+            "{}: {} is {}, must be {}",
+            self.topic, self.key, actual, self.expected
+        )
+    }
+}
+
+/// Creates every topic in `specs` that does not exist yet.
+pub async fn ensure(
+    admin: &AdminClient<DefaultClientContext>,
+    specs: &[TopicSpec],
+) -> Result<Vec<(String, Created)>, KafkaError> {
+    let new_topics: Vec<NewTopic<'_>> = specs
+        .iter()
+        .map(|s| {
+            let replication = TopicReplication::Fixed(s.replication_factor);
+            s.configs.iter().fold(
+                NewTopic::new(&s.name, s.partitions, replication),
+                |t, (k, v)| t.set(k, v),
+            )
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let mut outcome = Vec::new();
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(name) => outcome.push((name, Created::Created)),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                outcome.push((name, Created::AlreadyExisted))
+            }
+            Err((topic, code)) => {
+                return Err(KafkaError::Topic {
+                    topic,
+                    reason: format!("cannot be created: {code}"),
+                })
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Reads the live configs of the named topics.
+pub async fn describe(
+    admin: &AdminClient<DefaultClientContext>,
+    names: &[&str],
+) -> Result<BTreeMap<String, BTreeMap<String, Option<String>>>, KafkaError> {
+    let resources: Vec<_> = names.iter().map(|n| ResourceSpecifier::Topic(n)).collect();
+    let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
+    let mut out = BTreeMap::new();
+    for (name, result) in names
+        .iter()
+        .zip(admin.describe_configs(&resources, &options).await?)
+    {
+        let resource = result.map_err(|code| KafkaError::Topic {
+            topic: name.to_string(),
+            reason: format!("cannot describe its config: {code}"),
+        })?;
+        let entries = resource
+            .entries
+            .into_iter()
+            .map(|e| (e.name, e.value))
+            .collect();
+        out.insert(name.to_string(), entries);
+    }
+    Ok(out)
+}
+
+/// Compares a live config with its spec. Pure: no broker needed.
+///
+/// ALPR topics must delete by time within the spec's retention; `-1`
+/// (forever) or a longer retention, or a policy without `delete`, is a
+/// violation. Other configs must equal the spec (policy order ignored).
+pub fn check(spec: &TopicSpec, live: &BTreeMap<String, Option<String>>) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for (key, expected) in &spec.configs {
+        let actual = live.get(*key).cloned().flatten();
+        let ok = match *key {
+            "retention.ms" => retention_ok(expected, actual.as_deref()),
+            "cleanup.policy" => policy_set(expected) == policy_set(actual.as_deref().unwrap_or("")),
+            _ => actual.as_deref() == Some(expected.as_str()),
+        };
+        if !ok {
+            violations.push(Violation {
+                topic: spec.name.clone(),
+                key: key.to_string(),
+                expected: match *key {
+                    "retention.ms" => format!("at most {expected} (30-day rule)"),
+                    _ => expected.clone(),
+                },
+                actual,
+            });
+        }
+    }
+    violations
+}
+
+fn retention_ok(max: &str, actual: Option<&str>) -> bool {
+    let max: i64 = max.parse().expect("spec retention is a number");
+    matches!(actual.and_then(|a| a.trim().parse::<i64>().ok()), Some(ms) if ms > 0 && ms <= max)
+}
+
+fn policy_set(policy: &str) -> std::collections::BTreeSet<String> {
+    policy
+        .split(',')
+        .map(|p| p.trim().to_ascii_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, DEFAULT_TOML};
+
+    fn live(pairs: &[(&str, &str)]) -> BTreeMap<String, Option<String>> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect()
+    }
+
+    fn default_specs() -> Vec<TopicSpec> {
+        specs(&Config::from_toml(DEFAULT_TOML, []).unwrap().topics)
+    }
+
+    #[test]
+    fn alpr_topics_delete_after_thirty_days() {
+        let specs = default_specs();
+        let by_name: BTreeMap<_, _> = specs.iter().map(|s| (s.name.as_str(), s)).collect();
+        let reads = by_name["alpr.reads"];
+        assert_eq!(
+            reads.configs,
+            vec![
+                ("cleanup.policy", "delete".to_string()),
+                ("retention.ms", "2592000000".to_string())
+            ]
+        );
+        assert_eq!(by_name["alpr.alerts"].configs[0].1, "compact,delete");
+        assert_eq!(by_name["alpr.reads.dlq"].configs[1].1, "2592000000");
+        assert_eq!(
+            by_name["alpr.hotlist"].configs,
+            vec![("cleanup.policy", "compact".to_string())]
+        );
+        assert!(!by_name["alpr.hotlist"].alpr_data);
+    }
+
+    #[test]
+    fn a_compliant_topic_has_no_violations() {
+        let specs = default_specs();
+        let ok = live(&[
+            ("cleanup.policy", "delete,compact"),
+            ("retention.ms", "2592000000"),
+        ]);
+        assert_eq!(check(&specs[1], &ok), vec![]);
+        let shorter = live(&[("cleanup.policy", "delete"), ("retention.ms", "86400000")]);
+        assert_eq!(check(&specs[0], &shorter), vec![]);
+    }
+
+    #[test]
+    fn longer_or_infinite_retention_and_a_missing_delete_are_reported() {
+        let spec = &default_specs()[0];
+        for (retention, policy, bad_keys) in [
+            ("2592000001", "delete", vec!["retention.ms"]),
+            ("-1", "delete", vec!["retention.ms"]),
+            ("2592000000", "compact", vec!["cleanup.policy"]),
+            ("junk", "", vec!["cleanup.policy", "retention.ms"]),
+        ] {
+            let found = check(
+                spec,
+                &live(&[("cleanup.policy", policy), ("retention.ms", retention)]),
+            );
+            let keys: Vec<_> = found.iter().map(|v| v.key.as_str()).collect();
+            let mut want = bad_keys.clone();
+            want.sort();
+            let mut got = keys.clone();
+            got.sort();
+            assert_eq!(got, want, "{retention} {policy}");
+        }
+        let missing = check(spec, &BTreeMap::new());
+        assert_eq!(missing.len(), 2);
+        assert_eq!(
+            missing[1].to_string(),
+            "alpr.reads: retention.ms is <unset>, must be at most 2592000000 (30-day rule)"
+        );
+    }
+}

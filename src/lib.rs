@@ -1,0 +1,31 @@
+//! hotlist-matcher: matches license-plate reads from ALPR cameras against
+//! agency hotlists in real time and alerts dispatch.
+//!
+//! Reads arrive on the Kafka topic `alpr.reads`. The [`kafka::source`]
+//! consumes them in a consumer group and hands each record to the pure
+//! [`pipeline`]: [`read`] parses and validates it, [`normalize`] brings the
+//! plate to canonical form, a [`hotlist::Matcher`] finds the entries it hits,
+//! and [`alert`] turns each hit into an alert with a deterministic id. Alerts
+//! go to `alpr.alerts`; records that are not usable reads go, unchanged and
+//! with the reason, to `alpr.reads.dlq`. Offsets are stored only after those
+//! writes are acknowledged, so nothing is lost if the process dies.
+//!
+//! The City of Coachella's ALPR policy (SB 34) is part of the design: no
+//! plate text in logs or metric labels ([`metrics`]), ALPR topics that delete
+//! after 30 days ([`kafka::topics`]), and, in later modules, access control,
+//! audit, encryption at rest and key destruction.
+//!
+//! Modules, in pipeline order: [`config`], [`read`], [`normalize`],
+//! [`hotlist`], [`alert`], [`pipeline`], [`kafka`], [`metrics`]; [`sample`]
+//! and [`demo`] make synthetic data and run the end-to-end demo.
+
+pub mod alert;
+pub mod config;
+pub mod demo;
+pub mod hotlist;
+pub mod kafka;
+pub mod metrics;
+pub mod normalize;
+pub mod pipeline;
+pub mod read;
+pub mod sample;

@@ -1,0 +1,156 @@
+//! The `hotlist-matcher` command: thin wiring over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use hotlist_matcher::config::Config;
+use hotlist_matcher::demo::{self, DemoOptions};
+use hotlist_matcher::hotlist::{load_csv_file, ExactMatcher};
+use hotlist_matcher::kafka::{client_config, source::Source, topics};
+use hotlist_matcher::metrics::Metrics;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Matches ALPR plate reads against hotlists and alerts dispatch"
+)]
+struct Cli {
+    /// Config file; without it the built-in defaults (config/default.toml) apply.
+    #[arg(long, short, global = true, env = "HOTLIST_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Consume reads, match them and produce alerts until SIGTERM or Ctrl-C.
+    Serve,
+    /// Run the whole pipeline on an embedded broker with sample data.
+    Demo {
+        /// Reads to stream.
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+        reads: u32,
+        /// Use this broker instead of the embedded one.
+        #[arg(long)]
+        bootstrap_servers: Option<String>,
+        /// Seed for the synthetic reads.
+        #[arg(long, default_value_t = 2023_56)]
+        seed: u64,
+    },
+    /// Create missing topics, then check every topic's live config against the policy.
+    Topics {
+        /// Only check; create nothing.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOTLIST_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo {
+            reads,
+            bootstrap_servers,
+            seed,
+        } => {
+            let options = DemoOptions {
+                reads: reads as usize,
+                bootstrap_servers,
+                seed,
+            };
+            demo::run(options, &mut std::io::stdout()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => serve(Config::load(cli.config.as_deref())?).await,
+        Command::Topics { check } => {
+            topics_command(Config::load(cli.config.as_deref())?, check).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let entries = load_csv_file(&config.hotlist.path, config.hotlist.limits)
+        .with_context(|| format!("loading the hotlist {}", config.hotlist.path.display()))?;
+    info!(entries = entries.len(), "hotlist loaded");
+    let source = Source::new(
+        &config,
+        Arc::new(ExactMatcher::new(entries)),
+        Metrics::new(),
+    )?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    source.run(shutdown).await?;
+    info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cancels `shutdown` on SIGTERM or Ctrl-C.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("Ctrl-C: finishing the current batch"),
+        _ = term.recv() => info!("SIGTERM: finishing the current batch"),
+    }
+    shutdown.cancel();
+}
+
+async fn topics_command(config: Config, check_only: bool) -> anyhow::Result<ExitCode> {
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    let specs = topics::specs(&config.topics);
+    if !check_only {
+        for (name, created) in topics::ensure(&admin, &specs).await? {
+            println!(
+                "{name}: {}",
+                if created == topics::Created::Created {
+                    "created"
+                } else {
+                    "exists"
+                }
+            );
+        }
+    }
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let live = topics::describe(&admin, &names).await?;
+    let mut violations = 0;
+    for spec in &specs {
+        for violation in topics::check(spec, &live[&spec.name]) {
+            warn!(topic = %violation.topic, key = %violation.key, "topic config breaks policy");
+            println!("VIOLATION {violation}");
+            violations += 1;
+        }
+    }
+    if violations > 0 {
+        println!("{violations} violation(s): fix them with your broker's admin tools");
+        return Ok(ExitCode::from(2));
+    }
+    println!("all {} topics match the policy", specs.len());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,128 @@
+//! Every metric the service exports, defined in one place.
+//!
+//! Ops watch these in Grafana; the pipeline and the demo summary read them
+//! too. Labels are a small fixed set of codes: never a plate, camera-supplied
+//! text, user name or token (policy section 5: no ALPR data in metrics).
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::read::ReadError;
+
+/// The pipeline's counters, registered in one [`Registry`].
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    /// Records taken from the reads topic, valid or not.
+    pub reads: IntCounter,
+    /// Valid reads that hit at least one hotlist entry.
+    pub hits: IntCounter,
+    /// Alerts acknowledged by the alerts topic.
+    pub alerts: IntCounter,
+    /// Records sent to the dead-letter topic, by reason code.
+    pub dlq: IntCounterVec,
+    /// Deliveries that failed and were retried.
+    pub delivery_retries: IntCounter,
+    /// Batches whose offsets were stored.
+    pub batches: IntCounter,
+    /// Entries in the loaded hotlist.
+    pub hotlist_entries: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new_custom(Some("hotlist".into()), None).expect("valid prefix");
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("registered once");
+            c
+        };
+        let reads = counter(
+            "reads_total",
+            "Records taken from the reads topic, valid or not.",
+        );
+        let hits = counter(
+            "hits_total",
+            "Valid reads that hit at least one hotlist entry.",
+        );
+        let alerts = counter("alerts_total", "Alerts acknowledged by the alerts topic.");
+        let delivery_retries = counter(
+            "delivery_retries_total",
+            "Alert or DLQ deliveries that failed and were retried.",
+        );
+        let batches = counter("batches_total", "Batches whose offsets were stored.");
+        let dlq = IntCounterVec::new(
+            Opts::new(
+                "dlq_total",
+                "Records sent to the dead-letter topic, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(dlq.clone()))
+            .expect("registered once");
+        for code in ReadError::CODES {
+            dlq.with_label_values(&[code]);
+        }
+        let hotlist_entries = IntGauge::new("hotlist_entries", "Entries in the loaded hotlist.")
+            .expect("valid metric");
+        registry
+            .register(Box::new(hotlist_entries.clone()))
+            .expect("registered once");
+        Metrics {
+            registry,
+            reads,
+            hits,
+            alerts,
+            dlq,
+            delivery_retries,
+            batches,
+            hotlist_entries,
+        }
+    }
+
+    /// Total records sent to the dead-letter topic, all reasons.
+    pub fn dlq_total(&self) -> u64 {
+        ReadError::CODES
+            .iter()
+            .map(|code| self.dlq.with_label_values(&[code]).get())
+            .sum()
+    }
+
+    /// The text exposition format, for a scrape endpoint or a dump.
+    pub fn render(&self) -> String {
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .expect("text encoding never fails")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dlq_reasons_are_labelled_by_code_only() {
+        let m = Metrics::new();
+        m.dlq.with_label_values(&["malformed_json"]).inc();
+        m.dlq.with_label_values(&["invalid_plate"]).inc_by(2);
+        assert_eq!(m.dlq_total(), 3);
+        let text = m.render();
+        assert!(
+            text.contains("hotlist_dlq_total{reason=\"invalid_plate\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hotlist_dlq_total{reason=\"too_large\"} 0"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! The per-read work, free of I/O: bytes in, alerts or a rejection out.
+//!
+//! The Kafka source calls [`Processor::process`] once per record and only
+//! moves bytes; everything that decides what a read means happens here, so it
+//! can be tested and benchmarked without a broker. It never panics on input
+//! and never logs plate data.
+
+use std::sync::Arc;
+
+use crate::alert::Alert;
+use crate::hotlist::{Hit, Matcher, Query};
+use crate::normalize::normalize;
+use crate::read::{self, ReadError};
+
+/// An alert ready for the alerts topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedAlert {
+    /// The alert id, the record key.
+    pub key: String,
+    /// The JSON alert.
+    pub payload: Vec<u8>,
+}
+
+/// What became of one record.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// A valid read that hit nothing.
+    NoHit,
+    /// A valid read with one alert per hit, best first.
+    Alerts(Vec<EncodedAlert>),
+    /// Not a usable read: the record goes to the dead-letter topic with this reason.
+    Rejected(ReadError),
+}
+
+/// Parses, normalizes and matches reads against one matcher.
+pub struct Processor {
+    matcher: Arc<dyn Matcher>,
+    max_record_bytes: usize,
+    hits: Vec<Hit>,
+}
+
+impl Processor {
+    pub fn new(matcher: Arc<dyn Matcher>, max_record_bytes: usize) -> Self {
+        Processor {
+            matcher,
+            max_record_bytes,
+            hits: Vec::new(),
+        }
+    }
+
+    /// Decides what one record means.
+    pub fn process(&mut self, payload: &[u8]) -> Outcome {
+        let read = match read::parse(payload, self.max_record_bytes) {
+            Ok(read) => read,
+            Err(e) => return Outcome::Rejected(e),
+        };
+        let plate = match normalize(&read.plate) {
+            Ok(plate) => plate,
+            Err(e) => return Outcome::Rejected(ReadError::Plate(e)),
+        };
+        self.hits.clear();
+        let query = Query {
+            plate,
+            region: read.region,
+        };
+        self.matcher.find(&query, &mut self.hits);
+        if self.hits.is_empty() {
+            return Outcome::NoHit;
+        }
+        let alerts = self
+            .hits
+            .drain(..)
+            .map(|hit| {
+                let alert = Alert::new(&read, plate, &hit);
+                EncodedAlert {
+                    key: alert.key(),
+                    payload: alert.encode(),
+                }
+            })
+            .collect();
+        Outcome::Alerts(alerts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hotlist::{load_csv, CsvLimits, ExactMatcher};
+
+    fn processor() -> Processor {
+        let list = "entry_id,list_id,plate,region,category,priority\n\
+                    e1,rso,7ABC123,CA,stolen_vehicle,1\n\
+                    e2,amber,7ABC123,,amber,0\n";
+        let entries = load_csv(list.as_bytes(), CsvLimits::default()).unwrap();
+        Processor::new(Arc::new(ExactMatcher::new(entries)), 4096)
+    }
+
+    fn read(plate: &str, region: &str) -> Vec<u8> {
+        format!(
+            r#"{{"read_id":"6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a","camera_id":"c1","captured_at":"2026-11-27T11:12:45Z","plate":"{plate}","region":"{region}"}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_hit_yields_one_alert_per_entry_most_urgent_first() {
+        let Outcome::Alerts(alerts) = processor().process(&read("7abc-123", "ca")) else {
+            panic!("expected alerts");
+        };
+        let entries: Vec<_> = alerts
+            .iter()
+            .map(|a| Alert::decode(&a.payload).unwrap().entry.entry_id)
+            .collect();
+        assert_eq!(entries, ["e2", "e1"]);
+        for alert in &alerts {
+            assert_eq!(
+                alert.key,
+                Alert::decode(&alert.payload).unwrap().alert_id.to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn a_read_from_another_state_only_hits_region_free_entries() {
+        let Outcome::Alerts(alerts) = processor().process(&read("7ABC123", "NV")) else {
+            panic!("expected alerts");
+        };
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(
+            Alert::decode(&alerts[0].payload).unwrap().entry.entry_id,
+            "e2"
+        );
+    }
+
+    #[test]
+    fn misses_and_rejections_are_told_apart() {
+        let mut p = processor();
+        assert_eq!(p.process(&read("7ABC124", "CA")), Outcome::NoHit);
+        match p.process(&read("7ABC#123", "CA")) {
+            Outcome::Rejected(e) => assert_eq!(e.code(), "invalid_plate"),
+            other => panic!("{other:?}"),
+        }
+        match p.process(b"{oops") {
+            Outcome::Rejected(e) => assert_eq!(e.code(), "malformed_json"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Shared helpers: unique names, topic setup, producing and draining topics.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hotlist_matcher::alert::alert_id;
+use hotlist_matcher::config::{Config, DEFAULT_TOML};
+use hotlist_matcher::hotlist::HotlistEntry;
+use hotlist_matcher::kafka::{client_config, topics};
+use hotlist_matcher::sample::{self, Rng};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use uuid::Uuid;
+
+/// The broker under test.
+pub fn bootstrap() -> String {
+    std::env::var("HOTLIST_TEST_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// A name no other test or earlier run uses.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos % 1_000_000_000
+    )
+}
+
+/// The default config text with this test's broker, topics, group and hotlist.
+pub fn config_text(prefix: &str, hotlist: &Path, batch_size: usize) -> String {
+    DEFAULT_TOML
+        .replace("\"127.0.0.1:9092\"", &format!("{:?}", bootstrap()))
+        .replace("\"alpr.", &format!("\"{prefix}.alpr."))
+        .replace(
+            "group_id = \"hotlist-matcher\"",
+            &format!("group_id = \"{prefix}-group\""),
+        )
+        .replace("partitions = 6", "partitions = 3")
+        .replace("batch_size = 1000", &format!("batch_size = {batch_size}"))
+        .replace(
+            "\"config/sample-hotlist.csv\"",
+            &format!("{:?}", hotlist.display().to_string()),
+        )
+}
+
+pub fn config(prefix: &str, hotlist: &Path, batch_size: usize) -> Config {
+    Config::from_toml(&config_text(prefix, hotlist, batch_size), []).expect("test config is valid")
+}
+
+pub fn admin(config: &Config) -> AdminClient<DefaultClientContext> {
+    client_config(&config.kafka).create().expect("admin client")
+}
+
+pub async fn create_topics(config: &Config) {
+    topics::ensure(&admin(config), &topics::specs(&config.topics))
+        .await
+        .expect("topics created");
+}
+
+/// Writes entries as a hotlist CSV file.
+pub fn write_hotlist(path: &Path, entries: &[Arc<HotlistEntry>]) {
+    let mut text = String::from("entry_id,list_id,plate,region,category,priority,description\n");
+    for e in entries {
+        let region = e.region.map(|r| r.to_string()).unwrap_or_default();
+        text.push_str(&format!(
+            "{},{},{},{},{},{},test entry\n",
+            e.entry_id,
+            e.list_id,
+            e.plate,
+            region,
+            e.category.name(),
+            e.priority
+        ));
+    }
+    std::fs::write(path, text).expect("hotlist written");
+}
+
+/// A stream of reads with planted hits and malformed records.
+pub struct Stream {
+    pub records: Vec<Vec<u8>>,
+    pub expected_alerts: HashSet<Uuid>,
+    /// Each malformed record with the reason code it must get.
+    pub malformed: Vec<(Vec<u8>, &'static str)>,
+}
+
+/// `valid` reads of which `hits` hit distinct entries (disguised by case,
+/// separators and look-alike Unicode), plus every malformed record kind.
+pub fn stream(
+    rng: &mut Rng,
+    entries: &[Arc<HotlistEntry>],
+    valid: usize,
+    hits: usize,
+    malformed: Vec<(Vec<u8>, &'static str)>,
+) -> Stream {
+    let listed: HashSet<_> = entries.iter().map(|e| e.plate).collect();
+    let mut records = Vec::with_capacity(valid + malformed.len());
+    let mut expected_alerts = HashSet::new();
+    let every = valid / hits;
+    for i in 0..valid {
+        let id = rng.uuid();
+        let at = "2026-11-27T03:00:00-08:00";
+        if i % every == every / 2 && expected_alerts.len() < hits {
+            let entry = &entries[expected_alerts.len()];
+            let shown = sample::disguise(rng, entry.plate.as_str());
+            let region = entry.region.map(|r| r.to_string());
+            records.push(sample::read_json(
+                id,
+                "cam-it",
+                at,
+                &shown,
+                region.as_deref(),
+            ));
+            expected_alerts.insert(alert_id(&id, &entry.list_id, &entry.entry_id));
+        } else {
+            let plate = loop {
+                let p = sample::random_plate(rng);
+                if !listed.contains(&p) {
+                    break p;
+                }
+            };
+            records.push(sample::read_json(
+                id,
+                "cam-it",
+                at,
+                plate.as_str(),
+                Some("CA"),
+            ));
+        }
+    }
+    assert_eq!(expected_alerts.len(), hits);
+    let count = malformed.len();
+    for (i, (record, _)) in malformed.iter().enumerate() {
+        records.insert(((i + 1) * records.len()) / (count + 1), record.clone());
+    }
+    Stream {
+        records,
+        expected_alerts,
+        malformed,
+    }
+}
+
+pub async fn produce(config: &Config, topic: &str, records: &[Vec<u8>]) {
+    let producer: FutureProducer = client_config(&config.kafka)
+        .set("linger.ms", "10")
+        .set("message.max.bytes", "4194304")
+        .create()
+        .expect("producer");
+    let mut pending = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let key = format!("k{i}");
+        let record = FutureRecord::to(topic).key(&key).payload(record);
+        pending.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| e)
+                .expect("enqueued"),
+        );
+    }
+    for future in pending {
+        future
+            .await
+            .expect("not cancelled")
+            .map_err(|(e, _)| e)
+            .expect("delivered");
+    }
+}
+
+/// A consumer on every partition of `topic`, from the beginning.
+pub fn reader(config: &Config, topic: &str) -> BaseConsumer {
+    let consumer: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .unwrap();
+    }
+    assert!(assignment.count() > 0, "topic {topic} has no partitions");
+    consumer.assign(&assignment).expect("assigned");
+    consumer
+}
+
+/// Polls `consumer` into `into` until `done(into)` or `timeout`; true if done.
+pub async fn drain_until(
+    consumer: &BaseConsumer,
+    into: &mut Vec<OwnedMessage>,
+    timeout: Duration,
+    done: impl Fn(&[OwnedMessage]) -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done(into) {
+            return true;
+        }
+        match consumer.poll(Duration::from_millis(0)) {
+            Some(message) => into.push(message.expect("consumed").detach()),
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    done(into)
+}
+
+/// The distinct alert ids (record keys) among `messages`.
+pub fn alert_ids(messages: &[OwnedMessage]) -> HashSet<Uuid> {
+    messages
+        .iter()
+        .map(|m| {
+            let key = std::str::from_utf8(m.key().expect("alerts are keyed")).expect("utf-8 key");
+            Uuid::parse_str(key).expect("key is a uuid")
+        })
+        .collect()
+}
+
+/// Sum over partitions of (high watermark - committed offset) for `group`.
+pub fn lag(config: &Config, group: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    for p in metadata.topics()[0].partitions() {
+        tpl.add_partition(topic, p.id());
+    }
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    committed
+        .elements()
+        .iter()
+        .map(|e| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, e.partition(), Duration::from_secs(10))
+                .expect("watermarks");
+            match e.offset() {
+                Offset::Offset(o) => high - o,
+                _ => high,
+            }
+        })
+        .sum()
+}

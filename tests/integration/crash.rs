@@ -1,0 +1,79 @@
+//! SIGKILL mid-stream loses no alert: the restarted process redoes the
+//! unacknowledged batch and yields the same alert ids.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hotlist_matcher::sample::{self, Rng};
+
+use crate::common;
+
+fn start(config_path: &std::path::Path, log: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args(["--config", config_path.to_str().unwrap(), "serve"])
+        .env("HOTLIST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("matcher started")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_matcher_restarts_and_every_planted_hit_still_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("crash");
+    let hotlist_path = dir.path().join("hotlist.csv");
+    let config_path = dir.path().join("config.toml");
+    // Small batches: many commits before the kill, and a batch in flight at it.
+    std::fs::write(
+        &config_path,
+        common::config_text(&prefix, &hotlist_path, 50),
+    )
+    .unwrap();
+    let config = common::config(&prefix, &hotlist_path, 50);
+    common::create_topics(&config).await;
+
+    let mut rng = Rng::new(23);
+    let entries = sample::hotlist(&mut rng, 500, "it-crash");
+    common::write_hotlist(&hotlist_path, &entries);
+    let stream = common::stream(&mut rng, &entries, 10_000, 100, Vec::new());
+    common::produce(&config, &config.topics.reads, &stream.records).await;
+
+    let reader = common::reader(&config, &config.topics.alerts);
+    let mut alerts = Vec::new();
+    let mut first = start(&config_path, &dir.path().join("first.log"));
+    let started = common::drain_until(&reader, &mut alerts, Duration::from_secs(60), |m| {
+        m.len() >= 10
+    })
+    .await;
+    first.kill().expect("SIGKILL sent");
+    first.wait().unwrap();
+    assert!(started, "the first process produced alerts before the kill");
+    let at_kill = common::alert_ids(&alerts).len();
+    assert!(
+        at_kill < 100,
+        "killed mid-stream, with {at_kill} of 100 alerts out"
+    );
+
+    let mut second = start(&config_path, &dir.path().join("second.log"));
+    let complete = common::drain_until(&reader, &mut alerts, Duration::from_secs(120), |m| {
+        common::alert_ids(m).len() >= 100
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = second.wait().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+
+    assert!(complete, "all alerts after restart; second log:\n{log}");
+    assert_eq!(common::alert_ids(&alerts), stream.expected_alerts);
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}\n{log}");
+    assert!(log.contains("final offsets committed"), "{log}");
+    assert_eq!(
+        common::lag(&config, &config.kafka.group_id, &config.topics.reads),
+        0
+    );
+}

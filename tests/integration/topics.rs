@@ -1,0 +1,118 @@
+//! `topics` creates the topics with their configs, and reports policy breaches.
+
+use std::time::Duration;
+
+use hotlist_matcher::kafka::topics::{self, Created};
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+
+use crate::common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_are_created_with_their_configs_and_read_back() {
+    let prefix = common::unique("topics");
+    let config = common::config(&prefix, std::path::Path::new("unused.csv"), 1000);
+    let admin = common::admin(&config);
+    let specs = topics::specs(&config.topics);
+
+    let first = topics::ensure(&admin, &specs).await.unwrap();
+    assert_eq!(
+        first.iter().filter(|(_, c)| *c == Created::Created).count(),
+        4,
+        "{first:?}"
+    );
+    let second = topics::ensure(&admin, &specs).await.unwrap();
+    assert!(
+        second.iter().all(|(_, c)| *c == Created::AlreadyExisted),
+        "{second:?}"
+    );
+
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let live = topics::describe(&admin, &names).await.unwrap();
+    let get = |topic: &str, key: &str| live[topic].get(key).cloned().flatten();
+    let reads = format!("{prefix}.alpr.reads");
+    let alerts = format!("{prefix}.alpr.alerts");
+    let dlq = format!("{prefix}.alpr.reads.dlq");
+    let hotlist = format!("{prefix}.alpr.hotlist");
+    assert_eq!(get(&reads, "cleanup.policy").as_deref(), Some("delete"));
+    assert_eq!(get(&reads, "retention.ms").as_deref(), Some("2592000000"));
+    assert_eq!(
+        get(&alerts, "cleanup.policy").as_deref(),
+        Some("compact,delete")
+    );
+    assert_eq!(get(&alerts, "retention.ms").as_deref(), Some("2592000000"));
+    assert_eq!(get(&dlq, "cleanup.policy").as_deref(), Some("delete"));
+    assert_eq!(get(&dlq, "retention.ms").as_deref(), Some("2592000000"));
+    assert_eq!(get(&hotlist, "cleanup.policy").as_deref(), Some("compact"));
+    for spec in &specs {
+        assert_eq!(
+            topics::check(spec, &live[&spec.name]),
+            vec![],
+            "{}",
+            spec.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("violation");
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(
+        &config_path,
+        common::config_text(&prefix, &dir.path().join("h.csv"), 1000),
+    )
+    .unwrap();
+    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
+
+    // Someone created the reads topic by hand with 90 days' retention.
+    let reads = NewTopic::new(&config.topics.reads, 1, TopicReplication::Fixed(1))
+        .set("cleanup.policy", "delete")
+        .set("retention.ms", "7776000000");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    common::admin(&config)
+        .create_topics([&reads], &options)
+        .await
+        .unwrap()[0]
+        .as_ref()
+        .unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args(["--config", config_path.to_str().unwrap(), "topics"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let violations: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("VIOLATION"))
+        .collect();
+    assert_eq!(
+        violations,
+        [format!(
+            "VIOLATION {}: retention.ms is 7776000000, must be at most 2592000000 (30-day rule)",
+            config.topics.reads
+        )]
+    );
+    assert!(
+        stdout.contains(&format!("{}: created", config.topics.alerts)),
+        "{stdout}"
+    );
+
+    // With the other three created and compliant, `--check` still fails on the one.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args([
+            "--config",
+            config_path.to_str().unwrap(),
+            "topics",
+            "--check",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
