@@ -240,7 +240,7 @@ fn describe(alert: &Alert) -> String {
     let read = &alert.read;
     let entry = &alert.entry;
     format!(
-        "ALERT {} {:<17} read {:<12} -> {:<8} {:<2} | {} p{} {}/{} {} | {:?} {:.2}",
+        "ALERT {} {:<17} read {:<12} -> {:<8} {:<2} | {} p{} {}/{} {} | {} {:.2}",
         read.captured_at.format("%H:%M:%S"),
         read.camera_id,
         format!("{:?}", read.plate_raw),
@@ -253,7 +253,7 @@ fn describe(alert: &Alert) -> String {
         entry.list_id,
         entry.entry_id,
         entry.description,
-        alert.matched.kind,
+        alert.matched.kind.name(),
         alert.matched.score,
     )
 }

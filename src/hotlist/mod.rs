@@ -154,6 +154,15 @@ pub enum MatchKind {
     Exact,
 }
 
+impl MatchKind {
+    /// The snake_case name used on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+        }
+    }
+}
+
 /// One hotlist entry that matches a read.
 #[derive(Debug, Clone)]
 pub struct Hit {
