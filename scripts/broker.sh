@@ -37,7 +37,7 @@ start() {
     nohup tansu broker --silent \
       --listener-url "tcp://127.0.0.1:$port" \
       --advertised-listener-url "tcp://127.0.0.1:$port" \
-      --storage-engine "sqlite://$state/tansu.db?maintenance_interval=1m" \
+      --storage-engine "sqlite://tansu.db?maintenance_interval=1m" \
       >"$state/broker.log" 2>&1 &
     echo $! >"$state/pid"
   )

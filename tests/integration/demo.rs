@@ -18,7 +18,7 @@ fn the_demo_runs_to_completion_on_the_embedded_broker() {
     assert!(alerts >= 12, "600 reads plant 12 hits: {stdout}");
     assert!(stdout.contains("reads processed      600"), "{stdout}");
     assert!(
-        stdout.contains("dead letters           15  (planted malformed: 15)"),
+        stdout.contains("dead letters          15  (planted malformed: 15)"),
         "{stdout}"
     );
 }
