@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::hotlist::CsvLimits;
+use crate::hotlist::{Category, CsvLimits, RegionRule, Tolerance, TolerancePolicy};
 
 /// The policy's retention: ALPR data is deleted after 30 days.
 pub const RETENTION_DAYS_MAX: u32 = 30;
@@ -55,6 +55,7 @@ struct Raw {
     topics: RawTopics,
     pipeline: RawPipeline,
     hotlist: RawHotlist,
+    matching: RawMatching,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +64,7 @@ struct RawKafka {
     bootstrap_servers: String,
     group_id: String,
     client_id: String,
+    session_timeout_ms: u64,
     #[serde(default)]
     properties: BTreeMap<String, String>,
 }
@@ -96,6 +98,67 @@ struct RawHotlist {
     max_rows: usize,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatching {
+    fuzzy_max_list_entries: usize,
+    fuzzy_min_plate_len: usize,
+    ocr_min_plate_len: usize,
+    region_mismatch: String,
+    categories: BTreeMap<String, String>,
+    #[serde(default)]
+    lists: BTreeMap<String, String>,
+}
+
+impl RawMatching {
+    fn validate(self) -> Result<TolerancePolicy, ConfigError> {
+        let tolerance = |key: &'static str, text: &str| {
+            Tolerance::parse(text).ok_or_else(|| {
+                invalid(
+                    key,
+                    format!("{text:?} is not \"exact\", \"ocr\" or \"fuzzy:<0.5 to 1.0>\""),
+                )
+            })
+        };
+        let mut by_category = std::collections::HashMap::new();
+        for (name, text) in &self.categories {
+            let category = Category::parse(name)
+                .ok_or_else(|| invalid("matching.categories", format!("{name:?} is not a category")))?;
+            by_category.insert(category, tolerance("matching.categories", text)?);
+        }
+        if let Some(missing) = Category::ALL.iter().find(|c| !by_category.contains_key(c)) {
+            return Err(invalid(
+                "matching.categories",
+                format!("{} has no tolerance", missing.name()),
+            ));
+        }
+        let mut by_list = std::collections::HashMap::new();
+        for (list, text) in &self.lists {
+            by_list.insert(list.clone(), tolerance("matching.lists", text)?);
+        }
+        let region = match self.region_mismatch.as_str() {
+            "reject" => RegionRule::Reject,
+            "penalize" => RegionRule::Penalize,
+            other => {
+                return Err(invalid(
+                    "matching.region_mismatch",
+                    format!("{other:?} is not \"reject\" or \"penalize\""),
+                ))
+            }
+        };
+        in_range("matching.ocr_min_plate_len", self.ocr_min_plate_len as u64, 1, 10)?;
+        in_range("matching.fuzzy_min_plate_len", self.fuzzy_min_plate_len as u64, 1, 10)?;
+        Ok(TolerancePolicy {
+            by_category,
+            by_list,
+            fuzzy_max_list_entries: self.fuzzy_max_list_entries,
+            fuzzy_min_plate_len: self.fuzzy_min_plate_len,
+            ocr_min_plate_len: self.ocr_min_plate_len,
+            region,
+        })
+    }
+}
+
 /// Ready-to-use settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -103,6 +166,8 @@ pub struct Config {
     pub topics: Topics,
     pub pipeline: PipelineSettings,
     pub hotlist: HotlistSettings,
+    /// Each list's tolerance to OCR errors.
+    pub matching: TolerancePolicy,
 }
 
 /// How to reach the brokers.
@@ -111,6 +176,9 @@ pub struct KafkaSettings {
     pub bootstrap_servers: String,
     pub group_id: String,
     pub client_id: String,
+    /// How long the group waits for a silent instance before giving its
+    /// partitions to the others (the failover time after a crash).
+    pub session_timeout: Duration,
     /// Extra librdkafka properties, possibly secret.
     pub properties: BTreeMap<String, String>,
 }
@@ -122,6 +190,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("group_id", &self.group_id)
             .field("client_id", &self.client_id)
+            .field("session_timeout", &self.session_timeout)
             .field("properties", &self.properties.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -170,10 +239,7 @@ impl Config {
     }
 
     /// Parses `text`, applies overrides from `env`, and validates.
-    pub fn from_toml(
-        text: &str,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigError> {
+    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let mut raw: Raw = toml::from_str(text)?;
         for (name, value) in env {
             apply_env(&mut raw, &name, value);
@@ -203,10 +269,13 @@ impl Raw {
             topics,
             pipeline,
             hotlist,
+            matching,
         } = self;
+        let matching = matching.validate()?;
         non_empty("kafka.bootstrap_servers", &kafka.bootstrap_servers)?;
         non_empty("kafka.group_id", &kafka.group_id)?;
         non_empty("kafka.client_id", &kafka.client_id)?;
+        in_range("kafka.session_timeout_ms", kafka.session_timeout_ms, 6_000, 300_000)?;
         for name in [&topics.reads, &topics.alerts, &topics.dlq, &topics.hotlist] {
             topic_name(name)?;
         }
@@ -230,9 +299,7 @@ impl Raw {
         if !(1..=RETENTION_DAYS_MAX).contains(&topics.retention_days) {
             return Err(invalid(
                 "topics.retention_days",
-                format!(
-                    "must be 1 to {RETENTION_DAYS_MAX}: the policy deletes ALPR data after 30 days"
-                ),
+                format!("must be 1 to {RETENTION_DAYS_MAX}: the policy deletes ALPR data after 30 days"),
             ));
         }
         in_range(
@@ -241,36 +308,22 @@ impl Raw {
             256,
             1 << 20,
         )?;
-        in_range(
-            "pipeline.batch_size",
-            pipeline.batch_size as u64,
-            1,
-            100_000,
-        )?;
-        in_range(
-            "pipeline.batch_linger_ms",
-            pipeline.batch_linger_ms,
-            0,
-            10_000,
-        )?;
+        in_range("pipeline.batch_size", pipeline.batch_size as u64, 1, 100_000)?;
+        in_range("pipeline.batch_linger_ms", pipeline.batch_linger_ms, 0, 10_000)?;
         in_range(
             "pipeline.delivery_timeout_ms",
             pipeline.delivery_timeout_ms,
             1_000,
             600_000,
         )?;
-        in_range(
-            "hotlist.max_file_bytes",
-            hotlist.max_file_bytes,
-            1,
-            u64::MAX,
-        )?;
+        in_range("hotlist.max_file_bytes", hotlist.max_file_bytes, 1, u64::MAX)?;
         in_range("hotlist.max_rows", hotlist.max_rows as u64, 1, u64::MAX)?;
         Ok(Config {
             kafka: KafkaSettings {
                 bootstrap_servers: kafka.bootstrap_servers,
                 group_id: kafka.group_id,
                 client_id: kafka.client_id,
+                session_timeout: Duration::from_millis(kafka.session_timeout_ms),
                 properties: kafka.properties,
             },
             topics: Topics {
@@ -295,6 +348,7 @@ impl Raw {
                     max_rows: hotlist.max_rows,
                 },
             },
+            matching,
         })
     }
 }
@@ -308,26 +362,15 @@ fn non_empty(key: &'static str, value: &str) -> Result<(), ConfigError> {
 
 fn topic_name(name: &str) -> Result<(), ConfigError> {
     let legal = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
-    if name.is_empty()
-        || name.len() > 249
-        || !name.bytes().all(legal)
-        || name == "."
-        || name == ".."
-    {
-        return Err(invalid(
-            "topics",
-            format!("{name:?} is not a legal Kafka topic name"),
-        ));
+    if name.is_empty() || name.len() > 249 || !name.bytes().all(legal) || name == "." || name == ".." {
+        return Err(invalid("topics", format!("{name:?} is not a legal Kafka topic name")));
     }
     Ok(())
 }
 
 fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if value < min || value > max {
-        return Err(invalid(
-            key,
-            format!("must be from {min} to {max}, not {value}"),
-        ));
+        return Err(invalid(key, format!("must be from {min} to {max}, not {value}")));
     }
     Ok(())
 }
@@ -337,10 +380,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -350,11 +390,12 @@ mod tests {
         assert_eq!(config.topics.alerts, "alpr.alerts");
         assert_eq!(config.topics.dlq, "alpr.reads.dlq");
         assert_eq!(config.topics.hotlist, "alpr.hotlist");
-        assert_eq!(
-            config.topics.retention,
-            Duration::from_millis(2_592_000_000)
-        );
+        assert_eq!(config.topics.retention, Duration::from_millis(2_592_000_000));
         assert_eq!(config.kafka.bootstrap_servers, "127.0.0.1:9092");
+        let defaults = TolerancePolicy::default();
+        assert_eq!(config.matching.by_category, defaults.by_category);
+        assert_eq!(config.matching.fuzzy_max_list_entries, defaults.fuzzy_max_list_entries);
+        assert_eq!(config.matching.region, RegionRule::Reject);
     }
 
     #[test]
@@ -372,11 +413,7 @@ mod tests {
         assert_eq!(config.kafka.bootstrap_servers, "kafka-1:9093,kafka-2:9093");
         assert_eq!(config.kafka.group_id, "matchers-east");
         assert_eq!(
-            config
-                .kafka
-                .properties
-                .get("sasl.password")
-                .map(String::as_str),
+            config.kafka.properties.get("sasl.password").map(String::as_str),
             Some("hunter2")
         );
         assert!(!format!("{:?}", config.kafka).contains("hunter2"));
@@ -385,38 +422,18 @@ mod tests {
     #[test]
     fn bad_values_are_refused_with_the_key() {
         let cases = [
-            (
-                "retention_days = 30",
-                "retention_days = 31",
-                "topics.retention_days",
-            ),
-            (
-                "retention_days = 30",
-                "retention_days = 0",
-                "topics.retention_days",
-            ),
+            ("retention_days = 30", "retention_days = 31", "topics.retention_days"),
+            ("retention_days = 30", "retention_days = 0", "topics.retention_days"),
             ("partitions = 6", "partitions = 0", "topics.partitions"),
-            (
-                "alerts = \"alpr.alerts\"",
-                "alerts = \"alpr.reads\"",
-                "topics",
-            ),
-            (
-                "alerts = \"alpr.alerts\"",
-                "alerts = \"alpr alerts\"",
-                "topics",
-            ),
+            ("alerts = \"alpr.alerts\"", "alerts = \"alpr.reads\"", "topics"),
+            ("alerts = \"alpr.alerts\"", "alerts = \"alpr alerts\"", "topics"),
             ("batch_size = 1000", "batch_size = 0", "pipeline.batch_size"),
             (
                 "max_record_bytes = 65536",
                 "max_record_bytes = 10",
                 "pipeline.max_record_bytes",
             ),
-            (
-                "group_id = \"hotlist-matcher\"",
-                "group_id = \" \"",
-                "kafka.group_id",
-            ),
+            ("group_id = \"hotlist-matcher\"", "group_id = \" \"", "kafka.group_id"),
         ];
         for (from, to, key) in cases {
             assert!(DEFAULT_TOML.contains(from), "default.toml lacks {from}");
@@ -430,10 +447,7 @@ mod tests {
     #[test]
     fn unknown_keys_and_broken_toml_are_refused() {
         let typo = DEFAULT_TOML.replace("batch_size =", "batch_sise =");
-        assert!(matches!(
-            Config::from_toml(&typo, env(&[])),
-            Err(ConfigError::Parse(_))
-        ));
+        assert!(matches!(Config::from_toml(&typo, env(&[])), Err(ConfigError::Parse(_))));
         assert!(matches!(
             Config::from_toml("[kafka", env(&[])),
             Err(ConfigError::Parse(_))

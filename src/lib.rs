@@ -19,6 +19,7 @@
 //! [`hotlist`], [`alert`], [`pipeline`], [`kafka`], [`metrics`]; [`sample`]
 //! and [`demo`] make synthetic data and run the end-to-end demo.
 
+pub mod accuracy;
 pub mod alert;
 pub mod config;
 pub mod demo;

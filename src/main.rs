@@ -13,15 +13,12 @@ use tracing::{info, warn};
 
 use hotlist_matcher::config::Config;
 use hotlist_matcher::demo::{self, DemoOptions};
-use hotlist_matcher::hotlist::{load_csv_file, ExactMatcher};
+use hotlist_matcher::hotlist::{load_csv_file, LiveMatcher};
 use hotlist_matcher::kafka::{client_config, source::Source, topics};
 use hotlist_matcher::metrics::Metrics;
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Matches ALPR plate reads against hotlists and alerts dispatch"
-)]
+#[command(version, about = "Matches ALPR plate reads against hotlists and alerts dispatch")]
 struct Cli {
     /// Config file; without it the built-in defaults (config/default.toml) apply.
     #[arg(long, short, global = true, env = "HOTLIST_CONFIG")]
@@ -56,10 +53,7 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOTLIST_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HOTLIST_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -90,9 +84,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => serve(Config::load(cli.config.as_deref())?).await,
-        Command::Topics { check } => {
-            topics_command(Config::load(cli.config.as_deref())?, check).await
-        }
+        Command::Topics { check } => topics_command(Config::load(cli.config.as_deref())?, check).await,
     }
 }
 
@@ -102,7 +94,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     info!(entries = entries.len(), "hotlist loaded");
     let source = Source::new(
         &config,
-        Arc::new(ExactMatcher::new(entries)),
+        Arc::new(LiveMatcher::new(entries, config.matching.clone())),
         Metrics::new(),
     )?;
     let shutdown = CancellationToken::new();
@@ -114,8 +106,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C.
 async fn stop_on_signal(shutdown: CancellationToken) {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => info!("Ctrl-C: finishing the current batch"),
         _ = term.recv() => info!("SIGTERM: finishing the current batch"),

@@ -33,19 +33,11 @@ impl Metrics {
         let registry = Registry::new_custom(Some("hotlist".into()), None).expect("valid prefix");
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("registered once");
+            registry.register(Box::new(c.clone())).expect("registered once");
             c
         };
-        let reads = counter(
-            "reads_total",
-            "Records taken from the reads topic, valid or not.",
-        );
-        let hits = counter(
-            "hits_total",
-            "Valid reads that hit at least one hotlist entry.",
-        );
+        let reads = counter("reads_total", "Records taken from the reads topic, valid or not.");
+        let hits = counter("hits_total", "Valid reads that hit at least one hotlist entry.");
         let alerts = counter("alerts_total", "Alerts acknowledged by the alerts topic.");
         let delivery_retries = counter(
             "delivery_retries_total",
@@ -53,21 +45,15 @@ impl Metrics {
         );
         let batches = counter("batches_total", "Batches whose offsets were stored.");
         let dlq = IntCounterVec::new(
-            Opts::new(
-                "dlq_total",
-                "Records sent to the dead-letter topic, by reason.",
-            ),
+            Opts::new("dlq_total", "Records sent to the dead-letter topic, by reason."),
             &["reason"],
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(dlq.clone()))
-            .expect("registered once");
+        registry.register(Box::new(dlq.clone())).expect("registered once");
         for code in ReadError::CODES {
             dlq.with_label_values(&[code]);
         }
-        let hotlist_entries = IntGauge::new("hotlist_entries", "Entries in the loaded hotlist.")
-            .expect("valid metric");
+        let hotlist_entries = IntGauge::new("hotlist_entries", "Entries in the loaded hotlist.").expect("valid metric");
         registry
             .register(Box::new(hotlist_entries.clone()))
             .expect("registered once");
@@ -116,13 +102,7 @@ mod tests {
         m.dlq.with_label_values(&["invalid_plate"]).inc_by(2);
         assert_eq!(m.dlq_total(), 3);
         let text = m.render();
-        assert!(
-            text.contains("hotlist_dlq_total{reason=\"invalid_plate\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("hotlist_dlq_total{reason=\"too_large\"} 0"),
-            "{text}"
-        );
+        assert!(text.contains("hotlist_dlq_total{reason=\"invalid_plate\"} 2"), "{text}");
+        assert!(text.contains("hotlist_dlq_total{reason=\"too_large\"} 0"), "{text}");
     }
 }

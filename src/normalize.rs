@@ -193,10 +193,7 @@ fn is_separator(c: char) -> bool {
 fn fold_look_alike(c: char) -> Option<u8> {
     let code = u32::from(c);
     // Full-width digits and letters: U+FF10..FF19, U+FF21..FF3A, U+FF41..FF5A.
-    if (0xFF10..=0xFF19).contains(&code)
-        || (0xFF21..=0xFF3A).contains(&code)
-        || (0xFF41..=0xFF5A).contains(&code)
-    {
+    if (0xFF10..=0xFF19).contains(&code) || (0xFF21..=0xFF3A).contains(&code) || (0xFF41..=0xFF5A).contains(&code) {
         return Some(((code - 0xFEE0) as u8).to_ascii_uppercase());
     }
     let latin = match c {
@@ -388,11 +385,7 @@ mod tests {
             assert_eq!(normalize_region(raw).unwrap().as_str(), want);
         }
         for raw in ["", "C", "CALI", "C1", "C-A", "ÇA"] {
-            assert_eq!(
-                normalize_region(raw),
-                Err(NormalizeError::InvalidRegion),
-                "{raw:?}"
-            );
+            assert_eq!(normalize_region(raw), Err(NormalizeError::InvalidRegion), "{raw:?}");
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::alert::Alert;
 use crate::hotlist::{Hit, Matcher, Query};
-use crate::normalize::normalize;
+use crate::normalize::{normalize, Plate};
 use crate::read::{self, ReadError};
 
 /// An alert ready for the alerts topic.
@@ -37,6 +37,7 @@ pub struct Processor {
     matcher: Arc<dyn Matcher>,
     max_record_bytes: usize,
     hits: Vec<Hit>,
+    candidates: Vec<(Plate, Option<f32>)>,
 }
 
 impl Processor {
@@ -45,6 +46,7 @@ impl Processor {
             matcher,
             max_record_bytes,
             hits: Vec::new(),
+            candidates: Vec::new(),
         }
     }
 
@@ -59,9 +61,20 @@ impl Processor {
             Err(e) => return Outcome::Rejected(ReadError::Plate(e)),
         };
         self.hits.clear();
+        // OCR candidates are extra chances to match; one that cannot be a
+        // plate is simply not used.
+        self.candidates.clear();
+        for candidate in &read.candidates {
+            if let Ok(p) = normalize(&candidate.plate) {
+                if p != plate && !self.candidates.iter().any(|(c, _)| *c == p) {
+                    self.candidates.push((p, candidate.confidence));
+                }
+            }
+        }
         let query = Query {
             plate,
             region: read.region,
+            candidates: &self.candidates,
         };
         self.matcher.find(&query, &mut self.hits);
         if self.hits.is_empty() {
@@ -85,14 +98,14 @@ impl Processor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hotlist::{load_csv, CsvLimits, ExactMatcher};
+    use crate::hotlist::{load_csv, CsvLimits, LiveMatcher, TolerancePolicy};
 
     fn processor() -> Processor {
         let list = "entry_id,list_id,plate,region,category,priority\n\
                     e1,rso,7ABC123,CA,stolen_vehicle,1\n\
                     e2,amber,7ABC123,,amber,0\n";
         let entries = load_csv(list.as_bytes(), CsvLimits::default()).unwrap();
-        Processor::new(Arc::new(ExactMatcher::new(entries)), 4096)
+        Processor::new(Arc::new(LiveMatcher::new(entries, TolerancePolicy::default())), 4096)
     }
 
     fn read(plate: &str, region: &str) -> Vec<u8> {
@@ -113,10 +126,7 @@ mod tests {
             .collect();
         assert_eq!(entries, ["e2", "e1"]);
         for alert in &alerts {
-            assert_eq!(
-                alert.key,
-                Alert::decode(&alert.payload).unwrap().alert_id.to_string()
-            );
+            assert_eq!(alert.key, Alert::decode(&alert.payload).unwrap().alert_id.to_string());
         }
     }
 
@@ -126,16 +136,13 @@ mod tests {
             panic!("expected alerts");
         };
         assert_eq!(alerts.len(), 1);
-        assert_eq!(
-            Alert::decode(&alerts[0].payload).unwrap().entry.entry_id,
-            "e2"
-        );
+        assert_eq!(Alert::decode(&alerts[0].payload).unwrap().entry.entry_id, "e2");
     }
 
     #[test]
     fn misses_and_rejections_are_told_apart() {
         let mut p = processor();
-        assert_eq!(p.process(&read("7ABC124", "CA")), Outcome::NoHit);
+        assert_eq!(p.process(&read("9XYZ999", "CA")), Outcome::NoHit);
         match p.process(&read("7ABC#123", "CA")) {
             Outcome::Rejected(e) => assert_eq!(e.code(), "invalid_plate"),
             other => panic!("{other:?}"),

@@ -48,10 +48,7 @@ pub enum ReadError {
     #[error("schema version {0} is not supported (newest known: {SCHEMA_VERSION})")]
     UnsupportedVersion(u32),
     #[error("field `{field}` is invalid: {reason}")]
-    InvalidField {
-        field: &'static str,
-        reason: &'static str,
-    },
+    InvalidField { field: &'static str, reason: &'static str },
     #[error("plate is not usable: {0}")]
     Plate(#[from] NormalizeError),
 }
@@ -176,17 +173,12 @@ fn validate(wire: Wire<'_>) -> Result<PlateRead<'_>, ReadError> {
     if let Some(location) = wire.location {
         let ok = (-90.0..=90.0).contains(&location.lat) && (-180.0..=180.0).contains(&location.lon);
         if !ok {
-            return Err(invalid(
-                "location",
-                "lat must be within ±90 and lon within ±180",
-            ));
+            return Err(invalid("location", "lat must be within ±90 and lon within ±180"));
         }
     }
     let region = match wire.region.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(raw) => {
-            Some(normalize_region(raw).map_err(|_| invalid("region", "must be 2 or 3 letters"))?)
-        }
+        Some(raw) => Some(normalize_region(raw).map_err(|_| invalid("region", "must be 2 or 3 letters"))?),
     };
     let candidates = wire.candidates.unwrap_or_default();
     if candidates.len() > MAX_CANDIDATES {
@@ -243,15 +235,9 @@ mod tests {
     #[test]
     fn a_full_record_parses_and_ignores_unknown_fields() {
         let read = parse(GOOD.as_bytes(), MAX).unwrap();
-        assert_eq!(
-            read.read_id.to_string(),
-            "6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a"
-        );
+        assert_eq!(read.read_id.to_string(), "6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a");
         assert_eq!(read.camera_id, "coachella-hwy111-n");
-        assert_eq!(
-            read.captured_at.to_rfc3339(),
-            "2026-11-27T03:12:45.120-08:00"
-        );
+        assert_eq!(read.captured_at.to_rfc3339(), "2026-11-27T03:12:45.120-08:00");
         assert_eq!(read.plate, "7abc-123");
         assert_eq!(read.region.unwrap().as_str(), "CA");
         assert_eq!(read.confidence, Some(0.91));
@@ -289,9 +275,7 @@ mod tests {
     fn broken_and_hostile_records_get_the_right_code() {
         let id = "6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a";
         let with = |fields: &str| {
-            format!(
-                r#"{{"read_id":"{id}","camera_id":"c1","captured_at":"2026-11-27T11:12:45Z",{fields}}}"#
-            )
+            format!(r#"{{"read_id":"{id}","camera_id":"c1","captured_at":"2026-11-27T11:12:45Z",{fields}}}"#)
         };
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (b"".to_vec(), "empty"),
@@ -299,41 +283,59 @@ mod tests {
             (vec![b'{', 0xff, 0xfe, b'}'], "invalid_utf8"),
             (b"{\"read_id\":".to_vec(), "malformed_json"),
             (b"not json at all".to_vec(), "malformed_json"),
-            (format!("{}trailing", with(r#""plate":"A1""#)).into_bytes(), "malformed_json"),
+            (
+                format!("{}trailing", with(r#""plate":"A1""#)).into_bytes(),
+                "malformed_json",
+            ),
             (b"[1,2,3]".to_vec(), "schema"),
             (b"null".to_vec(), "schema"),
-            (format!(r#"{{"read_id":"{id}","camera_id":"c1","captured_at":"2026-11-27T11:12:45Z"}}"#).into_bytes(), "schema"),
+            (
+                format!(r#"{{"read_id":"{id}","camera_id":"c1","captured_at":"2026-11-27T11:12:45Z"}}"#).into_bytes(),
+                "schema",
+            ),
             (with(r#""plate":12345"#).into_bytes(), "schema"),
             (with(r#""plate":"A1","captured_at":"yesterday""#).into_bytes(), "schema"),
-            (r#"{"read_id":"not-a-uuid","camera_id":"c1","captured_at":"2026-11-27T11:12:45Z","plate":"A1"}"#.as_bytes().to_vec(), "schema"),
+            (
+                r#"{"read_id":"not-a-uuid","camera_id":"c1","captured_at":"2026-11-27T11:12:45Z","plate":"A1"}"#
+                    .as_bytes()
+                    .to_vec(),
+                "schema",
+            ),
             (with(r#""plate":"A1","schema":2"#).into_bytes(), "unsupported_version"),
             (with(r#""plate":"A1","confidence":1.5"#).into_bytes(), "invalid_field"),
-            (with(r#""plate":"A1","region":"California""#).into_bytes(), "invalid_field"),
-            (with(r#""plate":"A1","location":{"lat":95,"lon":0}"#).into_bytes(), "invalid_field"),
+            (
+                with(r#""plate":"A1","region":"California""#).into_bytes(),
+                "invalid_field",
+            ),
+            (
+                with(r#""plate":"A1","location":{"lat":95,"lon":0}"#).into_bytes(),
+                "invalid_field",
+            ),
             (with(r#""plate":"   ""#).into_bytes(), "invalid_field"),
-            (with(&format!(r#""plate":"{}""#, "A".repeat(65))).into_bytes(), "invalid_field"),
+            (
+                with(&format!(r#""plate":"{}""#, "A".repeat(65))).into_bytes(),
+                "invalid_field",
+            ),
             (with(r#""plate":"A\u0000B""#).into_bytes(), "invalid_field"),
-            (with(&format!(r#""plate":"A1","candidates":[{}]"#, vec![r#"{"plate":"A1"}"#; 17].join(","))).into_bytes(), "invalid_field"),
+            (
+                with(&format!(
+                    r#""plate":"A1","candidates":[{}]"#,
+                    vec![r#"{"plate":"A1"}"#; 17].join(",")
+                ))
+                .into_bytes(),
+                "invalid_field",
+            ),
             (vec![b' '; MAX + 1], "too_large"),
         ];
         for (bytes, code) in cases {
             let err = parse(&bytes, MAX).expect_err(&String::from_utf8_lossy(&bytes));
-            assert_eq!(
-                err.code(),
-                code,
-                "{err} for {:?}",
-                String::from_utf8_lossy(&bytes)
-            );
+            assert_eq!(err.code(), code, "{err} for {:?}", String::from_utf8_lossy(&bytes));
         }
     }
 
     #[test]
     fn deeply_nested_json_is_refused_not_a_stack_overflow() {
-        let raw = format!(
-            r#"{{"vendor":{}{}}}"#,
-            "[".repeat(10_000),
-            "]".repeat(10_000)
-        );
+        let raw = format!(r#"{{"vendor":{}{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
         // Skipped without recursion; then the required fields are missing.
         assert_eq!(parse(raw.as_bytes(), MAX).unwrap_err().code(), "schema");
     }

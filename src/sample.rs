@@ -54,20 +54,16 @@ impl Rng {
 const LETTERS: &[u8] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
 const DIGITS: &[u8] = b"0123456789";
 const VANITY: &[&str] = &[
-    "4GETIT", "GOLAKRS", "SURFN", "DSRTRAT", "L8TAGN", "CHLLN", "BIGDOG", "XLR8", "MYTOY",
-    "TESLA1", "COACHLA",
+    "4GETIT", "GOLAKRS", "SURFN", "DSRTRAT", "L8TAGN", "CHLLN", "BIGDOG", "XLR8", "MYTOY", "TESLA1", "COACHLA",
 ];
 const REGIONS: &[&str] = &["CA", "CA", "CA", "CA", "CA", "CA", "AZ", "NV", "OR", "TX"];
 
 /// A plate in a US format chosen at random.
 pub fn random_plate(rng: &mut Rng) -> Plate {
     let mut text = String::with_capacity(8);
-    let letters = |rng: &mut Rng, n: usize, text: &mut String| {
-        (0..n).for_each(|_| text.push(*rng.pick(LETTERS) as char))
-    };
-    let digits = |rng: &mut Rng, n: usize, text: &mut String| {
-        (0..n).for_each(|_| text.push(*rng.pick(DIGITS) as char))
-    };
+    let letters =
+        |rng: &mut Rng, n: usize, text: &mut String| (0..n).for_each(|_| text.push(*rng.pick(LETTERS) as char));
+    let digits = |rng: &mut Rng, n: usize, text: &mut String| (0..n).for_each(|_| text.push(*rng.pick(DIGITS) as char));
     match rng.below(10) {
         0..=4 => {
             // California: 1ABC234
@@ -115,7 +111,7 @@ pub fn hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<HotlistEntry>>
         entries.push(Arc::new(HotlistEntry {
             entry_id: format!("e{}", entries.len()),
             list_id: list_id.to_owned(),
-            plate,
+            plate: plate.into(),
             region: rng
                 .chance(80)
                 .then(|| normalize_region(rng.pick::<&str>(REGIONS)).expect("valid")),
@@ -194,23 +190,46 @@ pub fn misread(rng: &mut Rng, plate: &str) -> Option<String> {
     let at = *rng.pick(&positions);
     let mut out = String::with_capacity(plate.len());
     for (i, c) in plate.char_indices() {
-        out.push(if i == at {
-            swap(c).expect("confusable")
-        } else {
-            c
-        });
+        out.push(if i == at { swap(c).expect("confusable") } else { c });
     }
     Some(out)
 }
 
+/// An OCR error beyond the confusion classes: one character dropped, one
+/// extra, or one replaced by an unrelated one.
+pub fn one_edit(rng: &mut Rng, plate: &str) -> String {
+    let mut chars: Vec<char> = plate.chars().collect();
+    let at = rng.below(chars.len());
+    match rng.below(3) {
+        0 if chars.len() > 5 => {
+            chars.remove(at);
+        }
+        1 if chars.len() < 8 => chars.insert(at, *rng.pick(&['A', 'K', 'M', 'R', 'W', '4', '7'])),
+        _ => {
+            let old = chars[at];
+            let new = *rng.pick(&['K', 'M', 'R', 'W', '4', '7', 'X', 'F']);
+            chars[at] = if new == old { 'N' } else { new };
+        }
+    }
+    chars.into_iter().collect()
+}
+
+/// A plate that a wildcard or partial pattern (`?` one character, `*` a run)
+/// matches, with random characters for the unknowns.
+pub fn fill_pattern(rng: &mut Rng, pattern: &str) -> String {
+    let mut out = String::new();
+    for c in pattern.chars() {
+        match c {
+            '?' => out.push(*rng.pick(DIGITS) as char),
+            '*' => (0..1 + rng.below(2)).for_each(|_| out.push(*rng.pick(LETTERS) as char)),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// One read record in the wire format, as a camera would send it.
-pub fn read_json(
-    read_id: Uuid,
-    camera_id: &str,
-    captured_at: &str,
-    plate: &str,
-    region: Option<&str>,
-) -> Vec<u8> {
+pub fn read_json(read_id: Uuid, camera_id: &str, captured_at: &str, plate: &str, region: Option<&str>) -> Vec<u8> {
     let record = serde_json::json!({
         "schema": 1,
         "read_id": read_id,
@@ -301,27 +320,37 @@ mod tests {
     fn misreads_change_exactly_one_character() {
         let mut rng = Rng::new(2);
         let bad = misread(&mut rng, "7ABC123").unwrap();
-        let diff = bad
-            .chars()
-            .zip("7ABC123".chars())
-            .filter(|(a, b)| a != b)
-            .count();
+        let diff = bad.chars().zip("7ABC123".chars()).filter(|(a, b)| a != b).count();
         assert_eq!(diff, 1, "{bad}");
         assert_eq!(misread(&mut rng, "XYWHAT"), None);
+    }
+
+    #[test]
+    fn filled_patterns_match_their_shape() {
+        let mut rng = Rng::new(4);
+        let plate = fill_pattern(&mut rng, "7AB?1?3");
+        assert_eq!(plate.len(), 7);
+        assert!(plate.starts_with("7AB") && plate.ends_with('3'), "{plate}");
+        let partial = fill_pattern(&mut rng, "*KXR*");
+        assert!(partial.contains("KXR") && (5..=7).contains(&partial.len()), "{partial}");
+    }
+
+    #[test]
+    fn one_edit_changes_the_plate() {
+        let mut rng = Rng::new(5);
+        for _ in 0..100 {
+            let edited = one_edit(&mut rng, "7ABC123");
+            assert_ne!(edited, "7ABC123");
+            assert!((6..=8).contains(&edited.len()), "{edited}");
+        }
     }
 
     #[test]
     fn malformed_records_fail_with_their_codes() {
         let mut rng = Rng::new(3);
         for (bytes, code) in malformed_records(&mut rng, 4096) {
-            let got = parse(&bytes, 4096)
-                .and_then(|r| normalize(&r.plate).map(|_| ()).map_err(Into::into));
-            assert_eq!(
-                got.unwrap_err().code(),
-                code,
-                "{:?}",
-                String::from_utf8_lossy(&bytes)
-            );
+            let got = parse(&bytes, 4096).and_then(|r| normalize(&r.plate).map(|_| ()).map_err(Into::into));
+            assert_eq!(got.unwrap_err().code(), code, "{:?}", String::from_utf8_lossy(&bytes));
         }
     }
 }

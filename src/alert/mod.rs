@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::hotlist::{Category, Hit, MatchKind};
+use crate::hotlist::{CandidateHit, Category, Hit, MatchKind};
 use crate::normalize::Plate;
 use crate::read::{Location, PlateRead};
 
@@ -75,7 +75,17 @@ pub struct AlertEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertMatch {
     pub kind: MatchKind,
+    /// 0 to 1; 1 is an exact match.
     pub score: f32,
+    /// Weighted cost of the one edit beyond OCR equivalence (0 for none).
+    pub distance: f32,
+    /// Positions (0-based) of the read plate that differ from the entry,
+    /// for the dispatch board to highlight.
+    pub positions: Vec<u8>,
+    /// Set when one of the read's OCR candidates matched, not the read itself.
+    pub candidate: Option<CandidateHit>,
+    /// The read's state differs from the entry's.
+    pub region_mismatch: bool,
 }
 
 impl Alert {
@@ -108,6 +118,10 @@ impl Alert {
             matched: AlertMatch {
                 kind: hit.kind,
                 score: hit.score,
+                distance: hit.distance,
+                positions: hit.positions(),
+                candidate: hit.candidate,
+                region_mismatch: hit.region_mismatch,
             },
         }
     }
@@ -161,7 +175,7 @@ mod tests {
             entry: Arc::new(HotlistEntry {
                 entry_id: "e1".into(),
                 list_id: "rso-stolen".into(),
-                plate,
+                plate: plate.into(),
                 region: read.region,
                 category: Category::StolenVehicle,
                 priority: 1,
@@ -169,12 +183,13 @@ mod tests {
             }),
             kind: MatchKind::Exact,
             score: 1.0,
+            distance: 0.0,
+            differing: 0,
+            candidate: None,
+            region_mismatch: false,
         };
         let alert = Alert::new(&read, plate, &hit);
-        assert_eq!(
-            alert.key(),
-            alert_id(&read.read_id, "rso-stolen", "e1").to_string()
-        );
+        assert_eq!(alert.key(), alert_id(&read.read_id, "rso-stolen", "e1").to_string());
         assert_eq!(alert.read.plate, "7ABC123");
         assert_eq!(alert.read.plate_raw, "7abc 123");
         let json: serde_json::Value = serde_json::from_slice(&alert.encode()).unwrap();

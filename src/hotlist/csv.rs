@@ -6,13 +6,14 @@
 //! never goes live. The columns, in any order and any case:
 //! `entry_id`, `list_id`, `plate`, `category` (required), `region`,
 //! `priority` (0 = most urgent, default 5) and `description` (optional).
-//! Other columns are ignored.
+//! Other columns are ignored. A plate with `?` (one unknown character) or
+//! `*` (any run) is a wildcard or partial plate.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use super::{Category, HotlistEntry, HotlistError, RowError};
+use super::{Category, EntryPlate, HotlistEntry, HotlistError, Pattern, RowError};
 use crate::normalize::{normalize, normalize_region};
 
 /// Size limits for one hotlist file.
@@ -49,11 +50,7 @@ struct Columns {
 
 impl Columns {
     fn from_header(header: &csv::StringRecord) -> Result<Columns, HotlistError> {
-        let find = |name: &str| {
-            header
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(name))
-        };
+        let find = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
         let missing: Vec<&str> = REQUIRED.into_iter().filter(|n| find(n).is_none()).collect();
         if !missing.is_empty() {
             return Err(HotlistError::Header(format!(
@@ -74,10 +71,7 @@ impl Columns {
 }
 
 /// Reads a hotlist file from disk; see [`load_csv`].
-pub fn load_csv_file(
-    path: &std::path::Path,
-    limits: CsvLimits,
-) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+pub fn load_csv_file(path: &std::path::Path, limits: CsvLimits) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
     let io = |source| HotlistError::Io {
         path: path.display().to_string(),
         source,
@@ -96,10 +90,7 @@ pub fn load_csv_file(
 /// Parses a whole hotlist, or reports every bad row and loads nothing.
 ///
 /// The delimiter (comma, semicolon or tab) is taken from the header line.
-pub fn load_csv(
-    mut input: impl Read,
-    limits: CsvLimits,
-) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+pub fn load_csv(mut input: impl Read, limits: CsvLimits) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
     let mut bytes = Vec::new();
     input
         .by_ref()
@@ -132,9 +123,7 @@ pub fn load_csv(
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
     for record in reader.byte_records() {
         if entries.len() + errors.len() >= limits.max_rows {
-            return Err(HotlistError::TooManyRows {
-                max: limits.max_rows,
-            });
+            return Err(HotlistError::TooManyRows { max: limits.max_rows });
         }
         let (line, result) = match record {
             Ok(record) => {
@@ -154,10 +143,7 @@ pub fn load_csv(
                     Some(first) => errors.push(row_error(
                         line,
                         Some("entry_id"),
-                        format!(
-                            "duplicate entry id in list {} (first on line {first})",
-                            key.0
-                        ),
+                        format!("duplicate entry id in list {} (first on line {first})", key.0),
                     )),
                     None => {
                         seen.insert(key, line);
@@ -199,66 +185,46 @@ fn parse_row(
     header: &csv::StringRecord,
     line: u64,
 ) -> Result<Option<HotlistEntry>, RowError> {
-    if record
-        .iter()
-        .all(|field| field.iter().all(u8::is_ascii_whitespace))
-    {
+    if record.iter().all(|field| field.iter().all(u8::is_ascii_whitespace)) {
         return Ok(None);
     }
     if record.len() != header.len() {
         return Err(row_error(
             line,
             None,
-            format!(
-                "has {} fields, the header has {}",
-                record.len(),
-                header.len()
-            ),
+            format!("has {} fields, the header has {}", record.len(), header.len()),
         ));
     }
     let field = |index: usize, name: &str| -> Result<&str, RowError> {
         let raw = record.get(index).unwrap_or_default();
-        std::str::from_utf8(raw).map(str::trim).map_err(|_| {
-            row_error(
-                line,
-                Some(name),
-                "is not UTF-8 text (save the file as UTF-8)",
-            )
-        })
+        std::str::from_utf8(raw)
+            .map(str::trim)
+            .map_err(|_| row_error(line, Some(name), "is not UTF-8 text (save the file as UTF-8)"))
     };
     let optional = |index: Option<usize>, name: &str| index.map(|i| field(i, name)).transpose();
     let entry_id = checked_id(field(columns.entry_id, "entry_id")?, "entry_id", line)?;
     let list_id = checked_id(field(columns.list_id, "list_id")?, "list_id", line)?;
-    let plate = normalize(field(columns.plate, "plate")?)
-        .map_err(|e| row_error(line, Some("plate"), e.to_string()))?;
+    let plate = parse_plate(field(columns.plate, "plate")?).map_err(|e| row_error(line, Some("plate"), e))?;
     let category_text = field(columns.category, "category")?;
     let category = Category::parse(category_text).ok_or_else(|| {
         let names: Vec<_> = Category::ALL.iter().map(|c| c.name()).collect();
-        row_error(
-            line,
-            Some("category"),
-            format!("must be one of {}", names.join(", ")),
-        )
+        row_error(line, Some("category"), format!("must be one of {}", names.join(", ")))
     })?;
     let region = match optional(columns.region, "region")? {
         None | Some("") => None,
-        Some(text) => Some(
-            normalize_region(text).map_err(|e| row_error(line, Some("region"), e.to_string()))?,
-        ),
+        Some(text) => Some(normalize_region(text).map_err(|e| row_error(line, Some("region"), e.to_string()))?),
     };
     let priority = match optional(columns.priority, "priority")? {
         None | Some("") => DEFAULT_PRIORITY,
-        Some(text) => text.parse::<u8>().ok().filter(|p| *p <= 9).ok_or_else(|| {
-            row_error(line, Some("priority"), "must be a whole number from 0 to 9")
-        })?,
+        Some(text) => text
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= 9)
+            .ok_or_else(|| row_error(line, Some("priority"), "must be a whole number from 0 to 9"))?,
     };
     let description = optional(columns.description, "description")?.unwrap_or_default();
     if description.len() > MAX_DESCRIPTION_LEN {
-        return Err(row_error(
-            line,
-            Some("description"),
-            "is longer than 1024 bytes",
-        ));
+        return Err(row_error(line, Some("description"), "is longer than 1024 bytes"));
     }
     Ok(Some(HotlistEntry {
         entry_id,
@@ -269,6 +235,15 @@ fn parse_row(
         priority,
         description: description.to_owned(),
     }))
+}
+
+/// A whole plate, or a wildcard or partial one when it has `?` or `*`.
+fn parse_plate(text: &str) -> Result<EntryPlate, String> {
+    if Pattern::is_pattern(text) {
+        Pattern::parse(text).map(EntryPlate::Pattern).map_err(|e| e.to_string())
+    } else {
+        normalize(text).map(EntryPlate::Plate).map_err(|e| e.to_string())
+    }
 }
 
 fn checked_id(text: &str, name: &str, line: u64) -> Result<String, RowError> {
@@ -309,7 +284,7 @@ mod tests {
                     e3,amber,4GET1T,NV,amber,0,\"Silver Toyota, child 6\"\n";
         let entries = load(text).unwrap();
         assert_eq!(entries.len(), 3);
-        assert_eq!(entries[0].plate.as_str(), "7ABC123");
+        assert_eq!(entries[0].plate.to_string(), "7ABC123");
         assert_eq!(entries[0].region.unwrap().as_str(), "CA");
         assert_eq!(entries[0].priority, 1);
         assert_eq!(entries[1].category, Category::StolenPlate);
@@ -321,9 +296,9 @@ mod tests {
     #[test]
     fn semicolon_and_tab_files_and_a_byte_order_mark_are_understood() {
         let semicolon = "\u{feff}Entry_ID;LIST_ID;Plate;Category\ne1;l1;ABC123;bolo\n";
-        assert_eq!(load(semicolon).unwrap()[0].plate.as_str(), "ABC123");
+        assert_eq!(load(semicolon).unwrap()[0].plate.to_string(), "ABC123");
         let tab = "entry_id\tlist_id\tplate\tcategory\ne1\tl1\tXYZ9\tother\n";
-        assert_eq!(load(tab).unwrap()[0].plate.as_str(), "XYZ9");
+        assert_eq!(load(tab).unwrap()[0].plate.to_string(), "XYZ9");
     }
 
     #[test]
@@ -337,7 +312,9 @@ mod tests {
             e1,l1,ABC127,CA,stolen_vehicle,1\n\
             e7,l1,ABC128\n\
             ,l1,ABC129,CA,bolo,1\n\
-            e9,l1,\xff\xfe,CA,bolo,1\n";
+            e9,l1,\xff\xfe,CA,bolo,1\n\
+            e10,l1,7?B*,CA,bolo,1\n\
+            e11,l1,*7A-B*,CA,bolo,1\n";
         assert_eq!(
             row_errors(text),
             vec![
@@ -349,8 +326,17 @@ mod tests {
                 "line 8: has 3 fields, the header has 6",
                 "line 9, column entry_id: must not be empty",
                 "line 10, column plate: is not UTF-8 text (save the file as UTF-8)",
+                "line 11, column plate: pattern needs at least 3 known characters",
             ]
         );
+    }
+
+    #[test]
+    fn wildcard_and_partial_plates_load_as_patterns() {
+        let text = "entry_id,list_id,plate,category\nw,l,7ab?12*,amber\np,l,*x-yz*,amber\n";
+        let entries = load(text).unwrap();
+        assert_eq!(entries[0].plate.to_string(), "7AB?12*");
+        assert!(matches!(&entries[1].plate, EntryPlate::Pattern(p) if p.is_partial()));
     }
 
     #[test]
@@ -369,10 +355,7 @@ mod tests {
         }
         match load("ABC123,CA\nXYZ999,NV\n") {
             Err(HotlistError::Header(reason)) => {
-                assert_eq!(
-                    reason,
-                    "missing column(s): entry_id, list_id, plate, category"
-                )
+                assert_eq!(reason, "missing column(s): entry_id, list_id, plate, category")
             }
             other => panic!("{other:?}"),
         }
@@ -384,10 +367,7 @@ mod tests {
             max_bytes: 64,
             max_rows: 2,
         };
-        let big = format!(
-            "entry_id,list_id,plate,category\n{}",
-            "e,l,A,bolo\n".repeat(10)
-        );
+        let big = format!("entry_id,list_id,plate,category\n{}", "e,l,A,bolo\n".repeat(10));
         assert!(matches!(
             load_csv(big.as_bytes(), limits),
             Err(HotlistError::TooLarge { max: 64, .. })

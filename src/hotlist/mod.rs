@@ -1,18 +1,24 @@
 //! Hotlists: the entries agencies ask us to look for, and how reads are
 //! matched against them.
 //!
-//! An entry is one plate an agency wants found (a stolen car, an AMBER alert
-//! vehicle), with enough context for a dispatcher to act on a hit. The
+//! An entry is one plate (or a wildcard or partial plate) an agency wants
+//! found, with enough context for a dispatcher to act on a hit. The
 //! [`Matcher`] trait is the single seam between the pipeline and the matching
 //! engine: the pipeline hands it a normalized [`Query`] and gets back every
-//! [`Hit`], best first. The engine behind it can change (exact today, the
-//! OCR-aware index later) without the pipeline noticing.
+//! [`Hit`], best first. [`LiveMatcher`] is the engine: OCR-aware fuzzy
+//! matching over an immutable index ([`index`]), patterns beside it
+//! ([`pattern`]), tolerance per list ([`tolerance`]), live changes through an
+//! overlay ([`live`]).
 //!
 //! Matching is pure and synchronous: no I/O, no locks a writer can hold, no
 //! logging, because it runs once per read.
 
+pub mod confusion;
 mod csv;
-mod exact;
+pub mod index;
+pub mod live;
+pub mod pattern;
+pub mod tolerance;
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use crate::normalize::{Plate, Region};
 
 pub use self::csv::{load_csv, load_csv_file, CsvLimits};
-pub use self::exact::ExactMatcher;
+pub use self::live::LiveMatcher;
+pub use self::pattern::Pattern;
+pub use self::tolerance::{RegionRule, Tolerance, TolerancePolicy};
 
 /// Why a hotlist could not be loaded. Every bad row is reported, not just the first.
 #[derive(Debug, thiserror::Error)]
@@ -117,9 +125,39 @@ impl Category {
     /// Parses a name, ignoring case and surrounding space.
     pub fn parse(name: &str) -> Option<Category> {
         let name = name.trim();
-        Category::ALL
-            .into_iter()
-            .find(|c| c.name().eq_ignore_ascii_case(name))
+        Category::ALL.into_iter().find(|c| c.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// What an entry looks for: a whole plate, or a wildcard or partial one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryPlate {
+    Plate(Plate),
+    Pattern(Pattern),
+}
+
+impl EntryPlate {
+    /// The plate, when the entry is not a pattern.
+    pub fn plate(&self) -> Option<Plate> {
+        match self {
+            EntryPlate::Plate(plate) => Some(*plate),
+            EntryPlate::Pattern(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for EntryPlate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryPlate::Plate(plate) => plate.fmt(f),
+            EntryPlate::Pattern(pattern) => pattern.fmt(f),
+        }
+    }
+}
+
+impl From<Plate> for EntryPlate {
+    fn from(plate: Plate) -> Self {
+        EntryPlate::Plate(plate)
     }
 }
 
@@ -129,8 +167,8 @@ pub struct HotlistEntry {
     /// Unique within its list.
     pub entry_id: String,
     pub list_id: String,
-    /// The canonical plate.
-    pub plate: Plate,
+    /// The canonical plate or pattern.
+    pub plate: EntryPlate,
     /// The state that issued the plate, when known.
     pub region: Option<Region>,
     pub category: Category,
@@ -142,16 +180,27 @@ pub struct HotlistEntry {
 
 /// A normalized read as the matcher sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct Query {
+pub struct Query<'a> {
     pub plate: Plate,
     pub region: Option<Region>,
+    /// The OCR engine's alternative readings, normalized, with their confidence.
+    pub candidates: &'a [(Plate, Option<f32>)],
 }
 
-/// How a hit was found. Only `Exact` exists today; the fuzzy engine adds the rest.
+/// How a hit was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchKind {
+    /// The canonical plates are identical.
     Exact,
+    /// Equal once OCR-equivalent characters are treated as one.
+    OcrEquivalent,
+    /// One weighted edit beyond OCR equivalence.
+    Fuzzy,
+    /// A pattern with `?` or `*` matched the whole read.
+    Wildcard,
+    /// A fragment a witness saw was found inside the read.
+    Partial,
 }
 
 impl MatchKind {
@@ -159,8 +208,20 @@ impl MatchKind {
     pub fn name(self) -> &'static str {
         match self {
             MatchKind::Exact => "exact",
+            MatchKind::OcrEquivalent => "ocr_equivalent",
+            MatchKind::Fuzzy => "fuzzy",
+            MatchKind::Wildcard => "wildcard",
+            MatchKind::Partial => "partial",
         }
     }
+}
+
+/// Which OCR candidate of the read matched, when it was not the read itself.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CandidateHit {
+    /// Position in the read's `candidates` array.
+    pub index: u8,
+    pub confidence: Option<f32>,
 }
 
 /// One hotlist entry that matches a read.
@@ -168,8 +229,23 @@ impl MatchKind {
 pub struct Hit {
     pub entry: Arc<HotlistEntry>,
     pub kind: MatchKind,
-    /// 1.0 is certain; lower means a less certain match.
+    /// In [0, 1]; 1 is an exact match.
     pub score: f32,
+    /// Weighted cost of the edit beyond OCR equivalence (0 for none).
+    pub distance: f32,
+    /// Read positions that differ from the entry, as a bit set (bit i = position i).
+    pub differing: u16,
+    /// Set when an OCR candidate, not the read itself, matched.
+    pub candidate: Option<CandidateHit>,
+    /// The read's state differs from the entry's (scored lower).
+    pub region_mismatch: bool,
+}
+
+impl Hit {
+    /// Read positions that differ from the entry, ascending.
+    pub fn positions(&self) -> Vec<u8> {
+        (0..16u8).filter(|i| self.differing & (1 << i) != 0).collect()
+    }
 }
 
 /// Finds the hotlist entries that match a read.
@@ -178,7 +254,7 @@ pub struct Hit {
 /// never block on a writer.
 pub trait Matcher: Send + Sync {
     /// Appends every matching entry to `hits`, best and most urgent first.
-    fn find(&self, query: &Query, hits: &mut Vec<Hit>);
+    fn find(&self, query: &Query<'_>, hits: &mut Vec<Hit>);
 
     /// Number of entries the matcher holds.
     fn len(&self) -> usize;

@@ -21,7 +21,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::{sleep, Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::{client_config, KafkaError};
 use crate::config::Config;
@@ -78,13 +78,13 @@ pub struct Source {
 
 impl Source {
     /// Builds the clients and subscribes; nothing is read until [`Source::run`].
-    pub fn new(
-        config: &Config,
-        matcher: Arc<dyn Matcher>,
-        metrics: Metrics,
-    ) -> Result<Source, KafkaError> {
+    pub fn new(config: &Config, matcher: Arc<dyn Matcher>, metrics: Metrics) -> Result<Source, KafkaError> {
         let consumer: StreamConsumer = client_config(&config.kafka)
             .set("group.id", &config.kafka.group_id)
+            .set(
+                "session.timeout.ms",
+                config.kafka.session_timeout.as_millis().to_string(),
+            )
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
@@ -120,7 +120,7 @@ impl Source {
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => info!("final offsets committed"),
             Err(RdError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
-                debug!("no new offsets to commit")
+                info!("final offsets committed (nothing new since the last auto-commit)")
             }
             Err(e) => warn!(error = %e, "final commit failed; the last reads will be redelivered"),
         }
@@ -171,11 +171,7 @@ impl Source {
 
     /// Sends every record of the batch and waits until all are acknowledged,
     /// re-sending failures with backoff until they succeed or shutdown.
-    async fn deliver(
-        &self,
-        batch: &mut Batch,
-        shutdown: &CancellationToken,
-    ) -> Result<(), KafkaError> {
+    async fn deliver(&self, batch: &mut Batch, shutdown: &CancellationToken) -> Result<(), KafkaError> {
         let mut pending: Vec<usize> = (0..batch.outgoing.len()).collect();
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -251,11 +247,7 @@ impl Source {
     fn store(&self, batch: &Batch) {
         let mut offsets = TopicPartitionList::new();
         for (&partition, &next) in &batch.next_offsets {
-            if let Err(e) = offsets.add_partition_offset(
-                &self.config.topics.reads,
-                partition,
-                Offset::Offset(next),
-            ) {
+            if let Err(e) = offsets.add_partition_offset(&self.config.topics.reads, partition, Offset::Offset(next)) {
                 warn!(error = %e, partition, "cannot record offset");
             }
         }
@@ -278,38 +270,24 @@ impl Source {
 }
 
 /// Processes one consumed record into the batch.
-fn take(
-    processor: &mut Processor,
-    config: &Config,
-    message: &BorrowedMessage<'_>,
-    batch: &mut Batch,
-) {
+fn take(processor: &mut Processor, config: &Config, message: &BorrowedMessage<'_>, batch: &mut Batch) {
     let payload = message.payload().unwrap_or_default();
     batch.reads += 1;
-    batch
-        .next_offsets
-        .insert(message.partition(), message.offset() + 1);
+    batch.next_offsets.insert(message.partition(), message.offset() + 1);
     match processor.process(payload) {
         Outcome::NoHit => {}
         Outcome::Alerts(alerts) => {
             batch.hits += 1;
-            batch
-                .outgoing
-                .extend(alerts.into_iter().map(|alert| Outgoing {
-                    topic: config.topics.alerts.clone(),
-                    key: Some(alert.key.into_bytes()),
-                    payload: alert.payload,
-                    headers: Vec::new(),
-                    dlq_code: None,
-                }));
+            batch.outgoing.extend(alerts.into_iter().map(|alert| Outgoing {
+                topic: config.topics.alerts.clone(),
+                key: Some(alert.key.into_bytes()),
+                payload: alert.payload,
+                headers: Vec::new(),
+                dlq_code: None,
+            }));
         }
         Outcome::Rejected(reason) => {
-            let source = format!(
-                "{}/{}/{}",
-                message.topic(),
-                message.partition(),
-                message.offset()
-            );
+            let source = format!("{}/{}/{}", message.topic(), message.partition(), message.offset());
             batch.outgoing.push(Outgoing {
                 topic: config.topics.dlq.clone(),
                 key: message.key().map(<[u8]>::to_vec),
@@ -337,11 +315,7 @@ fn fit_dead_letter(record: &mut Outgoing, error: &RdError) {
     if !too_large || record.dlq_code.is_none() || record.payload.len() < 1024 {
         return;
     }
-    if !record
-        .headers
-        .iter()
-        .any(|(k, _)| *k == DLQ_TRUNCATED_HEADER)
-    {
+    if !record.headers.iter().any(|(k, _)| *k == DLQ_TRUNCATED_HEADER) {
         record
             .headers
             .push((DLQ_TRUNCATED_HEADER, record.payload.len().to_string()));

@@ -61,16 +61,9 @@ pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
         spec(
             &topics.dlq,
             true,
-            vec![
-                ("cleanup.policy", "delete".into()),
-                ("retention.ms", retention_ms),
-            ],
+            vec![("cleanup.policy", "delete".into()), ("retention.ms", retention_ms)],
         ),
-        spec(
-            &topics.hotlist,
-            false,
-            vec![("cleanup.policy", "compact".into())],
-        ),
+        spec(&topics.hotlist, false, vec![("cleanup.policy", "compact".into())]),
     ]
 }
 
@@ -110,10 +103,11 @@ pub async fn ensure(
         .iter()
         .map(|s| {
             let replication = TopicReplication::Fixed(s.replication_factor);
-            s.configs.iter().fold(
-                NewTopic::new(&s.name, s.partitions, replication),
-                |t, (k, v)| t.set(k, v),
-            )
+            s.configs
+                .iter()
+                .fold(NewTopic::new(&s.name, s.partitions, replication), |t, (k, v)| {
+                    t.set(k, v)
+                })
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
@@ -121,9 +115,7 @@ pub async fn ensure(
     for result in admin.create_topics(&new_topics, &options).await? {
         match result {
             Ok(name) => outcome.push((name, Created::Created)),
-            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => {
-                outcome.push((name, Created::AlreadyExisted))
-            }
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => outcome.push((name, Created::AlreadyExisted)),
             Err((topic, code)) => {
                 return Err(KafkaError::Topic {
                     topic,
@@ -143,19 +135,12 @@ pub async fn describe(
     let resources: Vec<_> = names.iter().map(|n| ResourceSpecifier::Topic(n)).collect();
     let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
     let mut out = BTreeMap::new();
-    for (name, result) in names
-        .iter()
-        .zip(admin.describe_configs(&resources, &options).await?)
-    {
+    for (name, result) in names.iter().zip(admin.describe_configs(&resources, &options).await?) {
         let resource = result.map_err(|code| KafkaError::Topic {
             topic: name.to_string(),
             reason: format!("cannot describe its config: {code}"),
         })?;
-        let entries = resource
-            .entries
-            .into_iter()
-            .map(|e| (e.name, e.value))
-            .collect();
+        let entries = resource.entries.into_iter().map(|e| (e.name, e.value)).collect();
         out.insert(name.to_string(), entries);
     }
     Ok(out)
@@ -243,10 +228,7 @@ mod tests {
     #[test]
     fn a_compliant_topic_has_no_violations() {
         let specs = default_specs();
-        let ok = live(&[
-            ("cleanup.policy", "delete,compact"),
-            ("retention.ms", "2592000000"),
-        ]);
+        let ok = live(&[("cleanup.policy", "delete,compact"), ("retention.ms", "2592000000")]);
         assert_eq!(check(&specs[1], &ok), vec![]);
         let shorter = live(&[("cleanup.policy", "delete"), ("retention.ms", "86400000")]);
         assert_eq!(check(&specs[0], &shorter), vec![]);
@@ -261,10 +243,7 @@ mod tests {
             ("2592000000", "compact", vec!["cleanup.policy"]),
             ("junk", "", vec!["cleanup.policy", "retention.ms"]),
         ] {
-            let found = check(
-                spec,
-                &live(&[("cleanup.policy", policy), ("retention.ms", retention)]),
-            );
+            let found = check(spec, &live(&[("cleanup.policy", policy), ("retention.ms", retention)]));
             let keys: Vec<_> = found.iter().map(|v| v.key.as_str()).collect();
             let mut want = bad_keys.clone();
             want.sort();

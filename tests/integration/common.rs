@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use hotlist_matcher::alert::alert_id;
 use hotlist_matcher::config::{Config, DEFAULT_TOML};
-use hotlist_matcher::hotlist::HotlistEntry;
+use hotlist_matcher::hotlist::{HotlistEntry, Matcher, Query};
 use hotlist_matcher::kafka::{client_config, topics};
+use hotlist_matcher::normalize::{normalize, normalize_region, Plate, Region};
 use hotlist_matcher::sample::{self, Rng};
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
@@ -92,63 +93,105 @@ pub fn write_hotlist(path: &Path, entries: &[Arc<HotlistEntry>]) {
 pub struct Stream {
     pub records: Vec<Vec<u8>>,
     pub expected_alerts: HashSet<Uuid>,
-    /// Each malformed record with the reason code it must get.
-    pub malformed: Vec<(Vec<u8>, &'static str)>,
 }
 
-/// `valid` reads of which `hits` hit distinct entries (disguised by case,
-/// separators and look-alike Unicode), plus every malformed record kind.
-pub fn stream(
-    rng: &mut Rng,
-    entries: &[Arc<HotlistEntry>],
-    valid: usize,
-    hits: usize,
-    malformed: Vec<(Vec<u8>, &'static str)>,
-) -> Stream {
-    let listed: HashSet<_> = entries.iter().map(|e| e.plate).collect();
-    let mut records = Vec::with_capacity(valid + malformed.len());
-    let mut expected_alerts = HashSet::new();
-    let every = valid / hits;
-    for i in 0..valid {
-        let id = rng.uuid();
-        let at = "2026-11-27T03:00:00-08:00";
-        if i % every == every / 2 && expected_alerts.len() < hits {
-            let entry = &entries[expected_alerts.len()];
-            let shown = sample::disguise(rng, entry.plate.as_str());
-            let region = entry.region.map(|r| r.to_string());
-            records.push(sample::read_json(
-                id,
-                "cam-it",
-                at,
-                &shown,
-                region.as_deref(),
-            ));
-            expected_alerts.insert(alert_id(&id, &entry.list_id, &entry.entry_id));
-        } else {
-            let plate = loop {
-                let p = sample::random_plate(rng);
-                if !listed.contains(&p) {
-                    break p;
-                }
-            };
-            records.push(sample::read_json(
-                id,
-                "cam-it",
-                at,
-                plate.as_str(),
-                Some("CA"),
-            ));
+/// True when `plate` (in region CA) hits nothing in `matcher`.
+pub fn innocent(matcher: &dyn Matcher, plate: Plate) -> bool {
+    let mut hits = Vec::new();
+    let region = normalize_region("CA").ok();
+    let query = Query {
+        plate,
+        region,
+        candidates: &[],
+    };
+    matcher.find(&query, &mut hits);
+    hits.is_empty()
+}
+
+/// The `(list, entry)` ids `shown` hits.
+pub fn hit_entries(matcher: &dyn Matcher, shown: &str, region: Option<Region>) -> Vec<(String, String)> {
+    let mut hits = Vec::new();
+    let query = Query {
+        plate: normalize(shown).expect("a plate"),
+        region,
+        candidates: &[],
+    };
+    matcher.find(&query, &mut hits);
+    hits.iter()
+        .map(|h| (h.entry.list_id.clone(), h.entry.entry_id.clone()))
+        .collect()
+}
+
+/// A random plate that hits nothing in `matcher`.
+pub fn innocent_plate(rng: &mut Rng, matcher: &dyn Matcher) -> Plate {
+    loop {
+        let plate = sample::random_plate(rng);
+        if innocent(matcher, plate) {
+            return plate;
         }
     }
-    assert_eq!(expected_alerts.len(), hits);
+}
+
+/// Spreads `planted` reads evenly among innocent ones (`total` in all), then
+/// the malformed records among those.
+pub fn interleave(
+    rng: &mut Rng,
+    matcher: &dyn Matcher,
+    total: usize,
+    planted: Vec<Vec<u8>>,
+    malformed: &[(Vec<u8>, &'static str)],
+) -> Vec<Vec<u8>> {
+    let every = total / planted.len().max(1);
+    let mut planted = planted.into_iter();
+    let mut records = Vec::with_capacity(total + malformed.len());
+    for i in 0..total {
+        let next = (i % every == every / 2).then(|| planted.next()).flatten();
+        records.push(next.unwrap_or_else(|| {
+            let plate = innocent_plate(rng, matcher);
+            sample::read_json(rng.uuid(), "cam-it", AT, plate.as_str(), Some("CA"))
+        }));
+    }
+    assert_eq!(planted.next(), None, "every planted read placed");
     let count = malformed.len();
     for (i, (record, _)) in malformed.iter().enumerate() {
         records.insert(((i + 1) * records.len()) / (count + 1), record.clone());
     }
+    records
+}
+
+/// When the test reads were captured.
+pub const AT: &str = "2026-11-27T03:00:00-08:00";
+
+/// `valid` reads of which `hits` hit distinct entries exactly (disguised by
+/// case, separators and look-alike Unicode); every other read hits nothing
+/// in `matcher`.
+pub fn stream(
+    rng: &mut Rng,
+    entries: &[Arc<HotlistEntry>],
+    matcher: &dyn Matcher,
+    valid: usize,
+    hits: usize,
+) -> Stream {
+    let mut expected_alerts = HashSet::new();
+    let mut planted = Vec::with_capacity(hits);
+    for entry in entries {
+        if planted.len() == hits {
+            break;
+        }
+        let shown = sample::disguise(rng, &entry.plate.to_string());
+        if hit_entries(matcher, &shown, entry.region) != vec![(entry.list_id.clone(), entry.entry_id.clone())] {
+            continue; // a fuzzy neighbour would add a second alert
+        }
+        let id = rng.uuid();
+        let region = entry.region.map(|r| r.to_string());
+        planted.push(sample::read_json(id, "cam-it", AT, &shown, region.as_deref()));
+        expected_alerts.insert(alert_id(&id, &entry.list_id, &entry.entry_id));
+    }
+    assert_eq!(planted.len(), hits, "enough entries to plant");
+    let records = interleave(rng, matcher, valid, planted, &[]);
     Stream {
         records,
         expected_alerts,
-        malformed,
     }
 }
 
@@ -162,12 +205,7 @@ pub async fn produce(config: &Config, topic: &str, records: &[Vec<u8>]) {
     for (i, record) in records.iter().enumerate() {
         let key = format!("k{i}");
         let record = FutureRecord::to(topic).key(&key).payload(record);
-        pending.push(
-            producer
-                .send_result(record)
-                .map_err(|(e, _)| e)
-                .expect("enqueued"),
-        );
+        pending.push(producer.send_result(record).map_err(|(e, _)| e).expect("enqueued"));
     }
     for future in pending {
         future

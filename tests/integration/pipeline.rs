@@ -4,15 +4,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hotlist_matcher::alert::alert_id;
 use hotlist_matcher::alert::Alert;
-use hotlist_matcher::hotlist::{load_csv_file, ExactMatcher};
-use hotlist_matcher::kafka::source::{
-    Source, DLQ_CODE_HEADER, DLQ_REASON_HEADER, DLQ_SOURCE_HEADER,
+use hotlist_matcher::hotlist::{
+    load_csv_file, Category, EntryPlate, HotlistEntry, LiveMatcher, MatchKind, Matcher, Pattern, Query,
 };
+use hotlist_matcher::kafka::source::{Source, DLQ_CODE_HEADER, DLQ_REASON_HEADER, DLQ_SOURCE_HEADER};
 use hotlist_matcher::metrics::Metrics;
+use hotlist_matcher::normalize::normalize;
 use hotlist_matcher::sample::{self, Rng};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::common;
 
@@ -42,11 +45,112 @@ fn twenty_malformed(rng: &mut Rng) -> Vec<(Vec<u8>, &'static str)> {
 
 fn header<'a>(message: &'a OwnedMessage, name: &str) -> &'a str {
     let headers = message.headers().expect("dead letters carry headers");
-    let found = headers
-        .iter()
-        .find(|h| h.key == name)
-        .expect("header present");
+    let found = headers.iter().find(|h| h.key == name).expect("header present");
     std::str::from_utf8(found.value.expect("header has a value")).expect("utf-8 header")
+}
+
+/// The hotlist of the test: a 1,000-entry stolen-vehicle list (OCR-equivalent
+/// matching), a 20-entry AMBER list (fuzzy), and witness patterns.
+fn hotlist(rng: &mut Rng) -> Vec<Arc<HotlistEntry>> {
+    let mut entries = sample::hotlist(rng, 1000, "it-stolen");
+    for e in &mut entries {
+        Arc::make_mut(e).category = Category::StolenVehicle;
+    }
+    for e in sample::hotlist(rng, 20, "it-amber") {
+        entries.push(Arc::new(HotlistEntry {
+            category: Category::Amber,
+            priority: 0,
+            ..(*e).clone()
+        }));
+    }
+    for i in 0..20 {
+        let plate = sample::random_plate(rng).to_string();
+        let text = if i % 2 == 0 {
+            format!("{}?{}", &plate[..2], &plate[3..]) // one unknown character
+        } else {
+            format!("*{}*", &plate[1..5]) // a fragment seen by a witness
+        };
+        entries.push(Arc::new(HotlistEntry {
+            entry_id: format!("w{i}"),
+            list_id: "it-witness".into(),
+            plate: EntryPlate::Pattern(Pattern::parse(&text).unwrap()),
+            region: None,
+            category: Category::Bolo,
+            priority: 1,
+            description: "witness".into(),
+        }));
+    }
+    entries
+}
+
+/// A read of `shown` that must hit exactly `entry`, with `kind`.
+fn plant(
+    rng: &mut Rng,
+    matcher: &LiveMatcher,
+    entry: &Arc<HotlistEntry>,
+    shown: &str,
+    kind: MatchKind,
+) -> Option<(Vec<u8>, Uuid)> {
+    let mut hits = Vec::new();
+    let query = Query {
+        plate: normalize(shown).ok()?,
+        region: entry.region,
+        candidates: &[],
+    };
+    matcher.find(&query, &mut hits);
+    let exactly = hits.len() == 1 && Arc::ptr_eq(&hits[0].entry, entry) && hits[0].kind == kind;
+    if !exactly {
+        return None;
+    }
+    let id = rng.uuid();
+    let region = entry.region.map(|r| r.to_string());
+    let record = sample::read_json(id, "cam-it", common::AT, shown, region.as_deref());
+    Some((record, alert_id(&id, &entry.list_id, &entry.entry_id)))
+}
+
+/// 100 planted reads: 60 exact (disguised), 10 OCR-equivalent, 10 fuzzy,
+/// 10 wildcard and 10 partial; with the alert id and kind each must yield.
+fn planted(rng: &mut Rng, entries: &[Arc<HotlistEntry>], matcher: &LiveMatcher) -> Vec<(Vec<u8>, Uuid, MatchKind)> {
+    let mut out = Vec::new();
+    let mut plant_from = |rng: &mut Rng, pool: Vec<&Arc<HotlistEntry>>, kind: MatchKind, n: usize| {
+        let mut made = 0;
+        for entry in pool {
+            let listed = entry.plate.to_string();
+            let shown = match kind {
+                MatchKind::Exact => Some(sample::disguise(rng, &listed)),
+                MatchKind::OcrEquivalent => sample::misread(rng, &listed),
+                MatchKind::Fuzzy => Some(sample::one_edit(rng, &listed)),
+                MatchKind::Wildcard | MatchKind::Partial => Some(sample::fill_pattern(rng, &listed)),
+            };
+            if let Some((record, id)) = shown.and_then(|s| plant(rng, matcher, entry, &s, kind)) {
+                out.push((record, id, kind));
+                made += 1;
+                if made == n {
+                    return;
+                }
+            }
+        }
+        panic!("could not plant {n} {kind:?} reads");
+    };
+    let stolen: Vec<_> = entries.iter().filter(|e| e.list_id == "it-stolen").collect();
+    let amber: Vec<_> = entries.iter().filter(|e| e.list_id == "it-amber").collect();
+    let wildcards: Vec<_> = entries.iter().filter(|e| e.entry_id.starts_with('w')).collect();
+    plant_from(rng, stolen[..500].to_vec(), MatchKind::Exact, 60);
+    plant_from(rng, stolen[500..].to_vec(), MatchKind::OcrEquivalent, 10);
+    plant_from(rng, amber, MatchKind::Fuzzy, 10);
+    plant_from(
+        rng,
+        wildcards.iter().step_by(2).copied().collect(),
+        MatchKind::Wildcard,
+        10,
+    );
+    plant_from(
+        rng,
+        wildcards.iter().skip(1).step_by(2).copied().collect(),
+        MatchKind::Partial,
+        10,
+    );
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,15 +162,17 @@ async fn ten_thousand_reads_yield_exactly_the_planted_alerts_and_dead_letters() 
     common::create_topics(&config).await;
 
     let mut rng = Rng::new(11);
-    let entries = sample::hotlist(&mut rng, 1000, "it-stolen");
-    common::write_hotlist(&hotlist_path, &entries);
+    common::write_hotlist(&hotlist_path, &hotlist(&mut rng));
+    let entries = load_csv_file(&hotlist_path, config.hotlist.limits).unwrap();
+    let matcher = Arc::new(LiveMatcher::new(entries.clone(), config.matching.clone()));
+    let planted = planted(&mut rng, &entries, &matcher);
+    let expected: HashMap<Uuid, MatchKind> = planted.iter().map(|(_, id, kind)| (*id, *kind)).collect();
+    assert_eq!(expected.len(), 100);
     let malformed = twenty_malformed(&mut rng);
-    let stream = common::stream(&mut rng, &entries, 10_000, 100, malformed);
-    common::produce(&config, &config.topics.reads, &stream.records).await;
+    let records = planted.into_iter().map(|(record, _, _)| record).collect();
+    let records = common::interleave(&mut rng, matcher.as_ref(), 10_000, records, &malformed);
+    common::produce(&config, &config.topics.reads, &records).await;
 
-    let matcher = Arc::new(ExactMatcher::new(
-        load_csv_file(&hotlist_path, config.hotlist.limits).unwrap(),
-    ));
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
     let source = Source::new(&config, matcher, metrics.clone()).unwrap();
@@ -74,17 +180,13 @@ async fn ten_thousand_reads_yield_exactly_the_planted_alerts_and_dead_letters() 
 
     let alerts_reader = common::reader(&config, &config.topics.alerts);
     let mut alerts = Vec::new();
-    let want = stream.expected_alerts.len();
     common::drain_until(&alerts_reader, &mut alerts, Duration::from_secs(120), |m| {
-        m.len() >= want
+        m.len() >= 100
     })
     .await;
     let dlq_reader = common::reader(&config, &config.topics.dlq);
     let mut dead = Vec::new();
-    common::drain_until(&dlq_reader, &mut dead, Duration::from_secs(60), |m| {
-        m.len() >= 20
-    })
-    .await;
+    common::drain_until(&dlq_reader, &mut dead, Duration::from_secs(60), |m| m.len() >= 20).await;
     // Wait for the last batch to be counted, then give stray extras a chance to show.
     for _ in 0..300 {
         if metrics.reads.get() == 10_020 {
@@ -93,50 +195,36 @@ async fn ten_thousand_reads_yield_exactly_the_planted_alerts_and_dead_letters() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    common::drain_until(
-        &alerts_reader,
-        &mut alerts,
-        Duration::from_millis(500),
-        |_| false,
-    )
-    .await;
-    common::drain_until(&dlq_reader, &mut dead, Duration::from_millis(500), |_| {
-        false
-    })
-    .await;
+    common::drain_until(&alerts_reader, &mut alerts, Duration::from_millis(500), |_| false).await;
+    common::drain_until(&dlq_reader, &mut dead, Duration::from_millis(500), |_| false).await;
     shutdown.cancel();
     running.await.unwrap().unwrap();
 
-    assert_eq!(common::alert_ids(&alerts), stream.expected_alerts);
-    assert_eq!(alerts.len(), 100, "no duplicate alerts without a crash");
-    for message in &alerts {
-        let alert = Alert::decode(message.payload().unwrap()).unwrap();
-        assert_eq!(
-            message.key().unwrap(),
-            alert.alert_id.to_string().as_bytes()
-        );
-        assert_eq!(
-            alert.read.plate, alert.entry.plate,
-            "canonical read plate equals the entry's"
-        );
-    }
-
-    let expected: HashMap<&[u8], &str> = stream
-        .malformed
+    assert_eq!(
+        alerts.len(),
+        100,
+        "one alert per planted hit, no duplicates without a crash"
+    );
+    let got: HashMap<Uuid, MatchKind> = alerts
         .iter()
-        .map(|(b, c)| (b.as_slice(), *c))
+        .map(|message| {
+            let alert = Alert::decode(message.payload().unwrap()).unwrap();
+            assert_eq!(message.key().unwrap(), alert.alert_id.to_string().as_bytes());
+            (alert.alert_id, alert.matched.kind)
+        })
         .collect();
+    assert_eq!(got, expected, "exactly the planted alert ids, each with its kind");
+
+    let expected_dead: HashMap<&[u8], &str> = malformed.iter().map(|(b, c)| (b.as_slice(), *c)).collect();
     assert_eq!(dead.len(), 20);
     for message in &dead {
         let payload = message.payload().unwrap_or_default();
-        let code = expected
+        let code = expected_dead
             .get(payload)
             .expect("dead letter carries the original bytes unchanged");
         assert_eq!(header(message, DLQ_CODE_HEADER), *code);
         assert!(!header(message, DLQ_REASON_HEADER).is_empty());
-        assert!(
-            header(message, DLQ_SOURCE_HEADER).starts_with(&format!("{}/", config.topics.reads))
-        );
+        assert!(header(message, DLQ_SOURCE_HEADER).starts_with(&format!("{}/", config.topics.reads)));
     }
 
     assert_eq!(metrics.reads.get(), 10_020);

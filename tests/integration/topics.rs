@@ -21,10 +21,7 @@ async fn topics_are_created_with_their_configs_and_read_back() {
         "{first:?}"
     );
     let second = topics::ensure(&admin, &specs).await.unwrap();
-    assert!(
-        second.iter().all(|(_, c)| *c == Created::AlreadyExisted),
-        "{second:?}"
-    );
+    assert!(second.iter().all(|(_, c)| *c == Created::AlreadyExisted), "{second:?}");
 
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let live = topics::describe(&admin, &names).await.unwrap();
@@ -35,21 +32,13 @@ async fn topics_are_created_with_their_configs_and_read_back() {
     let hotlist = format!("{prefix}.alpr.hotlist");
     assert_eq!(get(&reads, "cleanup.policy").as_deref(), Some("delete"));
     assert_eq!(get(&reads, "retention.ms").as_deref(), Some("2592000000"));
-    assert_eq!(
-        get(&alerts, "cleanup.policy").as_deref(),
-        Some("compact,delete")
-    );
+    assert_eq!(get(&alerts, "cleanup.policy").as_deref(), Some("compact,delete"));
     assert_eq!(get(&alerts, "retention.ms").as_deref(), Some("2592000000"));
     assert_eq!(get(&dlq, "cleanup.policy").as_deref(), Some("delete"));
     assert_eq!(get(&dlq, "retention.ms").as_deref(), Some("2592000000"));
     assert_eq!(get(&hotlist, "cleanup.policy").as_deref(), Some("compact"));
     for spec in &specs {
-        assert_eq!(
-            topics::check(spec, &live[&spec.name]),
-            vec![],
-            "{}",
-            spec.name
-        );
+        assert_eq!(topics::check(spec, &live[&spec.name]), vec![], "{}", spec.name);
     }
 }
 
@@ -70,10 +59,7 @@ async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
         .set("cleanup.policy", "delete")
         .set("retention.ms", "7776000000");
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    common::admin(&config)
-        .create_topics([&reads], &options)
-        .await
-        .unwrap()[0]
+    common::admin(&config).create_topics([&reads], &options).await.unwrap()[0]
         .as_ref()
         .unwrap();
 
@@ -88,10 +74,7 @@ async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
         "stdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let violations: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("VIOLATION"))
-        .collect();
+    let violations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("VIOLATION")).collect();
     assert_eq!(
         violations,
         [format!(
@@ -106,12 +89,7 @@ async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
 
     // With the other three created and compliant, `--check` still fails on the one.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
-        .args([
-            "--config",
-            config_path.to_str().unwrap(),
-            "topics",
-            "--check",
-        ])
+        .args(["--config", config_path.to_str().unwrap(), "topics", "--check"])
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));

@@ -1,0 +1,272 @@
+//! The accuracy harness: how many misreads each tolerance recovers, and how
+//! many innocent drivers it flags, on hotlists of realistic size.
+//!
+//! A missed hit lets a stolen car drive past; a false hit sends deputies to
+//! stop an innocent driver. `hotlist-matcher bench accuracy` builds a list of
+//! N synthetic US plates, makes reads of listed plates through a noise model
+//! (OCR-class substitutions, plausible confusions, arbitrary substitutions,
+//! dropped and extra characters, swapped neighbours) and reads of plates not
+//! on the list, and prints per tolerance: recall on each kind of read and
+//! false alarms per 10,000 innocent reads. Its figures set the defaults in
+//! [`crate::hotlist::TolerancePolicy`] and are recorded in docs/BENCHMARKS.md.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::hotlist::confusion::{canonical_byte, substitution_cost};
+use crate::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, Tolerance, TolerancePolicy};
+use crate::normalize::{normalize, Plate};
+use crate::sample::{self, Rng};
+
+/// The kinds of read the noise model makes from a listed plate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    Clean,
+    /// One character swapped within an OCR class (O/0, B/8, ...).
+    OcrClass,
+    /// One plausible confusion beyond the classes (H/B, W/H, L/E, ...).
+    Plausible,
+    /// One character replaced by an unrelated one.
+    OtherSubstitution,
+    Dropped,
+    Extra,
+    Swapped,
+}
+
+impl Noise {
+    pub const ALL: [Noise; 7] = [
+        Noise::Clean,
+        Noise::OcrClass,
+        Noise::Plausible,
+        Noise::OtherSubstitution,
+        Noise::Dropped,
+        Noise::Extra,
+        Noise::Swapped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Noise::Clean => "clean",
+            Noise::OcrClass => "ocr class",
+            Noise::Plausible => "plausible",
+            Noise::OtherSubstitution => "other sub",
+            Noise::Dropped => "dropped",
+            Noise::Extra => "extra",
+            Noise::Swapped => "swapped",
+        }
+    }
+
+    /// Applies this noise to `plate`; `None` when it cannot (no such character).
+    pub fn apply(self, rng: &mut Rng, plate: &str) -> Option<String> {
+        let bytes = plate.as_bytes();
+        let at = rng.below(bytes.len());
+        let mut out = bytes.to_vec();
+        match self {
+            Noise::Clean => {}
+            Noise::OcrClass => return sample::misread(rng, plate),
+            Noise::Plausible => {
+                let c = canonical_byte(bytes[at]);
+                let partners: Vec<u8> = (b'0'..=b'9')
+                    .chain(b'A'..=b'Z')
+                    .filter(|&p| canonical_byte(p) == p && substitution_cost(c, p) == 0.5)
+                    .collect();
+                if partners.is_empty() {
+                    return None;
+                }
+                out[at] = *rng.pick(&partners);
+            }
+            Noise::OtherSubstitution => {
+                let c = canonical_byte(bytes[at]);
+                let others: Vec<u8> = (b'0'..=b'9')
+                    .chain(b'A'..=b'Z')
+                    .filter(|&p| substitution_cost(c, canonical_byte(p)) == 1.0)
+                    .collect();
+                out[at] = *rng.pick(&others);
+            }
+            Noise::Dropped => {
+                out.remove(at);
+            }
+            Noise::Extra => {
+                let extra = *rng.pick(b"ABCDEFGHJKLMNPRSTUVWXYZ0123456789");
+                out.insert(at, extra);
+            }
+            Noise::Swapped => {
+                let i = rng.below(bytes.len() - 1);
+                if canonical_byte(out[i]) == canonical_byte(out[i + 1]) {
+                    return None;
+                }
+                out.swap(i, i + 1);
+            }
+        }
+        Some(String::from_utf8(out).expect("ASCII"))
+    }
+}
+
+/// One row of results: a list size and a tolerance.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub entries: usize,
+    pub setting: String,
+    /// Recall per [`Noise::ALL`], 0 to 1.
+    pub recall: Vec<f64>,
+    /// Innocent reads that hit something, per 10,000.
+    pub false_alarms_per_10k: f64,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub sizes: Vec<usize>,
+    pub reads_per_noise: usize,
+    pub innocent_reads: usize,
+    pub seed: u64,
+}
+
+/// The tolerances compared.
+pub fn settings() -> Vec<(String, TolerancePolicy)> {
+    let mut strict = TolerancePolicy::uniform(Tolerance::Exact);
+    strict.region = crate::hotlist::RegionRule::Reject;
+    vec![
+        ("exact".into(), strict),
+        ("ocr".into(), TolerancePolicy::uniform(Tolerance::OcrEquivalent)),
+        (
+            "fuzzy:0.5".into(),
+            TolerancePolicy::uniform(Tolerance::Fuzzy { max_cost: 0.5 }),
+        ),
+        (
+            "fuzzy:1.0".into(),
+            TolerancePolicy::uniform(Tolerance::Fuzzy { max_cost: 1.0 }),
+        ),
+        ("defaults".into(), TolerancePolicy::default()),
+    ]
+}
+
+/// Runs every setting on every size and writes the table to `out`.
+pub fn run(options: &Options, out: &mut impl Write) -> std::io::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    writeln!(
+        out,
+        "{:>9} {:<10} {}  false alarms/10k",
+        "entries",
+        "tolerance",
+        Noise::ALL
+            .iter()
+            .map(|n| format!("{:>10}", n.name()))
+            .collect::<String>()
+    )?;
+    for &size in &options.sizes {
+        let mut rng = Rng::new(options.seed);
+        let entries = stolen_vehicle_list(&mut rng, size);
+        let listed: HashSet<Plate> = entries.iter().filter_map(|e| e.plate.plate()).collect();
+        let reads = noisy_reads(&mut rng, &entries, options.reads_per_noise);
+        let innocents: Vec<Plate> = std::iter::repeat_with(|| sample::random_plate(&mut rng))
+            .filter(|p| !listed.contains(p))
+            .take(options.innocent_reads)
+            .collect();
+        for (setting, policy) in settings() {
+            let matcher = LiveMatcher::new(entries.clone(), policy);
+            let row = measure(&matcher, size, setting, &reads, &innocents);
+            writeln!(
+                out,
+                "{:>9} {:<10} {}  {:>8.1}",
+                row.entries,
+                row.setting,
+                row.recall
+                    .iter()
+                    .map(|r| format!("{:>9.1}%", r * 100.0))
+                    .collect::<String>(),
+                row.false_alarms_per_10k
+            )?;
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// A state-sized list, as the NCIC and state stolen-vehicle feeds are.
+fn stolen_vehicle_list(rng: &mut Rng, size: usize) -> Vec<Arc<HotlistEntry>> {
+    sample::hotlist(rng, size, "state-stolen")
+        .into_iter()
+        .map(|e| {
+            Arc::new(HotlistEntry {
+                category: Category::StolenVehicle,
+                region: None,
+                ..(*e).clone()
+            })
+        })
+        .collect()
+}
+
+/// Per noise kind, `n` reads of listed plates: (read plate, index of the entry).
+fn noisy_reads(rng: &mut Rng, entries: &[Arc<HotlistEntry>], n: usize) -> Vec<Vec<(Plate, usize)>> {
+    Noise::ALL
+        .iter()
+        .map(|noise| {
+            let mut reads = Vec::with_capacity(n);
+            while reads.len() < n {
+                let i = rng.below(entries.len());
+                let listed = entries[i].plate.to_string();
+                let Some(text) = noise.apply(rng, &listed) else {
+                    continue;
+                };
+                if let Ok(plate) = normalize(&text) {
+                    reads.push((plate, i));
+                }
+            }
+            reads
+        })
+        .collect()
+}
+
+fn measure(
+    matcher: &LiveMatcher,
+    size: usize,
+    setting: String,
+    reads: &[Vec<(Plate, usize)>],
+    innocents: &[Plate],
+) -> Row {
+    let mut hits = Vec::new();
+    let find = |plate: Plate, hits: &mut Vec<_>| {
+        hits.clear();
+        let query = Query {
+            plate,
+            region: None,
+            candidates: &[],
+        };
+        matcher.find(&query, hits);
+    };
+    let entries_of = matcher_entries(matcher);
+    let recall = reads
+        .iter()
+        .map(|kind| {
+            let found = kind
+                .iter()
+                .filter(|(plate, i)| {
+                    find(*plate, &mut hits);
+                    hits.iter().any(|h| Arc::ptr_eq(&h.entry, &entries_of[*i]))
+                })
+                .count();
+            found as f64 / kind.len().max(1) as f64
+        })
+        .collect();
+    let alarms = innocents
+        .iter()
+        .filter(|plate| {
+            find(**plate, &mut hits);
+            !hits.is_empty()
+        })
+        .count();
+    Row {
+        entries: size,
+        setting,
+        recall,
+        false_alarms_per_10k: alarms as f64 * 10_000.0 / innocents.len().max(1) as f64,
+    }
+}
+
+fn matcher_entries(matcher: &LiveMatcher) -> Vec<Arc<HotlistEntry>> {
+    let mut entries = matcher.entries();
+    entries.sort_by_key(|e| e.entry_id[1..].parse::<usize>().unwrap_or(usize::MAX));
+    entries
+}
