@@ -127,17 +127,8 @@ fn plant(
         let camera = format!("coachella-cam-{:02}", rng.below(12) + 1);
         let entry = rng.pick(entries);
         let listed = entry.plate.to_string();
-        let (shown, kind) = match rng.below(100) {
-            0..=1 => (sample::disguise(&mut rng, &listed), MatchKind::Exact),
-            2 => match sample::misread(&mut rng, &listed) {
-                Some(bad) => (bad, MatchKind::OcrEquivalent),
-                None => continue,
-            },
-            3 => (sample::one_edit(&mut rng, &listed), MatchKind::Fuzzy),
-            _ => (sample::random_plate(&mut rng).to_string(), MatchKind::Exact),
-        };
-        let (shown, kind) = match &entry.plate {
-            EntryPlate::Pattern(p) if rng.chance(30) => {
+        let (shown, kind) = match (&entry.plate, rng.below(100)) {
+            (EntryPlate::Pattern(p), 0..=29) => {
                 let kind = if p.is_partial() {
                     MatchKind::Partial
                 } else {
@@ -145,7 +136,14 @@ fn plant(
                 };
                 (sample::fill_pattern(&mut rng, &listed), kind)
             }
-            _ => (shown, kind),
+            (EntryPlate::Plate(_), 0..=1) => (sample::disguise(&mut rng, &listed), MatchKind::Exact),
+            (EntryPlate::Plate(_), 2) => match sample::misread(&mut rng, &listed) {
+                Some(bad) => (bad, MatchKind::OcrEquivalent),
+                None => continue,
+            },
+            (EntryPlate::Plate(_), 3) => (sample::one_edit(&mut rng, &listed), MatchKind::Fuzzy),
+            // An innocent plate; the check below keeps it only if it hits nothing.
+            _ => (sample::random_plate(&mut rng).to_string(), MatchKind::Exact),
         };
         let read_id = rng.uuid();
         let region = entry.region.map(|r| r.to_string());
