@@ -111,6 +111,7 @@ pub struct Row {
     /// Recall per [`Noise::ALL`], 0 to 1.
     pub recall: Vec<f64>,
     /// Innocent reads that hit something, per 10,000.
+    /// Innocent reads that hit something, per 10,000 (NaN when not measured).
     pub false_alarms_per_10k: f64,
 }
 
@@ -125,10 +126,8 @@ pub struct Options {
 
 /// The tolerances compared.
 pub fn settings() -> Vec<(String, TolerancePolicy)> {
-    let mut strict = TolerancePolicy::uniform(Tolerance::Exact);
-    strict.region = crate::hotlist::RegionRule::Reject;
     vec![
-        ("exact".into(), strict),
+        ("exact".into(), TolerancePolicy::uniform(Tolerance::Exact)),
         ("ocr".into(), TolerancePolicy::uniform(Tolerance::OcrEquivalent)),
         (
             "fuzzy:0.5".into(),
@@ -157,31 +156,65 @@ pub fn run(options: &Options, out: &mut impl Write) -> std::io::Result<Vec<Row>>
     )?;
     for &size in &options.sizes {
         let mut rng = Rng::new(options.seed);
-        let entries = stolen_vehicle_list(&mut rng, size);
+        let mut entries = stolen_vehicle_list(&mut rng, size);
+        entries.extend(urgent_list(&mut rng, URGENT_ENTRIES));
         let listed: HashSet<Plate> = entries.iter().filter_map(|e| e.plate.plate()).collect();
-        let reads = noisy_reads(&mut rng, &entries, options.reads_per_noise);
+        let stolen_reads = noisy_reads(&mut rng, &entries, 0..size, options.reads_per_noise);
+        let urgent_reads = noisy_reads(&mut rng, &entries, size..entries.len(), options.reads_per_noise);
         let innocents: Vec<Plate> = std::iter::repeat_with(|| sample::random_plate(&mut rng))
             .filter(|p| !listed.contains(p))
             .take(options.innocent_reads)
             .collect();
         for (setting, policy) in settings() {
             let matcher = LiveMatcher::new(entries.clone(), policy);
-            let row = measure(&matcher, size, setting, &reads, &innocents);
-            writeln!(
-                out,
-                "{:>9} {:<10} {}  {:>8.1}",
-                row.entries,
-                row.setting,
-                row.recall
-                    .iter()
-                    .map(|r| format!("{:>9.1}%", r * 100.0))
-                    .collect::<String>(),
-                row.false_alarms_per_10k
-            )?;
+            let by_number = matcher_entries(&matcher);
+            let row = measure(&matcher, &by_number, size, setting.clone(), &stolen_reads, &innocents);
+            print_row(out, &row)?;
             rows.push(row);
+            if setting == "defaults" {
+                let urgent = measure(
+                    &matcher,
+                    &by_number,
+                    URGENT_ENTRIES,
+                    "  urgent".into(),
+                    &urgent_reads,
+                    &[],
+                );
+                print_row(out, &urgent)?;
+                rows.push(urgent);
+            }
         }
     }
     Ok(rows)
+}
+
+fn print_row(out: &mut impl Write, row: &Row) -> std::io::Result<()> {
+    let alarms = if row.false_alarms_per_10k.is_nan() {
+        "       -".to_string()
+    } else {
+        format!("{:>8.1}", row.false_alarms_per_10k)
+    };
+    let recall: String = row.recall.iter().map(|r| format!("{:>9.1}%", r * 100.0)).collect();
+    writeln!(out, "{:>9} {:<10} {recall}  {alarms}", row.entries, row.setting)
+}
+
+/// Entries of the small urgent list (officer-entered) beside the big list.
+pub const URGENT_ENTRIES: usize = 200;
+
+/// A small officer-entered list: fuzzy under the defaults.
+fn urgent_list(rng: &mut Rng, size: usize) -> Vec<Arc<HotlistEntry>> {
+    sample::hotlist(rng, size, "officer")
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            Arc::new(HotlistEntry {
+                entry_id: format!("u{i}"),
+                category: Category::OfficerEntered,
+                region: None,
+                ..(*e).clone()
+            })
+        })
+        .collect()
 }
 
 /// A state-sized list, as the NCIC and state stolen-vehicle feeds are.
@@ -198,14 +231,20 @@ fn stolen_vehicle_list(rng: &mut Rng, size: usize) -> Vec<Arc<HotlistEntry>> {
         .collect()
 }
 
-/// Per noise kind, `n` reads of listed plates: (read plate, index of the entry).
-fn noisy_reads(rng: &mut Rng, entries: &[Arc<HotlistEntry>], n: usize) -> Vec<Vec<(Plate, usize)>> {
+/// Per noise kind, `n` reads of the plates of `entries[range]`: (read
+/// plate, index of the entry).
+fn noisy_reads(
+    rng: &mut Rng,
+    entries: &[Arc<HotlistEntry>],
+    range: std::ops::Range<usize>,
+    n: usize,
+) -> Vec<Vec<(Plate, usize)>> {
     Noise::ALL
         .iter()
         .map(|noise| {
             let mut reads = Vec::with_capacity(n);
             while reads.len() < n {
-                let i = rng.below(entries.len());
+                let i = range.start + rng.below(range.len());
                 let listed = entries[i].plate.to_string();
                 let Some(text) = noise.apply(rng, &listed) else {
                     continue;
@@ -221,6 +260,7 @@ fn noisy_reads(rng: &mut Rng, entries: &[Arc<HotlistEntry>], n: usize) -> Vec<Ve
 
 fn measure(
     matcher: &LiveMatcher,
+    entries_of: &[Arc<HotlistEntry>],
     size: usize,
     setting: String,
     reads: &[Vec<(Plate, usize)>],
@@ -236,7 +276,6 @@ fn measure(
         };
         matcher.find(&query, hits);
     };
-    let entries_of = matcher_entries(matcher);
     let recall = reads
         .iter()
         .map(|kind| {
@@ -261,12 +300,22 @@ fn measure(
         entries: size,
         setting,
         recall,
-        false_alarms_per_10k: alarms as f64 * 10_000.0 / innocents.len().max(1) as f64,
+        false_alarms_per_10k: if innocents.is_empty() {
+            f64::NAN
+        } else {
+            alarms as f64 * 10_000.0 / innocents.len() as f64
+        },
     }
 }
 
+/// The matcher's entries in the order they were listed (`e0..`, then `u0..`).
 fn matcher_entries(matcher: &LiveMatcher) -> Vec<Arc<HotlistEntry>> {
     let mut entries = matcher.entries();
-    entries.sort_by_key(|e| e.entry_id[1..].parse::<usize>().unwrap_or(usize::MAX));
+    entries.sort_by_key(|e| {
+        (
+            e.entry_id.starts_with('u'),
+            e.entry_id[1..].parse::<usize>().unwrap_or(usize::MAX),
+        )
+    });
     entries
 }

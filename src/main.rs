@@ -11,6 +11,7 @@ use rdkafka::client::DefaultClientContext;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use hotlist_matcher::accuracy;
 use hotlist_matcher::config::Config;
 use hotlist_matcher::demo::{self, DemoOptions};
 use hotlist_matcher::hotlist::{load_csv_file, LiveMatcher};
@@ -43,11 +44,35 @@ enum Command {
         #[arg(long, default_value_t = 2023_56)]
         seed: u64,
     },
+    /// Measurements: `bench accuracy` prints recall and false alarms per tolerance.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// Create missing topics, then check every topic's live config against the policy.
     Topics {
         /// Only check; create nothing.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Recall per kind of misread and false alarms per 10,000 innocent reads,
+    /// per tolerance, on synthetic hotlists of the given sizes.
+    Accuracy {
+        /// Hotlist sizes, comma separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
+        sizes: Vec<usize>,
+        /// Reads per kind of misread.
+        #[arg(long, default_value_t = 2_000)]
+        reads: usize,
+        /// Reads of plates not on the list.
+        #[arg(long, default_value_t = 10_000)]
+        innocent: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
 }
 
@@ -84,6 +109,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => serve(Config::load(cli.config.as_deref())?).await,
+        Command::Bench {
+            what:
+                BenchCommand::Accuracy {
+                    sizes,
+                    reads,
+                    innocent,
+                    seed,
+                },
+        } => {
+            let options = accuracy::Options {
+                sizes,
+                reads_per_noise: reads,
+                innocent_reads: innocent,
+                seed,
+            };
+            accuracy::run(&options, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Topics { check } => topics_command(Config::load(cli.config.as_deref())?, check).await,
     }
 }

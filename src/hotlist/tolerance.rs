@@ -104,9 +104,9 @@ impl Default for TolerancePolicy {
         TolerancePolicy {
             by_category,
             by_list: HashMap::new(),
-            fuzzy_max_list_entries: 1_000,
+            fuzzy_max_list_entries: 500,
             fuzzy_min_plate_len: 5,
-            ocr_min_plate_len: 3,
+            ocr_min_plate_len: 5,
             region: RegionRule::Reject,
         }
     }
@@ -161,8 +161,9 @@ mod tests {
             p.resolve("big-bolo", Category::Bolo, 5_000, 7),
             Tolerance::OcrEquivalent
         );
-        assert_eq!(p.resolve("amber", Category::Amber, 12, 4), Tolerance::OcrEquivalent);
-        assert_eq!(p.resolve("amber", Category::Amber, 12, 2), Tolerance::Exact);
+        assert_eq!(p.resolve("amber", Category::Amber, 12, 5), FUZZY);
+        assert_eq!(p.resolve("amber", Category::Amber, 12, 4), Tolerance::Exact);
+        assert_eq!(p.resolve("ncic", Category::StolenVehicle, 12, 4), Tolerance::Exact);
     }
 
     #[test]
