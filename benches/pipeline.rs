@@ -101,6 +101,14 @@ fn benches(c: &mut Criterion) {
                 .count()
         })
     });
+    group.bench_function("parse_only", |b| {
+        b.iter(|| {
+            f.records
+                .iter()
+                .filter(|r| hotlist_matcher::read::parse(black_box(r), 65536).is_ok())
+                .count()
+        })
+    });
     group.bench_function("per_read_path", |b| {
         let mut processor = Processor::new(f.matcher.clone(), 65536);
         b.iter(|| {

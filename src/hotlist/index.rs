@@ -63,62 +63,125 @@ fn for_each_deletion(canon: &[u8], mut f: impl FnMut(u64)) {
     }
 }
 
-/// A bucketed multimap from packed key to entry numbers.
+/// An open-addressing multimap from packed key to entry numbers.
+///
+/// One `u64` slot per stored key: a 31-bit fingerprint of the key's hash
+/// with a marker bit (so no slot is 0, which means empty) above the entry
+/// number. A key's slots follow its home slot (linear probing) until an empty
+/// one, so a lookup reads one or two cache lines, and lookups of several keys
+/// can all be started before any is read. Load factor 3/4.
 #[derive(Debug, Default)]
 struct KeyTable {
-    shift: u32,
-    /// `offsets[b]..offsets[b + 1]` are bucket `b`'s slots.
-    offsets: Vec<u32>,
-    /// `(fingerprint << 32) | entry`.
     slots: Vec<u64>,
 }
+
+const MARKER: u64 = 1 << 63;
 
 impl KeyTable {
     fn build(pairs: &[(u64, u32)]) -> KeyTable {
         if pairs.is_empty() {
             return KeyTable::default();
         }
-        let bits = (pairs.len() / 2).max(2).next_power_of_two().trailing_zeros().max(1);
-        let shift = 64 - bits;
-        let buckets = 1usize << bits;
-        let mut offsets = vec![0u32; buckets + 1];
-        for &(key, _) in pairs {
-            offsets[(mix(key) >> shift) as usize + 1] += 1;
-        }
-        for b in 0..buckets {
-            offsets[b + 1] += offsets[b];
-        }
-        let mut fill = offsets.clone();
-        let mut slots = vec![0u64; pairs.len()];
+        let len = pairs.len() + pairs.len() / 3 + 1;
+        let mut slots: Vec<u64> = huge_pages_vec(len);
         for &(key, entry) in pairs {
             let h = mix(key);
-            let b = (h >> shift) as usize;
-            slots[fill[b] as usize] = (h << 32) | u64::from(entry);
-            fill[b] += 1;
+            let mut i = home(h, len);
+            while slots[i] != 0 {
+                i = if i + 1 == len { 0 } else { i + 1 };
+            }
+            slots[i] = tag(h) | u64::from(entry);
         }
-        KeyTable { shift, offsets, slots }
+        KeyTable { slots }
     }
 
-    /// Calls `f` with every entry stored under `key` (and, rarely, under a
-    /// key with the same hash: callers verify).
+    /// Calls `f` with every entry stored under one of `keys` (and, rarely,
+    /// under a key with the same hash: callers verify). The table is far
+    /// larger than the CPU caches, so each key costs a memory round trip;
+    /// starting all of them before reading any lets them overlap.
     #[inline]
-    fn probe(&self, key: u64, mut f: impl FnMut(u32)) {
-        if self.slots.is_empty() {
+    fn probe(&self, keys: &[u64], mut f: impl FnMut(u32)) {
+        let len = self.slots.len();
+        if len == 0 {
             return;
         }
-        let h = mix(key);
-        let b = (h >> self.shift) as usize;
-        let fingerprint = h << 32;
-        for &slot in &self.slots[self.offsets[b] as usize..self.offsets[b + 1] as usize] {
-            if slot & 0xFFFF_FFFF_0000_0000 == fingerprint {
-                f(slot as u32);
+        let mut hashes = [0u64; MAX_PLATE_LEN + 1];
+        for (h, &key) in hashes.iter_mut().zip(keys) {
+            *h = mix(key);
+            prefetch(&self.slots[home(*h, len)]);
+        }
+        for &h in &hashes[..keys.len()] {
+            let wanted = tag(h);
+            let mut i = home(h, len);
+            loop {
+                let slot = self.slots[i];
+                if slot == 0 {
+                    break;
+                }
+                if slot & 0xFFFF_FFFF_0000_0000 == wanted {
+                    f(slot as u32);
+                }
+                i = if i + 1 == len { 0 } else { i + 1 };
             }
         }
     }
 
     fn heap_bytes(&self) -> usize {
-        self.offsets.capacity() * 4 + self.slots.capacity() * 8
+        self.slots.capacity() * 8
     }
+}
+
+/// The home slot of hash `h` in a table of `len` slots (multiply-shift).
+#[inline]
+fn home(h: u64, len: usize) -> usize {
+    ((u128::from(h) * len as u128) >> 64) as usize
+}
+
+/// The fingerprint and marker bits of a slot for hash `h`.
+#[inline]
+fn tag(h: u64) -> u64 {
+    MARKER | ((h << 32) & !MARKER)
+}
+
+/// A zeroed vector whose memory the kernel is asked to back with 2 MB pages.
+///
+/// The tables are read at random; with 4 KB pages nearly every probe also
+/// misses the TLB, which costs as much again as the cache miss and defeats
+/// prefetching. Where transparent huge pages are off, this is a plain vector.
+fn huge_pages_vec<T: Copy + Default>(len: usize) -> Vec<T> {
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let bytes = len * std::mem::size_of::<T>();
+        let aligned = start.next_multiple_of(HUGE);
+        let end = (start + bytes) / HUGE * HUGE;
+        if end > aligned {
+            // SAFETY: the range lies inside this vector's allocation, which
+            // nothing else uses; MADV_HUGEPAGE changes only how it is backed.
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    v.resize(len, T::default());
+    v
+}
+
+/// Asks the CPU to start loading `value`'s cache line; a hint with no effect
+/// on results.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, even for a bad
+    // address, and `value` is a valid reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// What the index keeps per entry for verification, next to the entry.
@@ -210,13 +273,26 @@ impl Index {
         let (canon, len) = super::confusion::canonical(&probe.plate);
         let canon = &canon[..len];
         let key = pack(canon);
-        self.canonical.probe(key, |e| candidates.push(e));
-        if probe.candidate.is_none() && !self.fuzzy.slots.is_empty() {
-            self.fuzzy.probe(key, |e| candidates.push(e));
+        if probe.candidate.is_some() || self.fuzzy.slots.is_empty() {
+            self.canonical.probe(&[key], |e| candidates.push(e));
+        } else {
+            // The fuzzy table holds fuzzy entries' canonical keys and their
+            // deletions: the read's key finds a dropped character, its
+            // deletions an extra character, a substitution or a swap. OCR-only
+            // entries never match with an edit, so the canonical table is
+            // not probed with deletions.
+            let mut keys = [0u64; MAX_PLATE_LEN + 1];
+            keys[0] = key;
+            let mut n = 1;
             for_each_deletion(canon, |k| {
-                self.canonical.probe(k, |e| candidates.push(e));
-                self.fuzzy.probe(k, |e| candidates.push(e));
+                keys[n] = k;
+                n += 1;
             });
+            self.canonical.probe(&[key], |e| candidates.push(e));
+            self.fuzzy.probe(&keys[..n], |e| candidates.push(e));
+        }
+        for &number in candidates.as_slice() {
+            prefetch(&self.compact[number as usize]);
         }
         for &number in candidates.as_slice() {
             let compact = &self.compact[number as usize];
