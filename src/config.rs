@@ -445,6 +445,22 @@ mod tests {
     }
 
     #[test]
+    fn the_helm_charts_config_is_valid() {
+        let values = include_str!("../helm/hotlist-matcher/values.yaml");
+        let block: String = values
+            .lines()
+            .skip_while(|l| !l.starts_with("config: |"))
+            .skip(1)
+            .take_while(|l| l.is_empty() || l.starts_with("  "))
+            .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect();
+        let config = Config::from_toml(&block, env(&[])).unwrap();
+        assert_eq!(config.kafka.bootstrap_servers, "kafka:9092");
+        assert_eq!(config.hotlist.path, std::path::Path::new("/hotlist/hotlist.csv"));
+        assert_eq!(config.topics.retention, Duration::from_millis(2_592_000_000));
+    }
+
+    #[test]
     fn unknown_keys_and_broken_toml_are_refused() {
         let typo = DEFAULT_TOML.replace("batch_size =", "batch_sise =");
         assert!(matches!(Config::from_toml(&typo, env(&[])), Err(ConfigError::Parse(_))));
