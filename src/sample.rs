@@ -269,7 +269,7 @@ pub fn malformed_records(rng: &mut Rng, max_record_bytes: usize) -> Vec<(Vec<u8>
         (Vec::new(), "empty"),
         (b"[]".to_vec(), "schema"),
         (with_field("read_id", "\"not-a-uuid\""), "schema"),
-        (with_field("captured_at", "\"last tuesday\""), "schema"),
+        (with_field("captured_at", "\"last tuesday\""), "invalid_field"),
         (with_field("plate", "null"), "schema"),
         (with_field("schema", "7"), "unsupported_version"),
         (with_field("confidence", "3.5"), "invalid_field"),
