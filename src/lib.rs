@@ -12,15 +12,18 @@
 //!
 //! The City of Coachella's ALPR policy (SB 34) is part of the design: no
 //! plate text in logs or metric labels ([`metrics`]), ALPR topics that delete
-//! after 30 days ([`kafka::topics`]), and, in later modules, access control,
-//! audit, encryption at rest and key destruction.
+//! after 30 days ([`kafka::topics`]), roles, grants and a hash-chained audit
+//! record ([`api`]), and, in later modules, the HTTPS API that enforces them,
+//! encryption at rest and key destruction.
 //!
 //! Modules, in pipeline order: [`config`], [`read`], [`normalize`],
-//! [`hotlist`], [`alert`], [`pipeline`], [`kafka`], [`metrics`]; [`sample`]
-//! and [`demo`] make synthetic data and run the end-to-end demo.
+//! [`hotlist`], [`alert`], [`pipeline`], [`kafka`], [`api`] (access rules
+//! and the audit chain), [`metrics`]; [`sample`], [`demo`] and [`accuracy`]
+//! make synthetic data, run the end-to-end demo and measure matching.
 
 pub mod accuracy;
 pub mod alert;
+pub mod api;
 pub mod config;
 pub mod demo;
 pub mod hotlist;

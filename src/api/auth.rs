@@ -1,0 +1,369 @@
+//! Roles, the permission table, contractor grants, passwords and lockout.
+//!
+//! Deny by default: [`permitted`] is an exhaustive match over every role and
+//! action, so adding an action without deciding it for every role does not
+//! compile. A contractor has no standing permission at all; only a grant
+//! issued by the custodian, naming the written permission, its scope and an
+//! expiry, lets one act, and only until it expires or is revoked.
+//! Passwords are stored as argon2id hashes and never logged.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+
+/// Why an access or a credential was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("role {role:?} may not {action:?}")]
+    Forbidden { role: Role, action: Action },
+    #[error("the contractor has no valid grant for {0:?}")]
+    NoGrant(Action),
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed logins; locked until {until:?}")]
+    Locked { until: SystemTime },
+    #[error("password must be at least {MIN_PASSWORD_LEN} characters")]
+    WeakPassword,
+    #[error("stored password hash is unusable")]
+    BadHash,
+}
+
+/// The roles of the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The City Manager: owns the system, users, grants, sharing, audits.
+    Custodian,
+    /// A sworn RSO officer: alerts and reads, with a stated purpose.
+    Officer,
+    /// RSO dispatch: the live alert feed and accept/reject, nothing historical.
+    Dispatcher,
+    /// An agency uploading its own organisation's hotlists.
+    AgencyFeed,
+    /// The camera contractor: nothing without a grant.
+    Contractor,
+    /// Operations: health and metrics, which carry no plate data.
+    Ops,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Custodian,
+        Role::Officer,
+        Role::Dispatcher,
+        Role::AgencyFeed,
+        Role::Contractor,
+        Role::Ops,
+    ];
+}
+
+/// Everything a user can ask of the system; each API route maps to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    ViewLiveAlerts,
+    DecideAlert,
+    SearchAlerts,
+    SearchReads,
+    UploadOwnHotlist,
+    ManageAnyHotlist,
+    ManageUsers,
+    ManageGrants,
+    ManageSharing,
+    Export,
+    ReadAudit,
+    Health,
+    Metrics,
+}
+
+impl Action {
+    pub const ALL: [Action; 13] = [
+        Action::ViewLiveAlerts,
+        Action::DecideAlert,
+        Action::SearchAlerts,
+        Action::SearchReads,
+        Action::UploadOwnHotlist,
+        Action::ManageAnyHotlist,
+        Action::ManageUsers,
+        Action::ManageGrants,
+        Action::ManageSharing,
+        Action::Export,
+        Action::ReadAudit,
+        Action::Health,
+        Action::Metrics,
+    ];
+
+    /// Whether the action touches ALPR data (and so must be audited with a purpose).
+    pub fn touches_alpr_data(self) -> bool {
+        matches!(
+            self,
+            Action::ViewLiveAlerts | Action::DecideAlert | Action::SearchAlerts | Action::SearchReads | Action::Export
+        )
+    }
+}
+
+/// The standing permission of a role, before grants. Exhaustive on purpose.
+pub fn permitted(role: Role, action: Action) -> bool {
+    use Action::*;
+    match role {
+        Role::Custodian => true,
+        Role::Officer => matches!(action, ViewLiveAlerts | SearchAlerts | SearchReads | Export),
+        Role::Dispatcher => matches!(action, ViewLiveAlerts | DecideAlert),
+        Role::AgencyFeed => matches!(action, UploadOwnHotlist),
+        Role::Contractor => false,
+        Role::Ops => matches!(action, Health | Metrics),
+    }
+}
+
+/// A custodian's written permission for the contractor (policy section 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub grantee: String,
+    /// Reference of the signed permission document.
+    pub document_ref: String,
+    pub scope: Vec<Action>,
+    pub expires_at: SystemTime,
+    pub revoked: bool,
+}
+
+impl Grant {
+    /// Whether the grant lets its grantee do `action` at `now`.
+    pub fn allows(&self, action: Action, now: SystemTime) -> bool {
+        !self.revoked && now < self.expires_at && self.scope.contains(&action)
+    }
+}
+
+/// Decides one request: the role's standing permission, or for a
+/// contractor a live grant naming the action.
+pub fn authorize(role: Role, grants: &[Grant], action: Action, now: SystemTime) -> Result<(), AuthError> {
+    if role == Role::Contractor {
+        return if grants.iter().any(|g| g.allows(action, now)) {
+            Ok(())
+        } else {
+            Err(AuthError::NoGrant(action))
+        };
+    }
+    if permitted(role, action) {
+        Ok(())
+    } else {
+        Err(AuthError::Forbidden { role, action })
+    }
+}
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+/// Hashes a password with argon2id and a random salt (PHC string format).
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AuthError::WeakPassword);
+    }
+    let salt = SaltString::encode_b64(uuid::Uuid::new_v4().as_bytes()).map_err(|_| AuthError::BadHash)?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|_| AuthError::BadHash)
+}
+
+/// Checks a password against a stored hash (argon2's comparison is constant-time).
+pub fn verify_password(password: &str, stored: &str) -> Result<(), AuthError> {
+    let hash = PasswordHash::new(stored).map_err(|_| AuthError::BadHash)?;
+    Argon2::default()
+        .verify_password(password.as_bytes(), &hash)
+        .map_err(|_| AuthError::BadCredentials)
+}
+
+/// Failed-login limits, per username and per client address.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    /// Failures within `window` that lock.
+    pub max_failures: usize,
+    pub window: Duration,
+    /// How long a lock lasts.
+    pub lock_for: Duration,
+}
+
+impl Default for LockoutPolicy {
+    fn default() -> Self {
+        LockoutPolicy {
+            max_failures: 5,
+            window: Duration::from_secs(15 * 60),
+            lock_for: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Failures {
+    times: Vec<SystemTime>,
+    locked_until: Option<SystemTime>,
+}
+
+/// Counts failed logins and locks users and addresses that exceed the
+/// policy. Time is passed in, so tests control it.
+#[derive(Debug, Default)]
+pub struct Lockout {
+    policy: LockoutPolicy,
+    by_user: HashMap<String, Failures>,
+    by_addr: HashMap<IpAddr, Failures>,
+}
+
+impl Lockout {
+    pub fn new(policy: LockoutPolicy) -> Lockout {
+        Lockout {
+            policy,
+            ..Lockout::default()
+        }
+    }
+
+    /// Refuses a login attempt while the user or the address is locked.
+    pub fn check(&self, user: &str, addr: IpAddr, now: SystemTime) -> Result<(), AuthError> {
+        let locked = [self.by_user.get(user), self.by_addr.get(&addr)]
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.locked_until)
+            .filter(|until| now < *until)
+            .max();
+        match locked {
+            Some(until) => Err(AuthError::Locked { until }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a failed login; returns true when it caused a lock.
+    pub fn record_failure(&mut self, user: &str, addr: IpAddr, now: SystemTime) -> bool {
+        let policy = self.policy;
+        let user_locked = register(self.by_user.entry(user.to_owned()).or_default(), policy, now);
+        let addr_locked = register(self.by_addr.entry(addr).or_default(), policy, now);
+        user_locked || addr_locked
+    }
+
+    /// Clears a user's failures after a successful login (the address keeps its count).
+    pub fn record_success(&mut self, user: &str) {
+        self.by_user.remove(user);
+    }
+}
+
+fn register(failures: &mut Failures, policy: LockoutPolicy, now: SystemTime) -> bool {
+    let since = now.checked_sub(policy.window).unwrap_or(SystemTime::UNIX_EPOCH);
+    failures.times.retain(|t| *t > since);
+    failures.times.push(now);
+    if failures.times.len() >= policy.max_failures {
+        failures.locked_until = Some(now + policy.lock_for);
+        failures.times.clear();
+        return true;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    /// The policy, written out role by role: every (role, action) pair.
+    #[test]
+    fn every_role_and_action_gets_the_policys_answer() {
+        use Action::*;
+        let expected: &[(Role, &[Action])] = &[
+            (Role::Custodian, &Action::ALL),
+            (Role::Officer, &[ViewLiveAlerts, SearchAlerts, SearchReads, Export]),
+            (Role::Dispatcher, &[ViewLiveAlerts, DecideAlert]),
+            (Role::AgencyFeed, &[UploadOwnHotlist]),
+            (Role::Contractor, &[]),
+            (Role::Ops, &[Health, Metrics]),
+        ];
+        for (role, allowed) in expected {
+            for action in Action::ALL {
+                assert_eq!(
+                    authorize(*role, &[], action, at(0)).is_ok(),
+                    allowed.contains(&action),
+                    "{role:?} {action:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_contractor_acts_only_within_a_live_grant() {
+        let grant = Grant {
+            grantee: "acme-cameras".into(),
+            document_ref: "CM-2026-114 (signed 2026-11-20)".into(),
+            scope: vec![Action::SearchReads],
+            expires_at: at(3600),
+            revoked: false,
+        };
+        let grants = [grant.clone()];
+        assert_eq!(
+            authorize(Role::Contractor, &grants, Action::SearchReads, at(10)),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(Role::Contractor, &grants, Action::Export, at(10)),
+            Err(AuthError::NoGrant(Action::Export))
+        );
+        assert_eq!(
+            authorize(Role::Contractor, &grants, Action::SearchReads, at(3600)),
+            Err(AuthError::NoGrant(Action::SearchReads)),
+            "expired"
+        );
+        let revoked = [Grant { revoked: true, ..grant }];
+        assert!(authorize(Role::Contractor, &revoked, Action::SearchReads, at(10)).is_err());
+    }
+
+    #[test]
+    fn passwords_are_argon2id_hashed_and_verified() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert_eq!(verify_password("correct horse battery", &hash), Ok(()));
+        assert_eq!(
+            verify_password("correct horse batterY", &hash),
+            Err(AuthError::BadCredentials)
+        );
+        assert_ne!(hash, hash_password("correct horse battery").unwrap(), "salted");
+        assert_eq!(hash_password("short"), Err(AuthError::WeakPassword));
+        assert_eq!(verify_password("x", "not a hash"), Err(AuthError::BadHash));
+    }
+
+    #[test]
+    fn lockout_engages_after_repeated_failures_and_releases() {
+        let mut lockout = Lockout::new(LockoutPolicy::default());
+        let addr: IpAddr = "127.0.0.1".parse().unwrap();
+        for i in 0..4 {
+            assert!(!lockout.record_failure("deputy", addr, at(i)));
+            assert_eq!(lockout.check("deputy", addr, at(i)), Ok(()));
+        }
+        assert!(lockout.record_failure("deputy", addr, at(4)));
+        let until = at(4) + Duration::from_secs(900);
+        assert_eq!(lockout.check("deputy", addr, at(5)), Err(AuthError::Locked { until }));
+        // The address is locked too: another username from it is refused.
+        assert!(lockout.check("other", addr, at(5)).is_err());
+        let elsewhere: IpAddr = "127.0.0.2".parse().unwrap();
+        assert!(
+            lockout.check("deputy", elsewhere, at(5)).is_err(),
+            "the user is locked everywhere"
+        );
+        assert_eq!(
+            lockout.check("deputy", addr, until),
+            Ok(()),
+            "released after 15 minutes"
+        );
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count() {
+        let mut lockout = Lockout::new(LockoutPolicy::default());
+        let addr: IpAddr = "127.0.0.1".parse().unwrap();
+        for i in 0..10 {
+            assert!(!lockout.record_failure("deputy", addr, at(i * 400)), "attempt {i}");
+        }
+    }
+}
