@@ -76,9 +76,12 @@ struct RawTopics {
     alerts: String,
     dlq: String,
     hotlist: String,
+    principals: String,
+    audit: String,
     partitions: i32,
     replication_factor: i32,
     retention_days: u32,
+    audit_retention_days: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,10 +206,16 @@ pub struct Topics {
     pub alerts: String,
     pub dlq: String,
     pub hotlist: String,
+    /// Users and grants (compacted).
+    pub principals: String,
+    /// The SB 34 access log (one partition: one chain).
+    pub audit: String,
     pub partitions: i32,
     /// -1 leaves it to the broker's default.
     pub replication_factor: i32,
     pub retention: Duration,
+    /// How long audit records are kept (they are not ALPR data).
+    pub audit_retention: Duration,
 }
 
 /// How the pipeline batches and bounds its work.
@@ -276,17 +285,26 @@ impl Raw {
         non_empty("kafka.group_id", &kafka.group_id)?;
         non_empty("kafka.client_id", &kafka.client_id)?;
         in_range("kafka.session_timeout_ms", kafka.session_timeout_ms, 6_000, 300_000)?;
-        for name in [&topics.reads, &topics.alerts, &topics.dlq, &topics.hotlist] {
+        let names = [
+            &topics.reads,
+            &topics.alerts,
+            &topics.dlq,
+            &topics.hotlist,
+            &topics.principals,
+            &topics.audit,
+        ];
+        for name in names {
             topic_name(name)?;
         }
-        let distinct: std::collections::BTreeSet<_> =
-            [&topics.reads, &topics.alerts, &topics.dlq, &topics.hotlist].into();
-        if distinct.len() != 4 {
-            return Err(invalid(
-                "topics",
-                "reads, alerts, dlq and hotlist must be four different topics",
-            ));
+        if std::collections::BTreeSet::from(names).len() != names.len() {
+            return Err(invalid("topics", "every topic must have a name of its own"));
         }
+        in_range(
+            "topics.audit_retention_days",
+            u64::from(topics.audit_retention_days),
+            365,
+            3650,
+        )?;
         if topics.partitions < 1 {
             return Err(invalid("topics.partitions", "must be at least 1"));
         }
@@ -332,6 +350,9 @@ impl Raw {
                 alerts: topics.alerts,
                 dlq: topics.dlq,
                 hotlist: topics.hotlist,
+                principals: topics.principals,
+                audit: topics.audit,
+                audit_retention: Duration::from_secs(u64::from(topics.audit_retention_days) * 86_400),
                 partitions: topics.partitions,
                 replication_factor: topics.replication_factor,
             },

@@ -12,11 +12,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use hotlist_matcher::accuracy;
+use hotlist_matcher::api::auth::{self, Role};
+use hotlist_matcher::api::principals::User;
 use hotlist_matcher::config::Config;
 use hotlist_matcher::demo::{self, DemoOptions};
 use hotlist_matcher::hotlist::{load_csv_file, LiveMatcher};
 use hotlist_matcher::kafka::{client_config, source::Source, topics};
 use hotlist_matcher::metrics::Metrics;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 #[derive(Parser)]
 #[command(version, about = "Matches ALPR plate reads against hotlists and alerts dispatch")]
@@ -49,11 +52,34 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Users of the API: `users add` bootstraps the first custodian.
+    Users {
+        #[command(subcommand)]
+        what: UsersCommand,
+    },
     /// Create missing topics, then check every topic's live config against the policy.
     Topics {
         /// Only check; create nothing.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Add a custodian (the City Manager). The password is asked twice
+    /// without echo, or read from standard input with --password-stdin.
+    /// Every other user is added by a custodian through the API.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        organisation: String,
+        #[arg(long, default_value = "custodian")]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -127,6 +153,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             accuracy::run(&options, &mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Users {
+            what:
+                UsersCommand::Add {
+                    username,
+                    organisation,
+                    role,
+                    password_stdin,
+                },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            add_user(&config, &username, &organisation, &role, password_stdin).await
+        }
         Command::Topics { check } => topics_command(Config::load(cli.config.as_deref())?, check).await,
     }
 }
@@ -145,6 +183,49 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     source.run(shutdown).await?;
     info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a new custodian to the principals topic.
+async fn add_user(
+    config: &Config,
+    username: &str,
+    organisation: &str,
+    role: &str,
+    password_stdin: bool,
+) -> anyhow::Result<ExitCode> {
+    let role = Role::parse(role).with_context(|| format!("unknown role {role:?}"))?;
+    anyhow::ensure!(
+        role == Role::Custodian,
+        "the command line adds custodians only; a custodian adds other users through the API"
+    );
+    let password = read_password(password_stdin)?;
+    let user = User::new(username, organisation, role, auth::hash_password(&password)?)?;
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
+    let (key, value) = user.record();
+    producer
+        .send(
+            FutureRecord::to(&config.topics.principals).key(&key).payload(&value),
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .map_err(|(e, _)| e)?;
+    info!(role = ?role, "user added");
+    println!("added {username} as {role:?} to {}", config.topics.principals);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password("password: ")?;
+    let again = rpassword::prompt_password("again: ")?;
+    anyhow::ensure!(first == again, "the two passwords differ");
+    Ok(first)
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C.

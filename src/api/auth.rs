@@ -51,6 +51,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// Parses the snake_case name (`custodian`, `officer`, ...).
+    pub fn parse(name: &str) -> Option<Role> {
+        serde_json::from_value(serde_json::Value::String(name.trim().to_owned())).ok()
+    }
+
     pub const ALL: [Role; 6] = [
         Role::Custodian,
         Role::Officer,
@@ -289,6 +294,13 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn roles_parse_by_name() {
+        assert_eq!(Role::parse("custodian"), Some(Role::Custodian));
+        assert_eq!(Role::parse(" agency_feed "), Some(Role::AgencyFeed));
+        assert_eq!(Role::parse("admin"), None);
     }
 
     #[test]

@@ -12,3 +12,4 @@
 
 pub mod audit;
 pub mod auth;
+pub mod principals;

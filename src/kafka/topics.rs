@@ -31,7 +31,7 @@ pub struct TopicSpec {
     pub configs: Vec<(&'static str, String)>,
 }
 
-/// The four topics and their required configs.
+/// The topics and their required configs.
 pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
     let retention_ms = topics.retention.as_millis().to_string();
     let spec = |name: &str, alpr_data: bool, configs: Vec<(&'static str, String)>| TopicSpec {
@@ -64,6 +64,18 @@ pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
             vec![("cleanup.policy", "delete".into()), ("retention.ms", retention_ms)],
         ),
         spec(&topics.hotlist, false, vec![("cleanup.policy", "compact".into())]),
+        spec(&topics.principals, false, vec![("cleanup.policy", "compact".into())]),
+        TopicSpec {
+            partitions: 1,
+            ..spec(
+                &topics.audit,
+                false,
+                vec![
+                    ("cleanup.policy", "delete".into()),
+                    ("retention.ms", topics.audit_retention.as_millis().to_string()),
+                ],
+            )
+        },
     ]
 }
 
@@ -156,7 +168,8 @@ pub fn check(spec: &TopicSpec, live: &BTreeMap<String, Option<String>>) -> Vec<V
     for (key, expected) in &spec.configs {
         let actual = live.get(*key).cloned().flatten();
         let ok = match *key {
-            "retention.ms" => retention_ok(expected, actual.as_deref()),
+            "retention.ms" if spec.alpr_data => retention_at_most(expected, actual.as_deref()),
+            "retention.ms" => retention_at_least(expected, actual.as_deref()),
             "cleanup.policy" => policy_set(expected) == policy_set(actual.as_deref().unwrap_or("")),
             _ => actual.as_deref() == Some(expected.as_str()),
         };
@@ -165,7 +178,8 @@ pub fn check(spec: &TopicSpec, live: &BTreeMap<String, Option<String>>) -> Vec<V
                 topic: spec.name.clone(),
                 key: key.to_string(),
                 expected: match *key {
-                    "retention.ms" => format!("at most {expected} (30-day rule)"),
+                    "retention.ms" if spec.alpr_data => format!("at most {expected} (30-day rule)"),
+                    "retention.ms" => format!("at least {expected} (audit records must outlive audits)"),
                     _ => expected.clone(),
                 },
                 actual,
@@ -175,9 +189,14 @@ pub fn check(spec: &TopicSpec, live: &BTreeMap<String, Option<String>>) -> Vec<V
     violations
 }
 
-fn retention_ok(max: &str, actual: Option<&str>) -> bool {
+fn retention_at_most(max: &str, actual: Option<&str>) -> bool {
     let max: i64 = max.parse().expect("spec retention is a number");
     matches!(actual.and_then(|a| a.trim().parse::<i64>().ok()), Some(ms) if ms > 0 && ms <= max)
+}
+
+fn retention_at_least(min: &str, actual: Option<&str>) -> bool {
+    let min: i64 = min.parse().expect("spec retention is a number");
+    matches!(actual.and_then(|a| a.trim().parse::<i64>().ok()), Some(ms) if ms == -1 || ms >= min)
 }
 
 fn policy_set(policy: &str) -> std::collections::BTreeSet<String> {
@@ -223,6 +242,23 @@ mod tests {
             vec![("cleanup.policy", "compact".to_string())]
         );
         assert!(!by_name["alpr.hotlist"].alpr_data);
+        assert_eq!(
+            by_name["alpr.principals"].configs,
+            vec![("cleanup.policy", "compact".to_string())]
+        );
+        let audit = by_name["alpr.audit"];
+        assert_eq!(audit.partitions, 1, "one chain, one order");
+        assert_eq!(audit.configs[1].1, "63072000000", "two years");
+    }
+
+    #[test]
+    fn the_audit_log_must_be_kept_at_least_its_retention() {
+        let specs = default_specs();
+        let audit = specs.iter().find(|s| s.name == "alpr.audit").unwrap();
+        let short = live(&[("cleanup.policy", "delete"), ("retention.ms", "2592000000")]);
+        assert_eq!(check(audit, &short).len(), 1);
+        let forever = live(&[("cleanup.policy", "delete"), ("retention.ms", "-1")]);
+        assert_eq!(check(audit, &forever), vec![]);
     }
 
     #[test]

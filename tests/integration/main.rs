@@ -10,3 +10,4 @@ mod crash;
 mod demo;
 mod pipeline;
 mod topics;
+mod users;

@@ -17,7 +17,7 @@ async fn topics_are_created_with_their_configs_and_read_back() {
     let first = topics::ensure(&admin, &specs).await.unwrap();
     assert_eq!(
         first.iter().filter(|(_, c)| *c == Created::Created).count(),
-        4,
+        6,
         "{first:?}"
     );
     let second = topics::ensure(&admin, &specs).await.unwrap();
@@ -37,6 +37,10 @@ async fn topics_are_created_with_their_configs_and_read_back() {
     assert_eq!(get(&dlq, "cleanup.policy").as_deref(), Some("delete"));
     assert_eq!(get(&dlq, "retention.ms").as_deref(), Some("2592000000"));
     assert_eq!(get(&hotlist, "cleanup.policy").as_deref(), Some("compact"));
+    let audit = format!("{prefix}.alpr.audit");
+    assert_eq!(get(&audit, "retention.ms").as_deref(), Some("63072000000"));
+    let principals = format!("{prefix}.alpr.principals");
+    assert_eq!(get(&principals, "cleanup.policy").as_deref(), Some("compact"));
     for spec in &specs {
         assert_eq!(topics::check(spec, &live[&spec.name]), vec![], "{}", spec.name);
     }

@@ -1,0 +1,81 @@
+//! `users add` bootstraps the first custodian into the principals topic.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hotlist_matcher::api::auth::{verify_password, AuthError, Role};
+use hotlist_matcher::api::principals::Principals;
+use rdkafka::Message;
+
+use crate::common;
+
+fn add_user(config_path: &std::path::Path, args: &[&str], password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args([
+            "--config",
+            config_path.to_str().unwrap(),
+            "users",
+            "add",
+            "--password-stdin",
+        ])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_custodian_is_added_with_an_argon2id_hash_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("users");
+    let config_path = dir.path().join("config.toml");
+    let text = common::config_text(&prefix, &dir.path().join("h.csv"), 1000);
+    std::fs::write(&config_path, &text).unwrap();
+    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
+
+    let manager = ["--username", "city.manager", "--organisation", "City of Coachella"];
+    let weak = add_user(&config_path, &manager, "short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12 characters"));
+    let officer = add_user(
+        &config_path,
+        &["--username", "deputy", "--organisation", "RSO", "--role", "officer"],
+        "a long enough password",
+    );
+    assert!(!officer.status.success(), "the command line adds custodians only");
+
+    let added = add_user(&config_path, &manager, "correct horse battery staple");
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    assert!(added.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("correct horse"),
+        "the password is never logged: {stderr}"
+    );
+
+    let reader = common::reader(&config, &config.topics.principals);
+    let mut records = Vec::new();
+    common::drain_until(&reader, &mut records, Duration::from_secs(30), |m| !m.is_empty()).await;
+    common::drain_until(&reader, &mut records, Duration::from_secs(1), |_| false).await;
+    assert_eq!(records.len(), 1, "only the custodian was written");
+    let mut principals = Principals::default();
+    let record = &records[0];
+    let key = std::str::from_utf8(record.key().unwrap()).unwrap();
+    principals.apply(key, record.payload()).unwrap();
+    let user = principals.user("city.manager").expect("the custodian");
+    assert_eq!(user.role, Role::Custodian);
+    assert_eq!(user.organisation, "City of Coachella");
+    assert!(user.password_hash.starts_with("$argon2id$"));
+    assert_eq!(
+        verify_password("correct horse battery staple", &user.password_hash),
+        Ok(())
+    );
+    assert_eq!(
+        verify_password("wrong", &user.password_hash),
+        Err(AuthError::BadCredentials)
+    );
+}
