@@ -12,11 +12,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use hotlist_matcher::accuracy;
+use hotlist_matcher::api::audit::{self, AuditEvent};
 use hotlist_matcher::api::auth::{self, Role};
 use hotlist_matcher::api::principals::User;
 use hotlist_matcher::config::Config;
 use hotlist_matcher::demo::{self, DemoOptions};
 use hotlist_matcher::hotlist::{load_csv_file, LiveMatcher};
+use hotlist_matcher::kafka::audit as kafka_audit;
 use hotlist_matcher::kafka::{client_config, source::Source, topics};
 use hotlist_matcher::metrics::Metrics;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -57,6 +59,12 @@ enum Command {
         #[command(subcommand)]
         what: UsersCommand,
     },
+    /// The SB 34 access log: `audit verify` checks the hash chain,
+    /// `audit report` prints who did what and why.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
     /// Create missing topics, then check every topic's live config against the policy.
     Topics {
         /// Only check; create nothing.
@@ -80,6 +88,19 @@ enum UsersCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every record's hash and link; exit 2 naming the first broken one.
+    Verify,
+    /// Every record between two RFC 3339 times: when, who, what, why.
+    Report {
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
     },
 }
 
@@ -165,6 +186,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(cli.config.as_deref())?;
             add_user(&config, &username, &organisation, &role, password_stdin).await
         }
+        Command::Audit { what } => audit_command(&Config::load(cli.config.as_deref())?, what),
         Command::Topics { check } => topics_command(Config::load(cli.config.as_deref())?, check).await,
     }
 }
@@ -183,6 +205,44 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     source.run(shutdown).await?;
     info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+fn audit_command(config: &Config, what: AuditCommand) -> anyhow::Result<ExitCode> {
+    let records = kafka_audit::read_all(config)?;
+    match what {
+        AuditCommand::Verify => match audit::verify(&records) {
+            Ok(()) => {
+                println!("audit chain intact: {} records", records.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("AUDIT CHAIN BROKEN: {e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        AuditCommand::Report { from, to } => {
+            for r in records.iter().filter(|r| r.event.at >= from && r.event.at <= to) {
+                let e = &r.event;
+                let purpose = e.purpose.as_ref().map_or("-".to_owned(), |p| {
+                    format!("{:?} case {}: {}", p.category, p.case_number, p.details)
+                });
+                println!(
+                    "{} #{} {} ({}, {:?}) {} terms={:?} results={} from {} purpose: {}",
+                    e.at.to_rfc3339(),
+                    r.seq,
+                    e.username,
+                    e.organisation,
+                    e.role,
+                    e.action,
+                    e.query_terms,
+                    e.result_count.map_or("-".to_owned(), |n| n.to_string()),
+                    e.client_addr,
+                    purpose
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// Writes a new custodian to the principals topic.
@@ -211,9 +271,28 @@ async fn add_user(
         )
         .await
         .map_err(|(e, _)| e)?;
+    let event = AuditEvent {
+        at: chrono::Utc::now(),
+        username: whoami(),
+        organisation: "command line".into(),
+        role,
+        action: "user_added".into(),
+        query_terms: vec![format!("username={username}"), format!("role={role:?}")],
+        purpose: None,
+        result_count: None,
+        client_addr: "local".into(),
+    };
+    kafka_audit::append(config, event).await?;
     info!(role = ?role, "user added");
     println!("added {username} as {role:?} to {}", config.topics.principals);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The operating-system account running the command, for the audit record.
+fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {

@@ -5,6 +5,7 @@
 //! records are produced back. Nothing here decides what a read means; that
 //! is [`crate::pipeline`], which this module feeds and drains.
 
+pub mod audit;
 pub mod source;
 pub mod topics;
 

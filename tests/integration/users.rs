@@ -61,7 +61,7 @@ async fn the_first_custodian_is_added_with_an_argon2id_hash_and_nothing_else() {
     let mut records = Vec::new();
     common::drain_until(&reader, &mut records, Duration::from_secs(30), |m| !m.is_empty()).await;
     common::drain_until(&reader, &mut records, Duration::from_secs(1), |_| false).await;
-    assert_eq!(records.len(), 1, "only the custodian was written");
+    assert_eq!(records.len(), 1, "only the custodian was written to the principals");
     let mut principals = Principals::default();
     let record = &records[0];
     let key = std::str::from_utf8(record.key().unwrap()).unwrap();

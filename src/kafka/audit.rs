@@ -1,0 +1,73 @@
+//! The audit log on Kafka: appending chained records to `alpr.audit` and
+//! reading them back for `audit verify` and `audit report`.
+//!
+//! The topic has one partition, so the records have one order and one hash
+//! chain. A writer continues the chain from the last record in the topic;
+//! two writers appending at the same moment would fork it, which `verify`
+//! then reports, so appends are meant to go through one writer (the API
+//! instance holding the custodian session, or the CLI when no API runs).
+
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::{client_config, KafkaError};
+use crate::api::audit::{AuditEvent, AuditRecord, Chain};
+use crate::config::Config;
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Every record of the audit topic, in order. A record that is not valid
+/// JSON is returned as an error naming its offset.
+pub fn read_all(config: &Config) -> Result<Vec<AuditRecord>, KafkaError> {
+    let topic = &config.topics.audit;
+    let consumer: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", format!("{}-audit-reader", config.kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let (low, high) = consumer.fetch_watermarks(topic, 0, TIMEOUT)?;
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, 0, Offset::Offset(low))?;
+    consumer.assign(&assignment)?;
+    let mut records = Vec::new();
+    let mut next = low;
+    while next < high {
+        let Some(message) = consumer.poll(TIMEOUT) else {
+            return Err(KafkaError::Topic {
+                topic: topic.clone(),
+                reason: format!("no record at offset {next} within {TIMEOUT:?}"),
+            });
+        };
+        let message = message?;
+        next = message.offset() + 1;
+        let record = serde_json::from_slice(message.payload().unwrap_or_default()).map_err(|e| KafkaError::Topic {
+            topic: topic.clone(),
+            reason: format!("record at offset {} is not an audit record: {e}", message.offset()),
+        })?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Appends `event`, continuing the chain from the topic's last record.
+pub async fn append(config: &Config, event: AuditEvent) -> Result<AuditRecord, KafkaError> {
+    let records = read_all(config)?;
+    let mut chain = records.last().map(Chain::after).unwrap_or_default();
+    let record = chain.append(event);
+    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
+    let payload = serde_json::to_vec(&record).expect("audit records serialize");
+    let key = record.seq.to_string();
+    producer
+        .send(
+            FutureRecord::to(&config.topics.audit)
+                .key(&key)
+                .payload(&payload)
+                .partition(0),
+            TIMEOUT,
+        )
+        .await
+        .map_err(|(e, _)| e)?;
+    Ok(record)
+}
