@@ -56,6 +56,19 @@ struct Raw {
     pipeline: RawPipeline,
     hotlist: RawHotlist,
     matching: RawMatching,
+    api: RawApi,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: String,
+    tls_cert_path: String,
+    tls_key_path: String,
+    plain_http_for_development: bool,
+    session_minutes: u64,
+    lockout_failures: usize,
+    lockout_minutes: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +184,19 @@ pub struct Config {
     pub hotlist: HotlistSettings,
     /// Each list's tolerance to OCR errors.
     pub matching: TolerancePolicy,
+    pub api: ApiSettings,
+}
+
+/// The HTTPS API.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub listen: std::net::SocketAddr,
+    /// PEM certificate chain and key; `None` makes a self-signed pair at start.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Serve plain HTTP (development only; logged loudly).
+    pub plain_http: bool,
+    pub session_ttl: Duration,
+    pub lockout: crate::api::auth::LockoutPolicy,
 }
 
 /// How to reach the brokers.
@@ -279,8 +305,10 @@ impl Raw {
             pipeline,
             hotlist,
             matching,
+            api,
         } = self;
         let matching = matching.validate()?;
+        let api = api.validate()?;
         non_empty("kafka.bootstrap_servers", &kafka.bootstrap_servers)?;
         non_empty("kafka.group_id", &kafka.group_id)?;
         non_empty("kafka.client_id", &kafka.client_id)?;
@@ -370,6 +398,41 @@ impl Raw {
                 },
             },
             matching,
+            api,
+        })
+    }
+}
+
+impl RawApi {
+    fn validate(self) -> Result<ApiSettings, ConfigError> {
+        let listen = self
+            .listen
+            .parse()
+            .map_err(|_| invalid("api.listen", format!("{:?} is not an address:port", self.listen)))?;
+        let tls = match (self.tls_cert_path.trim(), self.tls_key_path.trim()) {
+            ("", "") => None,
+            ("", _) | (_, "") => {
+                return Err(invalid(
+                    "api.tls_cert_path",
+                    "set both the certificate and the key, or neither",
+                ))
+            }
+            (cert, key) => Some((PathBuf::from(cert), PathBuf::from(key))),
+        };
+        in_range("api.session_minutes", self.session_minutes, 1, 24 * 60)?;
+        in_range("api.lockout_failures", self.lockout_failures as u64, 1, 100)?;
+        in_range("api.lockout_minutes", self.lockout_minutes, 1, 24 * 60)?;
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        Ok(ApiSettings {
+            listen,
+            tls,
+            plain_http: self.plain_http_for_development,
+            session_ttl: minutes(self.session_minutes),
+            lockout: crate::api::auth::LockoutPolicy {
+                max_failures: self.lockout_failures,
+                window: minutes(self.lockout_minutes),
+                lock_for: minutes(self.lockout_minutes),
+            },
         })
     }
 }

@@ -13,3 +13,5 @@
 pub mod audit;
 pub mod auth;
 pub mod principals;
+pub mod routes;
+pub mod server;

@@ -124,6 +124,15 @@ impl Principals {
         self.users.get(username)
     }
 
+    /// Every user, by name.
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    pub fn grant(&self, id: &str) -> Option<&Grant> {
+        self.grants.get(id)
+    }
+
     /// Every grant issued to `username`, live or not.
     pub fn grants_for(&self, username: &str) -> Vec<Grant> {
         self.grants

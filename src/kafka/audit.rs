@@ -56,18 +56,23 @@ pub async fn append(config: &Config, event: AuditEvent) -> Result<AuditRecord, K
     let records = read_all(config)?;
     let mut chain = records.last().map(Chain::after).unwrap_or_default();
     let record = chain.append(event);
-    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
-    let payload = serde_json::to_vec(&record).expect("audit records serialize");
-    let key = record.seq.to_string();
-    producer
-        .send(
-            FutureRecord::to(&config.topics.audit)
-                .key(&key)
-                .payload(&payload)
-                .partition(0),
-            TIMEOUT,
-        )
-        .await
-        .map_err(|(e, _)| e)?;
+    store(&producer(config)?, config, &record).await?;
     Ok(record)
+}
+
+/// A producer for audit records (acks from all replicas).
+pub fn producer(config: &Config) -> Result<FutureProducer, KafkaError> {
+    Ok(client_config(&config.kafka).set("acks", "all").create()?)
+}
+
+/// Writes one chained record to the audit topic and waits for the ack.
+pub async fn store(producer: &FutureProducer, config: &Config, record: &AuditRecord) -> Result<(), KafkaError> {
+    let payload = serde_json::to_vec(record).expect("audit records serialize");
+    let key = record.seq.to_string();
+    let target = FutureRecord::to(&config.topics.audit)
+        .key(&key)
+        .payload(&payload)
+        .partition(0);
+    producer.send(target, TIMEOUT).await.map_err(|(e, _)| e)?;
+    Ok(())
 }

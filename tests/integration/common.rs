@@ -216,6 +216,19 @@ pub async fn produce(config: &Config, topic: &str, records: &[Vec<u8>]) {
     }
 }
 
+/// Produces `records` with their `keys`, in order, and waits for every ack.
+pub async fn produce_keyed(config: &Config, topic: &str, keys: &[String], records: &[Vec<u8>]) {
+    let producer: FutureProducer = client_config(&config.kafka).create().expect("producer");
+    for (key, record) in keys.iter().zip(records) {
+        let record = FutureRecord::to(topic).key(key).payload(record);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("delivered");
+    }
+}
+
 /// A consumer on every partition of `topic`, from the beginning.
 pub fn reader(config: &Config, topic: &str) -> BaseConsumer {
     let consumer: BaseConsumer = client_config(&config.kafka)

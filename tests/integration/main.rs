@@ -5,6 +5,7 @@
 //! its own topics and consumer groups, so tests run in parallel and reruns
 //! never see each other's records.
 
+mod api;
 mod common;
 mod crash;
 mod demo;

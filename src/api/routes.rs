@@ -1,0 +1,386 @@
+//! The API's routes and their handlers, each with the access it requires.
+//!
+//! [`all`] is the only place routes are declared; the router and the
+//! authorization middleware both read it. Handlers receive an already
+//! authorized [`Session`]. Login is the one public route: it applies the
+//! lockout, verifies the argon2id hash, and audits success and failure.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::{Deserialize, Serialize};
+
+use super::audit::{self, AuditEvent};
+use super::auth::{self, Action, Grant, Role};
+use super::principals::User;
+use super::server::{Access, ApiError, ApiState, Route, Session};
+use crate::kafka::client_config;
+
+/// Every route, with the access it requires.
+pub fn all() -> Vec<Route> {
+    let route = |method: Method, path, access, handler| Route {
+        method,
+        path,
+        access,
+        handler,
+    };
+    vec![
+        route(Method::POST, "/api/login", Access::Public, post(login)),
+        route(Method::POST, "/api/logout", Access::Session, post(logout)),
+        route(Method::GET, "/api/health", Access::Action(Action::Health), get(health)),
+        route(Method::GET, "/metrics", Access::Action(Action::Metrics), get(metrics)),
+        route(
+            Method::GET,
+            "/api/users",
+            Access::Action(Action::ManageUsers),
+            get(list_users),
+        ),
+        route(
+            Method::POST,
+            "/api/users",
+            Access::Action(Action::ManageUsers),
+            post(add_user),
+        ),
+        route(
+            Method::POST,
+            "/api/grants",
+            Access::Action(Action::ManageGrants),
+            post(add_grant),
+        ),
+        route(
+            Method::DELETE,
+            "/api/grants/{id}",
+            Access::Action(Action::ManageGrants),
+            delete(revoke_grant),
+        ),
+        route(
+            Method::GET,
+            "/api/audit/verify",
+            Access::Action(Action::ReadAudit),
+            get(audit_verify),
+        ),
+        route(
+            Method::GET,
+            "/api/audit/report",
+            Access::Action(Action::ReadAudit),
+            get(audit_report),
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    token: String,
+    role: Role,
+    expires_at: DateTime<Utc>,
+}
+
+/// A hash of a password nobody has, so unknown users cost as much time as known ones.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| auth::hash_password("decoy password that matches nothing").expect("hashes"))
+}
+
+async fn login(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Json(request): Json<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let now = state.now();
+    let addr = client.ip();
+    let username = request.username.trim().to_owned();
+    let security_event = |action: &str, role: Role, organisation: String| AuditEvent {
+        at: now.into(),
+        username: username.clone(),
+        organisation,
+        role,
+        action: action.to_owned(),
+        query_terms: Vec::new(),
+        purpose: None,
+        result_count: None,
+        client_addr: addr.to_string(),
+    };
+    if state
+        .lockout
+        .lock()
+        .expect("lockout lock")
+        .check(&username, addr, now)
+        .is_err()
+    {
+        state
+            .record(security_event("login_refused_locked", Role::Ops, String::new()))
+            .await;
+        return Err(ApiError::Locked);
+    }
+    let user = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .user(&username)
+        .cloned();
+    let (hash, known) = match &user {
+        Some(u) if !u.disabled => (u.password_hash.clone(), true),
+        _ => (decoy_hash().to_owned(), false),
+    };
+    let password = request.password;
+    let verified = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash).is_ok())
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| known && verified) else {
+        let locked = state
+            .lockout
+            .lock()
+            .expect("lockout lock")
+            .record_failure(&username, addr, now);
+        state
+            .record(security_event("login_failed", Role::Ops, String::new()))
+            .await;
+        if locked {
+            state.record(security_event("lockout", Role::Ops, String::new())).await;
+        }
+        return Err(ApiError::BadCredentials);
+    };
+    state.lockout.lock().expect("lockout lock").record_success(&username);
+    let session = Session {
+        token: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+        username: user.username.clone(),
+        organisation: user.organisation.clone(),
+        role: user.role,
+        expires_at: now + state.config.api.session_ttl,
+    };
+    state.sessions.insert(session.token.clone(), session.clone());
+    state
+        .record(security_event("login", user.role, user.organisation))
+        .await;
+    Ok(Json(LoginResponse {
+        token: session.token,
+        role: session.role,
+        expires_at: session.expires_at.into(),
+    }))
+}
+
+async fn logout(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> StatusCode {
+    state.sessions.remove(&session.token);
+    state.record(state.event(&session, "logout", client)).await;
+    StatusCode::NO_CONTENT
+}
+
+async fn health(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
+    let principals = state.principals.read().expect("principals lock");
+    Json(serde_json::json!({
+        "status": "ok",
+        "custodian_exists": principals.has_custodian(),
+        "sessions": state.sessions.len(),
+    }))
+}
+
+async fn metrics(State(state): State<Arc<ApiState>>) -> String {
+    state.metrics.render()
+}
+
+#[derive(Serialize)]
+struct UserView {
+    username: String,
+    organisation: String,
+    role: Role,
+    disabled: bool,
+}
+
+async fn list_users(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Json<Vec<UserView>> {
+    let users: Vec<UserView> = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .users()
+        .map(|u| UserView {
+            username: u.username.clone(),
+            organisation: u.organisation.clone(),
+            role: u.role,
+            disabled: u.disabled,
+        })
+        .collect();
+    let mut event = state.event(&session, "list_users", client);
+    event.result_count = Some(users.len() as u64);
+    state.record(event).await;
+    Json(users)
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    username: String,
+    organisation: String,
+    role: Role,
+    password: String,
+}
+
+async fn add_user(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(new): Json<NewUser>,
+) -> Result<StatusCode, ApiError> {
+    let password = new.password;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let user =
+        User::new(&new.username, &new.organisation, new.role, hash).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (key, value) = user.record();
+    publish(&state, &key, Some(&value)).await?;
+    let mut event = state.event(&session, "user_added", client);
+    event.query_terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    state.record(event).await;
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Deserialize)]
+struct NewGrant {
+    grantee: String,
+    document_ref: String,
+    scope: Vec<Action>,
+    expires_at: DateTime<Utc>,
+}
+
+async fn add_grant(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(new): Json<NewGrant>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if new.document_ref.trim().len() < 3 || new.scope.is_empty() {
+        return Err(ApiError::BadRequest(
+            "a grant names its permission document and a scope".into(),
+        ));
+    }
+    if new.expires_at <= DateTime::<Utc>::from(state.now()) {
+        return Err(ApiError::BadRequest("a grant must expire in the future".into()));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let grant = Grant {
+        grantee: new.grantee,
+        document_ref: new.document_ref,
+        scope: new.scope,
+        expires_at: new.expires_at.into(),
+        revoked: false,
+    };
+    let value = serde_json::to_vec(&grant).expect("grants serialize");
+    publish(&state, &format!("grant:{id}"), Some(&value)).await?;
+    let mut event = state.event(&session, "grant_issued", client);
+    event.query_terms = vec![
+        format!("grantee={}", grant.grantee),
+        format!("document={}", grant.document_ref),
+    ];
+    state.record(event).await;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
+}
+
+async fn revoke_grant(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mut grant = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .grant(&id)
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    grant.revoked = true;
+    let value = serde_json::to_vec(&grant).expect("grants serialize");
+    publish(&state, &format!("grant:{id}"), Some(&value)).await?;
+    let mut event = state.event(&session, "grant_revoked", client);
+    event.query_terms = vec![format!("grant={id}")];
+    state.record(event).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn audit_verify(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let records = read_audit(&state).await?;
+    state.record(state.event(&session, "audit_verified", client)).await;
+    Ok(Json(match audit::verify(&records) {
+        Ok(()) => serde_json::json!({ "intact": true, "records": records.len() }),
+        Err(e) => serde_json::json!({ "intact": false, "records": records.len(), "problem": e.to_string() }),
+    }))
+}
+
+#[derive(Deserialize)]
+struct Period {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+async fn audit_report(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Query(period): Query<Period>,
+) -> Result<Json<Vec<audit::AuditRecord>>, ApiError> {
+    let records: Vec<_> = read_audit(&state)
+        .await?
+        .into_iter()
+        .filter(|r| r.event.at >= period.from && r.event.at <= period.to)
+        .collect();
+    let mut event = state.event(&session, "audit_report", client);
+    event.query_terms = vec![format!("from={}", period.from), format!("to={}", period.to)];
+    event.result_count = Some(records.len() as u64);
+    state.record(event).await;
+    Ok(Json(records))
+}
+
+async fn read_audit(state: &ApiState) -> Result<Vec<audit::AuditRecord>, ApiError> {
+    let config = state.config.clone();
+    tokio::task::spawn_blocking(move || crate::kafka::audit::read_all(&config))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
+}
+
+/// Writes a principal record to the topic and applies it here at once (the
+/// other instances apply it when they read it).
+async fn publish(state: &ApiState, key: &str, value: Option<&[u8]>) -> Result<(), ApiError> {
+    let producer: FutureProducer = client_config(&state.config.kafka)
+        .set("acks", "all")
+        .create()
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let mut record = FutureRecord::<str, [u8]>::to(&state.config.topics.principals).key(key);
+    if let Some(value) = value {
+        record = record.payload(value);
+    }
+    producer
+        .send(record, std::time::Duration::from_secs(15))
+        .await
+        .map_err(|(e, _)| ApiError::Unavailable(e.to_string()))?;
+    state
+        .principals
+        .write()
+        .expect("principals lock")
+        .apply(key, value)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}

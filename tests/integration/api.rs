@@ -1,0 +1,301 @@
+//! The HTTPS API against the real broker, driven by a real client (curl)
+//! that trusts only the server's certificate.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hotlist_matcher::api::auth::{hash_password, Action, Grant, Role};
+use hotlist_matcher::api::principals::User;
+use hotlist_matcher::api::server::{self, Clock};
+use hotlist_matcher::api::{audit::AuditRecord, routes};
+use hotlist_matcher::config::Config;
+use hotlist_matcher::metrics::Metrics;
+use tokio_util::sync::CancellationToken;
+
+use crate::common;
+
+struct Client {
+    base: String,
+    ca: std::path::PathBuf,
+}
+
+impl Client {
+    /// (status, body) of one request.
+    fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-S", "-w", "\n%{http_code}", "--cacert"])
+            .arg(&self.ca)
+            .args(["-X", method, &format!("{}{}", self.base, path)]);
+        if let Some(token) = token {
+            cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        if body.is_some() {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", "@-"]);
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("curl runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        if let Some(body) = body {
+            std::io::Write::write_all(&mut stdin, body.as_bytes()).expect("body sent");
+        }
+        drop(stdin);
+        let out = child.wait_with_output().expect("curl ends");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        assert!(
+            out.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    fn login(&self, username: &str, password: &str) -> (u16, String) {
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        self.call("POST", "/api/login", None, Some(&body))
+    }
+
+    fn token(&self, username: &str) -> String {
+        let (status, body) = self.login(username, PASSWORD);
+        assert_eq!(status, 200, "login {username}: {body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+const PASSWORD: &str = "a long test password";
+
+/// The users of the test, written to the principals topic before the API starts.
+async fn seed(config: &Config, now: SystemTime) {
+    let hash = hash_password(PASSWORD).unwrap();
+    let mut records = Vec::new();
+    let mut keys = Vec::new();
+    for (name, role) in [
+        ("manager", Role::Custodian),
+        ("deputy", Role::Officer),
+        ("dispatch", Role::Dispatcher),
+        ("doj.feed", Role::AgencyFeed),
+        ("ops", Role::Ops),
+        ("acme", Role::Contractor),
+        ("acme.nogrant", Role::Contractor),
+        ("acme.expired", Role::Contractor),
+        ("spare", Role::Officer),
+    ] {
+        let (key, value) = User::new(name, "Test Org", role, hash.clone()).unwrap().record();
+        keys.push(key);
+        records.push(value);
+    }
+    for (id, grantee, expires) in [
+        ("g1", "acme", now + Duration::from_secs(86_400)),
+        ("g2", "acme.expired", now),
+    ] {
+        let grant = Grant {
+            grantee: grantee.into(),
+            document_ref: "CM-2026-114".into(),
+            scope: vec![Action::Health],
+            expires_at: expires,
+            revoked: false,
+        };
+        keys.push(format!("grant:{id}"));
+        records.push(serde_json::to_vec(&grant).unwrap());
+    }
+    common::produce_keyed(config, &config.topics.principals, &keys, &records).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_every_identity_as_the_policy_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("api");
+    let text = common::config_text(&prefix, &dir.path().join("h.csv"), 1000).replace("127.0.0.1:8443", "127.0.0.1:0");
+    let config = Config::from_toml(&text, []).unwrap();
+    common::create_topics(&config).await;
+    let offset = Arc::new(AtomicU64::new(0));
+    let clock: Clock = {
+        let offset = Arc::clone(&offset);
+        Arc::new(move || SystemTime::now() + Duration::from_secs(offset.load(Ordering::Relaxed)))
+    };
+    seed(&config, clock()).await;
+
+    let shutdown = CancellationToken::new();
+    let running = server::start(&config, Metrics::new(), clock, shutdown.clone())
+        .await
+        .unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, running.self_signed_cert.as_ref().expect("self-signed")).unwrap();
+    let client = Client {
+        base: format!("https://127.0.0.1:{}", running.address.port()),
+        ca,
+    };
+
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{}/api/health", running.address.port()))
+        .output()
+        .unwrap();
+    assert_ne!(String::from_utf8_lossy(&plain.stdout), "200");
+
+    let identities = [
+        "none",
+        "manager",
+        "deputy",
+        "dispatch",
+        "doj.feed",
+        "ops",
+        "acme",
+        "acme.nogrant",
+        "acme.expired",
+    ];
+    let tokens: HashMap<&str, String> = identities[1..].iter().map(|u| (*u, client.token(u))).collect();
+
+    // What an allowed caller gets from each route with the probe request below.
+    let ok: HashMap<(&str, &str), u16> = HashMap::from([
+        (("POST", "/api/login"), 422),
+        (("POST", "/api/logout"), 204),
+        (("GET", "/api/health"), 200),
+        (("GET", "/metrics"), 200),
+        (("GET", "/api/users"), 200),
+        (("POST", "/api/users"), 422),
+        (("POST", "/api/grants"), 422),
+        (("DELETE", "/api/grants/{id}"), 404),
+        (("GET", "/api/audit/verify"), 200),
+        (("GET", "/api/audit/report"), 400),
+    ]);
+    // Who is allowed each rule (the policy); everyone else gets 401 without
+    // a session and 403 with one.
+    let allowed = |route: &(&str, &str), who: &str| -> bool {
+        let custodian_only = [
+            "/api/users",
+            "/api/grants",
+            "/api/grants/{id}",
+            "/api/audit/verify",
+            "/api/audit/report",
+        ];
+        match (route.1, who) {
+            ("/api/login", _) => true,
+            (_, "none") => false,
+            ("/api/logout", _) => true,
+            ("/api/health", w) => ["manager", "ops", "acme"].contains(&w),
+            ("/metrics", w) => ["manager", "ops"].contains(&w),
+            (path, w) if custodian_only.contains(&path) => w == "manager",
+            _ => false,
+        }
+    };
+    let all = routes::all();
+    assert_eq!(all.len(), ok.len(), "every route has a row in this table");
+    for route in &all {
+        let key = (route.method.as_str(), route.path);
+        let expected_ok = *ok
+            .get(&key)
+            .unwrap_or_else(|| panic!("route {key:?} has no rule in this test"));
+        let path = route.path.replace("{id}", "no-such-grant");
+        for who in identities {
+            if key.1 == "/api/logout" && who != "none" {
+                continue; // checked below, so the table keeps its sessions
+            }
+            let token = tokens.get(who).map(String::as_str);
+            let body = (route.method.as_str() == "POST").then_some("{}");
+            let (status, text) = client.call(route.method.as_str(), &path, token, body);
+            let expected = match (allowed(&key, who), who) {
+                (true, _) => expected_ok,
+                (false, "none") => 401,
+                (false, _) => 403,
+            };
+            assert_eq!(status, expected, "{} {} as {who}: {text}", route.method, route.path);
+        }
+    }
+
+    // The custodian adds a user, who can then log in; secrets never come back.
+    let manager = &tokens["manager"];
+    let new_user =
+        r#"{"username":"deputy.two","organisation":"RSO","role":"officer","password":"another long password"}"#;
+    assert_eq!(client.call("POST", "/api/users", Some(manager), Some(new_user)).0, 201);
+    assert_eq!(client.login("deputy.two", "another long password").0, 200);
+    let (_, users) = client.call("GET", "/api/users", Some(manager), None);
+    assert!(users.contains("deputy.two") && !users.contains("argon2"), "{users}");
+    // Hostile and oversized bodies are refused cleanly.
+    assert_eq!(
+        client.call("POST", "/api/users", Some(manager), Some("{not json")).0,
+        400
+    );
+    let huge = format!(
+        r#"{{"username":"{}","organisation":"x","role":"officer","password":"p"}}"#,
+        "a".repeat(3_000_000)
+    );
+    assert_eq!(client.call("POST", "/api/users", Some(manager), Some(&huge)).0, 413);
+
+    // A grant: issued, then revoked, and the contractor loses access.
+    let grant = format!(
+        r#"{{"grantee":"acme.nogrant","document_ref":"CM-2026-120","scope":["health"],"expires_at":"{}"}}"#,
+        chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(3600)).to_rfc3339()
+    );
+    let (status, body) = client.call("POST", "/api/grants", Some(manager), Some(&grant));
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        client.call("GET", "/api/health", Some(&tokens["acme.nogrant"]), None).0,
+        200
+    );
+    assert_eq!(
+        client
+            .call("DELETE", &format!("/api/grants/{id}"), Some(manager), None)
+            .0,
+        204
+    );
+    assert_eq!(
+        client.call("GET", "/api/health", Some(&tokens["acme.nogrant"]), None).0,
+        403
+    );
+
+    // Logout ends the session.
+    let spare = client.token("spare");
+    assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 204);
+    assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 401);
+
+    // Lockout: five failures lock the user (and the address) for 15 minutes.
+    for _ in 0..5 {
+        assert_eq!(client.login("deputy", "wrong password!!").0, 401);
+    }
+    assert_eq!(
+        client.login("deputy", PASSWORD).0,
+        429,
+        "locked even with the right password"
+    );
+    offset.store(16 * 60, Ordering::Relaxed);
+    assert_eq!(client.login("deputy", PASSWORD).0, 200, "released after 15 minutes");
+    // ... by which time the earlier sessions have expired.
+    assert_eq!(client.call("GET", "/api/health", Some(manager), None).0, 401);
+
+    // Every one of those accesses is in the chained audit log.
+    let manager = client.token("manager");
+    let (_, verify) = client.call("GET", "/api/audit/verify", Some(&manager), None);
+    let verify: serde_json::Value = serde_json::from_str(&verify).unwrap();
+    assert_eq!(verify["intact"], true, "{verify}");
+    let records: Vec<AuditRecord> = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    let count = |action: &str| records.iter().filter(|r| r.event.action == action).count();
+    assert_eq!(count("login_failed"), 5);
+    assert_eq!(count("lockout"), 1);
+    assert_eq!(count("login_refused_locked"), 1);
+    assert_eq!(count("user_added"), 1);
+    assert_eq!(count("grant_issued"), 1);
+    assert_eq!(count("grant_revoked"), 1);
+    assert!(count("access_denied") >= 30, "every refusal with a session is recorded");
+    assert!(records
+        .iter()
+        .all(|r| !serde_json::to_string(r).unwrap().contains(PASSWORD)));
+
+    shutdown.cancel();
+    running.task.await.unwrap().unwrap();
+}
