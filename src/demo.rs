@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context};
 use rdkafka::admin::AdminClient;
@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::alert::Alert;
+use crate::api::auth::{self, Role};
+use crate::api::principals::User;
+use crate::api::server;
 use crate::config::Config;
 use crate::hotlist::{load_csv, CsvLimits, EntryPlate, HotlistEntry, LiveMatcher, MatchKind, Matcher, Query};
 use crate::kafka::source::Source;
@@ -44,6 +47,8 @@ pub struct DemoOptions {
     pub bootstrap_servers: Option<String>,
     /// Seed of the synthetic reads.
     pub seed: u64,
+    /// Keep the HTTPS API up after the summary, until Ctrl-C.
+    pub serve: bool,
 }
 
 /// What the demo planted, to compare with what the pipeline found.
@@ -83,6 +88,10 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
         }
     }
 
+    let metrics = Metrics::new();
+    let shutdown = CancellationToken::new();
+    let api = start_api(&mut config, &metrics, shutdown.clone(), out).await?;
+
     let entries = load_csv(SAMPLE_HOTLIST.as_bytes(), CsvLimits::default())?;
     writeln!(out, "hotlist: {} entries from config/sample-hotlist.csv", entries.len())?;
     let matcher = Arc::new(LiveMatcher::new(entries.clone(), config.matching.clone()));
@@ -95,18 +104,60 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
         config.topics.reads
     )?;
 
-    let metrics = Metrics::new();
     let alerts = alert_consumer(&config)?;
-    let shutdown = CancellationToken::new();
+    let pipeline_stop = CancellationToken::new();
     let source = Source::new(&config, matcher, metrics.clone())?;
-    let pipeline = tokio::spawn(source.run(shutdown.clone()));
+    let pipeline = tokio::spawn(source.run(pipeline_stop.clone()));
 
     let printed = print_alerts(&alerts, &metrics, planted.records.len() as u64, out).await;
-    shutdown.cancel();
+    pipeline_stop.cancel();
     pipeline.await??;
     let printed = printed?;
-    summary(out, &metrics, &planted, &printed, started.elapsed())
+    let result = summary(out, &metrics, &planted, &printed, started.elapsed());
+    if options.serve && result.is_ok() {
+        writeln!(out, "\nthe API stays up at https://{}; Ctrl-C to stop", api.address)?;
+        out.flush()?;
+        tokio::signal::ctrl_c().await?;
+    }
+    shutdown.cancel();
+    api.task.await??;
+    result
 }
+
+/// Starts the HTTPS API on a free port with a self-signed certificate and a
+/// bootstrap custodian, and prints how to reach it.
+async fn start_api(
+    config: &mut Config,
+    metrics: &Metrics,
+    shutdown: CancellationToken,
+    out: &mut (impl Write + Send),
+) -> anyhow::Result<server::Running> {
+    config.api.listen = "127.0.0.1:0".parse()?;
+    let password = format!("demo-{}", Uuid::new_v4().simple());
+    let hash = auth::hash_password(&password)?;
+    let (key, value) = User::new(DEMO_CUSTODIAN, "City of Coachella (demo)", Role::Custodian, hash)?.record();
+    let producer: FutureProducer = client_config(&config.kafka).create()?;
+    let record = FutureRecord::to(&config.topics.principals).key(&key).payload(&value);
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(e, _)| e)?;
+    let running = server::start(config, metrics.clone(), Arc::new(SystemTime::now), shutdown).await?;
+    let ca = std::env::temp_dir().join(format!("hotlist-matcher-demo-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, running.self_signed_cert.as_deref().unwrap_or_default())?;
+    let url = format!("https://127.0.0.1:{}", running.address.port());
+    writeln!(out, "API: {url} (self-signed certificate: {})", ca.display())?;
+    writeln!(out, "bootstrap custodian: {DEMO_CUSTODIAN} / {password}")?;
+    writeln!(
+        out,
+        "  curl --cacert {} -H 'Content-Type: application/json' -d '{{\"username\":\"{DEMO_CUSTODIAN}\",\"password\":\"{password}\"}}' {url}/api/login",
+        ca.display()
+    )?;
+    Ok(running)
+}
+
+/// The custodian the demo creates.
+pub const DEMO_CUSTODIAN: &str = "demo.manager";
 
 /// Makes the read records: innocent plates, disguised exact hits, OCR
 /// misreads, one-edit misreads of fuzzy-tolerant entries, plates that

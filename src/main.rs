@@ -15,6 +15,7 @@ use hotlist_matcher::accuracy;
 use hotlist_matcher::api::audit::{self, AuditEvent};
 use hotlist_matcher::api::auth::{self, Role};
 use hotlist_matcher::api::principals::User;
+use hotlist_matcher::api::server;
 use hotlist_matcher::config::Config;
 use hotlist_matcher::demo::{self, DemoOptions};
 use hotlist_matcher::hotlist::{load_csv_file, LiveMatcher};
@@ -48,6 +49,9 @@ enum Command {
         /// Seed for the synthetic reads.
         #[arg(long, default_value_t = 2023_56)]
         seed: u64,
+        /// Keep the HTTPS API up after the summary, until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
     },
     /// Measurements: `bench accuracy` prints recall and false alarms per tolerance.
     Bench {
@@ -146,11 +150,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reads,
             bootstrap_servers,
             seed,
+            serve,
         } => {
             let options = DemoOptions {
                 reads: reads as usize,
                 bootstrap_servers,
                 seed,
+                serve,
             };
             demo::run(options, &mut std::io::stdout()).await?;
             Ok(ExitCode::SUCCESS)
@@ -195,14 +201,20 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let entries = load_csv_file(&config.hotlist.path, config.hotlist.limits)
         .with_context(|| format!("loading the hotlist {}", config.hotlist.path.display()))?;
     info!(entries = entries.len(), "hotlist loaded");
+    let metrics = Metrics::new();
     let source = Source::new(
         &config,
         Arc::new(LiveMatcher::new(entries, config.matching.clone())),
-        Metrics::new(),
+        metrics.clone(),
     )?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
+    let api = server::start(&config, metrics, Arc::new(std::time::SystemTime::now), shutdown.clone())
+        .await
+        .context("starting the API (have the topics been created? run `hotlist-matcher topics`)")?;
+    info!(address = %api.address, "API started");
     source.run(shutdown).await?;
+    api.task.await??;
     info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
 }

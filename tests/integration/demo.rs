@@ -14,6 +14,8 @@ fn the_demo_runs_to_completion_on_the_embedded_broker() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("broker: embedded mock cluster"), "{stdout}");
+    assert!(stdout.contains("API: https://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("bootstrap custodian: demo.manager / demo-"), "{stdout}");
     assert!(stdout.contains("reads processed      600"), "{stdout}");
     assert!(
         stdout.contains("dead letters          15  (planted malformed: 15)"),
@@ -34,4 +36,58 @@ fn the_demo_runs_to_completion_on_the_embedded_broker() {
     let alerts = stdout.lines().filter(|l| l.starts_with("ALERT ")).count();
     assert!(planted_total >= 10, "{stdout}");
     assert!(alerts >= planted_total, "each planted hit printed an alert: {stdout}");
+}
+
+#[test]
+fn the_demo_serves_its_api_over_tls_to_its_bootstrap_custodian() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args(["demo", "--reads", "300", "--serve"])
+        .env_remove("HOTLIST_BOOTSTRAP_SERVERS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut ca, mut password) = (String::new(), String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("API: ") {
+            let (u, c) = rest.split_once(" (self-signed certificate: ").unwrap();
+            url = u.to_owned();
+            ca = c.trim_end_matches(')').to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("bootstrap custodian: demo.manager / ") {
+            password = rest.to_owned();
+        }
+        if line.starts_with("the API stays up") {
+            break;
+        }
+    }
+    assert!(
+        url.starts_with("https://127.0.0.1:") && !password.is_empty(),
+        "{url} {password}"
+    );
+    let login = |password: &str| {
+        let body = format!(r#"{{"username":"demo.manager","password":"{password}"}}"#);
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", &ca])
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &body,
+                &format!("{url}/api/login"),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(login(&password), "200");
+    assert_eq!(login("wrong password"), "401");
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "Ctrl-C stops the demo cleanly");
 }
