@@ -55,6 +55,7 @@ pub fn config_text(prefix: &str, hotlist: &Path, batch_size: usize) -> String {
             "\"config/sample-hotlist.csv\"",
             &format!("{:?}", hotlist.display().to_string()),
         )
+        .replace("127.0.0.1:8443", "127.0.0.1:0")
 }
 
 pub fn config(prefix: &str, hotlist: &Path, batch_size: usize) -> Config {
