@@ -2,8 +2,9 @@
 //!
 //! Every matcher and API instance must agree on who may log in and which
 //! grants are live, so users and grants are records in a compacted Kafka
-//! topic (`alpr.principals`), keyed `user:<name>` or `grant:<id>`, a
-//! tombstone deleting one. [`Principals::apply`] folds those records into the
+//! topic (`alpr.principals`), keyed `user:<name>`, `grant:<id>` or
+//! `agency:<ORI>` (the agencies data may be shared with), a tombstone
+//! deleting one. [`Principals::apply`] folds those records into the
 //! current state; it is pure, so any instance rebuilds the same state by
 //! reading the topic from the start. Password hashes are argon2id; nothing
 //! here ever holds a plain password.
@@ -76,11 +77,39 @@ fn check_username(name: &str) -> Result<(), PrincipalError> {
     }
 }
 
-/// The current users and grants.
+/// A law-enforcement or prosecutorial agency the custodian may share with
+/// (policy sections 5, 6; SB 34 §1798.90.55).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agency {
+    /// NCIC Originating Agency Identifier, 9 characters (e.g. CA0330000).
+    pub ori: String,
+    pub name: String,
+    /// Only California public agencies may receive ALPR data.
+    pub california_public_agency: bool,
+}
+
+impl Agency {
+    /// Checks the ORI shape and the name.
+    pub fn validate(&self) -> Result<(), PrincipalError> {
+        let ori_ok = self.ori.len() == 9 && self.ori.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        let name_ok = (2..=200).contains(&self.name.trim().chars().count());
+        if ori_ok && name_ok {
+            Ok(())
+        } else {
+            Err(PrincipalError::BadRecord {
+                key: format!("agency:{}", self.ori),
+                reason: "an agency has a 9-character ORI (e.g. CA0330000) and a name".into(),
+            })
+        }
+    }
+}
+
+/// The current users, grants and sharing agencies.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Principals {
     users: BTreeMap<String, User>,
     grants: BTreeMap<String, Grant>,
+    agencies: BTreeMap<String, Agency>,
 }
 
 impl Principals {
@@ -114,10 +143,29 @@ impl Principals {
                     self.grants.insert(id.to_owned(), grant);
                 }
             }
+        } else if let Some(ori) = key.strip_prefix("agency:") {
+            match value {
+                None => {
+                    self.agencies.remove(ori);
+                }
+                Some(bytes) => {
+                    let agency: Agency = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+                    agency.validate()?;
+                    self.agencies.insert(ori.to_owned(), agency);
+                }
+            }
         } else {
             return Err(PrincipalError::BadKey(key.to_owned()));
         }
         Ok(())
+    }
+
+    pub fn agency(&self, ori: &str) -> Option<&Agency> {
+        self.agencies.get(ori)
+    }
+
+    pub fn agencies(&self) -> impl Iterator<Item = &Agency> {
+        self.agencies.values()
     }
 
     pub fn user(&self, username: &str) -> Option<&User> {

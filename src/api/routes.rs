@@ -18,9 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::{self, AuditEvent};
 use super::auth::{self, Action, Grant, Role};
-use super::principals::User;
+use super::principals::{Agency, User};
 use super::server::{Access, ApiError, ApiState, Route, Session};
+use crate::alert::Alert;
 use crate::kafka::client_config;
+use crate::normalize::{normalize, Plate};
 
 /// Every route, with the access it requires.
 pub fn all() -> Vec<Route> {
@@ -58,6 +60,42 @@ pub fn all() -> Vec<Route> {
             "/api/grants/{id}",
             Access::Action(Action::ManageGrants),
             delete(revoke_grant),
+        ),
+        route(
+            Method::POST,
+            "/api/search/alerts",
+            Access::Action(Action::SearchAlerts),
+            post(search_alerts),
+        ),
+        route(
+            Method::POST,
+            "/api/search/reads",
+            Access::Action(Action::SearchReads),
+            post(search_reads),
+        ),
+        route(
+            Method::GET,
+            "/api/agencies",
+            Access::Action(Action::ManageSharing),
+            get(list_agencies),
+        ),
+        route(
+            Method::POST,
+            "/api/agencies",
+            Access::Action(Action::ManageSharing),
+            post(add_agency),
+        ),
+        route(
+            Method::POST,
+            "/api/exports",
+            Access::Action(Action::Export),
+            post(export),
+        ),
+        route(
+            Method::GET,
+            "/api/sharing",
+            Access::Action(Action::ManageSharing),
+            get(sharing_register),
         ),
         route(
             Method::GET,
@@ -349,6 +387,218 @@ async fn audit_report(
         .collect();
     let mut event = state.event(&session, "audit_report", client);
     event.query_terms = vec![format!("from={}", period.from), format!("to={}", period.to)];
+    event.result_count = Some(records.len() as u64);
+    state.record(event).await;
+    Ok(Json(records))
+}
+
+/// Most records one search or export returns.
+const SEARCH_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+struct SearchRequest {
+    plate: String,
+    purpose: Option<audit::Purpose>,
+}
+
+/// Refuses (and audits the refusal of) a search or export without a valid purpose.
+async fn check_purpose(
+    state: &ApiState,
+    session: &Session,
+    client: SocketAddr,
+    action: Action,
+    purpose: Option<&audit::Purpose>,
+) -> Result<(), ApiError> {
+    if let Err(e) = audit::require_purpose(action, purpose) {
+        state
+            .record(state.event(session, "refused_without_purpose", client))
+            .await;
+        return Err(ApiError::BadRequest(e.to_string()));
+    }
+    Ok(())
+}
+
+/// Runs a topic scan off the async threads.
+async fn scan(
+    state: &ApiState,
+    topic: String,
+    keep: impl FnMut(&[u8]) -> bool + Send + 'static,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    let config = state.config.clone();
+    tokio::task::spawn_blocking(move || crate::kafka::scan::scan(&config, &topic, SEARCH_LIMIT, keep))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))
+}
+
+/// The alerts on the alerts topic whose read or entry plate is `plate`.
+async fn alerts_for(state: &ApiState, plate: Plate) -> Result<Vec<Alert>, ApiError> {
+    let wanted = plate.to_string();
+    let found = scan(state, state.config.topics.alerts.clone(), move |bytes| {
+        Alert::decode(bytes).is_ok_and(|a| a.read.plate == wanted || a.entry.plate == wanted)
+    })
+    .await?;
+    Ok(found.iter().filter_map(|b| Alert::decode(b).ok()).collect())
+}
+
+fn plate_of(text: &str) -> Result<Plate, ApiError> {
+    normalize(text).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// A search or export, in the audit log with its terms, purpose and count.
+fn searched(
+    state: &ApiState,
+    session: &Session,
+    client: SocketAddr,
+    action: &str,
+    terms: Vec<String>,
+    purpose: Option<audit::Purpose>,
+    count: usize,
+) -> AuditEvent {
+    let mut event = state.event(session, action, client);
+    event.query_terms = terms;
+    event.purpose = purpose;
+    event.result_count = Some(count as u64);
+    event
+}
+
+async fn search_alerts(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(request): Json<SearchRequest>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    check_purpose(&state, &session, client, Action::SearchAlerts, request.purpose.as_ref()).await?;
+    let plate = plate_of(&request.plate)?;
+    let alerts = alerts_for(&state, plate).await?;
+    let terms = vec![format!("plate={plate}")];
+    let event = searched(
+        &state,
+        &session,
+        client,
+        "search_alerts",
+        terms,
+        request.purpose,
+        alerts.len(),
+    );
+    state.record(event).await;
+    Ok(Json(alerts))
+}
+
+async fn search_reads(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(request): Json<SearchRequest>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    check_purpose(&state, &session, client, Action::SearchReads, request.purpose.as_ref()).await?;
+    let plate = plate_of(&request.plate)?;
+    let limit = state.config.pipeline.max_record_bytes;
+    let found = scan(&state, state.config.topics.reads.clone(), move |bytes| {
+        crate::read::parse(bytes, limit).is_ok_and(|r| normalize(&r.plate).is_ok_and(|p| p == plate))
+    })
+    .await?;
+    let reads: Vec<serde_json::Value> = found.iter().filter_map(|b| serde_json::from_slice(b).ok()).collect();
+    let terms = vec![format!("plate={plate}")];
+    let event = searched(
+        &state,
+        &session,
+        client,
+        "search_reads",
+        terms,
+        request.purpose,
+        reads.len(),
+    );
+    state.record(event).await;
+    Ok(Json(reads))
+}
+
+async fn list_agencies(State(state): State<Arc<ApiState>>) -> Json<Vec<Agency>> {
+    Json(
+        state
+            .principals
+            .read()
+            .expect("principals lock")
+            .agencies()
+            .cloned()
+            .collect(),
+    )
+}
+
+async fn add_agency(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(agency): Json<Agency>,
+) -> Result<StatusCode, ApiError> {
+    agency.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let value = serde_json::to_vec(&agency).expect("agencies serialize");
+    publish(&state, &format!("agency:{}", agency.ori), Some(&value)).await?;
+    let mut event = state.event(&session, "agency_registered", client);
+    event.query_terms = vec![
+        format!("ori={}", agency.ori),
+        format!("california_public_agency={}", agency.california_public_agency),
+    ];
+    state.record(event).await;
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Deserialize)]
+struct ExportRequest {
+    agency_ori: String,
+    plate: String,
+    purpose: Option<audit::Purpose>,
+}
+
+#[derive(Serialize)]
+struct ExportResponse {
+    agency: Agency,
+    alerts: Vec<Alert>,
+}
+
+/// Shares the alerts for a plate with a registered California public agency.
+async fn export(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(request): Json<ExportRequest>,
+) -> Result<Json<ExportResponse>, ApiError> {
+    check_purpose(&state, &session, client, Action::Export, request.purpose.as_ref()).await?;
+    let agency = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .agency(&request.agency_ori)
+        .cloned();
+    let Some(agency) = agency.filter(|a| a.california_public_agency) else {
+        let mut event = state.event(&session, "export_refused", client);
+        event.query_terms = vec![format!("agency={}", request.agency_ori)];
+        event.purpose = request.purpose;
+        state.record(event).await;
+        return Err(ApiError::Refused(
+            "ALPR data is shared only with registered California public agencies".into(),
+        ));
+    };
+    let plate = plate_of(&request.plate)?;
+    let alerts = alerts_for(&state, plate).await?;
+    let terms = vec![format!("agency={}", agency.ori), format!("plate={plate}")];
+    let event = searched(&state, &session, client, "export", terms, request.purpose, alerts.len());
+    state.record(event).await;
+    Ok(Json(ExportResponse { agency, alerts }))
+}
+
+/// The sharing register: every export and refused export, from the audit log.
+async fn sharing_register(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Result<Json<Vec<audit::AuditRecord>>, ApiError> {
+    let records: Vec<_> = read_audit(&state)
+        .await?
+        .into_iter()
+        .filter(|r| r.event.action == "export" || r.event.action == "export_refused")
+        .collect();
+    let mut event = state.event(&session, "sharing_register", client);
     event.result_count = Some(records.len() as u64);
     state.record(event).await;
     Ok(Json(records))

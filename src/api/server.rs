@@ -49,6 +49,10 @@ pub enum ApiError {
     Locked,
     #[error("{0}")]
     BadRequest(String),
+    /// Allowed to ask, but the policy refuses this request (e.g. sharing
+    /// with an agency that may not receive ALPR data).
+    #[error("{0}")]
+    Refused(String),
     #[error("not found")]
     NotFound,
     #[error("storage is unavailable; try again")]
@@ -61,7 +65,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::Unauthenticated | ApiError::SessionExpired | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::Locked => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod principals;
+pub mod scan;
 pub mod source;
 pub mod topics;
 

@@ -167,6 +167,12 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         (("POST", "/api/users"), 422),
         (("POST", "/api/grants"), 422),
         (("DELETE", "/api/grants/{id}"), 404),
+        (("POST", "/api/search/alerts"), 422),
+        (("POST", "/api/search/reads"), 422),
+        (("GET", "/api/agencies"), 200),
+        (("POST", "/api/agencies"), 422),
+        (("POST", "/api/exports"), 422),
+        (("GET", "/api/sharing"), 200),
         (("GET", "/api/audit/verify"), 200),
         (("GET", "/api/audit/report"), 400),
     ]);
@@ -174,6 +180,8 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
     // a session and 403 with one.
     let allowed = |route: &(&str, &str), who: &str| -> bool {
         let custodian_only = [
+            "/api/agencies",
+            "/api/sharing",
             "/api/users",
             "/api/grants",
             "/api/grants/{id}",
@@ -186,6 +194,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             ("/api/logout", _) => true,
             ("/api/health", w) => ["manager", "ops", "acme"].contains(&w),
             ("/metrics", w) => ["manager", "ops"].contains(&w),
+            ("/api/search/alerts" | "/api/search/reads" | "/api/exports", w) => ["manager", "deputy"].contains(&w),
             (path, w) if custodian_only.contains(&path) => w == "manager",
             _ => false,
         }
@@ -259,6 +268,8 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         403
     );
 
+    searches_and_exports_need_a_purpose_and_are_audited(&client, &config, &tokens).await;
+
     // Logout ends the session.
     let spare = client.token("spare");
     assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 204);
@@ -298,4 +309,97 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
 
     shutdown.cancel();
     running.task.await.unwrap().unwrap();
+}
+
+const PURPOSE: &str = r#"{"category":"stolen_vehicle","case_number":"RSO-26-004417","details":"stolen Civic reported 11/26, checking Hwy 111"}"#;
+
+/// One read and its alert on the test's topics.
+async fn seed_alert(config: &Config) {
+    use hotlist_matcher::hotlist::{load_csv, CsvLimits, LiveMatcher, TolerancePolicy};
+    use hotlist_matcher::pipeline::{Outcome, Processor};
+    let list = "entry_id,list_id,plate,region,category\ne1,rso,7ABC123,CA,stolen_vehicle\n";
+    let matcher = LiveMatcher::new(
+        load_csv(list.as_bytes(), CsvLimits::default()).unwrap(),
+        TolerancePolicy::default(),
+    );
+    let read = hotlist_matcher::sample::read_json(uuid::Uuid::new_v4(), "cam-1", common::AT, "7abc-123", Some("CA"));
+    let Outcome::Alerts(alerts) = Processor::new(Arc::new(matcher), 65536).process(&read) else {
+        panic!("the read hits");
+    };
+    common::produce(config, &config.topics.reads, &[read]).await;
+    common::produce(config, &config.topics.alerts, &[alerts[0].payload.clone()]).await;
+}
+
+async fn searches_and_exports_need_a_purpose_and_are_audited(
+    client: &Client,
+    config: &Config,
+    tokens: &HashMap<&str, String>,
+) {
+    seed_alert(config).await;
+    let deputy = tokens["deputy"].as_str();
+    let (status, body) = client.call(
+        "POST",
+        "/api/search/alerts",
+        Some(deputy),
+        Some(r#"{"plate":"7ABC123"}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("a purpose is required"), "{body}");
+    let search = format!(r#"{{"plate":"7abc 123","purpose":{PURPOSE}}}"#);
+    let (status, body) = client.call("POST", "/api/search/alerts", Some(deputy), Some(&search));
+    assert_eq!(status, 200, "{body}");
+    let alerts: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["entry"]["entry_id"], "e1");
+    let (status, body) = client.call("POST", "/api/search/reads", Some(deputy), Some(&search));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap().len(), 1);
+
+    let manager = tokens["manager"].as_str();
+    for agency in [
+        r#"{"ori":"CA0330000","name":"Riverside County DA","california_public_agency":true}"#,
+        r#"{"ori":"NV0020000","name":"Las Vegas Metro PD","california_public_agency":false}"#,
+    ] {
+        assert_eq!(client.call("POST", "/api/agencies", Some(manager), Some(agency)).0, 201);
+    }
+    assert_eq!(
+        client
+            .call(
+                "POST",
+                "/api/agencies",
+                Some(manager),
+                Some(r#"{"ori":"x","name":"Bad","california_public_agency":true}"#)
+            )
+            .0,
+        400
+    );
+    let export = |ori: &str| format!(r#"{{"agency_ori":"{ori}","plate":"7ABC123","purpose":{PURPOSE}}}"#);
+    assert_eq!(
+        client
+            .call("POST", "/api/exports", Some(deputy), Some(&export("CA9999999")))
+            .0,
+        403,
+        "not registered"
+    );
+    assert_eq!(
+        client
+            .call("POST", "/api/exports", Some(deputy), Some(&export("NV0020000")))
+            .0,
+        403,
+        "not a California public agency"
+    );
+    let (status, body) = client.call("POST", "/api/exports", Some(deputy), Some(&export("CA0330000")));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["alerts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (status, register) = client.call("GET", "/api/sharing", Some(manager), None);
+    assert_eq!(status, 200);
+    let register: Vec<AuditRecord> = serde_json::from_str(&register).unwrap();
+    let actions: Vec<&str> = register.iter().map(|r| r.event.action.as_str()).collect();
+    assert_eq!(actions, ["export_refused", "export_refused", "export"]);
 }
