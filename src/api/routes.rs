@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::{self, AuditEvent};
 use super::auth::{self, Action, Grant, Role};
 use super::principals::{Agency, User};
-use super::server::{Access, ApiError, ApiState, Route, Session};
+use super::server::{Access, ApiError, ApiState, Route, Session, SESSION_COOKIE};
 use crate::alert::Alert;
 use crate::kafka::client_config;
 use crate::normalize::{normalize, Plate};
@@ -48,6 +48,12 @@ pub fn all() -> Vec<Route> {
             "/api/users",
             Access::Action(Action::ManageUsers),
             post(add_user),
+        ),
+        route(
+            Method::DELETE,
+            "/api/users/{username}",
+            Access::Action(Action::ManageUsers),
+            delete(disable_user),
         ),
         route(
             Method::POST,
@@ -121,8 +127,14 @@ struct LoginRequest {
 #[derive(Serialize)]
 struct LoginResponse {
     token: String,
+    /// For browsers using the session cookie: send it back in `X-CSRF-Token`.
+    csrf_token: String,
     role: Role,
     expires_at: DateTime<Utc>,
+}
+
+fn random_token() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
 /// A hash of a password nobody has, so unknown users cost as much time as known ones.
@@ -135,7 +147,7 @@ async fn login(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Json(request): Json<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<([(header::HeaderName, String); 1], Json<LoginResponse>), ApiError> {
     let now = state.now();
     let addr = client.ip();
     let username = request.username.trim().to_owned();
@@ -192,7 +204,8 @@ async fn login(
     };
     state.lockout.lock().expect("lockout lock").record_success(&username);
     let session = Session {
-        token: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+        token: random_token(),
+        csrf_token: random_token(),
         username: user.username.clone(),
         organisation: user.organisation.clone(),
         role: user.role,
@@ -202,11 +215,18 @@ async fn login(
     state
         .record(security_event("login", user.role, user.organisation))
         .await;
-    Ok(Json(LoginResponse {
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        session.token,
+        state.config.api.session_ttl.as_secs()
+    );
+    let body = Json(LoginResponse {
         token: session.token,
+        csrf_token: session.csrf_token,
         role: session.role,
         expires_at: session.expires_at.into(),
-    }))
+    });
+    Ok(([(header::SET_COOKIE, cookie)], body))
 }
 
 async fn logout(
@@ -290,6 +310,30 @@ async fn add_user(
     event.query_terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
     state.record(event).await;
     Ok(StatusCode::CREATED)
+}
+
+/// Disables a user (kept for the audit trail) and ends their sessions.
+async fn disable_user(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Path(username): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mut user = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .user(&username)
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    user.disabled = true;
+    let (key, value) = user.record();
+    publish(&state, &key, Some(&value)).await?;
+    state.sessions.retain(|_, s| s.username != username);
+    let mut event = state.event(&session, "user_disabled", client);
+    event.query_terms = vec![format!("username={username}")];
+    state.record(event).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

@@ -102,6 +102,8 @@ pub struct Route {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub token: String,
+    /// Echoed in the `X-CSRF-Token` header by browser (cookie) requests.
+    pub csrf_token: String,
     pub username: String,
     pub organisation: String,
     pub role: Role,
@@ -196,24 +198,58 @@ async fn authorize_request(
     Ok(next.run(request).await)
 }
 
-/// The live session named by the `Authorization: Bearer` header.
+/// The cookie that carries the session for a browser.
+pub const SESSION_COOKIE: &str = "hm_session";
+/// The header a browser request must echo the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The live session named by the `Authorization: Bearer` header, or by the
+/// session cookie; a cookie session must also present its CSRF token on
+/// every request that changes something.
 fn session_of(state: &ApiState, request: &Request) -> Result<Session, ApiError> {
-    let token = request
+    let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthenticated)?;
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let (token, from_cookie) = match bearer {
+        Some(token) => (token.to_owned(), false),
+        None => (cookie(request, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?, true),
+    };
     let session = state
         .sessions
-        .get(token)
+        .get(&token)
         .map(|s| s.clone())
         .ok_or(ApiError::Unauthenticated)?;
     if state.now() >= session.expires_at {
-        state.sessions.remove(token);
+        state.sessions.remove(&token);
         return Err(ApiError::SessionExpired);
     }
+    if from_cookie && request.method() != Method::GET {
+        let presented = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), session.csrf_token.as_bytes())) {
+            return Err(ApiError::Forbidden);
+        }
+    }
     Ok(session)
+}
+
+/// The value of cookie `name`, if the request carries it.
+fn cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Compares secrets without an early exit that would leak their prefix.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The audit chain as found in the topic, ready to be continued by one writer.

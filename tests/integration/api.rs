@@ -63,7 +63,11 @@ impl Client {
     }
 
     fn token(&self, username: &str) -> String {
-        let (status, body) = self.login(username, PASSWORD);
+        self.token_with(username, PASSWORD)
+    }
+
+    fn token_with(&self, username: &str, password: &str) -> String {
+        let (status, body) = self.login(username, password);
         assert_eq!(status, 200, "login {username}: {body}");
         serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
             .as_str()
@@ -165,6 +169,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         (("GET", "/metrics"), 200),
         (("GET", "/api/users"), 200),
         (("POST", "/api/users"), 422),
+        (("DELETE", "/api/users/{username}"), 404),
         (("POST", "/api/grants"), 422),
         (("DELETE", "/api/grants/{id}"), 404),
         (("POST", "/api/search/alerts"), 422),
@@ -182,6 +187,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         let custodian_only = [
             "/api/agencies",
             "/api/sharing",
+            "/api/users/{username}",
             "/api/users",
             "/api/grants",
             "/api/grants/{id}",
@@ -206,7 +212,10 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         let expected_ok = *ok
             .get(&key)
             .unwrap_or_else(|| panic!("route {key:?} has no rule in this test"));
-        let path = route.path.replace("{id}", "no-such-grant");
+        let path = route
+            .path
+            .replace("{id}", "no-such-grant")
+            .replace("{username}", "no-such-user");
         for who in identities {
             if key.1 == "/api/logout" && who != "none" {
                 continue; // checked below, so the table keeps its sessions
@@ -270,6 +279,16 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
 
     searches_and_exports_need_a_purpose_and_are_audited(&client, &config, &tokens).await;
 
+    browser_sessions_need_the_csrf_token(&client, &dir.path().join("cookies"));
+
+    // A disabled user's sessions end and the user cannot log in again.
+    let doomed = client.token_with("deputy.two", "another long password");
+    assert_eq!(
+        client.call("DELETE", "/api/users/deputy.two", Some(manager), None).0,
+        204
+    );
+    assert_eq!(client.call("POST", "/api/logout", Some(&doomed), None).0, 401);
+
     // Logout ends the session.
     let spare = client.token("spare");
     assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 204);
@@ -289,6 +308,10 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
     // ... by which time the earlier sessions have expired.
     assert_eq!(client.call("GET", "/api/health", Some(manager), None).0, 401);
 
+    // The disabled user cannot log in (checked after the lockout section,
+    // whose count of failures from this address it would otherwise join).
+    assert_eq!(client.login("deputy.two", "another long password").0, 401);
+
     // Every one of those accesses is in the chained audit log.
     let manager = client.token("manager");
     let (_, verify) = client.call("GET", "/api/audit/verify", Some(&manager), None);
@@ -296,7 +319,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
     assert_eq!(verify["intact"], true, "{verify}");
     let records: Vec<AuditRecord> = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
     let count = |action: &str| records.iter().filter(|r| r.event.action == action).count();
-    assert_eq!(count("login_failed"), 5);
+    assert_eq!(count("login_failed"), 6);
     assert_eq!(count("lockout"), 1);
     assert_eq!(count("login_refused_locked"), 1);
     assert_eq!(count("user_added"), 1);
@@ -402,4 +425,68 @@ async fn searches_and_exports_need_a_purpose_and_are_audited(
     let register: Vec<AuditRecord> = serde_json::from_str(&register).unwrap();
     let actions: Vec<&str> = register.iter().map(|r| r.event.action.as_str()).collect();
     assert_eq!(actions, ["export_refused", "export_refused", "export"]);
+}
+
+/// A browser keeps the session in a Secure, HttpOnly, SameSite=Strict cookie
+/// and must echo the CSRF token on every change.
+fn browser_sessions_need_the_csrf_token(client: &Client, jar: &std::path::Path) {
+    let login = serde_json::json!({ "username": "manager", "password": PASSWORD }).to_string();
+    let curl = |args: &[&str], body: Option<&str>| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&client.ca);
+        cmd.args(args);
+        if let Some(body) = body {
+            cmd.args(["-H", "Content-Type: application/json", "-d", body]);
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).to_string()
+    };
+    let jar_s = jar.to_str().unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-c", jar_s, "-D", "-", "--cacert"])
+        .arg(&client.ca)
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &login,
+            &format!("{}/api/login", client.base),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let set_cookie = text
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie");
+    for attribute in ["hm_session=", "Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let body = text.rsplit("\r\n\r\n").next().unwrap();
+    let csrf = serde_json::from_str::<serde_json::Value>(body).unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = |path: &str| format!("{}{path}", client.base);
+    assert_eq!(
+        curl(&["-b", jar_s, &url("/api/health")], None),
+        "200",
+        "reads need only the cookie"
+    );
+    let agency = r#"{"ori":"CA0330001","name":"Indio PD","california_public_agency":true}"#;
+    assert_eq!(
+        curl(&["-b", jar_s, &url("/api/agencies")], Some(agency)),
+        "403",
+        "a change without the CSRF token"
+    );
+    let wrong = "X-CSRF-Token: 0000";
+    assert_eq!(
+        curl(&["-b", jar_s, "-H", wrong, &url("/api/agencies")], Some(agency)),
+        "403"
+    );
+    let header = format!("X-CSRF-Token: {csrf}");
+    assert_eq!(
+        curl(&["-b", jar_s, "-H", &header, &url("/api/agencies")], Some(agency)),
+        "201"
+    );
 }
