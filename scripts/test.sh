@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# The API tests drive the server with curl, a real TLS client.
+if ! command -v curl >/dev/null 2>&1; then
+  echo "installing curl for the API tests" >&2
+  apt-get update -qq && apt-get install -y -qq curl
+fi
+
 if [ -z "${HOTLIST_TEST_BOOTSTRAP:-}" ]; then
   scripts/broker.sh start
   trap 'scripts/broker.sh stop' EXIT
