@@ -9,6 +9,7 @@
 //! Other columns are ignored. A plate with `?` (one unknown character) or
 //! `*` (any run) is a wildcard or partial plate.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
@@ -118,23 +119,32 @@ pub fn load_csv(mut input: impl Read, limits: CsvLimits) -> Result<Vec<Arc<Hotli
         return Err(HotlistError::Header("the file is empty".into()));
     }
     let columns = Columns::from_header(&header)?;
+    let rows = reader.byte_records().map(|record| match record {
+        Ok(record) => {
+            let line = record.position().map_or(0, |p| p.line());
+            (line, parse_row(&record, &columns, &header, line))
+        }
+        Err(e) => {
+            let line = e.position().map_or(0, |p| p.line());
+            (line, Err(row_error(line, None, e.to_string())))
+        }
+    });
+    collect_rows(rows, limits)
+}
+
+/// Gathers parsed rows into a list: every bad row and every duplicate
+/// `(list, entry)` id is reported; any error refuses the whole file.
+pub(crate) fn collect_rows(
+    rows: impl Iterator<Item = (u64, Result<Option<HotlistEntry>, RowError>)>,
+    limits: CsvLimits,
+) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
-    for record in reader.byte_records() {
+    for (line, result) in rows {
         if entries.len() + errors.len() >= limits.max_rows {
             return Err(HotlistError::TooManyRows { max: limits.max_rows });
         }
-        let (line, result) = match record {
-            Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line());
-                (line, parse_row(&record, &columns, &header, line))
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                (line, Err(row_error(line, None, e.to_string())))
-            }
-        };
         match result {
             Ok(None) => {}
             Ok(Some(entry)) => {
@@ -170,7 +180,7 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
         .unwrap_or(b',')
 }
 
-fn row_error(line: u64, column: Option<&str>, reason: impl Into<String>) -> RowError {
+pub(crate) fn row_error(line: u64, column: Option<&str>, reason: impl Into<String>) -> RowError {
     RowError {
         line,
         column: column.map(str::to_owned),
@@ -202,19 +212,44 @@ fn parse_row(
             .map_err(|_| row_error(line, Some(name), "is not UTF-8 text (save the file as UTF-8)"))
     };
     let optional = |index: Option<usize>, name: &str| index.map(|i| field(i, name)).transpose();
-    let entry_id = checked_id(field(columns.entry_id, "entry_id")?, "entry_id", line)?;
-    let list_id = checked_id(field(columns.list_id, "list_id")?, "list_id", line)?;
-    let plate = parse_plate(field(columns.plate, "plate")?).map_err(|e| row_error(line, Some("plate"), e))?;
-    let category_text = field(columns.category, "category")?;
-    let category = Category::parse(category_text).ok_or_else(|| {
+    let raw = RawEntry {
+        entry_id: field(columns.entry_id, "entry_id")?,
+        list_id: field(columns.list_id, "list_id")?,
+        plate: field(columns.plate, "plate")?,
+        category: field(columns.category, "category")?,
+        region: optional(columns.region, "region")?,
+        priority: optional(columns.priority, "priority")?,
+        description: optional(columns.description, "description")?.map(Cow::Borrowed),
+    };
+    build_entry(&raw, line).map(Some)
+}
+
+/// The text fields of one entry, however the file laid them out.
+#[derive(Debug, Default)]
+pub(crate) struct RawEntry<'a> {
+    pub entry_id: &'a str,
+    pub list_id: &'a str,
+    pub plate: &'a str,
+    pub category: &'a str,
+    pub region: Option<&'a str>,
+    pub priority: Option<&'a str>,
+    pub description: Option<Cow<'a, str>>,
+}
+
+/// Validates the fields of one row into an entry; `line` locates errors.
+pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry, RowError> {
+    let entry_id = checked_id(raw.entry_id, "entry_id", line)?;
+    let list_id = checked_id(raw.list_id, "list_id", line)?;
+    let plate = parse_plate(raw.plate).map_err(|e| row_error(line, Some("plate"), e))?;
+    let category = Category::parse(raw.category).ok_or_else(|| {
         let names: Vec<_> = Category::ALL.iter().map(|c| c.name()).collect();
         row_error(line, Some("category"), format!("must be one of {}", names.join(", ")))
     })?;
-    let region = match optional(columns.region, "region")? {
+    let region = match raw.region.map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(normalize_region(text).map_err(|e| row_error(line, Some("region"), e.to_string()))?),
     };
-    let priority = match optional(columns.priority, "priority")? {
+    let priority = match raw.priority.map(str::trim) {
         None | Some("") => DEFAULT_PRIORITY,
         Some(text) => text
             .parse::<u8>()
@@ -222,11 +257,11 @@ fn parse_row(
             .filter(|p| *p <= 9)
             .ok_or_else(|| row_error(line, Some("priority"), "must be a whole number from 0 to 9"))?,
     };
-    let description = optional(columns.description, "description")?.unwrap_or_default();
+    let description = raw.description.as_deref().unwrap_or_default().trim();
     if description.len() > MAX_DESCRIPTION_LEN {
         return Err(row_error(line, Some("description"), "is longer than 1024 bytes"));
     }
-    Ok(Some(HotlistEntry {
+    Ok(HotlistEntry {
         entry_id,
         list_id,
         plate,
@@ -234,7 +269,7 @@ fn parse_row(
         category,
         priority,
         description: description.to_owned(),
-    }))
+    })
 }
 
 /// A whole plate, or a wildcard or partial one when it has `?` or `*`.

@@ -15,6 +15,7 @@
 
 pub mod confusion;
 mod csv;
+pub mod feed;
 pub mod index;
 pub mod live;
 pub mod pattern;
