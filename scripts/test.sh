@@ -13,8 +13,11 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 
 if [ -z "${HOTLIST_TEST_BOOTSTRAP:-}" ]; then
+  # Stop the broker afterwards only if this run started it.
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/${HOTLIST_BROKER_PORT:-9092}") 2>/dev/null; then
+    trap 'scripts/broker.sh stop' EXIT
+  fi
   scripts/broker.sh start
-  trap 'scripts/broker.sh stop' EXIT
   export HOTLIST_TEST_BOOTSTRAP="127.0.0.1:${HOTLIST_BROKER_PORT:-9092}"
 fi
 echo "tests use the broker at $HOTLIST_TEST_BOOTSTRAP" >&2

@@ -18,8 +18,10 @@ use hotlist_matcher::api::principals::User;
 use hotlist_matcher::api::server;
 use hotlist_matcher::config::Config;
 use hotlist_matcher::demo::{self, DemoOptions};
+use hotlist_matcher::hotlist::{feed, Category};
 use hotlist_matcher::hotlist::{load_csv_file, LiveMatcher};
 use hotlist_matcher::kafka::audit as kafka_audit;
+use hotlist_matcher::kafka::hotlist as kafka_hotlist;
 use hotlist_matcher::kafka::{client_config, source::Source, topics};
 use hotlist_matcher::metrics::Metrics;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -58,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// Hotlists: `hotlist upload` replaces a list on the hotlist topic.
+    Hotlist {
+        #[command(subcommand)]
+        what: HotlistCommand,
+    },
     /// Users of the API: `users add` bootstraps the first custodian.
     Users {
         #[command(subcommand)]
@@ -74,6 +81,27 @@ enum Command {
         /// Only check; create nothing.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HotlistCommand {
+    /// Validate FILE completely, then replace list LIST with it: new and
+    /// changed entries are written, missing ones removed. A file with any
+    /// bad line changes nothing and prints every error.
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        list: String,
+        /// csv, fixed (OpenALPR fixed-width layout), ncic (field codes), jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Category of entries whose format does not carry one.
+        #[arg(long, default_value = "stolen_vehicle")]
+        category: String,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -192,6 +220,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(cli.config.as_deref())?;
             add_user(&config, &username, &organisation, &role, password_stdin).await
         }
+        Command::Hotlist {
+            what:
+                HotlistCommand::Upload {
+                    file,
+                    list,
+                    format,
+                    category,
+                    reason,
+                },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            upload_hotlist(&config, &file, &list, &format, &category, &reason).await
+        }
         Command::Audit { what } => audit_command(&Config::load(cli.config.as_deref())?, what),
         Command::Topics { check } => topics_command(Config::load(cli.config.as_deref())?, check).await,
     }
@@ -201,13 +242,19 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let entries = load_csv_file(&config.hotlist.path, config.hotlist.limits)
         .with_context(|| format!("loading the hotlist {}", config.hotlist.path.display()))?;
     info!(entries = entries.len(), "hotlist loaded");
+    let (from_topic, end) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || kafka_hotlist::load(&config)).await??
+    };
+    info!(entries = from_topic.len(), "hotlist topic read");
+    let matcher = Arc::new(LiveMatcher::new(
+        merge_entries(entries, from_topic),
+        config.matching.clone(),
+    ));
     let metrics = Metrics::new();
-    let source = Source::new(
-        &config,
-        Arc::new(LiveMatcher::new(entries, config.matching.clone())),
-        metrics.clone(),
-    )?;
+    let source = Source::new(&config, matcher.clone(), metrics.clone())?;
     let shutdown = CancellationToken::new();
+    kafka_hotlist::follow(&config, end, matcher, shutdown.clone())?;
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let api = server::start(&config, metrics, Arc::new(std::time::SystemTime::now), shutdown.clone())
         .await
@@ -255,6 +302,61 @@ fn audit_command(config: &Config, what: AuditCommand) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Validates a hotlist file and replaces the list on the topic.
+async fn upload_hotlist(
+    config: &Config,
+    file: &std::path::Path,
+    list: &str,
+    format: &str,
+    category: &str,
+    reason: &str,
+) -> anyhow::Result<ExitCode> {
+    let format = feed::Format::parse(format).with_context(|| format!("unknown format {format:?}"))?;
+    let category = Category::parse(category).with_context(|| format!("unknown category {category:?}"))?;
+    anyhow::ensure!(reason.trim().len() >= 5, "give a reason of at least 5 characters");
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let options = feed::FeedOptions {
+        list_id: list.to_owned(),
+        category,
+        limits: config.hotlist.limits,
+    };
+    let entries = match feed::parse(&bytes, &format, &options) {
+        Ok(entries) => entries,
+        Err(e) => {
+            println!("nothing uploaded: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+    let report = kafka_hotlist::upload(config, list, &entries).await?;
+    let event = AuditEvent {
+        at: chrono::Utc::now(),
+        username: whoami(),
+        organisation: "command line".into(),
+        role: Role::Custodian,
+        action: "hotlist_upload".into(),
+        query_terms: vec![
+            format!("list={list}"),
+            format!("file={}", file.display()),
+            format!(
+                "added={} changed={} removed={}",
+                report.added, report.changed, report.removed
+            ),
+            format!("reason={reason}"),
+        ],
+        purpose: None,
+        result_count: Some(entries.len() as u64),
+        client_addr: "local".into(),
+    };
+    kafka_audit::append(config, event).await?;
+    println!(
+        "list {list}: {} added, {} changed, {} removed, {} unchanged",
+        report.added, report.changed, report.removed, report.unchanged
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes a new custodian to the principals topic.
@@ -317,6 +419,18 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     let again = rpassword::prompt_password("again: ")?;
     anyhow::ensure!(first == again, "the two passwords differ");
     Ok(first)
+}
+
+/// The file's entries and the topic's, one per (list, entry) id; the topic wins.
+fn merge_entries(
+    file: Vec<Arc<hotlist_matcher::hotlist::HotlistEntry>>,
+    topic: Vec<Arc<hotlist_matcher::hotlist::HotlistEntry>>,
+) -> Vec<Arc<hotlist_matcher::hotlist::HotlistEntry>> {
+    let mut by_key = std::collections::BTreeMap::new();
+    for entry in file.into_iter().chain(topic) {
+        by_key.insert((entry.list_id.clone(), entry.entry_id.clone()), entry);
+    }
+    by_key.into_values().collect()
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C.

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalize::{Plate, Region};
 
+pub(crate) use self::csv::{build_entry, RawEntry};
 pub use self::csv::{load_csv, load_csv_file, CsvLimits};
 pub use self::live::LiveMatcher;
 pub use self::pattern::Pattern;

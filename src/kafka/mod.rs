@@ -6,6 +6,7 @@
 //! is [`crate::pipeline`], which this module feeds and drains.
 
 pub mod audit;
+pub mod hotlist;
 pub mod principals;
 pub mod scan;
 pub mod source;

@@ -9,6 +9,7 @@ mod api;
 mod common;
 mod crash;
 mod demo;
+mod feeds;
 mod pipeline;
 mod topics;
 mod users;

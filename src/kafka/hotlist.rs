@@ -1,0 +1,265 @@
+//! Hotlists on Kafka: the compacted `alpr.hotlist` topic is the one copy
+//! every matcher instance builds its index from.
+//!
+//! A record is keyed `<list_id>/<entry_id>` and holds the entry as JSON; a
+//! tombstone removes it. [`upload`] replaces a whole list atomically from
+//! the uploader's point of view: the file is validated completely before
+//! anything is written (see [`crate::hotlist::feed`]), then compared with the
+//! list as the topic holds it, and only new and changed entries are written,
+//! with tombstones for entries no longer present. [`load`] reads the topic to
+//! its end at start (not as a group member: every instance needs every
+//! entry); [`follow`] applies later records to a [`LiveMatcher`], so an
+//! upload is matchable on every instance moments after it is acknowledged.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::{client_config, KafkaError};
+use crate::config::Config;
+use crate::hotlist::{build_entry, HotlistEntry, LiveMatcher, RawEntry, RowError};
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// An entry as stored on the topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRecord {
+    pub entry_id: String,
+    pub list_id: String,
+    pub plate: String,
+    pub region: Option<String>,
+    pub category: String,
+    pub priority: u8,
+    pub description: String,
+}
+
+impl EntryRecord {
+    pub fn of(entry: &HotlistEntry) -> EntryRecord {
+        EntryRecord {
+            entry_id: entry.entry_id.clone(),
+            list_id: entry.list_id.clone(),
+            plate: entry.plate.to_string(),
+            region: entry.region.map(|r| r.to_string()),
+            category: entry.category.name().to_owned(),
+            priority: entry.priority,
+            description: entry.description.clone(),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.list_id, self.entry_id)
+    }
+}
+
+/// What an upload changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct UploadReport {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+}
+
+/// Every current entry on the topic, and where each partition ended.
+pub fn load(config: &Config) -> Result<(Vec<Arc<HotlistEntry>>, TopicPartitionList), KafkaError> {
+    let (records, end) = read_records(config)?;
+    let entries = records
+        .into_values()
+        .filter_map(|r| match entry_from_record(&r) {
+            Ok(entry) => Some(Arc::new(entry)),
+            Err(e) => {
+                warn!(error = %e, "hotlist record skipped");
+                None
+            }
+        })
+        .collect();
+    Ok((entries, end))
+}
+
+/// The live records by key, folding tombstones.
+fn read_records(config: &Config) -> Result<(BTreeMap<String, EntryRecord>, TopicPartitionList), KafkaError> {
+    let topic = &config.topics.hotlist;
+    let consumer: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", format!("{}-hotlist", config.kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT)?;
+    let mut start = TopicPartitionList::new();
+    let mut end = TopicPartitionList::new();
+    let mut ends = HashMap::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), TIMEOUT)?;
+        start.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
+        end.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
+        if high > low {
+            ends.insert(partition.id(), high);
+        }
+    }
+    let mut records = BTreeMap::new();
+    if ends.is_empty() {
+        return Ok((records, end));
+    }
+    consumer.assign(&start)?;
+    while !ends.is_empty() {
+        let Some(message) = consumer.poll(TIMEOUT) else {
+            return Err(KafkaError::Topic {
+                topic: topic.clone(),
+                reason: "records stopped arriving before the end of the topic".into(),
+            });
+        };
+        let message = message?;
+        apply_record(&mut records, &message);
+        if ends
+            .get(&message.partition())
+            .is_some_and(|high| message.offset() + 1 >= *high)
+        {
+            ends.remove(&message.partition());
+        }
+    }
+    Ok((records, end))
+}
+
+fn apply_record(records: &mut BTreeMap<String, EntryRecord>, message: &impl Message) {
+    let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+        return;
+    };
+    match message.payload() {
+        None => {
+            records.remove(key);
+        }
+        Some(bytes) => match serde_json::from_slice::<EntryRecord>(bytes) {
+            Ok(record) => {
+                records.insert(key.to_owned(), record);
+            }
+            Err(e) => warn!(offset = message.offset(), error = %e, "hotlist record is not an entry"),
+        },
+    }
+}
+
+/// Replaces list `list_id` with `entries` (already validated): writes new
+/// and changed entries and tombstones for the rest, and waits for every ack.
+pub async fn upload(config: &Config, list_id: &str, entries: &[Arc<HotlistEntry>]) -> Result<UploadReport, KafkaError> {
+    let (current, _) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || read_records(&config))
+            .await
+            .map_err(|e| KafkaError::Topic {
+                topic: "hotlist".into(),
+                reason: e.to_string(),
+            })??
+    };
+    let mut report = UploadReport::default();
+    let mut writes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+    let mut keep = std::collections::HashSet::new();
+    for entry in entries.iter().filter(|e| e.list_id == list_id) {
+        let record = EntryRecord::of(entry);
+        let key = record.key();
+        keep.insert(key.clone());
+        match current.get(&key) {
+            Some(existing) if *existing == record => report.unchanged += 1,
+            existing => {
+                if existing.is_some() {
+                    report.changed += 1;
+                } else {
+                    report.added += 1;
+                }
+                writes.push((key, Some(serde_json::to_vec(&record).expect("entries serialize"))));
+            }
+        }
+    }
+    for (key, record) in &current {
+        if record.list_id == list_id && !keep.contains(key) {
+            report.removed += 1;
+            writes.push((key.clone(), None));
+        }
+    }
+    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
+    let mut pending = Vec::with_capacity(writes.len());
+    for (key, value) in &writes {
+        let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        pending.push(producer.send_result(record).map_err(|(e, _)| e)?);
+    }
+    for future in pending {
+        future
+            .await
+            .map_err(|_| KafkaError::Undelivered(1))?
+            .map_err(|(e, _)| e)?;
+    }
+    Ok(report)
+}
+
+/// Applies every hotlist record after `from` to `matcher` until `shutdown`.
+pub fn follow(
+    config: &Config,
+    from: TopicPartitionList,
+    matcher: Arc<LiveMatcher>,
+    shutdown: CancellationToken,
+) -> Result<(), KafkaError> {
+    let consumer: StreamConsumer = client_config(&config.kafka)
+        .set("group.id", format!("{}-hotlist", config.kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "50")
+        .create()?;
+    consumer.assign(&from)?;
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                message = consumer.recv() => message,
+            };
+            match message {
+                Ok(message) => apply_to_matcher(&matcher, &message),
+                Err(e) => warn!(error = %e, "hotlist topic error"),
+            }
+        }
+    });
+    Ok(())
+}
+
+fn apply_to_matcher(matcher: &LiveMatcher, message: &impl Message) {
+    let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+        return;
+    };
+    match message.payload() {
+        None => {
+            if let Some((list, entry)) = key.split_once('/') {
+                matcher.remove(list, entry);
+            }
+        }
+        Some(bytes) => {
+            let entry = serde_json::from_slice::<EntryRecord>(bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|r| entry_from_record(&r).map_err(|e| e.to_string()));
+            match entry {
+                Ok(entry) => matcher.upsert(Arc::new(entry)),
+                Err(e) => warn!(offset = message.offset(), error = %e, "hotlist record skipped"),
+            }
+        }
+    }
+}
+
+/// Validates a stored record back into an entry, by the upload rules.
+pub fn entry_from_record(record: &EntryRecord) -> Result<HotlistEntry, RowError> {
+    let priority = record.priority.to_string();
+    let raw = RawEntry {
+        entry_id: &record.entry_id,
+        list_id: &record.list_id,
+        plate: &record.plate,
+        category: &record.category,
+        region: record.region.as_deref(),
+        priority: Some(&priority),
+        description: Some(Cow::Borrowed(&record.description)),
+    };
+    build_entry(&raw, 0)
+}

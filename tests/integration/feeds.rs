@@ -1,0 +1,166 @@
+//! Hotlist uploads reach every matcher instance through the hotlist topic.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hotlist_matcher::config::Config;
+use hotlist_matcher::hotlist::feed::{self, FeedOptions, Format};
+use hotlist_matcher::hotlist::{Category, CsvLimits, LiveMatcher, Matcher, Query};
+use hotlist_matcher::kafka::hotlist as kafka_hotlist;
+use hotlist_matcher::normalize::normalize;
+use tokio_util::sync::CancellationToken;
+
+use crate::common;
+
+/// One matcher instance: reads the topic, then follows it.
+async fn instance(config: &Config, shutdown: &CancellationToken) -> Arc<LiveMatcher> {
+    let (entries, end) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || kafka_hotlist::load(&config))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let matcher = Arc::new(LiveMatcher::new(entries, config.matching.clone()));
+    kafka_hotlist::follow(config, end, Arc::clone(&matcher), shutdown.clone()).unwrap();
+    matcher
+}
+
+fn hits(matcher: &LiveMatcher, plate: &str) -> usize {
+    let mut hits = Vec::new();
+    let query = Query {
+        plate: normalize(plate).unwrap(),
+        region: None,
+        candidates: &[],
+    };
+    matcher.find(&query, &mut hits);
+    hits.len()
+}
+
+/// Waits until `check` holds on every instance; returns how long it took.
+async fn until_all(instances: &[Arc<LiveMatcher>], check: impl Fn(&LiveMatcher) -> bool) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if instances.iter().all(|m| check(m)) {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("not every instance caught up within 10 s");
+}
+
+fn ncic(lines: &[&str]) -> Vec<Arc<hotlist_matcher::hotlist::HotlistEntry>> {
+    let options = FeedOptions {
+        list_id: "ca-doj".into(),
+        category: Category::StolenVehicle,
+        limits: CsvLimits::default(),
+    };
+    feed::parse(lines.join("\n").as_bytes(), &Format::NcicFields, &options).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("feeds");
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(
+        &config_path,
+        common::config_text(&prefix, &dir.path().join("h.csv"), 1000),
+    )
+    .unwrap();
+    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
+    common::create_topics(&config).await;
+    let shutdown = CancellationToken::new();
+    let instances = [instance(&config, &shutdown).await, instance(&config, &shutdown).await];
+    assert!(instances.iter().all(|m| m.is_empty()));
+
+    let first = ncic(&[
+        "LIC/ABC123.LIS/CA.VMA/TOYT.NIC/V100000001",
+        "LIC/7XYZ999.LIS/CA.VMA/FORD.NIC/V100000002",
+    ]);
+    let report = kafka_hotlist::upload(&config, "ca-doj", &first).await.unwrap();
+    assert_eq!((report.added, report.changed, report.removed), (2, 0, 0));
+    let took = until_all(&instances, |m| hits(m, "ABC123") == 1 && hits(m, "7XYZ999") == 1).await;
+    eprintln!("upload matchable on both instances after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "an upload is matchable on every instance within a second (took {took:?})"
+    );
+
+    // The same list without ABC123, and with 7XYZ999 changed: a tombstone and an update.
+    let second = ncic(&["LIC/7XYZ999.LIS/CA.VMA/CHEV.NIC/V100000002"]);
+    let report = kafka_hotlist::upload(&config, "ca-doj", &second).await.unwrap();
+    assert_eq!((report.added, report.changed, report.removed), (0, 1, 1));
+    let took = until_all(&instances, |m| hits(m, "ABC123") == 0 && hits(m, "7XYZ999") == 1).await;
+    eprintln!("removal applied on both instances after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "a removal reaches every instance within a second (took {took:?})"
+    );
+    let again = kafka_hotlist::upload(&config, "ca-doj", &second).await.unwrap();
+    assert_eq!(
+        (again.added, again.changed, again.removed, again.unchanged),
+        (0, 0, 0, 1),
+        "nothing rewritten"
+    );
+
+    // A file with a bad line changes nothing, and says why, line by line.
+    let (_, high_before) = watermark(&config);
+    let bad = dir.path().join("bad.ncic");
+    std::fs::write(&bad, "LIC/NEW1234.LIS/CA.NIC/V1\nLIC/BAD#1.LIS/CA.NIC/V2\n").unwrap();
+    let out = upload_cli(&config_path, &bad);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("nothing uploaded") && stdout.contains("line 2, column plate"),
+        "{stdout}"
+    );
+    assert_eq!(watermark(&config).1, high_before, "not one record written");
+    assert_eq!(hits(&instances[0], "NEW1234"), 0);
+
+    // The command line upload is audited with who and why.
+    let good = dir.path().join("good.ncic");
+    std::fs::write(&good, "LIC/NEW1234.LIS/CA.NIC/V1\n").unwrap();
+    let out = upload_cli(&config_path, &good);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "list ca-doj: 1 added, 0 changed, 1 removed, 0 unchanged"
+    );
+    until_all(&instances, |m| hits(m, "NEW1234") == 1 && hits(m, "7XYZ999") == 0).await;
+    let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    let upload = audit
+        .iter()
+        .find(|r| r.event.action == "hotlist_upload")
+        .expect("audited");
+    assert!(
+        upload
+            .event
+            .query_terms
+            .contains(&"reason=weekly DOJ refresh".to_string()),
+        "{:?}",
+        upload.event
+    );
+    shutdown.cancel();
+}
+
+fn upload_cli(config_path: &std::path::Path, file: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args(["--config", config_path.to_str().unwrap(), "hotlist", "upload"])
+        .arg(file)
+        .args(["--list", "ca-doj", "--format", "ncic", "--reason", "weekly DOJ refresh"])
+        .output()
+        .unwrap()
+}
+
+/// Total (low, high) offsets of the hotlist topic.
+fn watermark(config: &Config) -> (i64, i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = hotlist_matcher::kafka::client_config(&config.kafka).create().unwrap();
+    (0..config.topics.partitions).fold((0, 0), |(l, h), p| {
+        let (low, high) = consumer
+            .fetch_watermarks(&config.topics.hotlist, p, Duration::from_secs(10))
+            .unwrap();
+        (l + low, h + high)
+    })
+}
