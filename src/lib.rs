@@ -33,3 +33,12 @@ pub mod normalize;
 pub mod pipeline;
 pub mod read;
 pub mod sample;
+
+/// Now, as the service sees it. Everything time-dependent takes one, so
+/// tests can move time instead of waiting for it.
+pub type Clock = std::sync::Arc<dyn Fn() -> std::time::SystemTime + Send + Sync>;
+
+/// The real clock.
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(std::time::SystemTime::now)
+}

@@ -120,6 +120,7 @@ pub fn hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<HotlistEntry>>
                 1 + rng.below(5) as u8
             },
             description: String::new(),
+            expires_at: None,
         }));
     }
     entries

@@ -180,6 +180,7 @@ mod tests {
                 category: Category::StolenVehicle,
                 priority: 1,
                 description: "black Civic".into(),
+                expires_at: None,
             }),
             kind: MatchKind::Exact,
             score: 1.0,

@@ -30,8 +30,7 @@ use super::routes;
 use crate::config::{ApiSettings, Config};
 use crate::metrics::Metrics;
 
-/// Now, as the API sees it; tests pass a clock they can move.
-pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+pub use crate::Clock;
 
 /// Why a request failed. The body says what the caller can act on and
 /// never carries internals.

@@ -5,7 +5,8 @@
 //! column, and refuses the whole file if any row is bad, so a half-loaded list
 //! never goes live. The columns, in any order and any case:
 //! `entry_id`, `list_id`, `plate`, `category` (required), `region`,
-//! `priority` (0 = most urgent, default 5) and `description` (optional).
+//! `priority` (0 = most urgent, default 5), `description` and `expires_at`
+//! (RFC 3339; the entry stops matching then) (optional).
 //! Other columns are ignored. A plate with `?` (one unknown character) or
 //! `*` (any run) is a wildcard or partial plate.
 
@@ -47,6 +48,7 @@ struct Columns {
     region: Option<usize>,
     priority: Option<usize>,
     description: Option<usize>,
+    expires_at: Option<usize>,
 }
 
 impl Columns {
@@ -67,6 +69,7 @@ impl Columns {
             region: find("region"),
             priority: find("priority"),
             description: find("description"),
+            expires_at: find("expires_at"),
         })
     }
 }
@@ -220,6 +223,7 @@ fn parse_row(
         region: optional(columns.region, "region")?,
         priority: optional(columns.priority, "priority")?,
         description: optional(columns.description, "description")?.map(Cow::Borrowed),
+        expires_at: optional(columns.expires_at, "expires_at")?,
     };
     build_entry(&raw, line).map(Some)
 }
@@ -234,6 +238,8 @@ pub(crate) struct RawEntry<'a> {
     pub region: Option<&'a str>,
     pub priority: Option<&'a str>,
     pub description: Option<Cow<'a, str>>,
+    /// RFC 3339; empty or absent for no expiry.
+    pub expires_at: Option<&'a str>,
 }
 
 /// Validates the fields of one row into an entry; `line` locates errors.
@@ -261,6 +267,14 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
     if description.len() > MAX_DESCRIPTION_LEN {
         return Err(row_error(line, Some("description"), "is longer than 1024 bytes"));
     }
+    let expires_at = match raw.expires_at.map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|_| row_error(line, Some("expires_at"), "must be an RFC 3339 date-time with offset"))?
+                .with_timezone(&chrono::Utc),
+        ),
+    };
     Ok(HotlistEntry {
         entry_id,
         list_id,
@@ -269,6 +283,7 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
         category,
         priority,
         description: description.to_owned(),
+        expires_at,
     })
 }
 
@@ -372,6 +387,21 @@ mod tests {
         let entries = load(text).unwrap();
         assert_eq!(entries[0].plate.to_string(), "7AB?12*");
         assert!(matches!(&entries[1].plate, EntryPlate::Pattern(p) if p.is_partial()));
+    }
+
+    #[test]
+    fn expiry_dates_are_read_and_checked() {
+        let text = "entry_id,list_id,plate,category,expires_at\n\
+                    a,officer,9TEMP12,officer_entered,2026-11-28T06:00:00-08:00\n\
+                    b,officer,9TEMP13,officer_entered,\n";
+        let entries = load(text).unwrap();
+        assert_eq!(entries[0].expires_at.unwrap().to_rfc3339(), "2026-11-28T14:00:00+00:00");
+        assert_eq!(entries[1].expires_at, None);
+        let bad = b"entry_id,list_id,plate,category,expires_at\nc,officer,9TEMP14,officer_entered,tomorrow\n";
+        assert_eq!(
+            row_errors(bad),
+            vec!["line 2, column expires_at: must be an RFC 3339 date-time with offset"]
+        );
     }
 
     #[test]

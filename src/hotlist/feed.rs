@@ -147,6 +147,7 @@ fn fixed_width(line: &[u8], n: u64, layout: &Layout, options: &FeedOptions) -> R
         region: state,
         priority: None,
         description: Some(Cow::Owned(description)),
+        expires_at: None,
     };
     build_entry(&raw, n).map(Some)
 }
@@ -188,6 +189,7 @@ fn ncic(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<HotlistEntr
         region: get("LIS"),
         priority: None,
         description: Some(Cow::Owned(description)),
+        expires_at: None,
     };
     build_entry(&raw, n).map(Some)
 }
@@ -209,6 +211,8 @@ struct JsonEntry<'a> {
     priority: Option<u8>,
     #[serde(default, borrow)]
     description: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    expires_at: Option<Cow<'a, str>>,
 }
 
 fn json_line(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<HotlistEntry>, RowError> {
@@ -223,6 +227,7 @@ fn json_line(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<Hotlis
         region: entry.region.as_deref(),
         priority: priority.as_deref(),
         description: entry.description.clone(),
+        expires_at: entry.expires_at.as_deref(),
     };
     build_entry(&raw, n).map(Some)
 }

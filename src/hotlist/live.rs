@@ -130,6 +130,8 @@ pub struct LiveMatcher {
     /// Current number of entries, kept by the writers.
     len: AtomicUsize,
     writer: Mutex<()>,
+    /// Decides which entries have expired.
+    clock: crate::Clock,
 }
 
 impl LiveMatcher {
@@ -143,7 +145,14 @@ impl LiveMatcher {
             changes: DashMap::new(),
             has_changes: AtomicBool::new(false),
             writer: Mutex::new(()),
+            clock: crate::system_clock(),
         }
+    }
+
+    /// The same matcher, judging expiry by `clock`.
+    pub fn with_clock(mut self, clock: crate::Clock) -> LiveMatcher {
+        self.clock = clock;
+        self
     }
 
     /// Adds an entry, or replaces the one with the same list and entry id.
@@ -230,6 +239,18 @@ impl Matcher for LiveMatcher {
             }
             self.overlay.load().find(query, self.policy.region, hits);
         }
+        if hits.len() > start {
+            // An expired entry stops matching at its expiry, upload or not.
+            let now: chrono::DateTime<chrono::Utc> = (self.clock)().into();
+            let mut i = start;
+            while i < hits.len() {
+                if hits[i].entry.expires_at.is_some_and(|at| at <= now) {
+                    hits.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
         rank(&mut hits[start..]);
         dedup_entries(hits, start);
     }
@@ -289,6 +310,7 @@ mod tests {
             category,
             priority: 1,
             description: String::new(),
+            expires_at: None,
         })
     }
 
@@ -443,6 +465,27 @@ mod tests {
         assert_eq!(find(&m, "9XYZ321", None), vec![("new".to_string(), MatchKind::Exact)]);
         assert_eq!(find(&m, "7ABC123", Some("CA")), vec![]);
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn an_entry_stops_matching_at_its_expiry() {
+        use std::sync::atomic::AtomicU64;
+        let expires = chrono::DateTime::parse_from_rfc3339("2026-11-27T18:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut officer = (*entry("oe1", "officer", "9TEMP12", Category::OfficerEntered, None)).clone();
+        officer.expires_at = Some(expires);
+        let now = Arc::new(AtomicU64::new(expires.timestamp() as u64 - 60));
+        let clock: crate::Clock = {
+            let now = Arc::clone(&now);
+            Arc::new(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.load(Ordering::Relaxed)))
+        };
+        let m = LiveMatcher::new(vec![Arc::new(officer)], TolerancePolicy::default()).with_clock(clock);
+        assert_eq!(find(&m, "9TEMP12", None), vec![("oe1".to_string(), MatchKind::Exact)]);
+        now.store(expires.timestamp() as u64 - 1, Ordering::Relaxed);
+        assert_eq!(find(&m, "9TEMP12", None).len(), 1, "one second before");
+        now.store(expires.timestamp() as u64, Ordering::Relaxed);
+        assert_eq!(find(&m, "9TEMP12", None), vec![], "at its expiry, without a new upload");
     }
 
     #[test]

@@ -178,6 +178,8 @@ pub struct HotlistEntry {
     pub priority: u8,
     /// What a dispatcher should know (vehicle, reason); never logged.
     pub description: String,
+    /// When the entry stops matching, without a new upload.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A normalized read as the matcher sees it.

@@ -39,6 +39,8 @@ pub struct EntryRecord {
     pub category: String,
     pub priority: u8,
     pub description: String,
+    #[serde(default)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl EntryRecord {
@@ -51,6 +53,7 @@ impl EntryRecord {
             category: entry.category.name().to_owned(),
             priority: entry.priority,
             description: entry.description.clone(),
+            expires_at: entry.expires_at,
         }
     }
 
@@ -252,6 +255,7 @@ fn apply_to_matcher(matcher: &LiveMatcher, message: &impl Message) {
 /// Validates a stored record back into an entry, by the upload rules.
 pub fn entry_from_record(record: &EntryRecord) -> Result<HotlistEntry, RowError> {
     let priority = record.priority.to_string();
+    let expires = record.expires_at.map(|t| t.to_rfc3339());
     let raw = RawEntry {
         entry_id: &record.entry_id,
         list_id: &record.list_id,
@@ -260,6 +264,7 @@ pub fn entry_from_record(record: &EntryRecord) -> Result<HotlistEntry, RowError>
         region: record.region.as_deref(),
         priority: Some(&priority),
         description: Some(Cow::Borrowed(&record.description)),
+        expires_at: expires.as_deref(),
     };
     build_entry(&raw, 0)
 }

@@ -78,6 +78,7 @@ fn hotlist(rng: &mut Rng) -> Vec<Arc<HotlistEntry>> {
             category: Category::Bolo,
             priority: 1,
             description: "witness".into(),
+            expires_at: None,
         }));
     }
     entries
