@@ -331,7 +331,10 @@ async fn upload_hotlist(
     };
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     topics::ensure(&admin, &topics::specs(&config.topics)).await?;
-    let report = kafka_hotlist::upload(config, list, &entries).await?;
+    let outcome = kafka_hotlist::upload(config, list, &entries, "command line", false).await?;
+    let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
+        unreachable!("the command line is not held to list ownership");
+    };
     let event = AuditEvent {
         at: chrono::Utc::now(),
         username: whoami(),

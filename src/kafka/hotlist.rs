@@ -62,6 +62,27 @@ impl EntryRecord {
     }
 }
 
+/// Key prefix of a list's own record (owner, last refresh).
+const LIST_PREFIX: &str = "#list/";
+
+/// Who owns a list and when it was last refreshed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMeta {
+    pub list_id: String,
+    /// The organisation whose uploads replace this list.
+    pub organisation: String,
+    pub refreshed_at: chrono::DateTime<chrono::Utc>,
+    pub entries: usize,
+}
+
+/// The outcome of an upload request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadOutcome {
+    Done(UploadReport),
+    /// The list belongs to another organisation; nothing was written.
+    NotOwner { owner: String },
+}
+
 /// What an upload changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct UploadReport {
@@ -73,7 +94,7 @@ pub struct UploadReport {
 
 /// Every current entry on the topic, and where each partition ended.
 pub fn load(config: &Config) -> Result<(Vec<Arc<HotlistEntry>>, TopicPartitionList), KafkaError> {
-    let (records, end) = read_records(config)?;
+    let (records, _, end) = read_records(config)?;
     let entries = records
         .into_values()
         .filter_map(|r| match entry_from_record(&r) {
@@ -88,7 +109,14 @@ pub fn load(config: &Config) -> Result<(Vec<Arc<HotlistEntry>>, TopicPartitionLi
 }
 
 /// The live records by key, folding tombstones.
-fn read_records(config: &Config) -> Result<(BTreeMap<String, EntryRecord>, TopicPartitionList), KafkaError> {
+/// Every list's owner and last refresh.
+pub fn lists(config: &Config) -> Result<Vec<ListMeta>, KafkaError> {
+    Ok(read_records(config)?.1.into_values().collect())
+}
+
+type Records = (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>, TopicPartitionList);
+
+fn read_records(config: &Config) -> Result<Records, KafkaError> {
     let topic = &config.topics.hotlist;
     let consumer: BaseConsumer = client_config(&config.kafka)
         .set("group.id", format!("{}-hotlist", config.kafka.group_id))
@@ -107,8 +135,9 @@ fn read_records(config: &Config) -> Result<(BTreeMap<String, EntryRecord>, Topic
         }
     }
     let mut records = BTreeMap::new();
+    let mut lists = BTreeMap::new();
     if ends.is_empty() {
-        return Ok((records, end));
+        return Ok((records, lists, end));
     }
     consumer.assign(&start)?;
     while !ends.is_empty() {
@@ -119,7 +148,7 @@ fn read_records(config: &Config) -> Result<(BTreeMap<String, EntryRecord>, Topic
             });
         };
         let message = message?;
-        apply_record(&mut records, &message);
+        apply_record(&mut records, &mut lists, &message);
         if ends
             .get(&message.partition())
             .is_some_and(|high| message.offset() + 1 >= *high)
@@ -127,13 +156,29 @@ fn read_records(config: &Config) -> Result<(BTreeMap<String, EntryRecord>, Topic
             ends.remove(&message.partition());
         }
     }
-    Ok((records, end))
+    Ok((records, lists, end))
 }
 
-fn apply_record(records: &mut BTreeMap<String, EntryRecord>, message: &impl Message) {
+fn apply_record(
+    records: &mut BTreeMap<String, EntryRecord>,
+    lists: &mut BTreeMap<String, ListMeta>,
+    message: &impl Message,
+) {
     let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
         return;
     };
+    if let Some(list) = key.strip_prefix(LIST_PREFIX) {
+        match message.payload().map(serde_json::from_slice::<ListMeta>) {
+            Some(Ok(meta)) => {
+                lists.insert(list.to_owned(), meta);
+            }
+            Some(Err(e)) => warn!(offset = message.offset(), error = %e, "list record skipped"),
+            None => {
+                lists.remove(list);
+            }
+        }
+        return;
+    }
     match message.payload() {
         None => {
             records.remove(key);
@@ -149,8 +194,16 @@ fn apply_record(records: &mut BTreeMap<String, EntryRecord>, message: &impl Mess
 
 /// Replaces list `list_id` with `entries` (already validated): writes new
 /// and changed entries and tombstones for the rest, and waits for every ack.
-pub async fn upload(config: &Config, list_id: &str, entries: &[Arc<HotlistEntry>]) -> Result<UploadReport, KafkaError> {
-    let (current, _) = {
+/// `organisation` uploads; with `enforce_owner` (any role but the custodian)
+/// it may only replace a list it owns, or claim a new one.
+pub async fn upload(
+    config: &Config,
+    list_id: &str,
+    entries: &[Arc<HotlistEntry>],
+    organisation: &str,
+    enforce_owner: bool,
+) -> Result<UploadOutcome, KafkaError> {
+    let (current, lists, _) = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || read_records(&config))
             .await
@@ -159,6 +212,10 @@ pub async fn upload(config: &Config, list_id: &str, entries: &[Arc<HotlistEntry>
                 reason: e.to_string(),
             })??
     };
+    let owner = lists.get(list_id).map(|m| m.organisation.clone());
+    if let Some(owner) = owner.clone().filter(|o| enforce_owner && o != organisation) {
+        return Ok(UploadOutcome::NotOwner { owner });
+    }
     let mut report = UploadReport::default();
     let mut writes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
     let mut keep = std::collections::HashSet::new();
@@ -184,6 +241,13 @@ pub async fn upload(config: &Config, list_id: &str, entries: &[Arc<HotlistEntry>
             writes.push((key.clone(), None));
         }
     }
+    let meta = ListMeta {
+        list_id: list_id.to_owned(),
+        organisation: owner.unwrap_or_else(|| organisation.to_owned()),
+        refreshed_at: chrono::Utc::now(),
+        entries: keep.len(),
+    };
+    writes.push((format!("{LIST_PREFIX}{list_id}"), Some(serde_json::to_vec(&meta).expect("serializes"))));
     let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
     let mut pending = Vec::with_capacity(writes.len());
     for (key, value) in &writes {
@@ -199,7 +263,7 @@ pub async fn upload(config: &Config, list_id: &str, entries: &[Arc<HotlistEntry>
             .map_err(|_| KafkaError::Undelivered(1))?
             .map_err(|(e, _)| e)?;
     }
-    Ok(report)
+    Ok(UploadOutcome::Done(report))
 }
 
 /// Applies every hotlist record after `from` to `matcher` until `shutdown`.
@@ -234,6 +298,9 @@ fn apply_to_matcher(matcher: &LiveMatcher, message: &impl Message) {
     let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
         return;
     };
+    if key.starts_with(LIST_PREFIX) {
+        return;
+    }
     match message.payload() {
         None => {
             if let Some((list, entry)) = key.split_once('/') {
