@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, Method, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
@@ -21,7 +21,10 @@ use super::auth::{self, Action, Grant, Role};
 use super::principals::{Agency, User};
 use super::server::{Access, ApiError, ApiState, Route, Session, SESSION_COOKIE};
 use crate::alert::Alert;
+use crate::hotlist::feed::{self, FeedOptions, Format};
+use crate::hotlist::Category;
 use crate::kafka::client_config;
+use crate::kafka::hotlist::UploadOutcome;
 use crate::normalize::{normalize, Plate};
 
 /// Every route, with the access it requires.
@@ -96,6 +99,12 @@ pub fn all() -> Vec<Route> {
             "/api/exports",
             Access::Action(Action::Export),
             post(export),
+        ),
+        route(
+            Method::POST,
+            "/api/hotlists/{list_id}",
+            Access::Action(Action::UploadOwnHotlist),
+            post(upload_hotlist).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         ),
         route(
             Method::GET,
@@ -434,6 +443,73 @@ async fn audit_report(
     event.result_count = Some(records.len() as u64);
     state.record(event).await;
     Ok(Json(records))
+}
+
+/// Largest hotlist upload over HTTPS; the config's file limit applies too.
+const UPLOAD_LIMIT: usize = 256 << 20;
+
+#[derive(Deserialize)]
+struct UploadParams {
+    format: String,
+    #[serde(default)]
+    category: Option<String>,
+    reason: String,
+}
+
+/// Replaces a list with the uploaded file: validated whole first; refused
+/// with every bad line listed; an agency may only replace its own lists.
+async fn upload_hotlist(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Path(list_id): Path<String>,
+    Query(params): Query<UploadParams>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let format = Format::parse(&params.format).ok_or_else(|| ApiError::BadRequest("unknown format".into()))?;
+    let category = match params.category.as_deref() {
+        None => Category::StolenVehicle,
+        Some(name) => Category::parse(name).ok_or_else(|| ApiError::BadRequest("unknown category".into()))?,
+    };
+    if params.reason.trim().len() < 5 {
+        return Err(ApiError::BadRequest("give a reason of at least 5 characters".into()));
+    }
+    let options = FeedOptions {
+        list_id: list_id.clone(),
+        category,
+        limits: state.config.hotlist.limits,
+    };
+    let mut event = state.event(&session, "hotlist_upload", client);
+    event.query_terms = vec![format!("list={list_id}"), format!("reason={}", params.reason.trim())];
+    let entries = match feed::parse(&body, &format, &options) {
+        Ok(entries) => entries,
+        Err(e) => {
+            event.action = "hotlist_upload_refused".into();
+            state.record(event).await;
+            return Err(ApiError::BadRequest(format!("nothing uploaded: {e}")));
+        }
+    };
+    let enforce_owner = session.role != Role::Custodian;
+    let outcome =
+        crate::kafka::hotlist::upload(&state.config, &list_id, &entries, &session.organisation, enforce_owner)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    match outcome {
+        UploadOutcome::Done(report) => {
+            event.query_terms.push(format!(
+                "added={} changed={} removed={}",
+                report.added, report.changed, report.removed
+            ));
+            event.result_count = Some(entries.len() as u64);
+            state.record(event).await;
+            Ok(Json(serde_json::json!({ "list": list_id, "report": report })))
+        }
+        UploadOutcome::NotOwner { .. } => {
+            event.action = "hotlist_upload_refused".into();
+            state.record(event).await;
+            Err(ApiError::Refused("this list belongs to another organisation".into()))
+        }
+    }
 }
 
 /// Most records one search or export returns.

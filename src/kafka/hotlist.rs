@@ -80,7 +80,9 @@ pub struct ListMeta {
 pub enum UploadOutcome {
     Done(UploadReport),
     /// The list belongs to another organisation; nothing was written.
-    NotOwner { owner: String },
+    NotOwner {
+        owner: String,
+    },
 }
 
 /// What an upload changed.
@@ -114,7 +116,11 @@ pub fn lists(config: &Config) -> Result<Vec<ListMeta>, KafkaError> {
     Ok(read_records(config)?.1.into_values().collect())
 }
 
-type Records = (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>, TopicPartitionList);
+type Records = (
+    BTreeMap<String, EntryRecord>,
+    BTreeMap<String, ListMeta>,
+    TopicPartitionList,
+);
 
 fn read_records(config: &Config) -> Result<Records, KafkaError> {
     let topic = &config.topics.hotlist;
@@ -247,7 +253,10 @@ pub async fn upload(
         refreshed_at: chrono::Utc::now(),
         entries: keep.len(),
     };
-    writes.push((format!("{LIST_PREFIX}{list_id}"), Some(serde_json::to_vec(&meta).expect("serializes"))));
+    writes.push((
+        format!("{LIST_PREFIX}{list_id}"),
+        Some(serde_json::to_vec(&meta).expect("serializes")),
+    ));
     let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
     let mut pending = Vec::with_capacity(writes.len());
     for (key, value) in &writes {

@@ -94,7 +94,12 @@ async fn seed(config: &Config, now: SystemTime) {
         ("acme.expired", Role::Contractor),
         ("spare", Role::Officer),
     ] {
-        let (key, value) = User::new(name, "Test Org", role, hash.clone()).unwrap().record();
+        let organisation = match name {
+            "manager" => "City of Coachella",
+            "doj.feed" => "CA DOJ",
+            _ => "Test Org",
+        };
+        let (key, value) = User::new(name, organisation, role, hash.clone()).unwrap().record();
         keys.push(key);
         records.push(value);
     }
@@ -177,6 +182,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         (("GET", "/api/agencies"), 200),
         (("POST", "/api/agencies"), 422),
         (("POST", "/api/exports"), 422),
+        (("POST", "/api/hotlists/{list_id}"), 400),
         (("GET", "/api/sharing"), 200),
         (("GET", "/api/audit/verify"), 200),
         (("GET", "/api/audit/report"), 400),
@@ -201,6 +207,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             ("/api/health", w) => ["manager", "ops", "acme"].contains(&w),
             ("/metrics", w) => ["manager", "ops"].contains(&w),
             ("/api/search/alerts" | "/api/search/reads" | "/api/exports", w) => ["manager", "deputy"].contains(&w),
+            ("/api/hotlists/{list_id}", w) => ["manager", "doj.feed"].contains(&w),
             (path, w) if custodian_only.contains(&path) => w == "manager",
             _ => false,
         }
@@ -280,6 +287,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
     searches_and_exports_need_a_purpose_and_are_audited(&client, &config, &tokens).await;
 
     browser_sessions_need_the_csrf_token(&client, &dir.path().join("cookies"));
+    agencies_upload_only_their_own_lists(&client, &tokens);
 
     // A disabled user's sessions end and the user cannot log in again.
     let doomed = client.token_with("deputy.two", "another long password");
@@ -489,4 +497,33 @@ fn browser_sessions_need_the_csrf_token(client: &Client, jar: &std::path::Path) 
         curl(&["-b", jar_s, "-H", &header, &url("/api/agencies")], Some(agency)),
         "201"
     );
+}
+
+/// The agency feed replaces its own lists over HTTPS; a bad file changes
+/// nothing; another organisation's list is refused.
+fn agencies_upload_only_their_own_lists(client: &Client, tokens: &HashMap<&str, String>) {
+    let feed = tokens["doj.feed"].as_str();
+    let url = "/api/hotlists/doj-stolen?format=ncic&reason=nightly%20DOJ%20extract";
+    let (status, body) = client.call(
+        "POST",
+        url,
+        Some(feed),
+        Some("LIC/ABC123.LIS/CA.NIC/V1\nLIC/BAD#.NIC/V2\n"),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("nothing uploaded") && body.contains("line 2, column plate"),
+        "{body}"
+    );
+    let (status, body) = client.call("POST", url, Some(feed), Some("LIC/ABC123.LIS/CA.NIC/V1\n"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"added\":1"), "{body}");
+    // The custodian may replace it; the same organisation's later uploads too.
+    let manager = tokens["manager"].as_str();
+    let rso = "/api/hotlists/rso-local?format=jsonl&reason=officer%20entries";
+    let line = r#"{"entry_id":"o1","plate":"9TEMP12","category":"officer_entered"}"#;
+    assert_eq!(client.call("POST", rso, Some(manager), Some(line)).0, 200);
+    // ...but an agency may not replace a list another organisation owns.
+    let (status, body) = client.call("POST", rso, Some(feed), Some(line));
+    assert_eq!(status, 403, "{body}");
 }

@@ -78,7 +78,11 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
         "LIC/ABC123.LIS/CA.VMA/TOYT.NIC/V100000001",
         "LIC/7XYZ999.LIS/CA.VMA/FORD.NIC/V100000002",
     ]);
-    let report = done(kafka_hotlist::upload(&config, "ca-doj", &first, "CA DOJ", true).await.unwrap());
+    let report = done(
+        kafka_hotlist::upload(&config, "ca-doj", &first, "CA DOJ", true)
+            .await
+            .unwrap(),
+    );
     assert_eq!((report.added, report.changed, report.removed), (2, 0, 0));
     let took = until_all(&instances, |m| hits(m, "ABC123") == 1 && hits(m, "7XYZ999") == 1).await;
     eprintln!("upload matchable on both instances after {took:?}");
@@ -89,7 +93,11 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
 
     // The same list without ABC123, and with 7XYZ999 changed: a tombstone and an update.
     let second = ncic(&["LIC/7XYZ999.LIS/CA.VMA/CHEV.NIC/V100000002"]);
-    let report = done(kafka_hotlist::upload(&config, "ca-doj", &second, "CA DOJ", true).await.unwrap());
+    let report = done(
+        kafka_hotlist::upload(&config, "ca-doj", &second, "CA DOJ", true)
+            .await
+            .unwrap(),
+    );
     assert_eq!((report.added, report.changed, report.removed), (0, 1, 1));
     let took = until_all(&instances, |m| hits(m, "ABC123") == 0 && hits(m, "7XYZ999") == 1).await;
     eprintln!("removal applied on both instances after {took:?}");
@@ -97,13 +105,19 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
         took < Duration::from_secs(1),
         "a removal reaches every instance within a second (took {took:?})"
     );
-    let again = done(kafka_hotlist::upload(&config, "ca-doj", &second, "CA DOJ", true).await.unwrap());
+    let again = done(
+        kafka_hotlist::upload(&config, "ca-doj", &second, "CA DOJ", true)
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         (again.added, again.changed, again.removed, again.unchanged),
         (0, 0, 0, 1),
         "nothing rewritten"
     );
-    let other = kafka_hotlist::upload(&config, "ca-doj", &first, "Some Other PD", true).await.unwrap();
+    let other = kafka_hotlist::upload(&config, "ca-doj", &first, "Some Other PD", true)
+        .await
+        .unwrap();
     assert_eq!(other, kafka_hotlist::UploadOutcome::NotOwner { owner: "CA DOJ".into() });
     let lists = kafka_hotlist::lists(&config).unwrap();
     assert_eq!(lists.len(), 1);
