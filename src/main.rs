@@ -153,6 +153,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Writes N synthetic entries to the configured hotlist topic (as list
+    /// `bench-load`), then times reading the whole topic back and building
+    /// the matcher, as every instance does at start. Needs a broker.
+    HotlistLoad {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -208,6 +215,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             accuracy::run(&options, &mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench {
+            what: BenchCommand::HotlistLoad { entries },
+        } => bench_hotlist_load(&Config::load(cli.config.as_deref())?, entries).await,
         Command::Users {
             what:
                 UsersCommand::Add {
@@ -302,6 +312,45 @@ fn audit_command(config: &Config, what: AuditCommand) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn bench_hotlist_load(config: &Config, n: usize) -> anyhow::Result<ExitCode> {
+    use std::time::Instant;
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+    let entries = hotlist_matcher::sample::hotlist(&mut hotlist_matcher::sample::Rng::new(9), n, "bench-load");
+    let started = Instant::now();
+    kafka_hotlist::upload(config, "bench-load", &entries, "bench", false).await?;
+    let upload = started.elapsed();
+    drop(entries);
+    let started = Instant::now();
+    let (loaded, _) = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || kafka_hotlist::load(&config)).await??
+    };
+    let read = started.elapsed();
+    let count = loaded.len();
+    let started = Instant::now();
+    let matcher = LiveMatcher::new(loaded, config.matching.clone());
+    let build = started.elapsed();
+    let rate = |d: std::time::Duration| count as f64 / d.as_secs_f64();
+    println!(
+        "entries on the topic: {count} (matcher holds {})",
+        hotlist_matcher::hotlist::Matcher::len(&matcher)
+    );
+    println!("upload (write + acks): {:.1} s", upload.as_secs_f64());
+    println!(
+        "read the topic at start: {:.1} s ({:.0} entries/s)",
+        read.as_secs_f64(),
+        rate(read)
+    );
+    println!(
+        "build the matcher: {:.2} s ({:.0} entries/s)",
+        build.as_secs_f64(),
+        rate(build)
+    );
+    println!("ready after: {:.1} s", (read + build).as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Validates a hotlist file and replaces the list on the topic.

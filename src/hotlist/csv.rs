@@ -275,6 +275,23 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
                 .with_timezone(&chrono::Utc),
         ),
     };
+    if category == Category::OfficerEntered {
+        // Hand-entered plates are the likeliest to outlive their reason.
+        if expires_at.is_none() {
+            return Err(row_error(
+                line,
+                Some("expires_at"),
+                "officer-entered entries must have an expiry",
+            ));
+        }
+        if description.is_empty() {
+            return Err(row_error(
+                line,
+                Some("description"),
+                "officer-entered entries must give a reason",
+            ));
+        }
+    }
     Ok(HotlistEntry {
         entry_id,
         list_id,
@@ -391,16 +408,23 @@ mod tests {
 
     #[test]
     fn expiry_dates_are_read_and_checked() {
-        let text = "entry_id,list_id,plate,category,expires_at\n\
-                    a,officer,9TEMP12,officer_entered,2026-11-28T06:00:00-08:00\n\
-                    b,officer,9TEMP13,officer_entered,\n";
+        let text = "entry_id,list_id,plate,category,expires_at,description\n\
+                    a,officer,9TEMP12,officer_entered,2026-11-28T06:00:00-08:00,seen leaving a burglary\n\
+                    b,rso,9TEMP13,bolo,,\n";
         let entries = load(text).unwrap();
         assert_eq!(entries[0].expires_at.unwrap().to_rfc3339(), "2026-11-28T14:00:00+00:00");
         assert_eq!(entries[1].expires_at, None);
-        let bad = b"entry_id,list_id,plate,category,expires_at\nc,officer,9TEMP14,officer_entered,tomorrow\n";
+        let bad = b"entry_id,list_id,plate,category,expires_at,description\n\
+                    c,officer,9TEMP14,officer_entered,tomorrow,reason\n\
+                    d,officer,9TEMP15,officer_entered,,reason\n\
+                    e,officer,9TEMP16,officer_entered,2026-11-28T06:00:00Z,\n";
         assert_eq!(
             row_errors(bad),
-            vec!["line 2, column expires_at: must be an RFC 3339 date-time with offset"]
+            vec![
+                "line 2, column expires_at: must be an RFC 3339 date-time with offset",
+                "line 3, column expires_at: officer-entered entries must have an expiry",
+                "line 4, column description: officer-entered entries must give a reason",
+            ]
         );
     }
 

@@ -257,22 +257,55 @@ pub async fn upload(
         format!("{LIST_PREFIX}{list_id}"),
         Some(serde_json::to_vec(&meta).expect("serializes")),
     ));
-    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
-    let mut pending = Vec::with_capacity(writes.len());
-    for (key, value) in &writes {
-        let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
-        if let Some(value) = value {
-            record = record.payload(value);
+    write_all(config, &writes).await?;
+    Ok(UploadOutcome::Done(report))
+}
+
+/// Writes `(key, value or tombstone)` records in order and waits for every
+/// ack; when the producer's queue is full it waits for acks before going on.
+async fn write_all(config: &Config, writes: &[(String, Option<Vec<u8>>)]) -> Result<(), KafkaError> {
+    let producer: FutureProducer = client_config(&config.kafka)
+        .set("acks", "all")
+        .set("linger.ms", "20")
+        .create()?;
+    let mut pending = std::collections::VecDeque::new();
+    for (key, value) in writes {
+        loop {
+            let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
+            if let Some(value) = value {
+                record = record.payload(value);
+            }
+            match producer.send_result(record) {
+                Ok(future) => {
+                    pending.push_back(future);
+                    break;
+                }
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    _,
+                )) => {
+                    let Some(oldest) = pending.pop_front() else {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    };
+                    acked(oldest).await?;
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
         }
-        pending.push(producer.send_result(record).map_err(|(e, _)| e)?);
     }
     for future in pending {
-        future
-            .await
-            .map_err(|_| KafkaError::Undelivered(1))?
-            .map_err(|(e, _)| e)?;
+        acked(future).await?;
     }
-    Ok(UploadOutcome::Done(report))
+    Ok(())
+}
+
+async fn acked(future: rdkafka::producer::DeliveryFuture) -> Result<(), KafkaError> {
+    future
+        .await
+        .map_err(|_| KafkaError::Undelivered(1))?
+        .map_err(|(e, _)| e)?;
+    Ok(())
 }
 
 /// Applies every hotlist record after `from` to `matcher` until `shutdown`.

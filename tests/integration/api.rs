@@ -521,7 +521,7 @@ fn agencies_upload_only_their_own_lists(client: &Client, tokens: &HashMap<&str, 
     // The custodian may replace it; the same organisation's later uploads too.
     let manager = tokens["manager"].as_str();
     let rso = "/api/hotlists/rso-local?format=jsonl&reason=officer%20entries";
-    let line = r#"{"entry_id":"o1","plate":"9TEMP12","category":"officer_entered"}"#;
+    let line = r#"{"entry_id":"o1","plate":"9TEMP12","category":"officer_entered","expires_at":"2099-01-01T00:00:00Z","description":"seen leaving a burglary"}"#;
     assert_eq!(client.call("POST", rso, Some(manager), Some(line)).0, 200);
     // ...but an agency may not replace a list another organisation owns.
     let (status, body) = client.call("POST", rso, Some(feed), Some(line));
