@@ -14,6 +14,14 @@ use crate::common;
 
 /// One matcher instance: reads the topic, then follows it.
 async fn instance(config: &Config, shutdown: &CancellationToken) -> Arc<LiveMatcher> {
+    instance_with_clock(config, shutdown, hotlist_matcher::system_clock()).await
+}
+
+async fn instance_with_clock(
+    config: &Config,
+    shutdown: &CancellationToken,
+    clock: hotlist_matcher::Clock,
+) -> Arc<LiveMatcher> {
     let (entries, end) = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || kafka_hotlist::load(&config))
@@ -21,7 +29,7 @@ async fn instance(config: &Config, shutdown: &CancellationToken) -> Arc<LiveMatc
             .unwrap()
             .unwrap()
     };
-    let matcher = Arc::new(LiveMatcher::new(entries, config.matching.clone()));
+    let matcher = Arc::new(LiveMatcher::new(entries, config.matching.clone()).with_clock(clock));
     kafka_hotlist::follow(config, end, Arc::clone(&matcher), shutdown.clone()).unwrap();
     matcher
 }
@@ -189,4 +197,50 @@ fn watermark(config: &Config) -> (i64, i64) {
             .unwrap();
         (l + low, h + high)
     })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_entry_stops_matching_on_every_instance_at_its_expiry() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("expiry");
+    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
+    common::create_topics(&config).await;
+    let expires = chrono::DateTime::parse_from_rfc3339("2026-11-28T06:00:00Z")
+        .unwrap()
+        .to_utc();
+    let now = Arc::new(AtomicI64::new(expires.timestamp() - 3600));
+    let clock: hotlist_matcher::Clock = {
+        let now = Arc::clone(&now);
+        Arc::new(move || std::time::UNIX_EPOCH + Duration::from_secs(now.load(Ordering::Relaxed) as u64))
+    };
+    let shutdown = CancellationToken::new();
+    let instances = [
+        instance_with_clock(&config, &shutdown, clock.clone()).await,
+        instance_with_clock(&config, &shutdown, clock).await,
+    ];
+    let options = FeedOptions {
+        list_id: "rso-officer".into(),
+        category: Category::OfficerEntered,
+        limits: CsvLimits::default(),
+    };
+    let line = r#"{"entry_id":"oe-1","plate":"9TEMP12","expires_at":"2026-11-28T06:00:00Z","description":"fled a traffic stop"}"#;
+    let entries = feed::parse(line.as_bytes(), &Format::JsonLines, &options).unwrap();
+    done(
+        kafka_hotlist::upload(&config, "rso-officer", &entries, "RSO", true)
+            .await
+            .unwrap(),
+    );
+    until_all(&instances, |m| hits(m, "9TEMP12") == 1).await;
+    now.store(expires.timestamp() - 1, Ordering::Relaxed);
+    assert!(
+        instances.iter().all(|m| hits(m, "9TEMP12") == 1),
+        "still live a second before"
+    );
+    now.store(expires.timestamp(), Ordering::Relaxed);
+    assert!(
+        instances.iter().all(|m| hits(m, "9TEMP12") == 0),
+        "expired on every instance, without an upload"
+    );
+    shutdown.cancel();
 }
