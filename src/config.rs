@@ -112,6 +112,7 @@ struct RawHotlist {
     path: PathBuf,
     max_file_bytes: u64,
     max_rows: usize,
+    max_age_hours: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -258,6 +259,8 @@ pub struct PipelineSettings {
 pub struct HotlistSettings {
     pub path: PathBuf,
     pub limits: CsvLimits,
+    /// A list not refreshed for this long is reported stale.
+    pub max_age: Duration,
 }
 
 impl Config {
@@ -364,6 +367,7 @@ impl Raw {
         )?;
         in_range("hotlist.max_file_bytes", hotlist.max_file_bytes, 1, u64::MAX)?;
         in_range("hotlist.max_rows", hotlist.max_rows as u64, 1, u64::MAX)?;
+        in_range("hotlist.max_age_hours", hotlist.max_age_hours, 1, 720)?;
         Ok(Config {
             kafka: KafkaSettings {
                 bootstrap_servers: kafka.bootstrap_servers,
@@ -396,6 +400,7 @@ impl Raw {
                     max_bytes: hotlist.max_file_bytes,
                     max_rows: hotlist.max_rows,
                 },
+                max_age: Duration::from_secs(hotlist.max_age_hours * 3600),
             },
             matching,
             api,

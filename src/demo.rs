@@ -142,7 +142,14 @@ async fn start_api(
         .send(record, Duration::from_secs(10))
         .await
         .map_err(|(e, _)| e)?;
-    let running = server::start(config, metrics.clone(), Arc::new(SystemTime::now), shutdown).await?;
+    let running = server::start(
+        config,
+        metrics.clone(),
+        Arc::new(SystemTime::now),
+        Default::default(),
+        shutdown,
+    )
+    .await?;
     let ca = std::env::temp_dir().join(format!("hotlist-matcher-demo-ca-{}.pem", std::process::id()));
     std::fs::write(&ca, running.self_signed_cert.as_deref().unwrap_or_default())?;
     let url = format!("https://127.0.0.1:{}", running.address.port());

@@ -252,21 +252,27 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let entries = load_csv_file(&config.hotlist.path, config.hotlist.limits)
         .with_context(|| format!("loading the hotlist {}", config.hotlist.path.display()))?;
     info!(entries = entries.len(), "hotlist loaded");
-    let (from_topic, end) = {
+    let loaded = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || kafka_hotlist::load(&config)).await??
     };
-    info!(entries = from_topic.len(), "hotlist topic read");
+    info!(
+        entries = loaded.entries.len(),
+        lists = loaded.lists.len(),
+        "hotlist topic read"
+    );
     let matcher = Arc::new(LiveMatcher::new(
-        merge_entries(entries, from_topic),
+        merge_entries(entries, loaded.entries),
         config.matching.clone(),
     ));
+    let lists: kafka_hotlist::Lists = Arc::new(std::sync::RwLock::new(loaded.lists));
     let metrics = Metrics::new();
     let source = Source::new(&config, matcher.clone(), metrics.clone())?;
     let shutdown = CancellationToken::new();
-    kafka_hotlist::follow(&config, end, matcher, shutdown.clone())?;
+    kafka_hotlist::follow(&config, loaded.end, matcher, lists.clone(), shutdown.clone())?;
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let api = server::start(&config, metrics, Arc::new(std::time::SystemTime::now), shutdown.clone())
+    let clock = hotlist_matcher::system_clock();
+    let api = server::start(&config, metrics, clock, lists, shutdown.clone())
         .await
         .context("starting the API (have the topics been created? run `hotlist-matcher topics`)")?;
     info!(address = %api.address, "API started");
@@ -324,10 +330,11 @@ async fn bench_hotlist_load(config: &Config, n: usize) -> anyhow::Result<ExitCod
     let upload = started.elapsed();
     drop(entries);
     let started = Instant::now();
-    let (loaded, _) = {
+    let loaded = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || kafka_hotlist::load(&config)).await??
-    };
+    }
+    .entries;
     let read = started.elapsed();
     let count = loaded.len();
     let started = Instant::now();

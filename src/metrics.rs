@@ -26,6 +26,8 @@ pub struct Metrics {
     pub batches: IntCounter,
     /// Entries in the loaded hotlist.
     pub hotlist_entries: IntGauge,
+    /// Hotlists not refreshed within their maximum age.
+    pub stale_lists: IntGauge,
 }
 
 impl Metrics {
@@ -57,7 +59,13 @@ impl Metrics {
         registry
             .register(Box::new(hotlist_entries.clone()))
             .expect("registered once");
+        let stale_lists =
+            IntGauge::new("stale_lists", "Hotlists not refreshed within their maximum age.").expect("valid metric");
+        registry
+            .register(Box::new(stale_lists.clone()))
+            .expect("registered once");
         Metrics {
+            stale_lists,
             registry,
             reads,
             hits,

@@ -248,16 +248,27 @@ async fn logout(
     StatusCode::NO_CONTENT
 }
 
+/// Lists not refreshed within the configured age; also sets the metric.
+fn stale_lists(state: &ApiState) -> Vec<crate::kafka::hotlist::ListMeta> {
+    let lists = state.lists.read().expect("lists lock");
+    let stale = crate::kafka::hotlist::stale(&lists, state.now().into(), state.config.hotlist.max_age);
+    state.metrics.stale_lists.set(stale.len() as i64);
+    stale
+}
+
 async fn health(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
+    let stale = stale_lists(&state);
     let principals = state.principals.read().expect("principals lock");
     Json(serde_json::json!({
-        "status": "ok",
+        "status": if stale.is_empty() { "ok" } else { "degraded" },
+        "stale_lists": stale,
         "custodian_exists": principals.has_custodian(),
         "sessions": state.sessions.len(),
     }))
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>) -> String {
+    stale_lists(&state);
     state.metrics.render()
 }
 

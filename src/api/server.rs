@@ -118,6 +118,8 @@ pub struct ApiState {
     pub audit: mpsc::Sender<AuditEvent>,
     pub metrics: Metrics,
     pub clock: Clock,
+    /// The hotlists and when each was last refreshed.
+    pub lists: crate::kafka::hotlist::Lists,
 }
 
 impl ApiState {
@@ -374,6 +376,7 @@ pub async fn start(
     config: &Config,
     metrics: Metrics,
     clock: Clock,
+    lists: crate::kafka::hotlist::Lists,
     shutdown: CancellationToken,
 ) -> Result<Running, ApiError> {
     let unavailable = |e: crate::kafka::KafkaError| ApiError::Unavailable(e.to_string());
@@ -403,6 +406,7 @@ pub async fn start(
         audit,
         metrics,
         clock,
+        lists,
     });
     let listener = std::net::TcpListener::bind(config.api.listen)?;
     let address = listener.local_addr()?;

@@ -94,9 +94,35 @@ pub struct UploadReport {
     pub unchanged: usize,
 }
 
-/// Every current entry on the topic, and where each partition ended.
-pub fn load(config: &Config) -> Result<(Vec<Arc<HotlistEntry>>, TopicPartitionList), KafkaError> {
-    let (records, _, end) = read_records(config)?;
+/// The lists an instance knows, shared with the API for freshness checks.
+pub type Lists = Arc<std::sync::RwLock<BTreeMap<String, ListMeta>>>;
+
+/// What [`load`] found on the topic.
+pub struct Loaded {
+    pub entries: Vec<Arc<HotlistEntry>>,
+    pub lists: BTreeMap<String, ListMeta>,
+    /// Where each partition ended: [`follow`] goes on from here.
+    pub end: TopicPartitionList,
+}
+
+/// Lists not refreshed within `max_age` of `now` (a feed that silently
+/// stopped misses every new theft).
+pub fn stale(
+    lists: &BTreeMap<String, ListMeta>,
+    now: chrono::DateTime<chrono::Utc>,
+    max_age: Duration,
+) -> Vec<ListMeta> {
+    let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+    lists
+        .values()
+        .filter(|m| now - m.refreshed_at > max_age)
+        .cloned()
+        .collect()
+}
+
+/// Every current entry and list on the topic, and where each partition ended.
+pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
+    let (records, lists, end) = read_records(config)?;
     let entries = records
         .into_values()
         .filter_map(|r| match entry_from_record(&r) {
@@ -107,7 +133,7 @@ pub fn load(config: &Config) -> Result<(Vec<Arc<HotlistEntry>>, TopicPartitionLi
             }
         })
         .collect();
-    Ok((entries, end))
+    Ok(Loaded { entries, lists, end })
 }
 
 /// The live records by key, folding tombstones.
@@ -313,6 +339,7 @@ pub fn follow(
     config: &Config,
     from: TopicPartitionList,
     matcher: Arc<LiveMatcher>,
+    lists: Lists,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
     let consumer: StreamConsumer = client_config(&config.kafka)
@@ -328,7 +355,7 @@ pub fn follow(
                 message = consumer.recv() => message,
             };
             match message {
-                Ok(message) => apply_to_matcher(&matcher, &message),
+                Ok(message) => apply_to_matcher(&matcher, &lists, &message),
                 Err(e) => warn!(error = %e, "hotlist topic error"),
             }
         }
@@ -336,11 +363,21 @@ pub fn follow(
     Ok(())
 }
 
-fn apply_to_matcher(matcher: &LiveMatcher, message: &impl Message) {
+fn apply_to_matcher(matcher: &LiveMatcher, lists: &Lists, message: &impl Message) {
     let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
         return;
     };
-    if key.starts_with(LIST_PREFIX) {
+    if let Some(list) = key.strip_prefix(LIST_PREFIX) {
+        let mut lists = lists.write().expect("lists lock");
+        match message.payload().map(serde_json::from_slice::<ListMeta>) {
+            Some(Ok(meta)) => {
+                lists.insert(list.to_owned(), meta);
+            }
+            Some(Err(e)) => warn!(offset = message.offset(), error = %e, "list record skipped"),
+            None => {
+                lists.remove(list);
+            }
+        }
         return;
     }
     match message.payload() {

@@ -135,7 +135,8 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
     seed(&config, clock()).await;
 
     let shutdown = CancellationToken::new();
-    let running = server::start(&config, Metrics::new(), clock, shutdown.clone())
+    let lists: hotlist_matcher::kafka::hotlist::Lists = Default::default();
+    let running = server::start(&config, Metrics::new(), clock, lists.clone(), shutdown.clone())
         .await
         .unwrap();
     let ca = dir.path().join("ca.pem");
@@ -288,6 +289,26 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
 
     browser_sessions_need_the_csrf_token(&client, &dir.path().join("cookies"));
     agencies_upload_only_their_own_lists(&client, &tokens);
+
+    // A list nobody refreshed for 25 hours makes health degraded and the metric 1.
+    let (_, health) = client.call("GET", "/api/health", Some(&tokens["ops"]), None);
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    lists.write().unwrap().insert(
+        "ca-doj-stolen".into(),
+        hotlist_matcher::kafka::hotlist::ListMeta {
+            list_id: "ca-doj-stolen".into(),
+            organisation: "CA DOJ".into(),
+            refreshed_at: chrono::Utc::now() - chrono::Duration::hours(25),
+            entries: 1_000_000,
+        },
+    );
+    let (_, health) = client.call("GET", "/api/health", Some(&tokens["ops"]), None);
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["stale_lists"][0]["list_id"], "ca-doj-stolen");
+    let (_, metrics) = client.call("GET", "/metrics", Some(&tokens["ops"]), None);
+    assert!(metrics.contains("hotlist_stale_lists 1"), "{metrics}");
+    lists.write().unwrap().clear();
 
     // A disabled user's sessions end and the user cannot log in again.
     let doomed = client.token_with("deputy.two", "another long password");

@@ -22,15 +22,16 @@ async fn instance_with_clock(
     shutdown: &CancellationToken,
     clock: hotlist_matcher::Clock,
 ) -> Arc<LiveMatcher> {
-    let (entries, end) = {
+    let loaded = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || kafka_hotlist::load(&config))
             .await
             .unwrap()
             .unwrap()
     };
-    let matcher = Arc::new(LiveMatcher::new(entries, config.matching.clone()).with_clock(clock));
-    kafka_hotlist::follow(config, end, Arc::clone(&matcher), shutdown.clone()).unwrap();
+    let matcher = Arc::new(LiveMatcher::new(loaded.entries, config.matching.clone()).with_clock(clock));
+    let lists = Arc::new(std::sync::RwLock::new(loaded.lists));
+    kafka_hotlist::follow(config, loaded.end, Arc::clone(&matcher), lists, shutdown.clone()).unwrap();
     matcher
 }
 
