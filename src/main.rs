@@ -412,8 +412,8 @@ async fn upload_hotlist(
     };
     kafka_audit::append(config, event).await?;
     println!(
-        "list {list}: {} added, {} changed, {} removed, {} unchanged",
-        report.added, report.changed, report.removed, report.unchanged
+        "list {list}: {} added, {} changed, {} removed, {} unchanged; {} historical alert(s) from retained reads",
+        report.added, report.changed, report.removed, report.unchanged, report.historical_alerts
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -41,6 +41,10 @@ pub struct Alert {
     pub entry: AlertEntry,
     #[serde(rename = "match")]
     pub matched: AlertMatch,
+    /// True when the hit was found by checking retained reads against an
+    /// entry added after the read (the car may be long gone).
+    #[serde(default)]
+    pub historical: bool,
 }
 
 /// The read that hit.
@@ -115,6 +119,7 @@ impl Alert {
                 priority: entry.priority,
                 description: entry.description.clone(),
             },
+            historical: false,
             matched: AlertMatch {
                 kind: hit.kind,
                 score: hit.score,

@@ -92,6 +92,8 @@ pub struct UploadReport {
     pub changed: usize,
     pub removed: usize,
     pub unchanged: usize,
+    /// Alerts raised by checking retained reads against new and changed entries.
+    pub historical_alerts: usize,
 }
 
 /// The lists an instance knows, shared with the API for freshness checks.
@@ -251,6 +253,7 @@ pub async fn upload(
     let mut report = UploadReport::default();
     let mut writes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
     let mut keep = std::collections::HashSet::new();
+    let mut fresh = Vec::new();
     for entry in entries.iter().filter(|e| e.list_id == list_id) {
         let record = EntryRecord::of(entry);
         let key = record.key();
@@ -263,6 +266,7 @@ pub async fn upload(
                 } else {
                     report.added += 1;
                 }
+                fresh.push(Arc::clone(entry));
                 writes.push((key, Some(serde_json::to_vec(&record).expect("entries serialize"))));
             }
         }
@@ -284,6 +288,7 @@ pub async fn upload(
         Some(serde_json::to_vec(&meta).expect("serializes")),
     ));
     write_all(config, &writes).await?;
+    report.historical_alerts = historical_alerts(config, fresh).await?;
     Ok(UploadOutcome::Done(report))
 }
 
@@ -332,6 +337,45 @@ async fn acked(future: rdkafka::producer::DeliveryFuture) -> Result<(), KafkaErr
         .map_err(|_| KafkaError::Undelivered(1))?
         .map_err(|(e, _)| e)?;
     Ok(())
+}
+
+/// Checks the reads still retained (30 days at most) against newly added
+/// entries and writes an alert marked historical for each hit, so a car
+/// listed today but seen yesterday is not missed. Returns how many.
+pub async fn historical_alerts(config: &Config, added: Vec<Arc<HotlistEntry>>) -> Result<usize, KafkaError> {
+    if added.is_empty() {
+        return Ok(0);
+    }
+    let matcher: Arc<dyn crate::hotlist::Matcher> = Arc::new(LiveMatcher::new(added, config.matching.clone()));
+    let max_record_bytes = config.pipeline.max_record_bytes;
+    let scan_config = config.clone();
+    let alerts = tokio::task::spawn_blocking(move || {
+        let mut processor = crate::pipeline::Processor::new(matcher, max_record_bytes);
+        let mut alerts = Vec::new();
+        crate::kafka::scan::scan(&scan_config, &scan_config.topics.reads, usize::MAX, |bytes| {
+            if let crate::pipeline::Outcome::Alerts(found) = processor.process(bytes) {
+                alerts.extend(found);
+            }
+            false
+        })
+        .map(|_| alerts)
+    })
+    .await
+    .map_err(|e| KafkaError::Topic {
+        topic: config.topics.reads.clone(),
+        reason: e.to_string(),
+    })??;
+    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
+    for encoded in &alerts {
+        let mut alert = crate::alert::Alert::decode(&encoded.payload).expect("our own alert");
+        alert.historical = true;
+        let payload = alert.encode();
+        let record = FutureRecord::to(&config.topics.alerts)
+            .key(&encoded.key)
+            .payload(&payload);
+        producer.send(record, TIMEOUT).await.map_err(|(e, _)| e)?;
+    }
+    Ok(alerts.len())
 }
 
 /// Applies every hotlist record after `from` to `matcher` until `shutdown`.

@@ -83,6 +83,11 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
     let instances = [instance(&config, &shutdown).await, instance(&config, &shutdown).await];
     assert!(instances.iter().all(|m| m.is_empty()));
 
+    // A read from yesterday of a car listed only today.
+    let read_id = uuid::Uuid::new_v4();
+    let yesterday = hotlist_matcher::sample::read_json(read_id, "cam-9", common::AT, "abc-123", Some("CA"));
+    common::produce(&config, &config.topics.reads, &[yesterday]).await;
+
     let first = ncic(&[
         "LIC/ABC123.LIS/CA.VMA/TOYT.NIC/V100000001",
         "LIC/7XYZ999.LIS/CA.VMA/FORD.NIC/V100000002",
@@ -93,6 +98,14 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
             .unwrap(),
     );
     assert_eq!((report.added, report.changed, report.removed), (2, 0, 0));
+    assert_eq!(report.historical_alerts, 1, "the retained read of ABC123 was checked");
+    let reader = common::reader(&config, &config.topics.alerts);
+    let mut alerts = Vec::new();
+    common::drain_until(&reader, &mut alerts, Duration::from_secs(30), |m| !m.is_empty()).await;
+    let alert = hotlist_matcher::alert::Alert::decode(rdkafka::Message::payload(&alerts[0]).unwrap()).unwrap();
+    assert!(alert.historical);
+    assert_eq!(alert.read.read_id, read_id);
+    assert_eq!(alert.entry.entry_id, "V100000001");
     let took = until_all(&instances, |m| hits(m, "ABC123") == 1 && hits(m, "7XYZ999") == 1).await;
     eprintln!("upload matchable on both instances after {took:?}");
     assert!(
@@ -153,7 +166,7 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "list ca-doj: 1 added, 0 changed, 1 removed, 0 unchanged"
+        "list ca-doj: 1 added, 0 changed, 1 removed, 0 unchanged; 0 historical alert(s) from retained reads"
     );
     until_all(&instances, |m| hits(m, "NEW1234") == 1 && hits(m, "7XYZ999") == 0).await;
     let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
