@@ -9,11 +9,10 @@
 
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 
-use super::{client_config, KafkaError};
+use super::{client_config, read_to_end, KafkaError};
 use crate::api::audit::{AuditEvent, AuditRecord, Chain};
 use crate::config::Config;
 
@@ -23,32 +22,24 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// JSON is returned as an error naming its offset.
 pub fn read_all(config: &Config) -> Result<Vec<AuditRecord>, KafkaError> {
     let topic = &config.topics.audit;
-    let consumer: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", format!("{}-audit-reader", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .create()?;
-    let (low, high) = consumer.fetch_watermarks(topic, 0, TIMEOUT)?;
-    let mut assignment = TopicPartitionList::new();
-    assignment.add_partition_offset(topic, 0, Offset::Offset(low))?;
-    consumer.assign(&assignment)?;
     let mut records = Vec::new();
-    let mut next = low;
-    while next < high {
-        let Some(message) = consumer.poll(TIMEOUT) else {
-            return Err(KafkaError::Topic {
-                topic: topic.clone(),
-                reason: format!("no record at offset {next} within {TIMEOUT:?}"),
-            });
-        };
-        let message = message?;
-        next = message.offset() + 1;
-        let record = serde_json::from_slice(message.payload().unwrap_or_default()).map_err(|e| KafkaError::Topic {
-            topic: topic.clone(),
-            reason: format!("record at offset {} is not an audit record: {e}", message.offset()),
-        })?;
-        records.push(record);
+    let mut broken = None;
+    read_to_end(config, topic, "audit-reader", |message| {
+        match serde_json::from_slice(message.payload().unwrap_or_default()) {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                broken = Some(KafkaError::Topic {
+                    topic: topic.clone(),
+                    reason: format!("record at offset {} is not an audit record: {e}", message.offset()),
+                })
+            }
+        }
+        broken.is_none()
+    })?;
+    match broken {
+        Some(e) => Err(e),
+        None => Ok(records),
     }
-    Ok(records)
 }
 
 /// Appends `event`, continuing the chain from the topic's last record.

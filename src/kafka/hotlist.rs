@@ -12,18 +12,17 @@
 //! upload is matchable on every instance moments after it is acknowledged.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Message, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{client_config, KafkaError};
+use super::{client_config, follow_topic, read_to_end, KafkaError};
 use crate::config::Config;
 use crate::hotlist::{build_entry, HotlistEntry, LiveMatcher, RawEntry, RowError};
 
@@ -151,46 +150,30 @@ type Records = (
 );
 
 fn read_records(config: &Config) -> Result<Records, KafkaError> {
-    let topic = &config.topics.hotlist;
-    let consumer: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", format!("{}-hotlist", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT)?;
-    let mut start = TopicPartitionList::new();
-    let mut end = TopicPartitionList::new();
-    let mut ends = HashMap::new();
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), TIMEOUT)?;
-        start.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
-        end.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
-        if high > low {
-            ends.insert(partition.id(), high);
-        }
-    }
     let mut records = BTreeMap::new();
     let mut lists = BTreeMap::new();
-    if ends.is_empty() {
-        return Ok((records, lists, end));
-    }
-    consumer.assign(&start)?;
-    while !ends.is_empty() {
-        let Some(message) = consumer.poll(TIMEOUT) else {
-            return Err(KafkaError::Topic {
-                topic: topic.clone(),
-                reason: "records stopped arriving before the end of the topic".into(),
-            });
-        };
-        let message = message?;
-        apply_record(&mut records, &mut lists, &message);
-        if ends
-            .get(&message.partition())
-            .is_some_and(|high| message.offset() + 1 >= *high)
-        {
-            ends.remove(&message.partition());
+    let end = read_to_end(config, &config.topics.hotlist, "hotlist", |message| {
+        apply_record(&mut records, &mut lists, message);
+        true
+    })?;
+    Ok((records, lists, end))
+}
+
+/// Applies a `#list/<id>` record; returns false for any other key.
+fn apply_list_record(lists: &mut BTreeMap<String, ListMeta>, key: &str, message: &impl Message) -> bool {
+    let Some(list) = key.strip_prefix(LIST_PREFIX) else {
+        return false;
+    };
+    match message.payload().map(serde_json::from_slice::<ListMeta>) {
+        Some(Ok(meta)) => {
+            lists.insert(list.to_owned(), meta);
+        }
+        Some(Err(e)) => warn!(offset = message.offset(), error = %e, "list record skipped"),
+        None => {
+            lists.remove(list);
         }
     }
-    Ok((records, lists, end))
+    true
 }
 
 fn apply_record(
@@ -201,16 +184,7 @@ fn apply_record(
     let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
         return;
     };
-    if let Some(list) = key.strip_prefix(LIST_PREFIX) {
-        match message.payload().map(serde_json::from_slice::<ListMeta>) {
-            Some(Ok(meta)) => {
-                lists.insert(list.to_owned(), meta);
-            }
-            Some(Err(e)) => warn!(offset = message.offset(), error = %e, "list record skipped"),
-            None => {
-                lists.remove(list);
-            }
-        }
+    if apply_list_record(lists, key, message) {
         return;
     }
     match message.payload() {
@@ -226,8 +200,6 @@ fn apply_record(
     }
 }
 
-/// Replaces list `list_id` with `entries` (already validated): writes new
-/// and changed entries and tombstones for the rest, and waits for every ack.
 /// `organisation` uploads; with `enforce_owner` (any role but the custodian)
 /// it may only replace a list it owns, or claim a new one.
 pub async fn upload(
@@ -378,7 +350,7 @@ pub async fn historical_alerts(config: &Config, added: Vec<Arc<HotlistEntry>>) -
     Ok(alerts.len())
 }
 
-/// Applies every hotlist record after `from` to `matcher` until `shutdown`.
+/// Applies every hotlist record after `from` to `matcher` and `lists` until `shutdown`.
 pub fn follow(
     config: &Config,
     from: TopicPartitionList,
@@ -386,42 +358,16 @@ pub fn follow(
     lists: Lists,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    let consumer: StreamConsumer = client_config(&config.kafka)
-        .set("group.id", format!("{}-hotlist", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "50")
-        .create()?;
-    consumer.assign(&from)?;
-    tokio::spawn(async move {
-        loop {
-            let message = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                message = consumer.recv() => message,
-            };
-            match message {
-                Ok(message) => apply_to_matcher(&matcher, &lists, &message),
-                Err(e) => warn!(error = %e, "hotlist topic error"),
-            }
-        }
-    });
-    Ok(())
+    follow_topic(config, "hotlist", from, shutdown, move |message| {
+        apply_to_matcher(&matcher, &lists, message)
+    })
 }
 
 fn apply_to_matcher(matcher: &LiveMatcher, lists: &Lists, message: &impl Message) {
     let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
         return;
     };
-    if let Some(list) = key.strip_prefix(LIST_PREFIX) {
-        let mut lists = lists.write().expect("lists lock");
-        match message.payload().map(serde_json::from_slice::<ListMeta>) {
-            Some(Ok(meta)) => {
-                lists.insert(list.to_owned(), meta);
-            }
-            Some(Err(e)) => warn!(offset = message.offset(), error = %e, "list record skipped"),
-            None => {
-                lists.remove(list);
-            }
-        }
+    if apply_list_record(&mut lists.write().expect("lists lock"), key, message) {
         return;
     }
     match message.payload() {

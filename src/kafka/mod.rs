@@ -38,3 +38,91 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     }
     config
 }
+
+/// How long a reader waits for the next record before giving up.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Reads every partition of `topic` from its first to its last offset at the
+/// time of the call, outside any consumer group, calling `f` on each record
+/// until `f` returns false. Returns where each partition ended, for
+/// [`follow_topic`] to go on from. `reader` names the client in the broker.
+pub fn read_to_end(
+    config: &crate::config::Config,
+    topic: &str,
+    reader: &str,
+    mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
+) -> Result<rdkafka::TopicPartitionList, KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", format!("{}-{reader}", config.kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), READ_TIMEOUT)?;
+    let mut start = TopicPartitionList::new();
+    let mut end = TopicPartitionList::new();
+    let mut remaining = std::collections::HashMap::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), READ_TIMEOUT)?;
+        end.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
+        if high > low {
+            start.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
+            remaining.insert(partition.id(), high);
+        }
+    }
+    if remaining.is_empty() {
+        return Ok(end);
+    }
+    consumer.assign(&start)?;
+    while !remaining.is_empty() {
+        let Some(message) = consumer.poll(READ_TIMEOUT) else {
+            return Err(KafkaError::Topic {
+                topic: topic.to_owned(),
+                reason: "records stopped arriving before the end of the topic".into(),
+            });
+        };
+        let message = message?;
+        if remaining
+            .get(&message.partition())
+            .is_some_and(|high| message.offset() + 1 >= *high)
+        {
+            remaining.remove(&message.partition());
+        }
+        if !f(&message) {
+            break;
+        }
+    }
+    Ok(end)
+}
+
+/// Calls `f` on every record of the topic after `from`, until `shutdown`,
+/// in a task of its own. `reader` names the client in the broker.
+pub fn follow_topic(
+    config: &crate::config::Config,
+    reader: &str,
+    from: rdkafka::TopicPartitionList,
+    shutdown: tokio_util::sync::CancellationToken,
+    mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) + Send + 'static,
+) -> Result<(), KafkaError> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let consumer: StreamConsumer = client_config(&config.kafka)
+        .set("group.id", format!("{}-{reader}", config.kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "50")
+        .create()?;
+    consumer.assign(&from)?;
+    let reader = reader.to_owned();
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                message = consumer.recv() => message,
+            };
+            match message {
+                Ok(message) => f(&message),
+                Err(e) => tracing::warn!(error = %e, reader = %reader, "topic error"),
+            }
+        }
+    });
+    Ok(())
+}

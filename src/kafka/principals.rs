@@ -6,55 +6,22 @@
 //! new record, so a user or grant added on one instance is known on all.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Message, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{client_config, KafkaError};
+use super::{follow_topic, read_to_end, KafkaError};
 use crate::api::principals::Principals;
 use crate::config::Config;
 
-const TIMEOUT: Duration = Duration::from_secs(15);
-
 /// Reads the topic to its end; returns the state and where each partition ended.
 pub fn load(config: &Config) -> Result<(Principals, TopicPartitionList), KafkaError> {
-    let topic = &config.topics.principals;
-    let consumer: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", format!("{}-principals", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT)?;
-    let mut start = TopicPartitionList::new();
-    let mut end = TopicPartitionList::new();
-    let mut remaining = 0i64;
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), TIMEOUT)?;
-        start.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
-        end.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
-        remaining += high - low;
-    }
-    consumer.assign(&start)?;
     let mut principals = Principals::default();
-    let ends: Vec<(i32, i64)> = end
-        .elements()
-        .iter()
-        .map(|e| (e.partition(), e.offset().to_raw().unwrap_or(0)))
-        .collect();
-    let mut done: std::collections::HashMap<i32, i64> = ends.iter().map(|(p, _)| (*p, 0)).collect();
-    while remaining > 0 && ends.iter().any(|(p, high)| done[p] < *high) {
-        let Some(message) = consumer.poll(TIMEOUT) else {
-            return Err(KafkaError::Topic {
-                topic: topic.clone(),
-                reason: "the topic did not deliver its records within the timeout".into(),
-            });
-        };
-        let message = message?;
-        done.insert(message.partition(), message.offset() + 1);
-        apply(&mut principals, &message);
-    }
+    let end = read_to_end(config, &config.topics.principals, "principals", |message| {
+        apply(&mut principals, message);
+        true
+    })?;
     Ok((principals, end))
 }
 
@@ -78,22 +45,7 @@ pub fn follow(
     principals: Arc<RwLock<Principals>>,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    let consumer: StreamConsumer = client_config(&config.kafka)
-        .set("group.id", format!("{}-principals", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .create()?;
-    consumer.assign(&from)?;
-    tokio::spawn(async move {
-        loop {
-            let message = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                message = consumer.recv() => message,
-            };
-            match message {
-                Ok(message) => apply(&mut principals.write().expect("principals lock"), &message),
-                Err(e) => warn!(error = %e, "principals topic error"),
-            }
-        }
-    });
-    Ok(())
+    follow_topic(config, "principals", from, shutdown, move |message| {
+        apply(&mut principals.write().expect("principals lock"), message)
+    })
 }
