@@ -66,6 +66,14 @@ pub fn admin(config: &Config) -> AdminClient<DefaultClientContext> {
     client_config(&config.kafka).create().expect("admin client")
 }
 
+/// This test's config, written to `dir/config.toml` for the binary too.
+pub fn config_file(dir: &Path, prefix: &str) -> (std::path::PathBuf, Config) {
+    let path = dir.join("config.toml");
+    let hotlist = dir.join("h.csv");
+    std::fs::write(&path, config_text(prefix, &hotlist, 1000)).expect("config written");
+    (path, config(prefix, &hotlist, 1000))
+}
+
 pub async fn create_topics(config: &Config) {
     topics::ensure(&admin(config), &topics::specs(&config.topics))
         .await

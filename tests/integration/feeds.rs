@@ -71,13 +71,7 @@ fn ncic(lines: &[&str]) -> Vec<Arc<hotlist_matcher::hotlist::HotlistEntry>> {
 async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_removes() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = common::unique("feeds");
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(
-        &config_path,
-        common::config_text(&prefix, &dir.path().join("h.csv"), 1000),
-    )
-    .unwrap();
-    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
+    let (config_path, config) = common::config_file(dir.path(), &prefix);
     common::create_topics(&config).await;
     let shutdown = CancellationToken::new();
     let instances = [instance(&config, &shutdown).await, instance(&config, &shutdown).await];

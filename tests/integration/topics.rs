@@ -50,13 +50,7 @@ async fn topics_are_created_with_their_configs_and_read_back() {
 async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = common::unique("violation");
-    let config_path = dir.path().join("config.toml");
-    std::fs::write(
-        &config_path,
-        common::config_text(&prefix, &dir.path().join("h.csv"), 1000),
-    )
-    .unwrap();
-    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
+    let (config_path, config) = common::config_file(dir.path(), &prefix);
 
     // Someone created the reads topic by hand with 90 days' retention.
     let reads = NewTopic::new(&config.topics.reads, 1, TopicReplication::Fixed(1))

@@ -33,11 +33,7 @@ fn add_user(config_path: &std::path::Path, args: &[&str], password: &str) -> std
 async fn the_first_custodian_is_added_with_an_argon2id_hash_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = common::unique("users");
-    let config_path = dir.path().join("config.toml");
-    let text = common::config_text(&prefix, &dir.path().join("h.csv"), 1000);
-    std::fs::write(&config_path, &text).unwrap();
-    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
-
+    let (config_path, config) = common::config_file(dir.path(), &prefix);
     let manager = ["--username", "city.manager", "--organisation", "City of Coachella"];
     let weak = add_user(&config_path, &manager, "short");
     assert!(!weak.status.success());
