@@ -212,6 +212,7 @@ async fn login(
         return Err(ApiError::BadCredentials);
     };
     state.lockout.lock().expect("lockout lock").record_success(&username);
+    state.sessions.retain(|_, s| s.expires_at > now); // forget expired sessions
     let session = Session {
         token: random_token(),
         csrf_token: random_token(),

@@ -277,8 +277,13 @@ impl AuditWriter {
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
                 let record = self.chain.append(event);
-                if let Err(e) = crate::kafka::audit::store(&self.producer, &self.config, &record).await {
-                    warn!(error = %e, seq = record.seq, "audit record not stored");
+                // A lost record would break the chain for every later one:
+                // keep trying, in order, until the broker takes it.
+                let mut backoff = Duration::from_millis(100);
+                while let Err(e) = crate::kafka::audit::store(&self.producer, &self.config, &record).await {
+                    warn!(error = %e, seq = record.seq, "audit record not stored yet; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         });
