@@ -179,11 +179,21 @@ fn plant(
     let malformed = sample::malformed_records(&mut rng, max_record_bytes);
     let mut expected = HashMap::new();
     let mut records = Vec::with_capacity(options.reads);
+    let patterns: Vec<Arc<HotlistEntry>> = entries
+        .iter()
+        .filter(|e| matches!(e.plate, EntryPlate::Pattern(_)))
+        .cloned()
+        .collect();
     let clock = chrono::DateTime::parse_from_rfc3339("2026-11-27T03:00:00-08:00").expect("valid");
     while records.len() + malformed.len() < options.reads {
         let at = (clock + chrono::Duration::milliseconds(records.len() as i64 * 250)).to_rfc3339();
         let camera = format!("coachella-cam-{:02}", rng.below(12) + 1);
-        let entry = rng.pick(entries);
+        // Witness patterns are few in any list; give them a fair share of reads.
+        let entry = if !patterns.is_empty() && rng.chance(2) {
+            rng.pick(&patterns)
+        } else {
+            rng.pick(entries)
+        };
         let listed = entry.plate.to_string();
         let (shown, kind) = match (&entry.plate, rng.below(100)) {
             (EntryPlate::Pattern(p), 0..=29) => {
