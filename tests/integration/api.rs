@@ -248,6 +248,22 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
     assert_eq!(client.login("deputy.two", "another long password").0, 200);
     let (_, users) = client.call("GET", "/api/users", Some(manager), None);
     assert!(users.contains("deputy.two") && !users.contains("argon2"), "{users}");
+    // Every JSON route refuses broken, hostile and oversized bodies cleanly.
+    let oversized = format!(r#"{{"x":"{}"}}"#, "a".repeat(3_000_000));
+    for route in routes::all().iter().filter(|r| r.method == axum::http::Method::POST) {
+        if route.path.contains("{list_id}") || route.path == "/api/logout" {
+            continue; // a file upload, and a route without a body
+        }
+        for (body, want) in [
+            ("{not json", 400),
+            ("\u{0}\u{ffff}", 400),
+            (r#"{"username":["nested",{"deep":[[[[1]]]]}]}"#, 422),
+            (oversized.as_str(), 413),
+        ] {
+            let (status, text) = client.call("POST", route.path, Some(manager), Some(body));
+            assert_eq!(status, want, "{} with {:.20}: {text}", route.path, body);
+        }
+    }
     // Hostile and oversized bodies are refused cleanly.
     assert_eq!(
         client.call("POST", "/api/users", Some(manager), Some("{not json")).0,
