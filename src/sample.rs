@@ -121,6 +121,7 @@ pub fn hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<HotlistEntry>>
             },
             description: String::new(),
             expires_at: None,
+            details: Default::default(),
         }));
     }
     entries

@@ -73,6 +73,9 @@ pub struct AlertEntry {
     pub category: Category,
     pub priority: u8,
     pub description: String,
+    /// NCIC number, agencies and vehicle, when the list gave them.
+    #[serde(default)]
+    pub details: crate::hotlist::EntryDetails,
 }
 
 /// How the read matched the entry.
@@ -118,6 +121,7 @@ impl Alert {
                 category: entry.category,
                 priority: entry.priority,
                 description: entry.description.clone(),
+                details: entry.details.clone(),
             },
             historical: false,
             matched: AlertMatch {
@@ -186,6 +190,7 @@ mod tests {
                 priority: 1,
                 description: "black Civic".into(),
                 expires_at: None,
+                details: Default::default(),
             }),
             kind: MatchKind::Exact,
             score: 1.0,

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use super::{Category, EntryPlate, HotlistEntry, HotlistError, Pattern, RowError};
+use super::{Category, EntryDetails, EntryPlate, HotlistEntry, HotlistError, Pattern, RowError};
 use crate::normalize::{normalize, normalize_region};
 
 /// Size limits for one hotlist file.
@@ -224,8 +224,25 @@ fn parse_row(
         priority: optional(columns.priority, "priority")?,
         description: optional(columns.description, "description")?.map(Cow::Borrowed),
         expires_at: optional(columns.expires_at, "expires_at")?,
+        details: details_of(record, header, line)?,
     };
     build_entry(&raw, line).map(Some)
+}
+
+/// The optional detail columns (`nic`, `ori`, `oca`, `plate_type`,
+/// `vehicle_year`, `vehicle_make`, `vehicle_model`, `vehicle_colour`).
+fn details_of(record: &csv::ByteRecord, header: &csv::StringRecord, line: u64) -> Result<EntryDetails, RowError> {
+    let mut details = EntryDetails::default();
+    for (name, value) in details.fields_mut() {
+        let Some(index) = header.iter().position(|h| h.trim().eq_ignore_ascii_case(name)) else {
+            continue;
+        };
+        let raw = record.get(index).unwrap_or_default();
+        let text = std::str::from_utf8(raw)
+            .map_err(|_| row_error(line, Some(name), "is not UTF-8 text (save the file as UTF-8)"))?;
+        *value = Some(text.to_owned());
+    }
+    Ok(details)
 }
 
 /// The text fields of one entry, however the file laid them out.
@@ -240,6 +257,7 @@ pub(crate) struct RawEntry<'a> {
     pub description: Option<Cow<'a, str>>,
     /// RFC 3339; empty or absent for no expiry.
     pub expires_at: Option<&'a str>,
+    pub details: EntryDetails,
 }
 
 /// Validates the fields of one row into an entry; `line` locates errors.
@@ -292,6 +310,15 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
             ));
         }
     }
+    let mut details = raw.details.clone();
+    for (name, value) in details.fields_mut() {
+        if let Some(text) = value.as_deref().map(str::trim) {
+            if text.len() > MAX_ID_LEN || text.chars().any(char::is_control) {
+                return Err(row_error(line, Some(name), "must be at most 64 printable characters"));
+            }
+            *value = (!text.is_empty()).then(|| text.to_owned());
+        }
+    }
     Ok(HotlistEntry {
         entry_id,
         list_id,
@@ -301,6 +328,7 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
         priority,
         description: description.to_owned(),
         expires_at,
+        details,
     })
 }
 
@@ -404,6 +432,30 @@ mod tests {
         let entries = load(text).unwrap();
         assert_eq!(entries[0].plate.to_string(), "7AB?12*");
         assert!(matches!(&entries[1].plate, EntryPlate::Pattern(p) if p.is_partial()));
+    }
+
+    #[test]
+    fn ncic_detail_columns_are_kept_apart() {
+        let text = "entry_id,list_id,plate,category,nic,ori,vehicle_make,vehicle_colour\n\
+                    e1,doj,7ABC123,stolen_vehicle,V123456789,CA0330000,HOND, BLK \n\
+                    e2,doj,7ABC124,stolen_vehicle,,,,\n";
+        let entries = load(text).unwrap();
+        assert_eq!(entries[0].details.nic.as_deref(), Some("V123456789"));
+        assert_eq!(entries[0].details.ori.as_deref(), Some("CA0330000"));
+        assert_eq!(entries[0].details.vehicle_colour.as_deref(), Some("BLK"));
+        assert_eq!(
+            entries[1].details,
+            EntryDetails::default(),
+            "empty columns are absent, not empty strings"
+        );
+        let long = format!(
+            "entry_id,list_id,plate,category,oca\ne3,doj,7ABC125,bolo,{}\n",
+            "9".repeat(65)
+        );
+        assert_eq!(
+            row_errors(long.as_bytes()),
+            vec!["line 2, column oca: must be at most 64 printable characters"]
+        );
     }
 
     #[test]

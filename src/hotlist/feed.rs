@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::csv::{build_entry, collect_rows, load_csv, row_error, RawEntry};
-use super::{Category, CsvLimits, HotlistEntry, HotlistError, RowError};
+use super::{Category, CsvLimits, EntryDetails, HotlistEntry, HotlistError, RowError};
 
 /// The formats an upload may have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +148,7 @@ fn fixed_width(line: &[u8], n: u64, layout: &Layout, options: &FeedOptions) -> R
         priority: None,
         description: Some(Cow::Owned(description)),
         expires_at: None,
+        details: EntryDetails::default(),
     };
     build_entry(&raw, n).map(Some)
 }
@@ -176,7 +177,18 @@ fn ncic(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<HotlistEntr
     let get = |code: &str| fields.iter().find(|(c, _)| *c == code).map(|(_, v)| *v);
     let plate = get("LIC").ok_or_else(|| row_error(n, Some("LIC"), "is missing (the plate)"))?;
     let nic = get("NIC").ok_or_else(|| row_error(n, Some("NIC"), "is missing (the NCIC number)"))?;
-    let description = ["VYR", "VMA", "VMO", "VST", "VCO", "ORI", "OCA", "MIS"]
+    let owned = |code: &str| get(code).map(str::to_owned);
+    let details = EntryDetails {
+        nic: Some(nic.to_owned()),
+        ori: owned("ORI"),
+        oca: owned("OCA"),
+        plate_type: owned("LIT"),
+        vehicle_year: owned("VYR"),
+        vehicle_make: owned("VMA"),
+        vehicle_model: owned("VMO"),
+        vehicle_colour: owned("VCO"),
+    };
+    let description = ["VST", "LIY", "MIS"]
         .iter()
         .filter_map(|code| get(code).map(|v| format!("{code}/{v}")))
         .collect::<Vec<_>>()
@@ -190,6 +202,7 @@ fn ncic(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<HotlistEntr
         priority: None,
         description: Some(Cow::Owned(description)),
         expires_at: None,
+        details,
     };
     build_entry(&raw, n).map(Some)
 }
@@ -213,6 +226,8 @@ struct JsonEntry<'a> {
     description: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     expires_at: Option<Cow<'a, str>>,
+    #[serde(flatten)]
+    details: EntryDetails,
 }
 
 fn json_line(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<HotlistEntry>, RowError> {
@@ -228,6 +243,7 @@ fn json_line(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<Hotlis
         priority: priority.as_deref(),
         description: entry.description.clone(),
         expires_at: entry.expires_at.as_deref(),
+        details: entry.details.clone(),
     };
     build_entry(&raw, n).map(Some)
 }
@@ -307,7 +323,13 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].entry_id, "V123456789");
         assert_eq!(entries[0].plate.to_string(), "ABC123");
-        assert_eq!(entries[0].description, "VMA/TOYT VCO/BLK ORI/CA0330000");
+        assert_eq!(entries[0].description, "");
+        assert_eq!(entries[0].details.nic.as_deref(), Some("V123456789"));
+        assert_eq!(entries[0].details.ori.as_deref(), Some("CA0330000"));
+        assert_eq!(entries[0].details.vehicle_make.as_deref(), Some("TOYT"));
+        assert_eq!(entries[0].details.vehicle_colour.as_deref(), Some("BLK"));
+        assert_eq!(entries[1].details.vehicle_year.as_deref(), Some("2018"));
+        assert_eq!(entries[1].details.oca.as_deref(), Some("RSO-26-1"));
         assert_eq!(entries[1].region.unwrap().as_str(), "NV");
     }
 

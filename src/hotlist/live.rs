@@ -311,6 +311,7 @@ mod tests {
             priority: 1,
             description: String::new(),
             expires_at: None,
+            details: Default::default(),
         })
     }
 

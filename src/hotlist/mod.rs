@@ -163,6 +163,46 @@ impl From<Plate> for EntryPlate {
     }
 }
 
+/// What NCIC and state extracts say about an entry beyond its plate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryDetails {
+    /// NCIC number (NIC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nic: Option<String>,
+    /// Originating agency (ORI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ori: Option<String>,
+    /// The originating agency's case number (OCA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oca: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle_year: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle_make: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle_colour: Option<String>,
+}
+
+impl EntryDetails {
+    /// Every field with its file column name, for loaders and validation.
+    pub fn fields_mut(&mut self) -> [(&'static str, &mut Option<String>); 8] {
+        [
+            ("nic", &mut self.nic),
+            ("ori", &mut self.ori),
+            ("oca", &mut self.oca),
+            ("plate_type", &mut self.plate_type),
+            ("vehicle_year", &mut self.vehicle_year),
+            ("vehicle_make", &mut self.vehicle_make),
+            ("vehicle_model", &mut self.vehicle_model),
+            ("vehicle_colour", &mut self.vehicle_colour),
+        ]
+    }
+}
+
 /// One plate an agency wants found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotlistEntry {
@@ -180,6 +220,8 @@ pub struct HotlistEntry {
     pub description: String,
     /// When the entry stops matching, without a new upload.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// NCIC number, agencies, vehicle.
+    pub details: EntryDetails,
 }
 
 /// A normalized read as the matcher sees it.

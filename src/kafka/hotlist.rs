@@ -40,6 +40,8 @@ pub struct EntryRecord {
     pub description: String,
     #[serde(default)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub details: crate::hotlist::EntryDetails,
 }
 
 impl EntryRecord {
@@ -53,6 +55,7 @@ impl EntryRecord {
             priority: entry.priority,
             description: entry.description.clone(),
             expires_at: entry.expires_at,
+            details: entry.details.clone(),
         }
     }
 
@@ -401,6 +404,7 @@ pub fn entry_from_record(record: &EntryRecord) -> Result<HotlistEntry, RowError>
         priority: Some(&priority),
         description: Some(Cow::Borrowed(&record.description)),
         expires_at: expires.as_deref(),
+        details: record.details.clone(),
     };
     build_entry(&raw, 0)
 }

@@ -79,6 +79,7 @@ fn hotlist(rng: &mut Rng) -> Vec<Arc<HotlistEntry>> {
             priority: 1,
             description: "witness".into(),
             expires_at: None,
+            details: Default::default(),
         }));
     }
     entries
