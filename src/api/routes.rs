@@ -13,7 +13,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, AuditEvent};
@@ -23,9 +23,14 @@ use super::server::{Access, ApiError, ApiState, Route, Session, SESSION_COOKIE};
 use crate::alert::Alert;
 use crate::hotlist::feed::{self, FeedOptions, Format};
 use crate::hotlist::Category;
-use crate::kafka::client_config;
 use crate::kafka::hotlist::UploadOutcome;
 use crate::normalize::{normalize, Plate};
+
+/// The rule of every route, computed once for the authorization middleware.
+pub fn rules() -> &'static [(Method, &'static str, Access)] {
+    static RULES: std::sync::OnceLock<Vec<(Method, &'static str, Access)>> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| all().into_iter().map(|r| (r.method, r.path, r.access)).collect())
+}
 
 /// Every route, with the access it requires.
 pub fn all() -> Vec<Route> {
@@ -245,7 +250,7 @@ async fn logout(
     Extension(session): Extension<Session>,
 ) -> StatusCode {
     state.sessions.remove(&session.token);
-    state.record(state.event(&session, "logout", client)).await;
+    state.record(state.event(&session, "logout", client, Vec::new())).await;
     StatusCode::NO_CONTENT
 }
 
@@ -298,7 +303,7 @@ async fn list_users(
             disabled: u.disabled,
         })
         .collect();
-    let mut event = state.event(&session, "list_users", client);
+    let mut event = state.event(&session, "list_users", client, Vec::new());
     event.result_count = Some(users.len() as u64);
     state.record(event).await;
     Json(users)
@@ -327,9 +332,8 @@ async fn add_user(
         User::new(&new.username, &new.organisation, new.role, hash).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (key, value) = user.record();
     publish(&state, &key, Some(&value)).await?;
-    let mut event = state.event(&session, "user_added", client);
-    event.query_terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
-    state.record(event).await;
+    let terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    state.record(state.event(&session, "user_added", client, terms)).await;
     Ok(StatusCode::CREATED)
 }
 
@@ -351,9 +355,10 @@ async fn disable_user(
     let (key, value) = user.record();
     publish(&state, &key, Some(&value)).await?;
     state.sessions.retain(|_, s| s.username != username);
-    let mut event = state.event(&session, "user_disabled", client);
-    event.query_terms = vec![format!("username={username}")];
-    state.record(event).await;
+    let terms = vec![format!("username={username}")];
+    state
+        .record(state.event(&session, "user_disabled", client, terms))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,12 +394,11 @@ async fn add_grant(
     };
     let value = serde_json::to_vec(&grant).expect("grants serialize");
     publish(&state, &format!("grant:{id}"), Some(&value)).await?;
-    let mut event = state.event(&session, "grant_issued", client);
-    event.query_terms = vec![
+    let terms = vec![
         format!("grantee={}", grant.grantee),
         format!("document={}", grant.document_ref),
     ];
-    state.record(event).await;
+    state.record(state.event(&session, "grant_issued", client, terms)).await;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
 }
 
@@ -414,9 +418,10 @@ async fn revoke_grant(
     grant.revoked = true;
     let value = serde_json::to_vec(&grant).expect("grants serialize");
     publish(&state, &format!("grant:{id}"), Some(&value)).await?;
-    let mut event = state.event(&session, "grant_revoked", client);
-    event.query_terms = vec![format!("grant={id}")];
-    state.record(event).await;
+    let terms = vec![format!("grant={id}")];
+    state
+        .record(state.event(&session, "grant_revoked", client, terms))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -426,7 +431,9 @@ async fn audit_verify(
     Extension(session): Extension<Session>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let records = read_audit(&state).await?;
-    state.record(state.event(&session, "audit_verified", client)).await;
+    state
+        .record(state.event(&session, "audit_verified", client, Vec::new()))
+        .await;
     Ok(Json(match audit::verify(&records) {
         Ok(()) => serde_json::json!({ "intact": true, "records": records.len() }),
         Err(e) => serde_json::json!({ "intact": false, "records": records.len(), "problem": e.to_string() }),
@@ -450,8 +457,12 @@ async fn audit_report(
         .into_iter()
         .filter(|r| r.event.at >= period.from && r.event.at <= period.to)
         .collect();
-    let mut event = state.event(&session, "audit_report", client);
-    event.query_terms = vec![format!("from={}", period.from), format!("to={}", period.to)];
+    let mut event = state.event(
+        &session,
+        "audit_report",
+        client,
+        vec![format!("from={}", period.from), format!("to={}", period.to)],
+    );
     event.result_count = Some(records.len() as u64);
     state.record(event).await;
     Ok(Json(records))
@@ -491,8 +502,12 @@ async fn upload_hotlist(
         category,
         limits: state.config.hotlist.limits,
     };
-    let mut event = state.event(&session, "hotlist_upload", client);
-    event.query_terms = vec![format!("list={list_id}"), format!("reason={}", params.reason.trim())];
+    let mut event = state.event(
+        &session,
+        "hotlist_upload",
+        client,
+        vec![format!("list={list_id}"), format!("reason={}", params.reason.trim())],
+    );
     let entries = match feed::parse(&body, &format, &options) {
         Ok(entries) => entries,
         Err(e) => {
@@ -543,7 +558,7 @@ async fn check_purpose(
 ) -> Result<(), ApiError> {
     if let Err(e) = audit::require_purpose(action, purpose) {
         state
-            .record(state.event(session, "refused_without_purpose", client))
+            .record(state.event(session, "refused_without_purpose", client, Vec::new()))
             .await;
         return Err(ApiError::BadRequest(e.to_string()));
     }
@@ -587,8 +602,7 @@ fn searched(
     purpose: Option<audit::Purpose>,
     count: usize,
 ) -> AuditEvent {
-    let mut event = state.event(session, action, client);
-    event.query_terms = terms;
+    let mut event = state.event(session, action, client, terms);
     event.purpose = purpose;
     event.result_count = Some(count as u64);
     event
@@ -666,12 +680,13 @@ async fn add_agency(
     agency.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let value = serde_json::to_vec(&agency).expect("agencies serialize");
     publish(&state, &format!("agency:{}", agency.ori), Some(&value)).await?;
-    let mut event = state.event(&session, "agency_registered", client);
-    event.query_terms = vec![
+    let terms = vec![
         format!("ori={}", agency.ori),
         format!("california_public_agency={}", agency.california_public_agency),
     ];
-    state.record(event).await;
+    state
+        .record(state.event(&session, "agency_registered", client, terms))
+        .await;
     Ok(StatusCode::CREATED)
 }
 
@@ -703,8 +718,12 @@ async fn export(
         .agency(&request.agency_ori)
         .cloned();
     let Some(agency) = agency.filter(|a| a.california_public_agency) else {
-        let mut event = state.event(&session, "export_refused", client);
-        event.query_terms = vec![format!("agency={}", request.agency_ori)];
+        let mut event = state.event(
+            &session,
+            "export_refused",
+            client,
+            vec![format!("agency={}", request.agency_ori)],
+        );
         event.purpose = request.purpose;
         state.record(event).await;
         return Err(ApiError::Refused(
@@ -730,7 +749,7 @@ async fn sharing_register(
         .into_iter()
         .filter(|r| r.event.action == "export" || r.event.action == "export_refused")
         .collect();
-    let mut event = state.event(&session, "sharing_register", client);
+    let mut event = state.event(&session, "sharing_register", client, Vec::new());
     event.result_count = Some(records.len() as u64);
     state.record(event).await;
     Ok(Json(records))
@@ -747,15 +766,12 @@ async fn read_audit(state: &ApiState) -> Result<Vec<audit::AuditRecord>, ApiErro
 /// Writes a principal record to the topic and applies it here at once (the
 /// other instances apply it when they read it).
 async fn publish(state: &ApiState, key: &str, value: Option<&[u8]>) -> Result<(), ApiError> {
-    let producer: FutureProducer = client_config(&state.config.kafka)
-        .set("acks", "all")
-        .create()
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let mut record = FutureRecord::<str, [u8]>::to(&state.config.topics.principals).key(key);
     if let Some(value) = value {
         record = record.payload(value);
     }
-    producer
+    state
+        .producer
         .send(record, std::time::Duration::from_secs(15))
         .await
         .map_err(|(e, _)| ApiError::Unavailable(e.to_string()))?;

@@ -120,6 +120,8 @@ pub struct ApiState {
     pub clock: Clock,
     /// The hotlists and when each was last refreshed.
     pub lists: crate::kafka::hotlist::Lists,
+    /// Writes principal records (users, grants, agencies).
+    pub producer: rdkafka::producer::FutureProducer,
 }
 
 impl ApiState {
@@ -134,15 +136,15 @@ impl ApiState {
         }
     }
 
-    /// An audit event for `session` doing `action`.
-    pub fn event(&self, session: &Session, action: &str, client: SocketAddr) -> AuditEvent {
+    /// An audit event for `session` doing `action` with `query_terms`.
+    pub fn event(&self, session: &Session, action: &str, client: SocketAddr, query_terms: Vec<String>) -> AuditEvent {
         AuditEvent {
             at: self.now().into(),
             username: session.username.clone(),
             organisation: session.organisation.clone(),
             role: session.role,
             action: action.to_owned(),
-            query_terms: Vec::new(),
+            query_terms,
             purpose: None,
             result_count: None,
             client_addr: client.ip().to_string(),
@@ -173,10 +175,10 @@ async fn authorize_request(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .ok_or(ApiError::NotFound)?;
-    let access = routes::all()
-        .into_iter()
-        .find(|r| r.path == path && r.method == request.method())
-        .map(|r| r.access)
+    let access = routes::rules()
+        .iter()
+        .find(|(method, route, _)| *route == path && method == request.method())
+        .map(|(_, _, access)| *access)
         .ok_or(ApiError::Forbidden)?; // deny by default
     if access == Access::Public {
         return Ok(next.run(request).await);
@@ -189,9 +191,10 @@ async fn authorize_request(
             .expect("principals lock")
             .grants_for(&session.username);
         if authorize(session.role, &grants, action, state.now()).is_err() {
-            let mut event = state.event(&session, "access_denied", client);
-            event.query_terms = vec![format!("{} {}", request.method(), path)];
-            state.record(event).await;
+            let terms = vec![format!("{} {}", request.method(), path)];
+            state
+                .record(state.event(&session, "access_denied", client, terms))
+                .await;
             return Err(ApiError::Forbidden);
         }
     }
@@ -412,6 +415,10 @@ pub async fn start(
         metrics,
         clock,
         lists,
+        producer: crate::kafka::client_config(&config.kafka)
+            .set("acks", "all")
+            .create()
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
     });
     let listener = std::net::TcpListener::bind(config.api.listen)?;
     let address = listener.local_addr()?;
