@@ -86,7 +86,7 @@ fn build(label: &str, entries: &[Arc<HotlistEntry>], tolerance: Tolerance) -> Li
         elapsed.as_secs_f64(),
         bytes as f64 / 1e6,
         bytes as f64 / n as f64,
-        matcher.snapshot().index_heap_bytes() as f64 / n as f64,
+        matcher.index_heap_bytes() as f64 / n as f64,
     );
     matcher
 }

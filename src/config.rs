@@ -113,6 +113,7 @@ struct RawHotlist {
     max_file_bytes: u64,
     max_rows: usize,
     max_age_hours: u64,
+    fold_fraction: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +262,9 @@ pub struct HotlistSettings {
     pub limits: CsvLimits,
     /// A list not refreshed for this long is reported stale.
     pub max_age: Duration,
+    /// Share of the base index the live changes may reach before the base
+    /// is rebuilt in the background.
+    pub fold_fraction: f64,
 }
 
 impl Config {
@@ -368,6 +372,12 @@ impl Raw {
         in_range("hotlist.max_file_bytes", hotlist.max_file_bytes, 1, u64::MAX)?;
         in_range("hotlist.max_rows", hotlist.max_rows as u64, 1, u64::MAX)?;
         in_range("hotlist.max_age_hours", hotlist.max_age_hours, 1, 720)?;
+        if !(hotlist.fold_fraction > 0.0 && hotlist.fold_fraction <= 10.0) {
+            return Err(ConfigError::Invalid {
+                key: "hotlist.fold_fraction",
+                reason: format!("must be above 0 and at most 10, got {}", hotlist.fold_fraction),
+            });
+        }
         Ok(Config {
             kafka: KafkaSettings {
                 bootstrap_servers: kafka.bootstrap_servers,
@@ -401,6 +411,7 @@ impl Raw {
                     max_rows: hotlist.max_rows,
                 },
                 max_age: Duration::from_secs(hotlist.max_age_hours * 3600),
+                fold_fraction: hotlist.fold_fraction,
             },
             matching,
             api,

@@ -261,10 +261,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         lists = loaded.lists.len(),
         "hotlist topic read"
     );
-    let matcher = Arc::new(LiveMatcher::new(
-        merge_entries(entries, loaded.entries),
-        config.matching.clone(),
-    ));
+    let matcher = Arc::new(
+        LiveMatcher::new(merge_entries(entries, loaded.entries), config.matching.clone())
+            .with_fold_fraction(config.hotlist.fold_fraction),
+    );
     let lists: kafka_hotlist::Lists = Arc::new(std::sync::RwLock::new(loaded.lists));
     let metrics = Metrics::new();
     let source = Source::new(&config, matcher.clone(), metrics.clone())?;

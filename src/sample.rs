@@ -127,6 +127,46 @@ pub fn hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<HotlistEntry>>
     entries
 }
 
+/// A nightly replacement of `entries`, as state extracts make them: every
+/// entry's description changed, the first entry gone, and one new entry
+/// (`new-<night>`, plate `NEW` and the night in five digits: eight characters,
+/// a length [`random_plate`] never makes).
+pub fn replacement(entries: &[Arc<HotlistEntry>], night: u32) -> Replacement {
+    let mut next: Vec<_> = entries[1..]
+        .iter()
+        .map(|e| {
+            let mut e = (**e).clone();
+            e.description = format!("night {night}: refreshed from the state extract");
+            Arc::new(e)
+        })
+        .collect();
+    let list_id = entries.first().map_or("bench", |e| e.list_id.as_str());
+    let added = Arc::new(HotlistEntry {
+        entry_id: format!("new-{night}"),
+        list_id: list_id.to_owned(),
+        plate: normalize(&format!("NEW{night:05}")).expect("valid").into(),
+        region: None,
+        category: Category::StolenVehicle,
+        priority: 1,
+        description: format!("night {night}: new theft"),
+        expires_at: None,
+        details: Default::default(),
+    });
+    next.push(Arc::clone(&added));
+    Replacement {
+        entries: next,
+        removed: Arc::clone(&entries[0]),
+        added,
+    }
+}
+
+/// What [`replacement`] made.
+pub struct Replacement {
+    pub entries: Vec<Arc<HotlistEntry>>,
+    pub removed: Arc<HotlistEntry>,
+    pub added: Arc<HotlistEntry>,
+}
+
 /// The ways the demo and tests disguise a listed plate that should still hit
 /// exactly: case, separators, and look-alike code points.
 pub fn disguise(rng: &mut Rng, plate: &str) -> String {

@@ -1,150 +1,194 @@
-//! The matcher the pipeline uses: an immutable snapshot swapped atomically on
-//! rebuild, plus a small overlay for the changes made since.
+//! The matcher the pipeline uses: a large immutable base plus a few small
+//! immutable levels for the changes made since, all swapped atomically.
 //!
-//! Readers load the current snapshot and overlay with one atomic pointer read
-//! each (arc-swap) and never wait for a writer. A writer adding or removing an
-//! entry records it in a concurrent map (dashmap) and publishes a new overlay
-//! built from that map, so the change is visible to the next read. A rebuild
-//! folds everything into a new snapshot and empties the overlay. Writers are
-//! serialized among themselves; they are rare (list uploads), reads are not.
+//! Readers load the current [`View`] with one atomic pointer read (arc-swap)
+//! and never wait for a writer, never build anything. A writer applies a
+//! batch of changes (everything a poll of the hotlist topic returned) as one
+//! new level, indexed on its own, so the cost of a batch is the size of the
+//! batch, not of everything changed before it. Levels of similar size are
+//! merged, as in a log-structured merge tree, so a read probes only a few of
+//! them; when the levels together pass a fraction of the base, the base is
+//! rebuilt from base plus levels on a background thread and swapped in,
+//! while reads and further batches go on. A hit from an older level on an
+//! entry that a newer level changed or removed is dropped.
+//!
+//! Writers are serialized among themselves; they are rare (list uploads),
+//! reads are not.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
-use dashmap::DashMap;
 
-use super::index::{Index, Probe};
-use super::pattern::PatternSet;
-use super::tolerance::{RegionRule, TolerancePolicy};
-use super::{EntryPlate, Hit, HotlistEntry, Matcher, Query};
+use super::snapshot::{count_lists, entry_hash, key_hash, Snapshot};
+use super::tolerance::TolerancePolicy;
+use super::{Hit, HotlistEntry, Matcher, Query};
 
-/// `(list_id, entry_id)`: an entry's identity.
-pub type EntryKey = (String, String);
-
-fn key_of(entry: &HotlistEntry) -> EntryKey {
-    (entry.list_id.clone(), entry.entry_id.clone())
+/// One change to the hotlist, as the hotlist topic carries it.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Adds an entry, or replaces the one with the same list and entry id.
+    Upsert(Arc<HotlistEntry>),
+    /// Removes an entry; unknown ids are ignored.
+    Remove { list_id: String, entry_id: String },
 }
 
-/// A 64-bit hash of an entry's identity, for membership checks.
-fn key_hash(list_id: &str, entry_id: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher =
-        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher();
-    hasher.write(list_id.as_bytes());
-    hasher.write_u8(0);
-    hasher.write(entry_id.as_bytes());
-    hasher.finish()
+impl Change {
+    fn list_id(&self) -> &str {
+        match self {
+            Change::Upsert(entry) => &entry.list_id,
+            Change::Remove { list_id, .. } => list_id,
+        }
+    }
+
+    fn hash(&self) -> u64 {
+        match self {
+            Change::Upsert(entry) => entry_hash(entry),
+            Change::Remove { list_id, entry_id } => key_hash(list_id, entry_id),
+        }
+    }
 }
 
-/// One immutable generation of the hotlist: plates and patterns.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    index: Index,
-    patterns: PatternSet,
-    list_sizes: HashMap<String, usize>,
-    /// Sorted identity hashes of every entry, to tell a replacement from an addition.
-    key_hashes: Vec<u64>,
+/// Default share of the base the levels may reach before the base is rebuilt.
+pub const DEFAULT_FOLD_FRACTION: f64 = 0.1;
+/// The levels are folded into the base from this many changes on, whatever the fraction.
+const MIN_FOLD: usize = 1024;
+/// Most levels above the base before the newest are merged regardless of size.
+const MAX_LEVELS: usize = 6;
+
+/// Entries indexed together, and the identities they set.
+struct Level {
+    snapshot: Snapshot,
+    /// Identity hashes of the entries present in this level, sorted.
+    present: Vec<u64>,
+    /// Identity hashes this level removes, sorted (empty for the base).
+    removed: Vec<u64>,
 }
 
-impl Snapshot {
-    /// Indexes `entries`, giving each the tolerance `policy` resolves for it.
-    pub fn build(
-        entries: &[Arc<HotlistEntry>],
+impl Level {
+    /// A level of `changes` (identity, entry or removal), one per identity.
+    fn build(
+        changes: Vec<(u64, Option<Arc<HotlistEntry>>)>,
         policy: &TolerancePolicy,
-        list_sizes: HashMap<String, usize>,
-    ) -> Snapshot {
-        let mut plates = Vec::with_capacity(entries.len());
-        let mut patterns = Vec::new();
-        for entry in entries {
-            match &entry.plate {
-                EntryPlate::Plate(plate) => {
-                    let size = list_sizes.get(&entry.list_id).copied().unwrap_or(1);
-                    let tolerance = policy.resolve(&entry.list_id, entry.category, size, plate.len());
-                    plates.push((Arc::clone(entry), tolerance));
+        sizes: &HashMap<String, usize>,
+    ) -> Level {
+        let mut present = Vec::with_capacity(changes.len());
+        let mut removed = Vec::new();
+        let mut entries = Vec::with_capacity(changes.len());
+        for (hash, entry) in changes {
+            match entry {
+                Some(entry) => {
+                    present.push(hash);
+                    entries.push(entry);
                 }
-                EntryPlate::Pattern(pattern) => patterns.push((Arc::clone(entry), pattern.clone())),
+                None => removed.push(hash),
             }
         }
-        let mut key_hashes: Vec<u64> = entries.iter().map(|e| key_hash(&e.list_id, &e.entry_id)).collect();
-        key_hashes.sort_unstable();
-        Snapshot {
-            index: Index::build(plates, |e| e.plate.plate()),
-            patterns: PatternSet::build(patterns),
-            list_sizes,
-            key_hashes,
+        present.sort_unstable();
+        removed.sort_unstable();
+        Level {
+            snapshot: Snapshot::build(&entries, policy, sizes),
+            present,
+            removed,
         }
     }
 
-    fn contains(&self, key: &EntryKey) -> bool {
-        self.key_hashes.binary_search(&key_hash(&key.0, &key.1)).is_ok()
-    }
-
-    fn len(&self) -> usize {
-        self.index.len() + self.patterns.len()
-    }
-
-    /// Bytes the plate index holds (see [`Index::heap_bytes`]).
-    pub fn index_heap_bytes(&self) -> usize {
-        self.index.heap_bytes()
-    }
-
-    fn find(&self, query: &Query<'_>, rule: RegionRule, hits: &mut Vec<Hit>) {
-        let probe = Probe {
-            plate: query.plate,
-            candidate: None,
-            confidence: None,
-        };
-        self.index.find(&probe, query.region, rule, hits);
-        self.patterns
-            .find(&query.plate, query.region, rule == RegionRule::Reject, hits);
-        for (i, (plate, confidence)) in query.candidates.iter().enumerate() {
-            let probe = Probe {
-                plate: *plate,
-                candidate: Some(i as u8),
-                confidence: *confidence,
-            };
-            self.index.find(&probe, query.region, rule, hits);
+    /// `Some(true)` if this level holds the identity, `Some(false)` if it removes it.
+    fn get(&self, hash: u64) -> Option<bool> {
+        if self.present.binary_search(&hash).is_ok() {
+            Some(true)
+        } else if self.removed.binary_search(&hash).is_ok() {
+            Some(false)
+        } else {
+            None
         }
+    }
+
+    fn touches(&self, hash: u64) -> bool {
+        self.get(hash).is_some()
+    }
+
+    /// How many identities this level sets.
+    fn size(&self) -> usize {
+        self.present.len() + self.removed.len()
+    }
+
+    /// What this level sets, as changes.
+    fn changes(&self) -> impl Iterator<Item = (u64, Option<Arc<HotlistEntry>>)> + '_ {
+        let entries = self.snapshot.entries().map(|e| (entry_hash(e), Some(Arc::clone(e))));
+        entries.chain(self.removed.iter().map(|&h| (h, None)))
     }
 }
 
-/// Counts entries per list, for the list-size cap on fuzzy tolerance.
-fn count_lists<'a>(entries: impl IntoIterator<Item = &'a Arc<HotlistEntry>>) -> HashMap<String, usize> {
-    let mut sizes = HashMap::new();
-    for entry in entries {
-        *sizes.entry(entry.list_id.clone()).or_insert(0) += 1;
+/// What readers see: the base (`levels[0]`) and the levels above it, oldest first.
+struct View {
+    levels: Vec<Arc<Level>>,
+}
+
+impl View {
+    fn present(&self, hash: u64) -> bool {
+        self.levels.iter().rev().find_map(|l| l.get(hash)).unwrap_or(false)
     }
-    sizes
+
+    /// True when a level above `level` changes or removes the identity.
+    fn shadowed(&self, level: usize, hash: u64) -> bool {
+        self.levels[level + 1..].iter().any(|l| l.touches(hash))
+    }
+
+    /// Changes held in the levels above the base.
+    fn overlay_size(&self) -> usize {
+        self.levels[1..].iter().map(|l| l.size()).sum()
+    }
+}
+
+/// The writers' own state.
+struct Writer {
+    /// Current entries per list, for the list-size cap on tolerance.
+    list_sizes: HashMap<String, usize>,
+    len: usize,
+    /// Levels at the bottom of the view (base included) a fold is rebuilding; 0 when none.
+    folding: usize,
 }
 
 /// The live, swappable matcher.
 pub struct LiveMatcher {
     policy: TolerancePolicy,
-    base: ArcSwap<Snapshot>,
-    overlay: ArcSwap<Snapshot>,
-    /// Changes since the base was built: `Some` added or replaced, `None` removed.
-    changes: DashMap<EntryKey, Option<Arc<HotlistEntry>>>,
-    has_changes: AtomicBool,
+    view: ArcSwap<View>,
     /// Current number of entries, kept by the writers.
     len: AtomicUsize,
-    writer: Mutex<()>,
+    writer: Mutex<Writer>,
+    /// Signalled when a fold ends.
+    folded: Condvar,
+    fold_fraction: f64,
+    folds: AtomicUsize,
     /// Decides which entries have expired.
     clock: crate::Clock,
 }
 
 impl LiveMatcher {
     pub fn new(entries: Vec<Arc<HotlistEntry>>, policy: TolerancePolicy) -> LiveMatcher {
-        let base = Snapshot::build(&entries, &policy, count_lists(&entries));
+        let list_sizes = count_lists(&entries);
+        let base = Level::build(
+            entries.into_iter().map(|e| (entry_hash(&e), Some(e))).collect(),
+            &policy,
+            &list_sizes,
+        );
+        let len = base.snapshot.len();
         LiveMatcher {
-            len: AtomicUsize::new(base.len()),
             policy,
-            base: ArcSwap::from_pointee(base),
-            overlay: ArcSwap::from_pointee(Snapshot::default()),
-            changes: DashMap::new(),
-            has_changes: AtomicBool::new(false),
-            writer: Mutex::new(()),
+            view: ArcSwap::from_pointee(View {
+                levels: vec![Arc::new(base)],
+            }),
+            len: AtomicUsize::new(len),
+            writer: Mutex::new(Writer {
+                list_sizes,
+                len,
+                folding: 0,
+            }),
+            folded: Condvar::new(),
+            fold_fraction: DEFAULT_FOLD_FRACTION,
+            folds: AtomicUsize::new(0),
             clock: crate::system_clock(),
         }
     }
@@ -155,101 +199,253 @@ impl LiveMatcher {
         self
     }
 
+    /// The same matcher, rebuilding its base once the changes since pass
+    /// `fraction` of it (0 < fraction; see `hotlist.fold_fraction`).
+    pub fn with_fold_fraction(mut self, fraction: f64) -> LiveMatcher {
+        self.fold_fraction = fraction;
+        self
+    }
+
     /// Adds an entry, or replaces the one with the same list and entry id.
-    pub fn upsert(&self, entry: Arc<HotlistEntry>) {
-        let _writing = self.writer.lock().expect("writer lock");
-        self.changes.insert(key_of(&entry), Some(entry));
-        self.publish_overlay();
+    pub fn upsert(self: &Arc<Self>, entry: Arc<HotlistEntry>) {
+        self.apply(vec![Change::Upsert(entry)]);
     }
 
     /// Removes an entry; unknown ids are ignored.
-    pub fn remove(&self, list_id: &str, entry_id: &str) {
-        let _writing = self.writer.lock().expect("writer lock");
-        self.changes.insert((list_id.to_owned(), entry_id.to_owned()), None);
-        self.publish_overlay();
+    pub fn remove(self: &Arc<Self>, list_id: &str, entry_id: &str) {
+        self.apply(vec![Change::Remove {
+            list_id: list_id.to_owned(),
+            entry_id: entry_id.to_owned(),
+        }]);
     }
 
-    /// Replaces everything with `entries` in a new snapshot; clears the overlay.
-    pub fn rebuild(&self, entries: Vec<Arc<HotlistEntry>>) {
-        let _writing = self.writer.lock().expect("writer lock");
-        let snapshot = Snapshot::build(&entries, &self.policy, count_lists(&entries));
-        self.len.store(snapshot.len(), Ordering::Release);
-        self.base.store(Arc::new(snapshot));
-        self.has_changes.store(false, Ordering::Release);
-        self.changes.clear();
-        self.overlay.store(Arc::new(Snapshot::default()));
-    }
-
-    /// Every current entry (base less removals, plus the overlay).
-    pub fn entries(&self) -> Vec<Arc<HotlistEntry>> {
-        let _writing = self.writer.lock().expect("writer lock");
-        let base = self.base.load();
-        let mut all: Vec<_> = base
-            .index
-            .entries()
-            .iter()
-            .chain(base.patterns.entries())
-            .filter(|e| !self.changes.contains_key(&key_of(e)))
-            .cloned()
-            .collect();
-        all.extend(self.changes.iter().filter_map(|c| c.value().clone()));
-        all
-    }
-
-    /// The current base snapshot (for measuring).
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.base.load_full()
-    }
-
-    fn publish_overlay(&self) {
-        let added: Vec<_> = self.changes.iter().filter_map(|c| c.value().clone()).collect();
-        let mut sizes = self.base.load().list_sizes.clone();
-        for entry in &added {
-            *sizes.entry(entry.list_id.clone()).or_insert(0) += 1;
+    /// Applies `changes` in order, visible to reads all at once. May start
+    /// rebuilding the base in the background.
+    pub fn apply(self: &Arc<Self>, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
         }
-        let overlay = Snapshot::build(&added, &self.policy, sizes);
-        let base = self.base.load();
-        let mut len = base.len();
-        for change in self.changes.iter() {
-            match (change.value().is_some(), base.contains(change.key())) {
-                (true, false) => len += 1,
-                (false, true) => len -= 1,
-                _ => {}
+        let mut writer = self.lock();
+        let view = self.view.load_full();
+        let mut batch: HashMap<u64, Option<Arc<HotlistEntry>>> = HashMap::with_capacity(changes.len());
+        for change in changes {
+            let hash = change.hash();
+            let was = batch.get(&hash).map_or_else(|| view.present(hash), Option::is_some);
+            let now = matches!(change, Change::Upsert(_));
+            if was != now {
+                let size = writer.list_sizes.entry(change.list_id().to_owned()).or_insert(0);
+                if now {
+                    *size += 1;
+                    writer.len += 1;
+                } else {
+                    *size = size.saturating_sub(1);
+                    writer.len -= 1;
+                }
+            }
+            let entry = match change {
+                Change::Upsert(entry) => Some(entry),
+                Change::Remove { .. } => None,
+            };
+            batch.insert(hash, entry);
+        }
+        let mut levels = view.levels.clone();
+        levels.push(Arc::new(Level::build(
+            batch.into_iter().collect(),
+            &self.policy,
+            &writer.list_sizes,
+        )));
+        self.merge_newest(&mut levels, writer.folding.max(1), &writer.list_sizes);
+        let view = View { levels };
+        let fold = writer.folding == 0 && self.needs_fold(&view);
+        self.view.store(Arc::new(view));
+        self.len.store(writer.len, Ordering::Release);
+        if fold {
+            let job = self.begin_fold(&mut writer);
+            drop(writer);
+            let matcher = Arc::clone(self);
+            std::thread::Builder::new()
+                .name("hotlist-fold".into())
+                .spawn(move || matcher.fold_in_background(job))
+                .expect("a thread for rebuilding the hotlist index");
+        }
+    }
+
+    /// Merges the levels above the base into one (when the hotlist topic
+    /// goes quiet), so reads probe at most base and one level.
+    pub fn compact(&self) {
+        let writer = self.lock();
+        let view = self.view.load_full();
+        let first = writer.folding.max(1);
+        if view.levels.len() <= first + 1 {
+            return;
+        }
+        let mut levels = view.levels[..first].to_vec();
+        let merged = self.merge(&view.levels[first..], &writer.list_sizes);
+        levels.push(Arc::new(merged));
+        self.view.store(Arc::new(View { levels }));
+    }
+
+    /// Rebuilds the base from base plus levels now, on this thread (after
+    /// any fold already running has ended).
+    pub fn fold_now(&self) {
+        let mut writer = self.lock();
+        while writer.folding > 0 {
+            writer = self.folded.wait(writer).expect("writer lock");
+        }
+        let job = self.begin_fold(&mut writer);
+        drop(writer);
+        let base = self.build_base(&job);
+        self.finish_fold(base, &job, false);
+    }
+
+    /// Waits until no fold is running.
+    pub fn settle(&self) {
+        let mut writer = self.lock();
+        while writer.folding > 0 {
+            writer = self.folded.wait(writer).expect("writer lock");
+        }
+    }
+
+    /// How many levels a read probes now (the base included).
+    pub fn levels(&self) -> usize {
+        self.view.load().levels.len()
+    }
+
+    /// How many times the base has been rebuilt from its levels.
+    pub fn folds(&self) -> usize {
+        self.folds.load(Ordering::Relaxed)
+    }
+
+    /// Every current entry.
+    pub fn entries(&self) -> Vec<Arc<HotlistEntry>> {
+        let view = self.view.load_full();
+        live_entries(&view.levels)
+    }
+
+    /// Bytes the base's plate index holds (for measuring).
+    pub fn index_heap_bytes(&self) -> usize {
+        self.view.load().levels[0].snapshot.index_heap_bytes()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().expect("writer lock")
+    }
+
+    fn needs_fold(&self, view: &View) -> bool {
+        let base = view.levels[0].size();
+        view.overlay_size() > MIN_FOLD.max((base as f64 * self.fold_fraction) as usize)
+    }
+
+    /// Merges the newest levels (never below `first`) while the newest is
+    /// at least half the size of the one below it, or there are too many.
+    fn merge_newest(&self, levels: &mut Vec<Arc<Level>>, first: usize, sizes: &HashMap<String, usize>) {
+        while levels.len() >= first + 2 {
+            let n = levels.len();
+            let similar = levels[n - 1].size() * 2 >= levels[n - 2].size();
+            if !similar && n - first <= MAX_LEVELS {
+                break;
+            }
+            let merged = self.merge(&levels[n - 2..], sizes);
+            levels.truncate(n - 2);
+            levels.push(Arc::new(merged));
+        }
+    }
+
+    /// One level holding what `levels` (oldest first) set, newest winning.
+    fn merge(&self, levels: &[Arc<Level>], sizes: &HashMap<String, usize>) -> Level {
+        let mut changes = HashMap::with_capacity(levels.iter().map(|l| l.size()).sum());
+        for level in levels {
+            changes.extend(level.changes());
+        }
+        Level::build(changes.into_iter().collect(), &self.policy, sizes)
+    }
+}
+
+/// What a fold rebuilds: the bottom `levels` of a view, at the list sizes of its start.
+struct FoldJob {
+    levels: Vec<Arc<Level>>,
+    sizes: HashMap<String, usize>,
+}
+
+impl LiveMatcher {
+    fn begin_fold(&self, writer: &mut Writer) -> FoldJob {
+        let view = self.view.load_full();
+        writer.folding = view.levels.len();
+        FoldJob {
+            levels: view.levels.clone(),
+            sizes: writer.list_sizes.clone(),
+        }
+    }
+
+    fn build_base(&self, job: &FoldJob) -> Level {
+        let entries = live_entries(&job.levels);
+        Level::build(
+            entries.into_iter().map(|e| (entry_hash(&e), Some(e))).collect(),
+            &self.policy,
+            &job.sizes,
+        )
+    }
+
+    /// Swaps the rebuilt base in under the levels made since the job began.
+    /// With `again`, returns the next job if those levels need a fold too.
+    fn finish_fold(&self, base: Level, job: &FoldJob, again: bool) -> Option<FoldJob> {
+        let mut writer = self.lock();
+        let view = self.view.load_full();
+        let mut levels = vec![Arc::new(base)];
+        levels.extend(view.levels[job.levels.len()..].iter().cloned());
+        let view = View { levels };
+        let next = again && self.needs_fold(&view);
+        self.view.store(Arc::new(view));
+        self.folds.fetch_add(1, Ordering::Relaxed);
+        writer.folding = 0;
+        let next = next.then(|| self.begin_fold(&mut writer));
+        self.folded.notify_all();
+        next
+    }
+
+    fn fold_in_background(&self, mut job: FoldJob) {
+        loop {
+            let base = self.build_base(&job);
+            match self.finish_fold(base, &job, true) {
+                Some(next) => job = next,
+                None => break,
             }
         }
-        self.len.store(len, Ordering::Release);
-        self.overlay.store(Arc::new(overlay));
-        self.has_changes.store(true, Ordering::Release);
     }
+}
+
+/// Every entry of `levels` (oldest first) that no newer level changed or removed.
+fn live_entries(levels: &[Arc<Level>]) -> Vec<Arc<HotlistEntry>> {
+    let mut all = Vec::with_capacity(levels.iter().map(|l| l.present.len()).sum());
+    for (i, level) in levels.iter().enumerate() {
+        let newer = &levels[i + 1..];
+        all.extend(
+            level
+                .snapshot
+                .entries()
+                .filter(|e| newer.is_empty() || !newer.iter().any(|l| l.touches(entry_hash(e))))
+                .cloned(),
+        );
+    }
+    all
 }
 
 impl Matcher for LiveMatcher {
     fn find(&self, query: &Query<'_>, hits: &mut Vec<Hit>) {
         let start = hits.len();
-        self.base.load().find(query, self.policy.region, hits);
-        if self.has_changes.load(Ordering::Acquire) {
-            // Drop base hits on entries changed since the base was built.
-            let mut i = start;
-            while i < hits.len() {
-                if self.changes.contains_key(&key_of(&hits[i].entry)) {
-                    hits.swap_remove(i);
-                } else {
-                    i += 1;
-                }
+        let view = self.view.load();
+        for (i, level) in view.levels.iter().enumerate() {
+            let from = hits.len();
+            level.snapshot.find(query, self.policy.region, hits);
+            if i + 1 < view.levels.len() && hits.len() > from {
+                // Drop hits on entries a newer level changed or removed.
+                retain_from(hits, from, |hit| !view.shadowed(i, entry_hash(&hit.entry)));
             }
-            self.overlay.load().find(query, self.policy.region, hits);
         }
         if hits.len() > start {
             // An expired entry stops matching at its expiry, upload or not.
             let now: chrono::DateTime<chrono::Utc> = (self.clock)().into();
-            let mut i = start;
-            while i < hits.len() {
-                if hits[i].entry.expires_at.is_some_and(|at| at <= now) {
-                    hits.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
+            retain_from(hits, start, |hit| !hit.entry.expires_at.is_some_and(|at| at <= now));
         }
         rank(&mut hits[start..]);
         dedup_entries(hits, start);
@@ -257,6 +453,18 @@ impl Matcher for LiveMatcher {
 
     fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
+    }
+}
+
+/// Keeps the hits from `start` on for which `keep` holds (order is not kept).
+fn retain_from(hits: &mut Vec<Hit>, start: usize, keep: impl Fn(&Hit) -> bool) {
+    let mut i = start;
+    while i < hits.len() {
+        if keep(&hits[i]) {
+            i += 1;
+        } else {
+            hits.swap_remove(i);
+        }
     }
 }
 
@@ -285,366 +493,5 @@ fn dedup_entries(hits: &mut Vec<Hit>, start: usize) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::hotlist::confusion::{canonical_byte, compare};
-    use crate::hotlist::index::match_kind;
-    use crate::hotlist::{Category, MatchKind, Pattern, Tolerance};
-    use crate::normalize::{normalize, normalize_region, Plate};
-    use proptest::prelude::*;
-    use std::collections::BTreeSet;
-
-    const FUZZY: Tolerance = Tolerance::Fuzzy { max_cost: 1.0 };
-
-    fn entry(id: &str, list: &str, plate: &str, category: Category, region: Option<&str>) -> Arc<HotlistEntry> {
-        let plate = if Pattern::is_pattern(plate) {
-            EntryPlate::Pattern(Pattern::parse(plate).unwrap())
-        } else {
-            EntryPlate::Plate(normalize(plate).unwrap())
-        };
-        Arc::new(HotlistEntry {
-            entry_id: id.into(),
-            list_id: list.into(),
-            plate,
-            region: region.map(|r| normalize_region(r).unwrap()),
-            category,
-            priority: 1,
-            description: String::new(),
-            expires_at: None,
-            details: Default::default(),
-        })
-    }
-
-    fn find(matcher: &LiveMatcher, read: &str, region: Option<&str>) -> Vec<(String, MatchKind)> {
-        find_with(matcher, read, region, &[])
-    }
-
-    fn find_with(
-        matcher: &LiveMatcher,
-        read: &str,
-        region: Option<&str>,
-        candidates: &[(&str, f32)],
-    ) -> Vec<(String, MatchKind)> {
-        let candidates: Vec<_> = candidates
-            .iter()
-            .map(|(p, c)| (normalize(p).unwrap(), Some(*c)))
-            .collect();
-        let query = Query {
-            plate: normalize(read).unwrap(),
-            region: region.map(|r| normalize_region(r).unwrap()),
-            candidates: &candidates,
-        };
-        let mut hits = Vec::new();
-        matcher.find(&query, &mut hits);
-        hits.iter().map(|h| (h.entry.entry_id.clone(), h.kind)).collect()
-    }
-
-    fn sample_matcher() -> LiveMatcher {
-        LiveMatcher::new(
-            vec![
-                entry("stolen", "ncic", "7ABC123", Category::StolenVehicle, Some("CA")),
-                entry("amber", "amber", "4GET1T5", Category::Amber, None),
-                entry("wild", "witness", "8KX?4?7", Category::Bolo, None),
-                entry("part", "witness", "*JRZ5*", Category::Amber, None),
-            ],
-            TolerancePolicy::default(),
-        )
-    }
-
-    #[test]
-    fn each_kind_of_match_is_reported_as_such() {
-        let m = sample_matcher();
-        let hit = |id: &str, kind| vec![(id.to_string(), kind)];
-        assert_eq!(find(&m, "7ABC123", Some("CA")), hit("stolen", MatchKind::Exact));
-        assert_eq!(find(&m, "7A8C1Z3", Some("CA")), hit("stolen", MatchKind::OcrEquivalent));
-        // The stolen-vehicle list is OCR-equivalent only: one real edit is no hit.
-        assert_eq!(find(&m, "7ABC12", Some("CA")), vec![]);
-        // A different state is rejected by default.
-        assert_eq!(find(&m, "7ABC123", Some("NV")), vec![]);
-        // The AMBER list is fuzzy: a dropped character, a substitution, a swap.
-        assert_eq!(find(&m, "4GETT5", None), hit("amber", MatchKind::Fuzzy));
-        assert_eq!(find(&m, "4GEXIT5", None), hit("amber", MatchKind::Fuzzy));
-        assert_eq!(find(&m, "4GTE1T5", None), hit("amber", MatchKind::Fuzzy));
-        assert_eq!(find(&m, "4GXTXT5", None), vec![], "two edits are too far");
-        assert_eq!(find(&m, "8KX943 7", None), hit("wild", MatchKind::Wildcard));
-        assert_eq!(find(&m, "8KX94317", None), vec![], "? is exactly one character");
-        assert_eq!(find(&m, "1JRZ5AB", None), hit("part", MatchKind::Partial));
-        assert_eq!(
-            find(&m, "IJR25", None),
-            hit("part", MatchKind::Partial),
-            "patterns are OCR-aware"
-        );
-    }
-
-    #[test]
-    fn hits_carry_score_distance_and_the_differing_positions() {
-        let m = sample_matcher();
-        let query = Query {
-            plate: normalize("4GEXIT5").unwrap(),
-            region: None,
-            candidates: &[],
-        };
-        let mut hits = Vec::new();
-        m.find(&query, &mut hits);
-        assert_eq!(hits.len(), 1);
-        assert_eq!(hits[0].distance, 1.0);
-        assert_eq!(hits[0].positions(), vec![3, 4], "X inserted at 3, I read for 1 at 4");
-        assert!((hits[0].score - 0.47).abs() < 1e-6, "{}", hits[0].score);
-    }
-
-    #[test]
-    fn several_hits_come_best_first_then_most_urgent() {
-        let m = LiveMatcher::new(
-            vec![
-                entry("near", "bolo", "ABC1234", Category::Bolo, None),
-                entry("same", "amber", "ABC1235", Category::Amber, None),
-                entry("same-low", "other", "ABC1235", Category::Other, None),
-            ],
-            TolerancePolicy::default(),
-        );
-        let ids: Vec<_> = find(&m, "ABC1235", None).into_iter().map(|(id, _)| id).collect();
-        assert_eq!(ids, ["same", "same-low", "near"]);
-    }
-
-    #[test]
-    fn ocr_candidates_match_exactly_and_record_which_one() {
-        let m = sample_matcher();
-        assert_eq!(
-            find_with(&m, "7ABC128", Some("CA"), &[("7ABC123", 0.4)]),
-            vec![("stolen".to_string(), MatchKind::Exact)]
-        );
-        let query = Query {
-            plate: normalize("7ABC128").unwrap(),
-            region: None,
-            candidates: &[(normalize("7ABC123").unwrap(), Some(0.4))],
-        };
-        let mut hits = Vec::new();
-        m.find(&query, &mut hits);
-        let candidate = hits[0].candidate.expect("the candidate matched");
-        assert_eq!((candidate.index, candidate.confidence), (0, Some(0.4)));
-        assert!((hits[0].score - 0.4).abs() < 1e-6);
-        // Candidates never match fuzzily.
-        assert_eq!(find_with(&m, "XXXXXXX", None, &[("4GETT5", 0.9)]), vec![]);
-    }
-
-    #[test]
-    fn a_region_mismatch_can_be_penalized_instead_of_rejected() {
-        let policy = TolerancePolicy {
-            region: RegionRule::Penalize,
-            ..TolerancePolicy::default()
-        };
-        let m = LiveMatcher::new(
-            vec![entry("stolen", "ncic", "7ABC123", Category::StolenVehicle, Some("CA"))],
-            policy,
-        );
-        let query = Query {
-            plate: normalize("7ABC123").unwrap(),
-            region: Some(normalize_region("NV").unwrap()),
-            candidates: &[],
-        };
-        let mut hits = Vec::new();
-        m.find(&query, &mut hits);
-        assert_eq!(hits.len(), 1);
-        assert!(hits[0].region_mismatch);
-        assert_eq!(hits[0].score, 0.5);
-    }
-
-    #[test]
-    fn live_changes_are_visible_to_the_next_read_and_survive_a_rebuild() {
-        let m = sample_matcher();
-        m.upsert(entry("new", "amber", "9XYZ321", Category::Amber, None));
-        assert_eq!(find(&m, "9XYZ321", None), vec![("new".to_string(), MatchKind::Exact)]);
-        assert_eq!(find(&m, "9XYZ32", None), vec![("new".to_string(), MatchKind::Fuzzy)]);
-        m.remove("ncic", "stolen");
-        assert_eq!(find(&m, "7ABC123", Some("CA")), vec![]);
-        // Replacing an entry moves it to its new plate.
-        m.upsert(entry("amber", "amber", "5LOW123", Category::Amber, None));
-        assert_eq!(find(&m, "4GET1T5", None), vec![]);
-        assert_eq!(find(&m, "5LOW123", None), vec![("amber".to_string(), MatchKind::Exact)]);
-        assert_eq!(m.len(), 4);
-        m.rebuild(m.entries());
-        assert_eq!(find(&m, "9XYZ321", None), vec![("new".to_string(), MatchKind::Exact)]);
-        assert_eq!(find(&m, "7ABC123", Some("CA")), vec![]);
-        assert_eq!(m.len(), 4);
-    }
-
-    #[test]
-    fn an_entry_stops_matching_at_its_expiry() {
-        use std::sync::atomic::AtomicU64;
-        let expires = chrono::DateTime::parse_from_rfc3339("2026-11-27T18:00:00Z")
-            .unwrap()
-            .to_utc();
-        let mut officer = (*entry("oe1", "officer", "9TEMP12", Category::OfficerEntered, None)).clone();
-        officer.expires_at = Some(expires);
-        let now = Arc::new(AtomicU64::new(expires.timestamp() as u64 - 60));
-        let clock: crate::Clock = {
-            let now = Arc::clone(&now);
-            Arc::new(move || std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.load(Ordering::Relaxed)))
-        };
-        let m = LiveMatcher::new(vec![Arc::new(officer)], TolerancePolicy::default()).with_clock(clock);
-        assert_eq!(find(&m, "9TEMP12", None), vec![("oe1".to_string(), MatchKind::Exact)]);
-        now.store(expires.timestamp() as u64 - 1, Ordering::Relaxed);
-        assert_eq!(find(&m, "9TEMP12", None).len(), 1, "one second before");
-        now.store(expires.timestamp() as u64, Ordering::Relaxed);
-        assert_eq!(find(&m, "9TEMP12", None), vec![], "at its expiry, without a new upload");
-    }
-
-    #[test]
-    fn readers_keep_matching_while_a_writer_changes_the_list() {
-        let m = Arc::new(sample_matcher());
-        let reader = {
-            let m = Arc::clone(&m);
-            std::thread::spawn(move || {
-                (0..20_000)
-                    .filter(|_| find(&m, "7ABC123", Some("CA")) == vec![("stolen".to_string(), MatchKind::Exact)])
-                    .count()
-            })
-        };
-        for i in 0..200 {
-            m.upsert(entry(
-                &format!("e{i}"),
-                "ncic",
-                &format!("ZZ{i:04}"),
-                Category::StolenVehicle,
-                None,
-            ));
-        }
-        assert_eq!(
-            reader.join().unwrap(),
-            20_000,
-            "the untouched entry matched on every read"
-        );
-        assert_eq!(find(&m, "ZZ0199", None), vec![("e199".to_string(), MatchKind::Exact)]);
-    }
-
-    /// Unit-cost optimal string alignment distance between canonical forms.
-    fn canonical_osa(a: &[u8], b: &[u8]) -> usize {
-        let a: Vec<u8> = a.iter().map(|&c| canonical_byte(c)).collect();
-        let b: Vec<u8> = b.iter().map(|&c| canonical_byte(c)).collect();
-        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-        for (i, row) in d.iter_mut().enumerate() {
-            row[0] = i;
-        }
-        for (j, cell) in d[0].iter_mut().enumerate() {
-            *cell = j;
-        }
-        for i in 1..=a.len() {
-            for j in 1..=b.len() {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-                }
-            }
-        }
-        d[a.len()][b.len()]
-    }
-
-    /// Plates over a small alphabet full of OCR classes, so neighbours abound.
-    fn plate_strategy() -> impl Strategy<Value = Plate> {
-        proptest::collection::vec(proptest::sample::select(b"AB08OD1IZ2SK".to_vec()), 3..=8)
-            .prop_map(|bytes| normalize(std::str::from_utf8(&bytes).unwrap()).unwrap())
-    }
-
-    fn tolerance_strategy() -> impl Strategy<Value = Category> {
-        proptest::sample::select(vec![
-            Category::StolenVehicle,
-            Category::Amber,
-            Category::Bolo,
-            Category::Other,
-        ])
-    }
-
-    /// What a scan of every entry finds: the reference the index must equal.
-    fn brute_force(
-        entries: &[Arc<HotlistEntry>],
-        policy: &TolerancePolicy,
-        read: Plate,
-    ) -> BTreeSet<(String, &'static str)> {
-        let sizes = count_lists(entries);
-        entries
-            .iter()
-            .filter_map(|e| {
-                let plate = e.plate.plate()?;
-                let tolerance = policy.resolve(&e.list_id, e.category, sizes[&e.list_id], plate.len());
-                let kind = match_kind(&compare(&read, &plate)?, tolerance, false)?;
-                Some((e.entry_id.clone(), kind.name()))
-            })
-            .collect()
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
-
-        #[test]
-        fn compare_finds_exactly_the_plates_one_canonical_edit_away(a in plate_strategy(), b in plate_strategy()) {
-            let within_one = canonical_osa(a.as_bytes(), b.as_bytes()) <= 1;
-            prop_assert_eq!(compare(&a, &b).is_some(), within_one);
-        }
-
-        #[test]
-        fn the_index_finds_exactly_what_a_scan_finds(
-            list in proptest::collection::vec((plate_strategy(), tolerance_strategy()), 1..60),
-            reads in proptest::collection::vec(plate_strategy(), 1..30),
-        ) {
-            let entries: Vec<_> = list
-                .iter()
-                .enumerate()
-                .map(|(i, (plate, category))| entry(&format!("e{i}"), "l", plate.as_str(), *category, None))
-                .collect();
-            let policy = TolerancePolicy::default();
-            let matcher = LiveMatcher::new(entries.clone(), policy.clone());
-            for read in reads {
-                let got: BTreeSet<_> = find(&matcher, read.as_str(), None)
-                    .into_iter()
-                    .map(|(id, kind)| (id, kind.name()))
-                    .collect();
-                prop_assert_eq!(got, brute_force(&entries, &policy, read));
-            }
-        }
-
-        #[test]
-        fn every_listed_plate_matches_itself(list in proptest::collection::vec(plate_strategy(), 1..40)) {
-            let entries: Vec<_> = list
-                .iter()
-                .enumerate()
-                .map(|(i, p)| entry(&format!("e{i}"), "l", p.as_str(), Category::StolenVehicle, None))
-                .collect();
-            let matcher = LiveMatcher::new(entries, TolerancePolicy::uniform(Tolerance::Exact));
-            for (i, plate) in list.iter().enumerate() {
-                let found = find(&matcher, plate.as_str(), None);
-                let want = (format!("e{}", i), MatchKind::Exact);
-                prop_assert!(found.contains(&want));
-            }
-        }
-
-        #[test]
-        fn every_single_confusion_insertion_and_deletion_is_found_under_fuzzy_tolerance(
-            plate in plate_strategy(),
-            at in 0usize..8,
-            extra in proptest::sample::select(b"ABKX0518".to_vec()),
-        ) {
-            let matcher = LiveMatcher::new(
-                vec![entry("e", "l", plate.as_str(), Category::Amber, None)],
-                TolerancePolicy::uniform(FUZZY),
-            );
-            let text = plate.as_str().as_bytes().to_vec();
-            let at = at % text.len();
-            let mut edits = Vec::new();
-            let swap = |c: u8| match c { b'0' => b'O', b'O' | b'D' => b'0', b'1' => b'I', b'I' => b'1', b'2' => b'Z', b'Z' => b'2', b'8' => b'B', b'B' => b'8', b'5' => b'S', b'S' => b'5', other => other };
-            let mut confused = text.clone();
-            confused[at] = swap(confused[at]);
-            edits.push(confused);
-            let mut inserted = text.clone();
-            inserted.insert(at, extra);
-            if inserted.len() <= 10 { edits.push(inserted); }
-            let mut deleted = text.clone();
-            deleted.remove(at);
-            if !deleted.is_empty() { edits.push(deleted); }
-            for edited in edits {
-                let read = std::str::from_utf8(&edited).unwrap();
-                prop_assert_eq!(find(&matcher, read, None).len(), 1, "{} vs {}", read, plate);
-            }
-        }
-    }
-}
+#[path = "live_tests.rs"]
+mod tests;

@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{client_config, follow_topic, read_to_end, KafkaError};
+use super::{client_config, follow_topic_batches, read_to_end, KafkaError};
 use crate::config::Config;
-use crate::hotlist::{build_entry, HotlistEntry, LiveMatcher, RawEntry, RowError};
+use crate::hotlist::{build_entry, Change, HotlistEntry, LiveMatcher, RawEntry, RowError};
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -353,7 +353,9 @@ pub async fn historical_alerts(config: &Config, added: Vec<Arc<HotlistEntry>>) -
     Ok(alerts.len())
 }
 
-/// Applies every hotlist record after `from` to `matcher` and `lists` until `shutdown`.
+/// Applies every hotlist record after `from` to `matcher` and `lists` until
+/// `shutdown`: each batch the topic returns at once is one change of the
+/// matcher, visible to reads all together.
 pub fn follow(
     config: &Config,
     from: TopicPartitionList,
@@ -361,31 +363,41 @@ pub fn follow(
     lists: Lists,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    follow_topic(config, "hotlist", from, shutdown, move |message| {
-        apply_to_matcher(&matcher, &lists, message)
+    follow_topic_batches(config, "hotlist", from, shutdown, move |batch| {
+        if batch.is_empty() {
+            // The topic went quiet: leave reads as few levels to probe as possible.
+            matcher.compact();
+            return;
+        }
+        let changes = batch.iter().filter_map(|message| change_of(&lists, message)).collect();
+        matcher.apply(changes);
     })
 }
 
-fn apply_to_matcher(matcher: &LiveMatcher, lists: &Lists, message: &impl Message) {
-    let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
-        return;
-    };
+/// The matcher change a record makes; list records update `lists` instead.
+fn change_of(lists: &Lists, message: &impl Message) -> Option<Change> {
+    let key = message.key().and_then(|k| std::str::from_utf8(k).ok())?;
     if apply_list_record(&mut lists.write().expect("lists lock"), key, message) {
-        return;
+        return None;
     }
     match message.payload() {
         None => {
-            if let Some((list, entry)) = key.split_once('/') {
-                matcher.remove(list, entry);
-            }
+            let (list_id, entry_id) = key.split_once('/')?;
+            Some(Change::Remove {
+                list_id: list_id.to_owned(),
+                entry_id: entry_id.to_owned(),
+            })
         }
         Some(bytes) => {
             let entry = serde_json::from_slice::<EntryRecord>(bytes)
                 .map_err(|e| e.to_string())
                 .and_then(|r| entry_from_record(&r).map_err(|e| e.to_string()));
             match entry {
-                Ok(entry) => matcher.upsert(Arc::new(entry)),
-                Err(e) => warn!(offset = message.offset(), error = %e, "hotlist record skipped"),
+                Ok(entry) => Some(Change::Upsert(Arc::new(entry))),
+                Err(e) => {
+                    warn!(offset = message.offset(), error = %e, "hotlist record skipped");
+                    None
+                }
             }
         }
     }

@@ -95,8 +95,13 @@ pub fn read_to_end(
     Ok(end)
 }
 
+/// Most records handed to a follower in one batch.
+const MAX_BATCH: usize = 50_000;
+/// Longest a follower keeps gathering a batch while records keep arriving.
+const MAX_BATCH_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Calls `f` on every record of the topic after `from`, until `shutdown`,
-/// in a task of its own. `reader` names the client in the broker.
+/// on a thread of its own. `reader` names the client in the broker.
 pub fn follow_topic(
     config: &crate::config::Config,
     reader: &str,
@@ -104,25 +109,63 @@ pub fn follow_topic(
     shutdown: tokio_util::sync::CancellationToken,
     mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) + Send + 'static,
 ) -> Result<(), KafkaError> {
-    use rdkafka::consumer::{Consumer, StreamConsumer};
-    let consumer: StreamConsumer = client_config(&config.kafka)
+    follow_topic_batches(config, reader, from, shutdown, move |batch| {
+        batch.iter().for_each(&mut f);
+    })
+}
+
+/// Calls `f` with every batch of records of the topic after `from`, until
+/// `shutdown`, on a thread of its own. A batch is everything already fetched
+/// (up to [`MAX_BATCH`] records or [`MAX_BATCH_WAIT`]), so a burst such as a
+/// whole-list upload is applied in a few large steps, not record by record.
+/// When the topic goes quiet after a batch, `f` is called once with none.
+pub fn follow_topic_batches(
+    config: &crate::config::Config,
+    reader: &str,
+    from: rdkafka::TopicPartitionList,
+    shutdown: tokio_util::sync::CancellationToken,
+    mut f: impl FnMut(&[rdkafka::message::BorrowedMessage<'_>]) + Send + 'static,
+) -> Result<(), KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use std::time::{Duration, Instant};
+    let consumer: BaseConsumer = client_config(&config.kafka)
         .set("group.id", format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "50")
         .create()?;
     consumer.assign(&from)?;
     let reader = reader.to_owned();
-    tokio::spawn(async move {
-        loop {
-            let message = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                message = consumer.recv() => message,
-            };
-            match message {
-                Ok(message) => f(&message),
-                Err(e) => tracing::warn!(error = %e, reader = %reader, "topic error"),
+    let name = format!("follow-{reader}");
+    let poll = move || {
+        let mut quiet = true;
+        let mut batch = Vec::new();
+        while !shutdown.is_cancelled() {
+            let started = Instant::now();
+            let mut wait = Duration::from_millis(100);
+            while batch.len() < MAX_BATCH && started.elapsed() < MAX_BATCH_WAIT {
+                match consumer.poll(wait) {
+                    Some(Ok(message)) => batch.push(message),
+                    Some(Err(e)) => tracing::warn!(error = %e, reader = %reader, "topic error"),
+                    None => break,
+                }
+                wait = Duration::ZERO;
+            }
+            if !batch.is_empty() {
+                f(&batch);
+                batch.clear();
+                quiet = false;
+            } else if !quiet {
+                f(&[]);
+                quiet = true;
             }
         }
-    });
+    };
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(poll)
+        .map_err(|e| KafkaError::Topic {
+            topic: "follower".into(),
+            reason: e.to_string(),
+        })?;
     Ok(())
 }

@@ -252,3 +252,74 @@ async fn an_expiring_entry_stops_matching_on_every_instance_at_its_expiry() {
     );
     shutdown.cancel();
 }
+
+/// The entry a read of `plate` hits on `matcher`, if any.
+fn hit_entry(matcher: &LiveMatcher, plate: &str) -> Option<Arc<hotlist_matcher::hotlist::HotlistEntry>> {
+    let mut hits = Vec::new();
+    let query = Query {
+        plate: normalize(plate).unwrap(),
+        region: None,
+        candidates: &[],
+    };
+    matcher.find(&query, &mut hits);
+    hits.first().map(|h| Arc::clone(&h.entry))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nightly_replacement_of_a_big_list_reaches_every_instance_within_seconds() {
+    const N: usize = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("replace");
+    let config = common::config(&prefix, &dir.path().join("h.csv"), 1000);
+    common::create_topics(&config).await;
+    let first = hotlist_matcher::sample::hotlist(&mut hotlist_matcher::sample::Rng::new(18), N, "state-stolen");
+    done(
+        kafka_hotlist::upload(&config, "state-stolen", &first, "CA DOJ", true)
+            .await
+            .unwrap(),
+    );
+    let shutdown = CancellationToken::new();
+    let instances = [instance(&config, &shutdown).await, instance(&config, &shutdown).await];
+    assert!(instances.iter().all(|m| m.len() == N));
+
+    // Every entry changed (a new description), the first one gone, one new plate.
+    let night = hotlist_matcher::sample::replacement(&first, 1);
+    let report = done(
+        kafka_hotlist::upload(&config, "state-stolen", &night.entries, "CA DOJ", true)
+            .await
+            .unwrap(),
+    );
+    let acked = Instant::now();
+    assert_eq!(
+        (report.added, report.changed, report.removed, report.unchanged),
+        (1, N - 1, 1, 0)
+    );
+    let new_plate = night.added.plate.to_string();
+    let removed_plate = night.removed.plate.to_string();
+    let changed = &night.entries[N / 2];
+    let applied = |m: &LiveMatcher| {
+        hit_entry(m, &new_plate).is_some_and(|e| e.entry_id == night.added.entry_id)
+            && hit_entry(m, &removed_plate).is_none()
+            && hit_entry(m, &changed.plate.to_string()).is_some_and(|e| e.description == changed.description)
+    };
+    while !instances.iter().all(|m| applied(m)) {
+        assert!(
+            acked.elapsed() < Duration::from_secs(5),
+            "the replacement did not reach both instances within 5 s of the acks"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "replacement of {N} applied on both instances {:?} after the acks",
+        acked.elapsed()
+    );
+    for matcher in &instances {
+        assert_eq!(matcher.len(), N, "one removed, one added");
+        matcher.settle();
+        let mut described = matcher.entries();
+        described.retain(|e| e.description.starts_with("night 1:"));
+        assert_eq!(described.len(), N, "every entry holds its new version");
+        assert!(applied(matcher), "still so after the background rebuild");
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,117 @@
+//! One immutable generation of indexed entries: the plate index and the
+//! patterns beside it, plus the identities of the entries it holds.
+//!
+//! A [`Snapshot`] is built once and never changed, so any number of readers
+//! can search it without locks. The live matcher ([`super::live`]) keeps a
+//! large one as its base and small ones for the changes made since.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::index::{Index, Probe};
+use super::pattern::PatternSet;
+use super::tolerance::{RegionRule, TolerancePolicy};
+use super::{EntryPlate, Hit, HotlistEntry, Query};
+
+/// A 64-bit hash of an entry's identity `(list_id, entry_id)`.
+///
+/// Identities are compared by this hash; at a few million entries the
+/// chance of two colliding is below one in a million.
+pub fn key_hash(list_id: &str, entry_id: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().build_hasher();
+    hasher.write(list_id.as_bytes());
+    hasher.write_u8(0);
+    hasher.write(entry_id.as_bytes());
+    hasher.finish()
+}
+
+/// [`key_hash`] of an entry.
+pub fn entry_hash(entry: &HotlistEntry) -> u64 {
+    key_hash(&entry.list_id, &entry.entry_id)
+}
+
+/// Plates and patterns of a set of entries, indexed.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    index: Index,
+    patterns: PatternSet,
+}
+
+impl Snapshot {
+    /// Indexes `entries`, giving each the tolerance `policy` resolves for it
+    /// at its list's size in `list_sizes`.
+    pub fn build(
+        entries: &[Arc<HotlistEntry>],
+        policy: &TolerancePolicy,
+        list_sizes: &HashMap<String, usize>,
+    ) -> Snapshot {
+        let mut plates = Vec::with_capacity(entries.len());
+        let mut patterns = Vec::new();
+        for entry in entries {
+            match &entry.plate {
+                EntryPlate::Plate(plate) => {
+                    let size = list_sizes.get(&entry.list_id).copied().unwrap_or(1);
+                    let tolerance = policy.resolve(&entry.list_id, entry.category, size, plate.len());
+                    plates.push((Arc::clone(entry), tolerance));
+                }
+                EntryPlate::Pattern(pattern) => patterns.push((Arc::clone(entry), pattern.clone())),
+            }
+        }
+        Snapshot {
+            index: Index::build(plates, |e| e.plate.plate()),
+            patterns: PatternSet::build(patterns),
+        }
+    }
+
+    /// Number of entries held.
+    pub fn len(&self) -> usize {
+        self.index.len() + self.patterns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every entry held, plates then patterns.
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<HotlistEntry>> {
+        self.index.entries().iter().chain(self.patterns.entries())
+    }
+
+    /// Bytes the plate index holds (see [`Index::heap_bytes`]).
+    pub fn index_heap_bytes(&self) -> usize {
+        self.index.heap_bytes()
+    }
+
+    /// Appends every hit of `query` (the read and its OCR candidates).
+    pub fn find(&self, query: &Query<'_>, rule: RegionRule, hits: &mut Vec<Hit>) {
+        let probe = Probe {
+            plate: query.plate,
+            candidate: None,
+            confidence: None,
+        };
+        self.index.find(&probe, query.region, rule, hits);
+        if !self.patterns.is_empty() {
+            self.patterns
+                .find(&query.plate, query.region, rule == RegionRule::Reject, hits);
+        }
+        for (i, (plate, confidence)) in query.candidates.iter().enumerate() {
+            let probe = Probe {
+                plate: *plate,
+                candidate: Some(i as u8),
+                confidence: *confidence,
+            };
+            self.index.find(&probe, query.region, rule, hits);
+        }
+    }
+}
+
+/// Counts entries per list, for the list-size cap on fuzzy tolerance.
+pub fn count_lists<'a>(entries: impl IntoIterator<Item = &'a Arc<HotlistEntry>>) -> HashMap<String, usize> {
+    let mut sizes = HashMap::new();
+    for entry in entries {
+        *sizes.entry(entry.list_id.clone()).or_insert(0) += 1;
+    }
+    sizes
+}
