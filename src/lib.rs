@@ -18,12 +18,14 @@
 //!
 //! Modules, in pipeline order: [`config`], [`read`], [`normalize`],
 //! [`hotlist`], [`alert`], [`pipeline`], [`kafka`], [`api`] (access rules
-//! and the audit chain), [`metrics`]; [`sample`], [`demo`] and [`accuracy`]
-//! make synthetic data, run the end-to-end demo and measure matching.
+//! and the audit chain), [`metrics`]; [`sample`], [`demo`], [`accuracy`] and
+//! [`bench`] make synthetic data, run the end-to-end demo and measure
+//! matching and hotlist changes.
 
 pub mod accuracy;
 pub mod alert;
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod hotlist;

@@ -11,7 +11,6 @@ use rdkafka::client::DefaultClientContext;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use hotlist_matcher::accuracy;
 use hotlist_matcher::api::audit::{self, AuditEvent};
 use hotlist_matcher::api::auth::{self, Role};
 use hotlist_matcher::api::principals::User;
@@ -24,6 +23,7 @@ use hotlist_matcher::kafka::audit as kafka_audit;
 use hotlist_matcher::kafka::hotlist as kafka_hotlist;
 use hotlist_matcher::kafka::{client_config, source::Source, topics};
 use hotlist_matcher::metrics::Metrics;
+use hotlist_matcher::{accuracy, bench};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 #[derive(Parser)]
@@ -160,6 +160,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         entries: usize,
     },
+    /// Uploads N synthetic entries (list `bench-replace`), starts an instance
+    /// in this process, then replaces the list from a separate `hotlist
+    /// upload` process with every entry changed: reports when the instance
+    /// had applied it after the acks, its peak memory, and its matching speed
+    /// during the replacement against before. Needs a broker.
+    HotlistReplace {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -217,7 +226,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench {
             what: BenchCommand::HotlistLoad { entries },
-        } => bench_hotlist_load(&Config::load(cli.config.as_deref())?, entries).await,
+        } => {
+            print!(
+                "{}",
+                bench::hotlist_load(&Config::load(cli.config.as_deref())?, entries).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: BenchCommand::HotlistReplace { entries },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let exe = std::env::current_exe().context("finding this program for the upload process")?;
+            print!(
+                "{}",
+                bench::hotlist_replace(&config, &exe, cli.config.as_deref(), entries).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Users {
             what:
                 UsersCommand::Add {
@@ -318,46 +344,6 @@ fn audit_command(config: &Config, what: AuditCommand) -> anyhow::Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-async fn bench_hotlist_load(config: &Config, n: usize) -> anyhow::Result<ExitCode> {
-    use std::time::Instant;
-    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
-    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
-    let entries = hotlist_matcher::sample::hotlist(&mut hotlist_matcher::sample::Rng::new(9), n, "bench-load");
-    let started = Instant::now();
-    kafka_hotlist::upload(config, "bench-load", &entries, "bench", false).await?;
-    let upload = started.elapsed();
-    drop(entries);
-    let started = Instant::now();
-    let loaded = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || kafka_hotlist::load(&config)).await??
-    }
-    .entries;
-    let read = started.elapsed();
-    let count = loaded.len();
-    let started = Instant::now();
-    let matcher = LiveMatcher::new(loaded, config.matching.clone());
-    let build = started.elapsed();
-    let rate = |d: std::time::Duration| count as f64 / d.as_secs_f64();
-    println!(
-        "entries on the topic: {count} (matcher holds {})",
-        hotlist_matcher::hotlist::Matcher::len(&matcher)
-    );
-    println!("upload (write + acks): {:.1} s", upload.as_secs_f64());
-    println!(
-        "read the topic at start: {:.1} s ({:.0} entries/s)",
-        read.as_secs_f64(),
-        rate(read)
-    );
-    println!(
-        "build the matcher: {:.2} s ({:.0} entries/s)",
-        build.as_secs_f64(),
-        rate(build)
-    );
-    println!("ready after: {:.1} s", (read + build).as_secs_f64());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Validates a hotlist file and replaces the list on the topic.

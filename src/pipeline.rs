@@ -19,6 +19,9 @@ pub struct EncodedAlert {
     pub key: String,
     /// The JSON alert.
     pub payload: Vec<u8>,
+    /// When the read was captured, in milliseconds since the Unix epoch:
+    /// the record's timestamp, so retention counts from capture.
+    pub captured_at_ms: i64,
 }
 
 /// What became of one record.
@@ -38,6 +41,8 @@ pub struct Processor {
     max_record_bytes: usize,
     hits: Vec<Hit>,
     candidates: Vec<(Plate, Option<f32>)>,
+    /// Alerts are marked historical: reads checked after the fact against entries new to a list.
+    historical: bool,
 }
 
 impl Processor {
@@ -47,6 +52,16 @@ impl Processor {
             max_record_bytes,
             hits: Vec::new(),
             candidates: Vec::new(),
+            historical: false,
+        }
+    }
+
+    /// A processor for retained reads checked against entries new to a
+    /// list: its alerts are marked historical.
+    pub fn historical(matcher: Arc<dyn Matcher>, max_record_bytes: usize) -> Self {
+        Processor {
+            historical: true,
+            ..Processor::new(matcher, max_record_bytes)
         }
     }
 
@@ -84,10 +99,12 @@ impl Processor {
             .hits
             .drain(..)
             .map(|hit| {
-                let alert = Alert::new(&read, plate, &hit);
+                let mut alert = Alert::new(&read, plate, &hit);
+                alert.historical = self.historical;
                 EncodedAlert {
                     key: alert.key(),
                     payload: alert.encode(),
+                    captured_at_ms: read.captured_at.timestamp_millis(),
                 }
             })
             .collect();

@@ -26,10 +26,15 @@ use crate::hotlist::Category;
 use crate::kafka::hotlist::UploadOutcome;
 use crate::normalize::{normalize, Plate};
 
-/// The rule of every route, computed once for the authorization middleware.
-pub fn rules() -> &'static [(Method, &'static str, Access)] {
-    static RULES: std::sync::OnceLock<Vec<(Method, &'static str, Access)>> = std::sync::OnceLock::new();
-    RULES.get_or_init(|| all().into_iter().map(|r| (r.method, r.path, r.access)).collect())
+/// The rule and body limit of every route, computed once for the middleware.
+pub fn rules() -> &'static [(Method, &'static str, Access, usize)] {
+    static RULES: std::sync::OnceLock<Vec<(Method, &'static str, Access, usize)>> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        all()
+            .into_iter()
+            .map(|r| (r.method, r.path, r.access, r.body_limit))
+            .collect()
+    })
 }
 
 /// Every route, with the access it requires.
@@ -39,6 +44,7 @@ pub fn all() -> Vec<Route> {
         path,
         access,
         handler,
+        body_limit: JSON_BODY_LIMIT,
     };
     vec![
         route(Method::POST, "/api/login", Access::Public, post(login)),
@@ -105,12 +111,15 @@ pub fn all() -> Vec<Route> {
             Access::Action(Action::Export),
             post(export),
         ),
-        route(
-            Method::POST,
-            "/api/hotlists/{list_id}",
-            Access::Action(Action::UploadOwnHotlist),
-            post(upload_hotlist).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-        ),
+        Route {
+            body_limit: UPLOAD_LIMIT,
+            ..route(
+                Method::POST,
+                "/api/hotlists/{list_id}",
+                Access::Action(Action::UploadOwnHotlist),
+                post(upload_hotlist).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            )
+        },
         route(
             Method::GET,
             "/api/sharing",
@@ -470,6 +479,8 @@ async fn audit_report(
 
 /// Largest hotlist upload over HTTPS; the config's file limit applies too.
 const UPLOAD_LIMIT: usize = 256 << 20;
+/// Largest JSON body a route takes (axum's default, made explicit).
+const JSON_BODY_LIMIT: usize = 2 << 20;
 
 #[derive(Deserialize)]
 struct UploadParams {

@@ -54,6 +54,8 @@ pub enum ApiError {
     Refused(String),
     #[error("not found")]
     NotFound,
+    #[error("the body is larger than the {limit} bytes this route takes")]
+    TooLarge { limit: u64 },
     #[error("storage is unavailable; try again")]
     Unavailable(String),
     #[error("cannot serve: {0}")]
@@ -68,6 +70,7 @@ impl IntoResponse for ApiError {
             ApiError::Locked => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(detail) => {
                 warn!(error = %detail, "storage unavailable");
                 StatusCode::SERVICE_UNAVAILABLE
@@ -95,6 +98,8 @@ pub struct Route {
     pub path: &'static str,
     pub access: Access,
     pub handler: MethodRouter<Arc<ApiState>>,
+    /// Largest body the route reads, in bytes.
+    pub body_limit: usize,
 }
 
 /// A logged-in user.
@@ -160,7 +165,28 @@ pub fn router(state: Arc<ApiState>) -> Router {
     }
     router
         .layer(middleware::from_fn_with_state(Arc::clone(&state), authorize_request))
+        .layer(middleware::from_fn(refuse_declared_oversize))
         .with_state(state)
+}
+
+/// Answers 413 to a body declared larger than the route reads, before
+/// reading any of it: a client that waits for `100 Continue` never sends
+/// it, and none is cut off mid-upload by a closed connection.
+async fn refuse_declared_oversize(request: Request, next: Next) -> Result<Response, ApiError> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let limit = request.extensions().get::<MatchedPath>().and_then(|path| {
+        routes::rules()
+            .iter()
+            .find(|(method, route, _, _)| *route == path.as_str() && method == request.method())
+            .map(|(_, _, _, limit)| *limit as u64)
+    });
+    match (declared, limit) {
+        (Some(declared), Some(limit)) if declared > limit => Err(ApiError::TooLarge { limit }),
+        _ => Ok(next.run(request).await),
+    }
 }
 
 /// Resolves the session and applies the route's rule before the handler runs.
@@ -177,8 +203,8 @@ async fn authorize_request(
         .ok_or(ApiError::NotFound)?;
     let access = routes::rules()
         .iter()
-        .find(|(method, route, _)| *route == path && method == request.method())
-        .map(|(_, _, access)| *access)
+        .find(|(method, route, _, _)| *route == path && method == request.method())
+        .map(|(_, _, access, _)| *access)
         .ok_or(ApiError::Forbidden)?; // deny by default
     if access == Access::Public {
         return Ok(next.run(request).await);

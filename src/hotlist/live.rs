@@ -54,6 +54,8 @@ impl Change {
 pub const DEFAULT_FOLD_FRACTION: f64 = 0.1;
 /// The levels are folded into the base from this many changes on, whatever the fraction.
 const MIN_FOLD: usize = 1024;
+/// When the topic goes quiet, changes past this share of the base are folded into it.
+pub const QUIET_FOLD_FRACTION: f64 = 0.01;
 /// Most levels above the base before the newest are merged regardless of size.
 const MAX_LEVELS: usize = 6;
 
@@ -169,6 +171,17 @@ pub struct LiveMatcher {
 impl LiveMatcher {
     pub fn new(entries: Vec<Arc<HotlistEntry>>, policy: TolerancePolicy) -> LiveMatcher {
         let list_sizes = count_lists(&entries);
+        LiveMatcher::with_list_sizes(entries, policy, list_sizes)
+    }
+
+    /// A matcher over some of the lists' entries that gives each the
+    /// tolerance of its whole list's size in `list_sizes` (for checking
+    /// a list's new entries alone, as the list will match them).
+    pub fn with_list_sizes(
+        entries: Vec<Arc<HotlistEntry>>,
+        policy: TolerancePolicy,
+        list_sizes: HashMap<String, usize>,
+    ) -> LiveMatcher {
         let base = Level::build(
             entries.into_iter().map(|e| (entry_hash(&e), Some(e))).collect(),
             &policy,
@@ -262,27 +275,37 @@ impl LiveMatcher {
         if fold {
             let job = self.begin_fold(&mut writer);
             drop(writer);
-            let matcher = Arc::clone(self);
-            std::thread::Builder::new()
-                .name("hotlist-fold".into())
-                .spawn(move || matcher.fold_in_background(job))
-                .expect("a thread for rebuilding the hotlist index");
+            self.spawn_fold(job);
         }
     }
 
-    /// Merges the levels above the base into one (when the hotlist topic
-    /// goes quiet), so reads probe at most base and one level.
-    pub fn compact(&self) {
-        let writer = self.lock();
+    fn spawn_fold(self: &Arc<Self>, job: FoldJob) {
+        let matcher = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("hotlist-fold".into())
+            .spawn(move || matcher.fold_in_background(job))
+            .expect("a thread for rebuilding the hotlist index");
+    }
+
+    /// Called when the hotlist topic goes quiet: leaves reads as little to
+    /// probe as possible. Changes past [`QUIET_FOLD_FRACTION`] of the base
+    /// are folded into it in the background; fewer are merged into one level.
+    pub fn quiet(self: &Arc<Self>) {
+        let mut writer = self.lock();
         let view = self.view.load_full();
-        let first = writer.folding.max(1);
-        if view.levels.len() <= first + 1 {
+        if writer.folding > 0 || view.levels.len() == 1 {
             return;
         }
-        let mut levels = view.levels[..first].to_vec();
-        let merged = self.merge(&view.levels[first..], &writer.list_sizes);
-        levels.push(Arc::new(merged));
-        self.view.store(Arc::new(View { levels }));
+        if view.overlay_size() as f64 >= view.levels[0].size() as f64 * QUIET_FOLD_FRACTION {
+            let job = self.begin_fold(&mut writer);
+            drop(writer);
+            self.spawn_fold(job);
+        } else if view.levels.len() > 2 {
+            let merged = self.merge(&view.levels[1..], &writer.list_sizes);
+            self.view.store(Arc::new(View {
+                levels: vec![Arc::clone(&view.levels[0]), Arc::new(merged)],
+            }));
+        }
     }
 
     /// Rebuilds the base from base plus levels now, on this thread (after

@@ -393,7 +393,7 @@ proptest! {
             }
             matcher.apply(changes);
             match step {
-                0 => matcher.compact(),
+                0 => matcher.quiet(),
                 1 => matcher.fold_now(),
                 _ => {}
             }
@@ -460,6 +460,26 @@ fn a_whole_list_replacement_in_batches_folds_in_the_background_and_keeps_levels_
         find(&matcher, &plate(500_007), None),
         vec![("e7".to_string(), MatchKind::Exact)]
     );
-    matcher.compact();
-    assert!(matcher.levels() <= 3, "{} levels after compaction", matcher.levels());
+    matcher.quiet();
+    matcher.settle();
+    assert_eq!(matcher.levels(), 1, "folded into the base once quiet");
+    matcher.apply(vec![Change::Remove {
+        list_id: "big".into(),
+        entry_id: "e1".into(),
+    }]);
+    matcher.apply(vec![Change::Remove {
+        list_id: "big".into(),
+        entry_id: "e2".into(),
+    }]);
+    matcher.apply(vec![Change::Remove {
+        list_id: "big".into(),
+        entry_id: "e3".into(),
+    }]);
+    matcher.quiet();
+    assert_eq!(
+        matcher.levels(),
+        2,
+        "a few changes are merged into one level, not folded"
+    );
+    assert_eq!(matcher.len(), 19_998);
 }

@@ -26,8 +26,6 @@ use super::{client_config, follow_topic_batches, read_to_end, KafkaError};
 use crate::config::Config;
 use crate::hotlist::{build_entry, Change, HotlistEntry, LiveMatcher, RawEntry, RowError};
 
-const TIMEOUT: Duration = Duration::from_secs(15);
-
 /// An entry as stored on the topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRecord {
@@ -62,6 +60,14 @@ impl EntryRecord {
     pub fn key(&self) -> String {
         format!("{}/{}", self.list_id, self.entry_id)
     }
+
+    /// True when both versions of an entry match exactly the same reads:
+    /// same plate, state, category (which sets the tolerance) and expiry.
+    /// Descriptions and vehicle details do not change what matches.
+    pub fn matches_like(&self, other: &EntryRecord) -> bool {
+        (&self.plate, &self.region, &self.category, self.expires_at)
+            == (&other.plate, &other.region, &other.category, other.expires_at)
+    }
 }
 
 /// Key prefix of a list's own record (owner, last refresh).
@@ -94,7 +100,9 @@ pub struct UploadReport {
     pub changed: usize,
     pub removed: usize,
     pub unchanged: usize,
-    /// Alerts raised by checking retained reads against new and changed entries.
+    /// Alerts raised by checking retained reads against entries that match
+    /// differently than before (new plates, states, categories); only
+    /// (read, entry) pairs that had no alert yet.
     pub historical_alerts: usize,
 }
 
@@ -241,7 +249,11 @@ pub async fn upload(
                 } else {
                     report.added += 1;
                 }
-                fresh.push(Arc::clone(entry));
+                // Only what can match reads it could not match before is
+                // checked against retained reads; a new description is not.
+                if !existing.is_some_and(|e| e.matches_like(&record)) {
+                    fresh.push(Arc::clone(entry));
+                }
                 writes.push((key, Some(serde_json::to_vec(&record).expect("entries serialize"))));
             }
         }
@@ -263,7 +275,8 @@ pub async fn upload(
         Some(serde_json::to_vec(&meta).expect("serializes")),
     ));
     write_all(config, &writes).await?;
-    report.historical_alerts = historical_alerts(config, fresh).await?;
+    let sizes = std::collections::HashMap::from([(list_id.to_owned(), keep.len())]);
+    report.historical_alerts = super::historical::historical_alerts(config, fresh, sizes).await?;
     Ok(UploadOutcome::Done(report))
 }
 
@@ -314,45 +327,6 @@ async fn acked(future: rdkafka::producer::DeliveryFuture) -> Result<(), KafkaErr
     Ok(())
 }
 
-/// Checks the reads still retained (30 days at most) against newly added
-/// entries and writes an alert marked historical for each hit, so a car
-/// listed today but seen yesterday is not missed. Returns how many.
-pub async fn historical_alerts(config: &Config, added: Vec<Arc<HotlistEntry>>) -> Result<usize, KafkaError> {
-    if added.is_empty() {
-        return Ok(0);
-    }
-    let matcher: Arc<dyn crate::hotlist::Matcher> = Arc::new(LiveMatcher::new(added, config.matching.clone()));
-    let max_record_bytes = config.pipeline.max_record_bytes;
-    let scan_config = config.clone();
-    let alerts = tokio::task::spawn_blocking(move || {
-        let mut processor = crate::pipeline::Processor::new(matcher, max_record_bytes);
-        let mut alerts = Vec::new();
-        crate::kafka::scan::scan(&scan_config, &scan_config.topics.reads, usize::MAX, |bytes| {
-            if let crate::pipeline::Outcome::Alerts(found) = processor.process(bytes) {
-                alerts.extend(found);
-            }
-            false
-        })
-        .map(|_| alerts)
-    })
-    .await
-    .map_err(|e| KafkaError::Topic {
-        topic: config.topics.reads.clone(),
-        reason: e.to_string(),
-    })??;
-    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
-    for encoded in &alerts {
-        let mut alert = crate::alert::Alert::decode(&encoded.payload).expect("our own alert");
-        alert.historical = true;
-        let payload = alert.encode();
-        let record = FutureRecord::to(&config.topics.alerts)
-            .key(&encoded.key)
-            .payload(&payload);
-        producer.send(record, TIMEOUT).await.map_err(|(e, _)| e)?;
-    }
-    Ok(alerts.len())
-}
-
 /// Applies every hotlist record after `from` to `matcher` and `lists` until
 /// `shutdown`: each batch the topic returns at once is one change of the
 /// matcher, visible to reads all together.
@@ -366,7 +340,7 @@ pub fn follow(
     follow_topic_batches(config, "hotlist", from, shutdown, move |batch| {
         if batch.is_empty() {
             // The topic went quiet: leave reads as few levels to probe as possible.
-            matcher.compact();
+            matcher.quiet();
             return;
         }
         let changes = batch.iter().filter_map(|message| change_of(&lists, message)).collect();

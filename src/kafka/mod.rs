@@ -6,6 +6,7 @@
 //! is [`crate::pipeline`], which this module feeds and drains.
 
 pub mod audit;
+pub mod historical;
 pub mod hotlist;
 pub mod principals;
 pub mod scan;
@@ -38,6 +39,9 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     }
     config
 }
+
+/// How long a producer may take to have one record acknowledged.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// How long a reader waits for the next record before giving up.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);

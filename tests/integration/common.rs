@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hotlist_matcher::alert::alert_id;
 use hotlist_matcher::config::{Config, DEFAULT_TOML};
-use hotlist_matcher::hotlist::{HotlistEntry, Matcher, Query};
+use hotlist_matcher::hotlist::{HotlistEntry, LiveMatcher, Matcher, Query};
 use hotlist_matcher::kafka::{client_config, topics};
 use hotlist_matcher::normalize::{normalize, normalize_region, Plate, Region};
 use hotlist_matcher::sample::{self, Rng};
@@ -18,6 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The broker under test.
@@ -320,4 +321,38 @@ pub fn lag(config: &Config, group: &str, topic: &str) -> i64 {
             }
         })
         .sum()
+}
+
+/// One matcher instance: reads the topic, then follows it.
+pub async fn instance(config: &Config, shutdown: &CancellationToken) -> Arc<LiveMatcher> {
+    instance_with_clock(config, shutdown, hotlist_matcher::system_clock()).await
+}
+
+pub async fn instance_with_clock(
+    config: &Config,
+    shutdown: &CancellationToken,
+    clock: hotlist_matcher::Clock,
+) -> Arc<LiveMatcher> {
+    let loaded = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || hotlist_matcher::kafka::hotlist::load(&config))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let matcher = Arc::new(LiveMatcher::new(loaded.entries, config.matching.clone()).with_clock(clock));
+    let lists = Arc::new(std::sync::RwLock::new(loaded.lists));
+    hotlist_matcher::kafka::hotlist::follow(config, loaded.end, Arc::clone(&matcher), lists, shutdown.clone()).unwrap();
+    matcher
+}
+
+pub fn hits(matcher: &LiveMatcher, plate: &str) -> usize {
+    let mut hits = Vec::new();
+    let query = Query {
+        plate: normalize(plate).unwrap(),
+        region: None,
+        candidates: &[],
+    };
+    matcher.find(&query, &mut hits);
+    hits.len()
 }

@@ -12,40 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common;
 
-/// One matcher instance: reads the topic, then follows it.
-async fn instance(config: &Config, shutdown: &CancellationToken) -> Arc<LiveMatcher> {
-    instance_with_clock(config, shutdown, hotlist_matcher::system_clock()).await
-}
-
-async fn instance_with_clock(
-    config: &Config,
-    shutdown: &CancellationToken,
-    clock: hotlist_matcher::Clock,
-) -> Arc<LiveMatcher> {
-    let loaded = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || kafka_hotlist::load(&config))
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let matcher = Arc::new(LiveMatcher::new(loaded.entries, config.matching.clone()).with_clock(clock));
-    let lists = Arc::new(std::sync::RwLock::new(loaded.lists));
-    kafka_hotlist::follow(config, loaded.end, Arc::clone(&matcher), lists, shutdown.clone()).unwrap();
-    matcher
-}
-
-fn hits(matcher: &LiveMatcher, plate: &str) -> usize {
-    let mut hits = Vec::new();
-    let query = Query {
-        plate: normalize(plate).unwrap(),
-        region: None,
-        candidates: &[],
-    };
-    matcher.find(&query, &mut hits);
-    hits.len()
-}
-
 /// Waits until `check` holds on every instance; returns how long it took.
 async fn until_all(instances: &[Arc<LiveMatcher>], check: impl Fn(&LiveMatcher) -> bool) -> Duration {
     let started = Instant::now();
@@ -74,7 +40,10 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
     let (config_path, config) = common::config_file(dir.path(), &prefix);
     common::create_topics(&config).await;
     let shutdown = CancellationToken::new();
-    let instances = [instance(&config, &shutdown).await, instance(&config, &shutdown).await];
+    let instances = [
+        common::instance(&config, &shutdown).await,
+        common::instance(&config, &shutdown).await,
+    ];
     assert!(instances.iter().all(|m| m.is_empty()));
 
     // A read from yesterday of a car listed only today.
@@ -100,7 +69,10 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
     assert!(alert.historical);
     assert_eq!(alert.read.read_id, read_id);
     assert_eq!(alert.entry.entry_id, "V100000001");
-    let took = until_all(&instances, |m| hits(m, "ABC123") == 1 && hits(m, "7XYZ999") == 1).await;
+    let took = until_all(&instances, |m| {
+        common::hits(m, "ABC123") == 1 && common::hits(m, "7XYZ999") == 1
+    })
+    .await;
     eprintln!("upload matchable on both instances after {took:?}");
     assert!(
         took < Duration::from_secs(1),
@@ -115,7 +87,10 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
             .unwrap(),
     );
     assert_eq!((report.added, report.changed, report.removed), (0, 1, 1));
-    let took = until_all(&instances, |m| hits(m, "ABC123") == 0 && hits(m, "7XYZ999") == 1).await;
+    let took = until_all(&instances, |m| {
+        common::hits(m, "ABC123") == 0 && common::hits(m, "7XYZ999") == 1
+    })
+    .await;
     eprintln!("removal applied on both instances after {took:?}");
     assert!(
         took < Duration::from_secs(1),
@@ -151,7 +126,7 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
         "{stdout}"
     );
     assert_eq!(watermark(&config).1, high_before, "not one record written");
-    assert_eq!(hits(&instances[0], "NEW1234"), 0);
+    assert_eq!(common::hits(&instances[0], "NEW1234"), 0);
 
     // The command line upload is audited with who and why.
     let good = dir.path().join("good.ncic");
@@ -162,7 +137,10 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
         String::from_utf8_lossy(&out.stdout).trim(),
         "list ca-doj: 1 added, 0 changed, 1 removed, 0 unchanged; 0 historical alert(s) from retained reads"
     );
-    until_all(&instances, |m| hits(m, "NEW1234") == 1 && hits(m, "7XYZ999") == 0).await;
+    until_all(&instances, |m| {
+        common::hits(m, "NEW1234") == 1 && common::hits(m, "7XYZ999") == 0
+    })
+    .await;
     let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
     let upload = audit
         .iter()
@@ -224,8 +202,8 @@ async fn an_expiring_entry_stops_matching_on_every_instance_at_its_expiry() {
     };
     let shutdown = CancellationToken::new();
     let instances = [
-        instance_with_clock(&config, &shutdown, clock.clone()).await,
-        instance_with_clock(&config, &shutdown, clock).await,
+        common::instance_with_clock(&config, &shutdown, clock.clone()).await,
+        common::instance_with_clock(&config, &shutdown, clock).await,
     ];
     let options = FeedOptions {
         list_id: "rso-officer".into(),
@@ -239,15 +217,15 @@ async fn an_expiring_entry_stops_matching_on_every_instance_at_its_expiry() {
             .await
             .unwrap(),
     );
-    until_all(&instances, |m| hits(m, "9TEMP12") == 1).await;
+    until_all(&instances, |m| common::hits(m, "9TEMP12") == 1).await;
     now.store(expires.timestamp() - 1, Ordering::Relaxed);
     assert!(
-        instances.iter().all(|m| hits(m, "9TEMP12") == 1),
+        instances.iter().all(|m| common::hits(m, "9TEMP12") == 1),
         "still live a second before"
     );
     now.store(expires.timestamp(), Ordering::Relaxed);
     assert!(
-        instances.iter().all(|m| hits(m, "9TEMP12") == 0),
+        instances.iter().all(|m| common::hits(m, "9TEMP12") == 0),
         "expired on every instance, without an upload"
     );
     shutdown.cancel();
@@ -279,7 +257,10 @@ async fn a_nightly_replacement_of_a_big_list_reaches_every_instance_within_secon
             .unwrap(),
     );
     let shutdown = CancellationToken::new();
-    let instances = [instance(&config, &shutdown).await, instance(&config, &shutdown).await];
+    let instances = [
+        common::instance(&config, &shutdown).await,
+        common::instance(&config, &shutdown).await,
+    ];
     assert!(instances.iter().all(|m| m.len() == N));
 
     // Every entry changed (a new description), the first one gone, one new plate.

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod demo;
 mod feeds;
+mod historical;
 mod pipeline;
 mod topics;
 mod users;

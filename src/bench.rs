@@ -1,0 +1,379 @@
+//! Measurements against a real broker, behind the `bench` subcommand:
+//! how long an instance takes to load the hotlist topic (`hotlist-load`), and
+//! what a nightly replacement of a big list costs a running instance
+//! (`hotlist-replace`).
+//!
+//! These print figures for docs/BENCHMARKS.md; nothing here asserts on time.
+//! They write to the configured topics, so point them at a test broker.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher, Query};
+use crate::kafka::{client_config, hotlist as kafka_hotlist, topics, KafkaError};
+use crate::normalize::Plate;
+use crate::sample::{self, Rng};
+
+/// Why a measurement could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the upload command failed: {0}")]
+    Upload(String),
+    #[error("the replacement was not applied within {0:?}")]
+    NotApplied(Duration),
+}
+
+/// Uploads `n` entries as list `bench-load`, then times reading the whole
+/// topic back and building the matcher, as every instance does at start.
+pub async fn hotlist_load(config: &Config, n: usize) -> Result<String, BenchError> {
+    ensure_topics(config).await?;
+    let entries = sample::hotlist(&mut Rng::new(9), n, "bench-load");
+    let started = Instant::now();
+    kafka_hotlist::upload(config, "bench-load", &entries, "bench", false).await?;
+    let upload = started.elapsed();
+    drop(entries);
+    let started = Instant::now();
+    let loaded = load(config).await?.entries;
+    let read = started.elapsed();
+    let count = loaded.len();
+    let started = Instant::now();
+    let matcher = LiveMatcher::new(loaded, config.matching.clone());
+    let build = started.elapsed();
+    let rate = |d: Duration| count as f64 / d.as_secs_f64();
+    let mut out = String::new();
+    let _ = writeln!(out, "entries on the topic: {count} (matcher holds {})", matcher.len());
+    let _ = writeln!(out, "upload (write + acks): {:.1} s", upload.as_secs_f64());
+    let _ = writeln!(
+        out,
+        "read the topic at start: {:.1} s ({:.0} entries/s)",
+        read.as_secs_f64(),
+        rate(read)
+    );
+    let _ = writeln!(
+        out,
+        "build the matcher: {:.2} s ({:.0} entries/s)",
+        build.as_secs_f64(),
+        rate(build)
+    );
+    let _ = writeln!(out, "ready after: {:.1} s", (read + build).as_secs_f64());
+    Ok(out)
+}
+
+/// The list `hotlist-replace` replaces.
+const REPLACE_LIST: &str = "bench-replace";
+
+/// Runs an instance (load, follow) in this process while a separate
+/// `hotlist upload` process replaces an `n`-entry list with every entry
+/// changed, one removed and one added; reports when the instance had it all,
+/// its peak memory, and its matching speed meanwhile against before.
+/// `exe` is this program, `config_path` its config file (if any).
+pub async fn hotlist_replace(
+    config: &Config,
+    exe: &Path,
+    config_path: Option<&Path>,
+    n: usize,
+) -> Result<String, BenchError> {
+    ensure_topics(config).await?;
+    let dir = tempfile_dir()?;
+    let first = sample::hotlist(&mut Rng::new(21), n, REPLACE_LIST);
+    let night = sample::replacement(&first, 1);
+    let before_path = dir.join("before.jsonl");
+    let after_path = dir.join("after.jsonl");
+    write_jsonl(&before_path, &first)?;
+    write_jsonl(&after_path, &night.entries)?;
+    let mut out = String::new();
+    let setup = run_upload(exe, config_path, &before_path)?;
+    let _ = writeln!(out, "set-up upload of {n} entries: {}", setup.trim());
+
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let loaded = load(config).await?;
+    let matcher = Arc::new(
+        LiveMatcher::new(loaded.entries, config.matching.clone()).with_fold_fraction(config.hotlist.fold_fraction),
+    );
+    let lists: kafka_hotlist::Lists = Arc::new(std::sync::RwLock::new(loaded.lists));
+    kafka_hotlist::follow(config, loaded.end, Arc::clone(&matcher), lists, shutdown.clone())?;
+    let _ = writeln!(
+        out,
+        "instance ready with {} entries after {:.1} s",
+        matcher.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let rss_before = proc_status_kib("VmRSS");
+    reset_peak_rss();
+
+    let reader = Reader::start(Arc::clone(&matcher), &first);
+    std::thread::sleep(Duration::from_secs(3));
+    let upload_start = reader.mark();
+    let writes = (n + 2) as i64; // n-1 changed, 1 added, 1 tombstone, 1 list record
+    let high_before = high_watermark(config)?;
+    let child = spawn_upload(exe, config_path, &after_path)?;
+    let applied_check = |m: &LiveMatcher| replacement_applied(m, &night);
+    let mut acked = None;
+    let applied = loop {
+        if acked.is_none() && high_watermark(config)? >= high_before + writes {
+            acked = Some(Instant::now());
+        }
+        if acked.is_some() && applied_check(&matcher) {
+            break reader.mark();
+        }
+        if upload_start.elapsed() > Duration::from_secs(600) {
+            return Err(BenchError::NotApplied(Duration::from_secs(600)));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        return Err(BenchError::Upload(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    matcher.settle();
+    let folded = reader.mark();
+    std::thread::sleep(Duration::from_secs(3));
+    let end = reader.mark();
+    let rates = reader.stop();
+    shutdown.cancel();
+    let acked = acked.expect("acks seen before applied");
+    let rate = |from: Instant, to: Instant| rates.rate(from, to);
+    let baseline = rate(upload_start - Duration::from_secs(3), upload_start);
+    let during = rate(upload_start, folded);
+    let after = rate(folded, end);
+    let _ = writeln!(
+        out,
+        "replacement upload: {}",
+        String::from_utf8_lossy(&output.stdout).trim()
+    );
+    let _ = writeln!(
+        out,
+        "write + acks: {:.1} s; applied on the instance {:.2} s after the acks ({:.1} s after the upload started); background rebuilds done {:.1} s after the acks ({} rebuild(s), {} level(s) now)",
+        (acked - upload_start).as_secs_f64(),
+        applied.saturating_duration_since(acked).as_secs_f64(),
+        (applied - upload_start).as_secs_f64(),
+        folded.saturating_duration_since(acked).as_secs_f64(),
+        matcher.folds(),
+        matcher.levels(),
+    );
+    let _ = writeln!(
+        out,
+        "resident memory: {} MiB before, peak {} MiB during the replacement",
+        rss_before / 1024,
+        proc_status_kib("VmHWM") / 1024
+    );
+    let _ = writeln!(
+        out,
+        "matching on one thread: {:.0} reads/s before, {:.0} during ({:.2}x), {:.0} after ({:.2}x)",
+        baseline,
+        during,
+        during / baseline,
+        after,
+        after / baseline
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}
+
+/// True once `matcher` holds the replacement: the new plate hits, the
+/// removed one does not, and sampled entries carry their new description.
+fn replacement_applied(matcher: &LiveMatcher, night: &sample::Replacement) -> bool {
+    let first_hit = |plate: Plate| {
+        let mut hits = Vec::new();
+        matcher.find(
+            &Query {
+                plate,
+                region: None,
+                candidates: &[],
+            },
+            &mut hits,
+        );
+        hits.into_iter().next().map(|h| h.entry)
+    };
+    let Some(plate) = night.added.plate.plate() else {
+        return false;
+    };
+    let removed = night.removed.plate.plate().and_then(first_hit);
+    first_hit(plate).is_some_and(|e| e.entry_id == night.added.entry_id)
+        && !removed.is_some_and(|e| e.entry_id == night.removed.entry_id)
+        && night.entries.iter().step_by(night.entries.len() / 100 + 1).all(|want| {
+            want.plate
+                .plate()
+                .and_then(first_hit)
+                .is_some_and(|e| e.description == want.description)
+        })
+}
+
+/// A thread matching reads in a loop, counting them over time.
+struct Reader {
+    stop: Arc<AtomicBool>,
+    counts: Arc<Mutex<Vec<(Instant, usize)>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Reads counted per moment, from [`Reader::stop`].
+struct Rates(Vec<(Instant, usize)>);
+
+impl Rates {
+    /// Reads per second between two moments.
+    fn rate(&self, from: Instant, to: Instant) -> f64 {
+        let reads: usize = self
+            .0
+            .iter()
+            .filter(|(at, _)| *at > from && *at <= to)
+            .map(|(_, n)| n)
+            .sum();
+        reads as f64 / (to - from).as_secs_f64()
+    }
+}
+
+impl Reader {
+    /// Half listed plates, half random ones.
+    fn start(matcher: Arc<LiveMatcher>, listed: &[Arc<HotlistEntry>]) -> Reader {
+        let mut rng = Rng::new(5);
+        let plates: Vec<Plate> = (0..20_000)
+            .map(|i| match listed.get(rng.below(listed.len().max(1))) {
+                Some(e) if i % 2 == 0 => e.plate.plate().unwrap_or_else(|| sample::random_plate(&mut rng)),
+                _ => sample::random_plate(&mut rng),
+            })
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let counts = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, counts) = (Arc::clone(&stop), Arc::clone(&counts));
+            std::thread::spawn(move || {
+                let mut hits = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    for chunk in plates.chunks(1000) {
+                        for &plate in chunk {
+                            hits.clear();
+                            let query = Query {
+                                plate,
+                                region: None,
+                                candidates: &[],
+                            };
+                            matcher.find(&query, &mut hits);
+                        }
+                        counts.lock().expect("counts").push((Instant::now(), chunk.len()));
+                    }
+                }
+            })
+        };
+        Reader { stop, counts, thread }
+    }
+
+    fn mark(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn stop(self) -> Rates {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("reader thread");
+        Rates(std::mem::take(&mut *self.counts.lock().expect("counts")))
+    }
+}
+
+async fn ensure_topics(config: &Config) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+    Ok(())
+}
+
+async fn load(config: &Config) -> Result<kafka_hotlist::Loaded, KafkaError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || kafka_hotlist::load(&config))
+        .await
+        .map_err(|e| KafkaError::Topic {
+            topic: "hotlist".into(),
+            reason: e.to_string(),
+        })?
+}
+
+/// Sum of the hotlist topic's high watermarks: it grows by one per acknowledged record.
+fn high_watermark(config: &Config) -> Result<i64, KafkaError> {
+    let consumer: BaseConsumer = client_config(&config.kafka).create()?;
+    let mut total = 0;
+    for partition in 0..config.topics.partitions {
+        let (_, high) = consumer.fetch_watermarks(&config.topics.hotlist, partition, Duration::from_secs(10))?;
+        total += high;
+    }
+    Ok(total)
+}
+
+fn write_jsonl(path: &Path, entries: &[Arc<HotlistEntry>]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for e in entries {
+        let line = serde_json::json!({
+            "entry_id": e.entry_id,
+            "plate": e.plate.to_string(),
+            "category": e.category.name(),
+            "region": e.region.map(|r| r.to_string()),
+            "priority": e.priority,
+            "description": e.description,
+        });
+        writeln!(file, "{line}")?;
+    }
+    file.flush()
+}
+
+fn upload_command(exe: &Path, config_path: Option<&Path>, file: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(exe);
+    if let Some(path) = config_path {
+        command.arg("--config").arg(path);
+    }
+    command.args(["hotlist", "upload"]).arg(file).args([
+        "--list",
+        REPLACE_LIST,
+        "--format",
+        "jsonl",
+        "--reason",
+        "nightly replacement benchmark",
+    ]);
+    command
+}
+
+fn run_upload(exe: &Path, config_path: Option<&Path>, file: &Path) -> Result<String, BenchError> {
+    let output = upload_command(exe, config_path, file).output()?;
+    if !output.status.success() {
+        return Err(BenchError::Upload(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn spawn_upload(exe: &Path, config_path: Option<&Path>, file: &Path) -> std::io::Result<std::process::Child> {
+    upload_command(exe, config_path, file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("hotlist-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A `/proc/self/status` figure in KiB (0 where there is no /proc).
+fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resets the peak resident size (VmHWM) to the current one.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

@@ -1,0 +1,87 @@
+//! Historical hits: when a list gains an entry, the reads still retained
+//! (30 days at most) are checked against it, so a car listed today but seen
+//! yesterday is not missed.
+//!
+//! Only entries whose match-relevant fields are new are checked (the upload
+//! decides which, see [`super::hotlist::EntryRecord::matches_like`]): a
+//! nightly re-upload that only changes descriptions checks nothing. And a
+//! (read, entry) pair that already has an alert, raised in real time or by
+//! an earlier upload, never gets a second one: alert ids are deterministic,
+//! and ids already on the alerts topic are skipped. So every historical
+//! alert is published once, marked historical from the start, with the
+//! read's capture time as its timestamp.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::Message;
+
+use super::{client_config, read_to_end, scan, KafkaError};
+use crate::config::Config;
+use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
+use crate::pipeline::{EncodedAlert, Outcome, Processor};
+
+/// Checks the retained reads against `entries` (matched at the sizes their
+/// lists have, `list_sizes`) and writes an alert for each hit that has none
+/// yet. Returns how many it wrote.
+pub async fn historical_alerts(
+    config: &Config,
+    entries: Vec<Arc<HotlistEntry>>,
+    list_sizes: HashMap<String, usize>,
+) -> Result<usize, KafkaError> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let matcher: Arc<dyn Matcher> = Arc::new(LiveMatcher::with_list_sizes(
+        entries,
+        config.matching.clone(),
+        list_sizes,
+    ));
+    let scan_config = config.clone();
+    let alerts = tokio::task::spawn_blocking(move || new_alerts(&scan_config, matcher))
+        .await
+        .map_err(|e| KafkaError::Topic {
+            topic: config.topics.reads.clone(),
+            reason: e.to_string(),
+        })??;
+    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
+    let deliveries: Vec<_> = alerts
+        .iter()
+        .map(|alert| {
+            let record = FutureRecord::to(&config.topics.alerts)
+                .key(&alert.key)
+                .payload(&alert.payload)
+                .timestamp(alert.captured_at_ms);
+            producer.send(record, super::SEND_TIMEOUT)
+        })
+        .collect();
+    for delivery in deliveries {
+        delivery.await.map_err(|(e, _)| e)?;
+    }
+    Ok(alerts.len())
+}
+
+/// The alerts the retained reads raise on `matcher`, less those already on the alerts topic.
+fn new_alerts(config: &Config, matcher: Arc<dyn Matcher>) -> Result<Vec<EncodedAlert>, KafkaError> {
+    let mut processor = Processor::historical(matcher, config.pipeline.max_record_bytes);
+    let mut alerts = Vec::new();
+    scan::scan(config, &config.topics.reads, usize::MAX, |bytes| {
+        if let Outcome::Alerts(found) = processor.process(bytes) {
+            alerts.extend(found);
+        }
+        false
+    })?;
+    if alerts.is_empty() {
+        return Ok(alerts);
+    }
+    let mut wanted: HashSet<Vec<u8>> = alerts.iter().map(|a| a.key.as_bytes().to_vec()).collect();
+    read_to_end(config, &config.topics.alerts, "alert-ids", |message| {
+        if let Some(key) = message.key() {
+            wanted.remove(key);
+        }
+        !wanted.is_empty()
+    })?;
+    alerts.retain(|a| wanted.remove(a.key.as_bytes()));
+    Ok(alerts)
+}
