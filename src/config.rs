@@ -78,6 +78,8 @@ struct RawKafka {
     group_id: String,
     client_id: String,
     session_timeout_ms: u64,
+    instance_id: String,
+    unassigned_grace_secs: u64,
     #[serde(default)]
     properties: BTreeMap<String, String>,
 }
@@ -93,6 +95,7 @@ struct RawTopics {
     audit: String,
     partitions: i32,
     replication_factor: i32,
+    min_insync_replicas: i32,
     retention_days: u32,
     audit_retention_days: u32,
 }
@@ -210,6 +213,12 @@ pub struct KafkaSettings {
     /// How long the group waits for a silent instance before giving its
     /// partitions to the others (the failover time after a crash).
     pub session_timeout: Duration,
+    /// Static group membership: a stable name of this instance (the pod
+    /// name), so a restarted instance takes its partitions straight back.
+    /// `None`: dynamic membership.
+    pub instance_id: Option<String>,
+    /// An instance without partitions for longer than this is not ready.
+    pub unassigned_grace: Duration,
     /// Extra librdkafka properties, possibly secret.
     pub properties: BTreeMap<String, String>,
 }
@@ -222,6 +231,8 @@ impl std::fmt::Debug for KafkaSettings {
             .field("group_id", &self.group_id)
             .field("client_id", &self.client_id)
             .field("session_timeout", &self.session_timeout)
+            .field("instance_id", &self.instance_id)
+            .field("unassigned_grace", &self.unassigned_grace)
             .field("properties", &self.properties.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -241,6 +252,8 @@ pub struct Topics {
     pub partitions: i32,
     /// -1 leaves it to the broker's default.
     pub replication_factor: i32,
+    /// `min.insync.replicas` set on created topics; 0 takes the broker's.
+    pub min_insync_replicas: i32,
     pub retention: Duration,
     /// How long audit records are kept (they are not ALPR data).
     pub audit_retention: Duration,
@@ -294,6 +307,7 @@ fn apply_env(raw: &mut Raw, name: &str, value: String) {
     match name {
         "HOTLIST_BOOTSTRAP_SERVERS" => raw.kafka.bootstrap_servers = value,
         "HOTLIST_GROUP_ID" => raw.kafka.group_id = value,
+        "HOTLIST_INSTANCE_ID" => raw.kafka.instance_id = value,
         "HOTLIST_HOTLIST_PATH" => raw.hotlist.path = value.into(),
         _ => {
             if let Some(property) = name.strip_prefix(ENV_PROPERTY_PREFIX) {
@@ -349,6 +363,24 @@ impl Raw {
                 "must be -1 (broker default) or at least 1",
             ));
         }
+        if topics.min_insync_replicas < 0 {
+            return Err(invalid(
+                "topics.min_insync_replicas",
+                "must be 0 (broker default) or at least 1",
+            ));
+        }
+        in_range("kafka.unassigned_grace_secs", kafka.unassigned_grace_secs, 1, 3600)?;
+        if !kafka
+            .instance_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            || kafka.instance_id.len() > 200
+        {
+            return Err(invalid(
+                "kafka.instance_id",
+                "may hold only letters, digits, '.', '_' and '-' (at most 200)",
+            ));
+        }
         if !(1..=RETENTION_DAYS_MAX).contains(&topics.retention_days) {
             return Err(invalid(
                 "topics.retention_days",
@@ -384,6 +416,8 @@ impl Raw {
                 group_id: kafka.group_id,
                 client_id: kafka.client_id,
                 session_timeout: Duration::from_millis(kafka.session_timeout_ms),
+                instance_id: Some(kafka.instance_id).filter(|id| !id.is_empty()),
+                unassigned_grace: Duration::from_secs(kafka.unassigned_grace_secs),
                 properties: kafka.properties,
             },
             topics: Topics {
@@ -397,6 +431,7 @@ impl Raw {
                 audit_retention: Duration::from_secs(u64::from(topics.audit_retention_days) * 86_400),
                 partitions: topics.partitions,
                 replication_factor: topics.replication_factor,
+                min_insync_replicas: topics.min_insync_replicas,
             },
             pipeline: PipelineSettings {
                 max_record_bytes: pipeline.max_record_bytes,

@@ -28,6 +28,10 @@ pub struct Metrics {
     pub hotlist_entries: IntGauge,
     /// Hotlists not refreshed within their maximum age.
     pub stale_lists: IntGauge,
+    /// Partitions of the reads topic this instance holds now.
+    pub assigned_partitions: IntGauge,
+    /// Seconds this instance has held no partition of the reads topic (0 while it holds some).
+    pub unassigned_seconds: IntGauge,
 }
 
 impl Metrics {
@@ -64,8 +68,23 @@ impl Metrics {
         registry
             .register(Box::new(stale_lists.clone()))
             .expect("registered once");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("registered once");
+            g
+        };
+        let assigned_partitions = gauge(
+            "source_assigned_partitions",
+            "Partitions of the reads topic this instance holds.",
+        );
+        let unassigned_seconds = gauge(
+            "source_unassigned_seconds",
+            "Seconds this instance has held no partition of the reads topic.",
+        );
         Metrics {
             stale_lists,
+            assigned_partitions,
+            unassigned_seconds,
             registry,
             reads,
             hits,

@@ -274,8 +274,18 @@ fn stale_lists(state: &ApiState) -> Vec<crate::kafka::hotlist::ListMeta> {
 async fn health(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
     let stale = stale_lists(&state);
     let principals = state.principals.read().expect("principals lock");
+    // An instance holding no reads partition for long matches nothing.
+    let unassigned = state.metrics.unassigned_seconds.get() as u64;
+    let matching = unassigned <= state.config.kafka.unassigned_grace.as_secs();
+    let status = match (matching, stale.is_empty()) {
+        (false, _) => "not_ready",
+        (true, false) => "degraded",
+        (true, true) => "ok",
+    };
     Json(serde_json::json!({
-        "status": if stale.is_empty() { "ok" } else { "degraded" },
+        "status": status,
+        "reads_partitions": state.metrics.assigned_partitions.get(),
+        "unassigned_seconds": unassigned,
         "stale_lists": stale,
         "custodian_exists": principals.has_custodian(),
         "sessions": state.sessions.len(),

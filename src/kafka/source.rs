@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -39,6 +40,23 @@ pub const DLQ_SOURCE_HEADER: &str = "hm.source";
 pub const DLQ_TRUNCATED_HEADER: &str = "hm.truncated_from";
 
 const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Keeps `source_unassigned_seconds` current: seconds since this instance
+/// last held a partition (or since it started, if it never did).
+async fn count_unassigned_time(metrics: Metrics, shutdown: CancellationToken) {
+    let mut last_assigned = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if metrics.assigned_partitions.get() > 0 {
+            last_assigned = Instant::now();
+        }
+        metrics.unassigned_seconds.set(last_assigned.elapsed().as_secs() as i64);
+    }
+}
 
 /// One record to produce, kept until acknowledged so it can be re-sent.
 struct Outgoing {
@@ -67,9 +85,34 @@ impl Batch {
     }
 }
 
+/// Follows the group's assignments, so an instance left without partitions
+/// (matching nothing) shows as not ready. Broker errors, an outage among
+/// them, are logged by librdkafka's default error callback.
+struct Assignments {
+    metrics: Metrics,
+}
+
+impl ClientContext for Assignments {}
+
+impl ConsumerContext for Assignments {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                info!(partitions = partitions.count(), "reads partitions assigned");
+                self.metrics.assigned_partitions.set(partitions.count() as i64);
+            }
+            Rebalance::Revoke(partitions) => {
+                info!(partitions = partitions.count(), "reads partitions revoked");
+                self.metrics.assigned_partitions.set(0);
+            }
+            Rebalance::Error(e) => warn!(error = %e, "rebalance failed"),
+        }
+    }
+}
+
 /// Consumes reads until `shutdown`, then commits what was acknowledged.
 pub struct Source {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<Assignments>,
     producer: FutureProducer,
     processor: Processor,
     config: Config,
@@ -79,7 +122,8 @@ pub struct Source {
 impl Source {
     /// Builds the clients and subscribes; nothing is read until [`Source::run`].
     pub fn new(config: &Config, matcher: Arc<dyn Matcher>, metrics: Metrics) -> Result<Source, KafkaError> {
-        let consumer: StreamConsumer = client_config(&config.kafka)
+        let mut consumer_config = client_config(&config.kafka);
+        consumer_config
             .set("group.id", &config.kafka.group_id)
             .set(
                 "session.timeout.ms",
@@ -89,11 +133,19 @@ impl Source {
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .create()?;
+            .set("enable.partition.eof", "false");
+        if let Some(instance) = &config.kafka.instance_id {
+            // Static membership: a restarted instance takes its partitions
+            // straight back instead of waiting out a rebalance.
+            consumer_config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<Assignments> = consumer_config.create_with_context(Assignments {
+            metrics: metrics.clone(),
+        })?;
         consumer.subscribe(&[&config.topics.reads])?;
         let producer: FutureProducer = client_config(&config.kafka)
             .set("acks", "all")
+            .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .set("message.max.bytes", "4194304")
             .set(
@@ -116,6 +168,7 @@ impl Source {
     /// uncommitted, to be redelivered.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), KafkaError> {
         info!(topic = %self.config.topics.reads, group = %self.config.kafka.group_id, "consuming reads");
+        tokio::spawn(count_unassigned_time(self.metrics.clone(), shutdown.clone()));
         let result = self.run_batches(&shutdown).await;
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => info!("final offsets committed"),

@@ -34,12 +34,17 @@ pub struct TopicSpec {
 /// The topics and their required configs.
 pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
     let retention_ms = topics.retention.as_millis().to_string();
-    let spec = |name: &str, alpr_data: bool, configs: Vec<(&'static str, String)>| TopicSpec {
-        name: name.to_owned(),
-        partitions: topics.partitions,
-        replication_factor: topics.replication_factor,
-        alpr_data,
-        configs,
+    let spec = |name: &str, alpr_data: bool, mut configs: Vec<(&'static str, String)>| {
+        if topics.min_insync_replicas > 0 {
+            configs.push(("min.insync.replicas", topics.min_insync_replicas.to_string()));
+        }
+        TopicSpec {
+            name: name.to_owned(),
+            partitions: topics.partitions,
+            replication_factor: topics.replication_factor,
+            alpr_data,
+            configs,
+        }
     };
     vec![
         spec(

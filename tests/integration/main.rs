@@ -7,9 +7,11 @@
 
 mod api;
 mod common;
+mod compaction;
 mod crash;
 mod demo;
 mod feeds;
+mod group;
 mod historical;
 mod pipeline;
 mod topics;
