@@ -72,6 +72,119 @@ pub async fn hotlist_load(config: &Config, n: usize) -> Result<String, BenchErro
     Ok(out)
 }
 
+/// Produces `n` reads of about 300 bytes (1% hits on a 100,000-entry list)
+/// to a fresh reads topic, then consumes them twice through the same broker
+/// in the same run: with a bare rdkafka consumer (the raw rate), and through
+/// the service's source (parse, match, alert, store offsets). Reports both
+/// rates and their ratio.
+pub async fn throughput(config: &Config, n: usize) -> Result<String, BenchError> {
+    let mut config = config.clone();
+    let run = format!("bench-{}", std::process::id());
+    config.topics.reads = format!("{run}.reads");
+    config.topics.alerts = format!("{run}.alerts");
+    config.topics.dlq = format!("{run}.dlq");
+    config.kafka.group_id = format!("{run}-serve");
+    ensure_topics(&config).await?;
+    let mut rng = Rng::new(16);
+    let entries = sample::hotlist(&mut rng, 100_000, "bench-throughput");
+    let matcher = Arc::new(LiveMatcher::new(entries.clone(), config.matching.clone()));
+    let records: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let plate = match i % 100 {
+                0 => entries[rng.below(entries.len())].plate.to_string(),
+                _ => sample::random_plate(&mut rng).to_string(),
+            };
+            sample::read_json(
+                rng.uuid(),
+                "cam-bench-01",
+                "2026-11-27T03:00:00-08:00",
+                &plate,
+                Some("CA"),
+            )
+        })
+        .collect();
+    let bytes = records.iter().map(Vec::len).sum::<usize>() / n.max(1);
+    produce_all(&config, &records).await?;
+    let raw = raw_consume(&config, n)?;
+    let metrics = crate::metrics::Metrics::new();
+    let shutdown = CancellationToken::new();
+    let source = crate::kafka::source::Source::new(&config, matcher, metrics.clone())?;
+    let started = Instant::now();
+    let running = tokio::spawn(source.run(shutdown.clone()));
+    while metrics.reads.get() < n as u64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let serve = n as f64 / started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    running.await.map_err(|e| BenchError::Upload(e.to_string()))??;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{n} reads of {bytes} bytes on {} partitions, {} alerts",
+        config.topics.partitions,
+        metrics.alerts.get()
+    );
+    let _ = writeln!(out, "raw rdkafka consume: {raw:.0} reads/s");
+    let _ = writeln!(
+        out,
+        "through the service (parse, match, alert, offsets): {serve:.0} reads/s ({:.2}x raw)",
+        serve / raw
+    );
+    Ok(out)
+}
+
+async fn produce_all(config: &Config, records: &[Vec<u8>]) -> Result<(), KafkaError> {
+    let producer: rdkafka::producer::FutureProducer = client_config(&config.kafka).set("linger.ms", "20").create()?;
+    let mut pending = std::collections::VecDeque::new();
+    for (i, record) in records.iter().enumerate() {
+        let key = format!("r{i}");
+        loop {
+            match producer.send_result(
+                rdkafka::producer::FutureRecord::to(&config.topics.reads)
+                    .key(&key)
+                    .payload(record),
+            ) {
+                Ok(delivery) => {
+                    pending.push_back(delivery);
+                    break;
+                }
+                Err((_, _)) => {
+                    if let Some(oldest) = pending.pop_front() {
+                        let _ = oldest.await;
+                    }
+                }
+            }
+        }
+    }
+    for delivery in pending {
+        delivery
+            .await
+            .map_err(|_| KafkaError::Undelivered(1))?
+            .map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
+/// Reads per second a bare consumer group member takes the whole topic at.
+fn raw_consume(config: &Config, n: usize) -> Result<f64, KafkaError> {
+    let consumer: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", format!("{}-raw", config.kafka.group_id))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[&config.topics.reads])?;
+    let mut started = None;
+    let mut seen = 0;
+    while seen < n {
+        if let Some(message) = consumer.poll(Duration::from_secs(10)) {
+            message?;
+            started.get_or_insert_with(Instant::now);
+            seen += 1;
+        }
+    }
+    Ok(n as f64 / started.map_or(1.0, |s: Instant| s.elapsed().as_secs_f64()))
+}
+
 /// The list `hotlist-replace` replaces.
 const REPLACE_LIST: &str = "bench-replace";
 

@@ -1,6 +1,6 @@
 //! Integration tests against a real Kafka-protocol broker.
 //!
-//! `scripts/test.sh` starts one (tansu) on 127.0.0.1:9092; set
+//! `scripts/test.sh` starts one (Apache Kafka 4.4, one node) on 127.0.0.1:9092; set
 //! `HOTLIST_TEST_BOOTSTRAP` to run against any other cluster. Every test uses
 //! its own topics and consumer groups, so tests run in parallel and reruns
 //! never see each other's records.
