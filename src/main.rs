@@ -169,6 +169,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         entries: usize,
     },
+    /// Reads per second through the service's source against a bare
+    /// rdkafka consumer of the same topic, same broker, same run (fresh
+    /// topics named bench-<pid>.*). Needs a broker.
+    Throughput {
+        #[arg(long, default_value_t = 1_000_000)]
+        reads: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -234,6 +241,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            what: BenchCommand::Throughput { reads },
+        } => {
+            print!(
+                "{}",
+                bench::throughput(&Config::load(cli.config.as_deref())?, reads).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             what: BenchCommand::HotlistReplace { entries },
         } => {
             let config = Config::load(cli.config.as_deref())?;
@@ -275,6 +291,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    hotlist_matcher::kafka::check_connection_async(&config.kafka).await?;
     let entries = load_csv_file(&config.hotlist.path, config.hotlist.limits)
         .with_context(|| format!("loading the hotlist {}", config.hotlist.path.display()))?;
     info!(entries = entries.len(), "hotlist loaded");
@@ -489,6 +506,7 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 }
 
 async fn topics_command(config: Config, check_only: bool) -> anyhow::Result<ExitCode> {
+    hotlist_matcher::kafka::check_connection_async(&config.kafka).await?;
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     let specs = topics::specs(&config.topics);
     if !check_only {

@@ -19,6 +19,7 @@ pub mod feed;
 pub mod index;
 pub mod live;
 pub mod pattern;
+pub mod plan;
 pub mod snapshot;
 pub mod tolerance;
 
@@ -29,7 +30,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::normalize::{Plate, Region};
 
-pub(crate) use self::csv::{build_entry, RawEntry};
 pub use self::csv::{load_csv, load_csv_file, CsvLimits};
 pub use self::live::{Change, LiveMatcher};
 pub use self::pattern::Pattern;

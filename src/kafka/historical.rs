@@ -3,7 +3,7 @@
 //! yesterday is not missed.
 //!
 //! Only entries whose match-relevant fields are new are checked (the upload
-//! decides which, see [`super::hotlist::EntryRecord::matches_like`]): a
+//! decides which, see [`crate::hotlist::plan`]): a
 //! nightly re-upload that only changes descriptions checks nothing. And a
 //! (read, entry) pair that already has an alert, raised in real time or by
 //! an earlier upload, never gets a second one: alert ids are deterministic,

@@ -11,100 +11,20 @@
 //! entry); [`follow`] applies later records to a [`LiveMatcher`], so an
 //! upload is matchable on every instance moments after it is acknowledged.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, TopicPartitionList};
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::{client_config, follow_topic_batches, read_to_end, KafkaError};
 use crate::config::Config;
-use crate::hotlist::{build_entry, Change, HotlistEntry, LiveMatcher, RawEntry, RowError};
-
-/// An entry as stored on the topic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryRecord {
-    pub entry_id: String,
-    pub list_id: String,
-    pub plate: String,
-    pub region: Option<String>,
-    pub category: String,
-    pub priority: u8,
-    pub description: String,
-    #[serde(default)]
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[serde(default)]
-    pub details: crate::hotlist::EntryDetails,
-}
-
-impl EntryRecord {
-    pub fn of(entry: &HotlistEntry) -> EntryRecord {
-        EntryRecord {
-            entry_id: entry.entry_id.clone(),
-            list_id: entry.list_id.clone(),
-            plate: entry.plate.to_string(),
-            region: entry.region.map(|r| r.to_string()),
-            category: entry.category.name().to_owned(),
-            priority: entry.priority,
-            description: entry.description.clone(),
-            expires_at: entry.expires_at,
-            details: entry.details.clone(),
-        }
-    }
-
-    pub fn key(&self) -> String {
-        format!("{}/{}", self.list_id, self.entry_id)
-    }
-
-    /// True when both versions of an entry match exactly the same reads:
-    /// same plate, state, category (which sets the tolerance) and expiry.
-    /// Descriptions and vehicle details do not change what matches.
-    pub fn matches_like(&self, other: &EntryRecord) -> bool {
-        (&self.plate, &self.region, &self.category, self.expires_at)
-            == (&other.plate, &other.region, &other.category, other.expires_at)
-    }
-}
-
-/// Key prefix of a list's own record (owner, last refresh).
-const LIST_PREFIX: &str = "#list/";
-
-/// Who owns a list and when it was last refreshed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListMeta {
-    pub list_id: String,
-    /// The organisation whose uploads replace this list.
-    pub organisation: String,
-    pub refreshed_at: chrono::DateTime<chrono::Utc>,
-    pub entries: usize,
-}
-
-/// The outcome of an upload request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UploadOutcome {
-    Done(UploadReport),
-    /// The list belongs to another organisation; nothing was written.
-    NotOwner {
-        owner: String,
-    },
-}
-
-/// What an upload changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct UploadReport {
-    pub added: usize,
-    pub changed: usize,
-    pub removed: usize,
-    pub unchanged: usize,
-    /// Alerts raised by checking retained reads against entries that match
-    /// differently than before (new plates, states, categories); only
-    /// (read, entry) pairs that had no alert yet.
-    pub historical_alerts: usize,
-}
+use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
+pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
+use crate::hotlist::{Change, HotlistEntry, LiveMatcher};
 
 /// The lists an instance knows, shared with the API for freshness checks.
 pub type Lists = Arc<std::sync::RwLock<BTreeMap<String, ListMeta>>>;
@@ -137,7 +57,7 @@ pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
     let (records, lists, end) = read_records(config)?;
     let entries = records
         .into_values()
-        .filter_map(|r| match entry_from_record(&r) {
+        .filter_map(|r| match r.to_entry() {
             Ok(entry) => Some(Arc::new(entry)),
             Err(e) => {
                 warn!(error = %e, "hotlist record skipped");
@@ -229,54 +149,32 @@ pub async fn upload(
                 reason: e.to_string(),
             })??
     };
-    let owner = lists.get(list_id).map(|m| m.organisation.clone());
-    if let Some(owner) = owner.clone().filter(|o| enforce_owner && o != organisation) {
-        return Ok(UploadOutcome::NotOwner { owner });
-    }
-    let mut report = UploadReport::default();
-    let mut writes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
-    let mut keep = std::collections::HashSet::new();
-    let mut fresh = Vec::new();
-    for entry in entries.iter().filter(|e| e.list_id == list_id) {
-        let record = EntryRecord::of(entry);
-        let key = record.key();
-        keep.insert(key.clone());
-        match current.get(&key) {
-            Some(existing) if *existing == record => report.unchanged += 1,
-            existing => {
-                if existing.is_some() {
-                    report.changed += 1;
-                } else {
-                    report.added += 1;
-                }
-                // Only what can match reads it could not match before is
-                // checked against retained reads; a new description is not.
-                if !existing.is_some_and(|e| e.matches_like(&record)) {
-                    fresh.push(Arc::clone(entry));
-                }
-                writes.push((key, Some(serde_json::to_vec(&record).expect("entries serialize"))));
-            }
-        }
-    }
-    for (key, record) in &current {
-        if record.list_id == list_id && !keep.contains(key) {
-            report.removed += 1;
-            writes.push((key.clone(), None));
-        }
-    }
-    let meta = ListMeta {
-        list_id: list_id.to_owned(),
-        organisation: owner.unwrap_or_else(|| organisation.to_owned()),
-        refreshed_at: chrono::Utc::now(),
-        entries: keep.len(),
+    let uploader = Uploader {
+        organisation,
+        enforce_owner,
     };
+    let plan = match plan::plan(list_id, entries, &current, &lists, uploader, chrono::Utc::now()) {
+        Planned::Plan(plan) => plan,
+        Planned::NotOwner { owner } => return Ok(UploadOutcome::NotOwner { owner }),
+    };
+    let mut writes: Vec<(String, Option<Vec<u8>>)> = plan
+        .writes
+        .iter()
+        .map(|(key, record)| {
+            let value = record
+                .as_ref()
+                .map(|r| serde_json::to_vec(r).expect("entries serialize"));
+            (key.clone(), value)
+        })
+        .collect();
     writes.push((
         format!("{LIST_PREFIX}{list_id}"),
-        Some(serde_json::to_vec(&meta).expect("serializes")),
+        Some(serde_json::to_vec(&plan.meta).expect("serializes")),
     ));
     write_all(config, &writes).await?;
-    let sizes = std::collections::HashMap::from([(list_id.to_owned(), keep.len())]);
-    report.historical_alerts = super::historical::historical_alerts(config, fresh, sizes).await?;
+    let mut report = plan.report;
+    let sizes = std::collections::HashMap::from([(list_id.to_owned(), plan.meta.entries)]);
+    report.historical_alerts = super::historical::historical_alerts(config, plan.fresh, sizes).await?;
     Ok(UploadOutcome::Done(report))
 }
 
@@ -365,7 +263,7 @@ fn change_of(lists: &Lists, message: &impl Message) -> Option<Change> {
         Some(bytes) => {
             let entry = serde_json::from_slice::<EntryRecord>(bytes)
                 .map_err(|e| e.to_string())
-                .and_then(|r| entry_from_record(&r).map_err(|e| e.to_string()));
+                .and_then(|r| r.to_entry().map_err(|e| e.to_string()));
             match entry {
                 Ok(entry) => Some(Change::Upsert(Arc::new(entry))),
                 Err(e) => {
@@ -375,22 +273,4 @@ fn change_of(lists: &Lists, message: &impl Message) -> Option<Change> {
             }
         }
     }
-}
-
-/// Validates a stored record back into an entry, by the upload rules.
-pub fn entry_from_record(record: &EntryRecord) -> Result<HotlistEntry, RowError> {
-    let priority = record.priority.to_string();
-    let expires = record.expires_at.map(|t| t.to_rfc3339());
-    let raw = RawEntry {
-        entry_id: &record.entry_id,
-        list_id: &record.list_id,
-        plate: &record.plate,
-        category: &record.category,
-        region: record.region.as_deref(),
-        priority: Some(&priority),
-        description: Some(Cow::Borrowed(&record.description)),
-        expires_at: expires.as_deref(),
-        details: record.details.clone(),
-    };
-    build_entry(&raw, 0)
 }

@@ -6,12 +6,15 @@
 //! is [`crate::pipeline`], which this module feeds and drains.
 
 pub mod audit;
+mod connect;
 pub mod historical;
 pub mod hotlist;
 pub mod principals;
 pub mod scan;
 pub mod source;
 pub mod topics;
+
+pub use self::connect::{check_connection, check_connection_async, check_connection_within, ConnectionCause};
 
 use rdkafka::ClientConfig;
 
@@ -26,6 +29,10 @@ pub enum KafkaError {
     Topic { topic: String, reason: String },
     #[error("stopped before {0} record(s) were acknowledged; their reads will be redelivered")]
     Undelivered(usize),
+    /// The start-up check ([`check_connection`]) found no usable broker.
+    /// The message names the cause and what to check, never a secret.
+    #[error("cannot reach Kafka at {bootstrap}: {cause}")]
+    Unreachable { bootstrap: String, cause: ConnectionCause },
 }
 
 /// The client settings every producer, consumer and admin client shares.

@@ -14,5 +14,6 @@ mod feeds;
 mod group;
 mod historical;
 mod pipeline;
+mod secure;
 mod topics;
 mod users;

@@ -1,0 +1,143 @@
+use super::*;
+use crate::hotlist::Category;
+use crate::normalize::normalize;
+
+fn entry(id: &str, plate: &str, description: &str) -> Arc<HotlistEntry> {
+    Arc::new(HotlistEntry {
+        entry_id: id.into(),
+        list_id: "doj".into(),
+        plate: normalize(plate).unwrap().into(),
+        region: None,
+        category: Category::StolenVehicle,
+        priority: 1,
+        description: description.into(),
+        expires_at: None,
+        details: Default::default(),
+    })
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+const DOJ: Uploader<'static> = Uploader {
+    organisation: "CA DOJ",
+    enforce_owner: true,
+};
+
+/// The topic as it holds `entries`, owned by `owner`.
+fn topic(entries: &[Arc<HotlistEntry>], owner: &str) -> (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>) {
+    let records = entries
+        .iter()
+        .map(|e| (EntryRecord::of(e).key(), EntryRecord::of(e)))
+        .collect();
+    let meta = ListMeta {
+        list_id: "doj".into(),
+        organisation: owner.into(),
+        refreshed_at: now(),
+        entries: entries.len(),
+    };
+    (records, BTreeMap::from([("doj".to_string(), meta)]))
+}
+
+fn planned(outcome: Planned) -> Plan {
+    match outcome {
+        Planned::Plan(plan) => plan,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_new_list_is_written_whole_and_claimed_by_its_uploader() {
+    let entries = [entry("a", "ABC123", ""), entry("b", "7XYZ999", "")];
+    let plan = planned(plan("doj", &entries, &BTreeMap::new(), &BTreeMap::new(), DOJ, now()));
+    let keys: Vec<_> = plan.writes.iter().map(|(k, r)| (k.as_str(), r.is_some())).collect();
+    assert_eq!(keys, [("doj/a", true), ("doj/b", true)]);
+    assert_eq!((plan.report.added, plan.report.changed, plan.report.removed), (2, 0, 0));
+    assert_eq!((plan.meta.organisation.as_str(), plan.meta.entries), ("CA DOJ", 2));
+    assert_eq!(plan.fresh.len(), 2, "new plates are checked against retained reads");
+}
+
+#[test]
+fn a_replacement_writes_changes_and_tombstones_and_checks_only_what_matches_differently() {
+    let before = [
+        entry("a", "ABC123", "old"),
+        entry("b", "7XYZ999", "old"),
+        entry("c", "5GONE55", ""),
+    ];
+    let (current, lists) = topic(&before, "CA DOJ");
+    let after = [
+        entry("a", "ABC123", "old"),    // unchanged
+        entry("b", "7XYZ999", "new"),   // a new description only
+        entry("d", "9NEW999", ""),      // added
+        entry("e", "4MOVE44", "moved"), // added
+    ];
+    let mut after = after.to_vec();
+    after.push(entry("c2", "5GONE56", "")); // another id: c is gone
+    let plan = planned(plan("doj", &after, &current, &lists, DOJ, now()));
+    assert_eq!(
+        (
+            plan.report.added,
+            plan.report.changed,
+            plan.report.removed,
+            plan.report.unchanged
+        ),
+        (3, 1, 1, 1)
+    );
+    let tombstones: Vec<_> = plan
+        .writes
+        .iter()
+        .filter(|(_, r)| r.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(tombstones, ["doj/c"]);
+    let fresh: Vec<_> = plan.fresh.iter().map(|e| e.entry_id.as_str()).collect();
+    assert_eq!(fresh, ["d", "e", "c2"], "a new description is not a new match");
+    assert_eq!(plan.meta.entries, 5);
+}
+
+#[test]
+fn a_changed_plate_state_or_category_is_checked_again() {
+    let before = [entry("a", "ABC123", "")];
+    let (current, lists) = topic(&before, "CA DOJ");
+    let mut moved = (*before[0]).clone();
+    moved.region = Some(crate::normalize::normalize_region("NV").unwrap());
+    let moved = planned(plan("doj", &[Arc::new(moved)], &current, &lists, DOJ, now()));
+    assert_eq!((moved.report.changed, moved.fresh.len()), (1, 1));
+    let mut felony = (*before[0]).clone();
+    felony.category = Category::FelonyVehicle;
+    let felony = planned(plan("doj", &[Arc::new(felony)], &current, &lists, DOJ, now()));
+    assert_eq!((felony.report.changed, felony.fresh.len()), (1, 1));
+}
+
+#[test]
+fn only_the_owner_replaces_a_list_unless_the_uploader_is_not_held_to_ownership() {
+    let (current, lists) = topic(&[entry("a", "ABC123", "")], "CA DOJ");
+    let other = Uploader {
+        organisation: "Some Other PD",
+        enforce_owner: true,
+    };
+    assert_eq!(
+        plan("doj", &[], &current, &lists, other, now()),
+        Planned::NotOwner { owner: "CA DOJ".into() }
+    );
+    let custodian = Uploader {
+        organisation: "City of Coachella",
+        enforce_owner: false,
+    };
+    let plan = planned(plan("doj", &[], &current, &lists, custodian, now()));
+    assert_eq!(plan.report.removed, 1);
+    assert_eq!(plan.meta.organisation, "CA DOJ", "the owner stays the owner");
+}
+
+#[test]
+fn a_stored_record_validates_back_into_the_same_entry() {
+    let original = entry("a", "7ABC123", "blue sedan");
+    let back = EntryRecord::of(&original).to_entry().unwrap();
+    assert_eq!(EntryRecord::of(&back), EntryRecord::of(&original));
+    let mut broken = EntryRecord::of(&original);
+    broken.plate = "BAD#1".into();
+    assert!(broken.to_entry().is_err());
+}
