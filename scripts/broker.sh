@@ -340,6 +340,10 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Check retention every 2 s instead of every 5 minutes, so a test can watch a
+# topic with a short retention.ms really delete (timing only; what is deleted
+# is decided by the topic's own configs, as in production).
+log.retention.check.interval.ms=2000
 EOF
 }
 

@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs and starts the Kafka-protocol
-# broker (tansu) unless HOTLIST_TEST_BOOTSTRAP names another cluster, checks
-# formatting and lints, then runs the unit, doc and integration tests.
+# Runs every test on a fresh machine, in two phases:
+#
+# 1. The test broker, Apache Kafka 4.4 in KRaft mode (scripts/broker.sh
+#    start: one node on 127.0.0.1:9092, downloaded from Maven Central the
+#    first time), unless HOTLIST_TEST_BOOTSTRAP names another cluster; then
+#    cargo fmt --check, clippy -D warnings, and the unit, doc and integration
+#    tests against it. The broker is stopped afterwards if this run started it.
+# 2. The failover tests (the integration tests marked #[ignore]): the
+#    three-node cluster (scripts/broker.sh cluster-start, 127.0.0.1:19092,
+#    29092, 39092) is started, the tests kill and restart its nodes one test
+#    at a time, and the cluster is always stopped afterwards, pass or fail.
+#
+# Environment (all optional):
+#   HOTLIST_TEST_BOOTSTRAP   host:port of a broker for phase 1; none is started
+#   HOTLIST_BROKER_PORT      the single node's port when this script starts it (9092)
+#   HOTLIST_SKIP_CLUSTER=1   skip phase 2 (a quicker inner loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+
+# Run at exit, last added first: stop what this run started.
+cleanup=()
+on_exit() {
+  local i
+  for ((i = ${#cleanup[@]} - 1; i >= 0; i--)); do ${cleanup[i]} || true; done
+}
+trap on_exit EXIT
 
 # The API tests drive the server with curl, a real TLS client.
 if ! command -v curl >/dev/null 2>&1; then
@@ -15,7 +36,7 @@ fi
 if [ -z "${HOTLIST_TEST_BOOTSTRAP:-}" ]; then
   # Stop the broker afterwards only if this run started it.
   if ! (exec 3<>"/dev/tcp/127.0.0.1/${HOTLIST_BROKER_PORT:-9092}") 2>/dev/null; then
-    trap 'scripts/broker.sh stop' EXIT
+    cleanup+=("scripts/broker.sh stop")
   fi
   scripts/broker.sh start
   export HOTLIST_TEST_BOOTSTRAP="127.0.0.1:${HOTLIST_BROKER_PORT:-9092}"
@@ -25,3 +46,17 @@ echo "tests use the broker at $HOTLIST_TEST_BOOTSTRAP" >&2
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test
+
+if [ "${HOTLIST_SKIP_CLUSTER:-}" = 1 ]; then
+  echo "HOTLIST_SKIP_CLUSTER=1: the failover tests on the three-node cluster are skipped" >&2
+  exit 0
+fi
+
+started=$(date +%s)
+cleanup+=("scripts/broker.sh cluster-stop")
+scripts/broker.sh cluster-start
+export HOTLIST_TEST_CLUSTER="127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092"
+echo "failover tests use the cluster at $HOTLIST_TEST_CLUSTER" >&2
+cargo test --test integration -- --ignored --test-threads=1
+scripts/broker.sh cluster-stop
+echo "cluster phase (start, failover tests, stop) took $(($(date +%s) - started)) s" >&2

@@ -2,9 +2,10 @@
 //!
 //! It starts librdkafka's in-process mock cluster (or uses a real broker when
 //! one is given), creates the topics, loads the sample hotlist shipped in
-//! `config/sample-hotlist.csv`, streams synthetic reads with planted hits,
-//! disguised hits, OCR misreads and malformed records, runs the production
-//! [`Source`] over them, prints every alert as it arrives on the alerts
+//! `config/sample-hotlist.csv`, starts the service through the composition
+//! root [`app::run`] exactly as `serve` does, streams synthetic reads with
+//! planted hits, disguised hits, OCR misreads and malformed records, prints
+//! every alert as it arrives on the alerts
 //! topic, and ends with a summary. Only the broker address differs from
 //! production. The sample data is synthetic, so the demo prints plates; the
 //! service itself never does.
@@ -12,7 +13,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rdkafka::admin::AdminClient;
@@ -24,13 +25,12 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::access::auth::{self, Role};
+use crate::access::principals::User;
 use crate::alert::Alert;
-use crate::api::auth::{self, Role};
-use crate::api::principals::User;
-use crate::api::server;
+use crate::app;
 use crate::config::Config;
 use crate::hotlist::{load_csv, CsvLimits, EntryPlate, HotlistEntry, LiveMatcher, MatchKind, Matcher, Query};
-use crate::kafka::source::Source;
 use crate::kafka::{client_config, topics};
 use crate::metrics::Metrics;
 use crate::sample::{self, Rng};
@@ -68,6 +68,18 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     let _mock; // keeps the embedded cluster alive until the demo ends
     match &options.bootstrap_servers {
         Some(servers) => {
+            // Topics of its own: the service loads every list on a shared broker's hotlist topic.
+            let topics = &mut config.topics;
+            for name in [
+                &mut topics.reads,
+                &mut topics.alerts,
+                &mut topics.dlq,
+                &mut topics.hotlist,
+                &mut topics.principals,
+                &mut topics.audit,
+            ] {
+                *name = format!("demo.{name}");
+            }
             config.kafka.bootstrap_servers = servers.clone();
             let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
             topics::ensure(&admin, &topics::specs(&config.topics)).await?;
@@ -88,14 +100,20 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
         }
     }
 
-    let metrics = Metrics::new();
-    let shutdown = CancellationToken::new();
-    let api = start_api(&mut config, &metrics, shutdown.clone(), out).await?;
-
     let entries = load_csv(SAMPLE_HOTLIST.as_bytes(), CsvLimits::default())?;
+    let hotlist_file = std::env::temp_dir().join(format!("hotlist-matcher-demo-{}.csv", std::process::id()));
+    std::fs::write(&hotlist_file, SAMPLE_HOTLIST)?;
+    config.hotlist.path = hotlist_file.clone();
+    config.api.listen = "127.0.0.1:0".parse()?;
+    let password = bootstrap_custodian(&config).await?;
+    let shutdown = CancellationToken::new();
+    let running = app::run(config.clone(), shutdown.clone()).await?;
+    print_api(&running, &password, out)?;
     writeln!(out, "hotlist: {} entries from config/sample-hotlist.csv", entries.len())?;
+    // The demo's own copy of the matcher decides which reads to plant.
     let matcher = Arc::new(LiveMatcher::new(entries.clone(), config.matching.clone()));
     let planted = plant(&entries, &matcher, &options, config.pipeline.max_record_bytes);
+    let alerts = alert_consumer(&config)?;
     produce(&config, &planted.records).await?;
     writeln!(
         out,
@@ -103,36 +121,26 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
         planted.records.len(),
         config.topics.reads
     )?;
-
-    let alerts = alert_consumer(&config)?;
-    let pipeline_stop = CancellationToken::new();
-    let source = Source::new(&config, matcher, metrics.clone())?;
-    let pipeline = tokio::spawn(source.run(pipeline_stop.clone()));
-
-    let printed = print_alerts(&alerts, &metrics, planted.records.len() as u64, out).await;
-    pipeline_stop.cancel();
-    pipeline.await??;
-    let printed = printed?;
-    let result = summary(out, &metrics, &planted, &printed, started.elapsed());
+    let printed = print_alerts(&alerts, &running.metrics, planted.records.len() as u64, out).await?;
+    let result = summary(out, &running.metrics, &planted, &printed, started.elapsed());
     if options.serve && result.is_ok() {
-        writeln!(out, "\nthe API stays up at https://{}; Ctrl-C to stop", api.address)?;
+        writeln!(
+            out,
+            "\nthe API stays up at https://{}; Ctrl-C to stop",
+            running.api_address
+        )?;
         out.flush()?;
         tokio::signal::ctrl_c().await?;
     }
     shutdown.cancel();
-    api.task.await??;
+    running.wait().await?;
+    let _ = std::fs::remove_file(&hotlist_file);
     result
 }
 
-/// Starts the HTTPS API on a free port with a self-signed certificate and a
-/// bootstrap custodian, and prints how to reach it.
-async fn start_api(
-    config: &mut Config,
-    metrics: &Metrics,
-    shutdown: CancellationToken,
-    out: &mut (impl Write + Send),
-) -> anyhow::Result<server::Running> {
-    config.api.listen = "127.0.0.1:0".parse()?;
+/// Writes the demo's custodian to the principals topic, before the API
+/// loads it; returns its one-time password.
+async fn bootstrap_custodian(config: &Config) -> anyhow::Result<String> {
     let password = format!("demo-{}", Uuid::new_v4().simple());
     let hash = auth::hash_password(&password)?;
     let (key, value) = User::new(DEMO_CUSTODIAN, "City of Coachella (demo)", Role::Custodian, hash)?.record();
@@ -142,17 +150,14 @@ async fn start_api(
         .send(record, Duration::from_secs(10))
         .await
         .map_err(|(e, _)| e)?;
-    let running = server::start(
-        config,
-        metrics.clone(),
-        Arc::new(SystemTime::now),
-        Default::default(),
-        shutdown,
-    )
-    .await?;
+    Ok(password)
+}
+
+/// Prints how to reach the API: URL, certificate, custodian login.
+fn print_api(running: &app::Running, password: &str, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
     let ca = std::env::temp_dir().join(format!("hotlist-matcher-demo-ca-{}.pem", std::process::id()));
     std::fs::write(&ca, running.self_signed_cert.as_deref().unwrap_or_default())?;
-    let url = format!("https://127.0.0.1:{}", running.address.port());
+    let url = format!("https://127.0.0.1:{}", running.api_address.port());
     writeln!(out, "API: {url} (self-signed certificate: {})", ca.display())?;
     writeln!(out, "bootstrap custodian: {DEMO_CUSTODIAN} / {password}")?;
     writeln!(
@@ -160,7 +165,7 @@ async fn start_api(
         "  curl --cacert {} -H 'Content-Type: application/json' -d '{{\"username\":\"{DEMO_CUSTODIAN}\",\"password\":\"{password}\"}}' {url}/api/login",
         ca.display()
     )?;
-    Ok(running)
+    Ok(())
 }
 
 /// The custodian the demo creates.

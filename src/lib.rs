@@ -12,20 +12,26 @@
 //!
 //! The City of Coachella's ALPR policy (SB 34) is part of the design: no
 //! plate text in logs or metric labels ([`metrics`]), ALPR topics that delete
-//! after 30 days ([`kafka::topics`]), roles, grants and a hash-chained audit
-//! record ([`api`]), and, in later modules, the HTTPS API that enforces them,
-//! encryption at rest and key destruction.
+//! after 30 days ([`kafka::topics`]), roles, grants, purposes and a
+//! hash-chained audit record ([`access`]), enforced on every route of the
+//! HTTPS API ([`api`]), and, in later modules, encryption at rest and key
+//! destruction.
 //!
-//! Modules, in pipeline order: [`config`], [`read`], [`normalize`],
-//! [`hotlist`], [`alert`], [`pipeline`], [`kafka`], [`api`] (access rules
-//! and the audit chain), [`metrics`]; [`sample`], [`demo`], [`accuracy`] and
-//! [`bench`] make synthetic data, run the end-to-end demo and measure
-//! matching and hotlist changes.
+//! Modules, from the pure core outwards: [`read`], [`normalize`],
+//! [`hotlist`], [`alert`], [`access`] (access rules and the audit chain,
+//! pure), [`config`], [`metrics`], [`pipeline`], [`kafka`], [`api`] (HTTPS
+//! only: server, route table, handlers by resource); [`sample`], [`demo`],
+//! [`accuracy`] and [`bench`] make synthetic data, run the end-to-end demo
+//! and measure matching and hotlist changes.
 
+pub mod access;
 pub mod accuracy;
 pub mod alert;
 pub mod api;
+pub mod app;
 pub mod bench;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod hotlist;

@@ -1,17 +1,31 @@
-//! Who may do what, and the record of everything they did (policy sections
-//! 3, 5, 6, 10; Civil Code 1798.90.52).
+//! The HTTPS API: officers search and export with a stated purpose, the
+//! custodian manages users, grants, sharing and audits, agencies upload
+//! their hotlists, operations read health and metrics.
 //!
-//! The City's policy allows ALPR data to the City Manager and sworn RSO
-//! officers only, by username and password; the camera contractor only with
-//! written permission; and requires a record of every access. This module
-//! holds those rules as pure, tested code: [`auth`] (roles, the deny-by-default
-//! permission table, contractor grants, argon2id passwords, lockout) and
-//! [`audit`] (purpose of use, the hash-chained audit record and its
-//! verification). The HTTPS server that enforces them on every route comes
-//! next (issue 4); nothing here performs I/O.
+//! HTTP only: the rules it enforces are [`crate::access`]'s, and what it
+//! reads and writes beyond this process sits behind the traits of
+//! [`stores`] (Kafka in service, in memory in unit tests). [`routes`] is
+//! the one table of routes and the access each requires; [`guard`] is the
+//! middleware that applies it (sessions, CSRF, deny by default, audit of
+//! refusals); the handlers live by resource: [`session`] (login, logout),
+//! [`users`] (users and grants), [`search`] (searches, exports, agencies,
+//! sharing), [`audit`] (verify, report), [`hotlists`] (uploads) and
+//! [`health`] (health, metrics). [`state`] holds what they share, and
+//! [`server`] builds the router, serves it over TLS and starts it all.
+//! It must never hold a policy rule of its own, nor send internals in a
+//! response.
 
 pub mod audit;
-pub mod auth;
-pub mod principals;
+pub mod guard;
+pub mod health;
+pub mod hotlists;
 pub mod routes;
+pub mod search;
 pub mod server;
+pub mod session;
+pub mod state;
+pub mod stores;
+pub mod users;
+
+#[cfg(test)]
+mod fakes;

@@ -4,16 +4,18 @@
 //! The topic has one partition, so the records have one order and one hash
 //! chain. A writer continues the chain from the last record in the topic;
 //! two writers appending at the same moment would fork it, which `verify`
-//! then reports, so appends are meant to go through one writer (the API
-//! instance holding the custodian session, or the CLI when no API runs).
+//! then reports, so appends are meant to go through one writer: the API's
+//! [`Writer`] task, or [`append`] from the CLI when no API runs.
 
 use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
+use tokio::sync::mpsc;
+use tracing::warn;
 
 use super::{client_config, read_to_end, KafkaError};
-use crate::api::audit::{AuditEvent, AuditRecord, Chain};
+use crate::access::audit::{AuditEvent, AuditRecord, Chain};
 use crate::config::Config;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -66,4 +68,44 @@ pub async fn store(producer: &FutureProducer, config: &Config, record: &AuditRec
         .partition(0);
     producer.send(target, TIMEOUT).await.map_err(|(e, _)| e)?;
     Ok(())
+}
+
+/// The audit chain as found in the topic, ready to be continued by one
+/// writer task.
+pub struct Writer {
+    config: Config,
+    chain: Chain,
+    producer: FutureProducer,
+}
+
+impl Writer {
+    /// Reads the topic (blocking) to continue its chain.
+    pub fn open(config: &Config) -> Result<Writer, KafkaError> {
+        let records = read_all(config)?;
+        Ok(Writer {
+            config: config.clone(),
+            chain: records.last().map(Chain::after).unwrap_or_default(),
+            producer: producer(config)?,
+        })
+    }
+
+    /// Starts the single writer task: it chains and stores each queued
+    /// event in order, until every sender is dropped.
+    pub fn start(mut self) -> mpsc::Sender<AuditEvent> {
+        let (tx, mut rx) = mpsc::channel::<AuditEvent>(1024);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let record = self.chain.append(event);
+                // A lost record would break the chain for every later one:
+                // keep trying, in order, until the broker takes it.
+                let mut backoff = Duration::from_millis(100);
+                while let Err(e) = store(&self.producer, &self.config, &record).await {
+                    warn!(error = %e, seq = record.seq, "audit record not stored yet; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        });
+        tx
+    }
 }

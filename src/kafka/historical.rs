@@ -17,7 +17,7 @@ use std::sync::Arc;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
 
-use super::{client_config, read_to_end, scan, KafkaError};
+use super::{acked, client_config, enqueue, read_to_end, scan, KafkaError};
 use crate::config::Config;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
 use crate::pipeline::{EncodedAlert, Outcome, Processor};
@@ -46,18 +46,17 @@ pub async fn historical_alerts(
             reason: e.to_string(),
         })??;
     let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
-    let deliveries: Vec<_> = alerts
-        .iter()
-        .map(|alert| {
-            let record = FutureRecord::to(&config.topics.alerts)
-                .key(&alert.key)
-                .payload(&alert.payload)
-                .timestamp(alert.captured_at_ms);
-            producer.send(record, super::SEND_TIMEOUT)
-        })
-        .collect();
+    let never = tokio_util::sync::CancellationToken::new();
+    let mut deliveries = Vec::with_capacity(alerts.len());
+    for alert in &alerts {
+        let record = FutureRecord::to(&config.topics.alerts)
+            .key(&alert.key)
+            .payload(&alert.payload)
+            .timestamp(alert.captured_at_ms);
+        deliveries.push(enqueue(&producer, record, &never).await?);
+    }
     for delivery in deliveries {
-        delivery.await.map_err(|(e, _)| e)?;
+        acked(delivery).await?;
     }
     Ok(alerts.len())
 }

@@ -20,7 +20,7 @@ use rdkafka::{Message, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{client_config, follow_topic_batches, read_to_end, KafkaError};
+use super::{acked, client_config, enqueue, follow_topic_batches, read_to_end, KafkaError};
 use crate::config::Config;
 use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
 pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
@@ -90,21 +90,57 @@ fn read_records(config: &Config) -> Result<Records, KafkaError> {
     Ok((records, lists, end))
 }
 
-/// Applies a `#list/<id>` record; returns false for any other key.
-fn apply_list_record(lists: &mut BTreeMap<String, ListMeta>, key: &str, message: &impl Message) -> bool {
-    let Some(list) = key.strip_prefix(LIST_PREFIX) else {
-        return false;
-    };
-    match message.payload().map(serde_json::from_slice::<ListMeta>) {
-        Some(Ok(meta)) => {
-            lists.insert(list.to_owned(), meta);
-        }
-        Some(Err(e)) => warn!(offset = message.offset(), error = %e, "list record skipped"),
-        None => {
-            lists.remove(list);
-        }
+/// One record of the hotlist topic, decoded: the one reading of the topic's
+/// records, for the loader and the follower alike.
+enum TopicRecord {
+    /// `#list/<id>`: a list's owner and refresh; `None` removes it.
+    List { list_id: String, meta: Option<ListMeta> },
+    /// `<list>/<entry>`: an entry; `None` (a tombstone) removes it.
+    Entry {
+        key: String,
+        record: Option<Box<EntryRecord>>,
+    },
+}
+
+/// Decodes a record; one that cannot be read is logged (offset and reason,
+/// never its contents) and skipped.
+fn decode(message: &impl Message) -> Option<TopicRecord> {
+    let key = message.key().and_then(|k| std::str::from_utf8(k).ok())?;
+    let skipped = |e: serde_json::Error| warn!(offset = message.offset(), error = %e, "hotlist record skipped");
+    if let Some(list_id) = key.strip_prefix(LIST_PREFIX) {
+        let meta = match message.payload().map(serde_json::from_slice::<ListMeta>) {
+            Some(Ok(meta)) => Some(meta),
+            Some(Err(e)) => {
+                skipped(e);
+                return None;
+            }
+            None => None,
+        };
+        return Some(TopicRecord::List {
+            list_id: list_id.to_owned(),
+            meta,
+        });
     }
-    true
+    let record = match message.payload().map(serde_json::from_slice::<EntryRecord>) {
+        Some(Ok(record)) => Some(Box::new(record)),
+        Some(Err(e)) => {
+            skipped(e);
+            return None;
+        }
+        None => None,
+    };
+    Some(TopicRecord::Entry {
+        key: key.to_owned(),
+        record,
+    })
+}
+
+/// Folds a list record into `lists`.
+fn apply_list(lists: &mut BTreeMap<String, ListMeta>, list_id: String, meta: Option<ListMeta>) {
+    match meta {
+        Some(meta) => lists.insert(list_id, meta),
+        None => lists.remove(&list_id),
+    };
 }
 
 fn apply_record(
@@ -112,22 +148,18 @@ fn apply_record(
     lists: &mut BTreeMap<String, ListMeta>,
     message: &impl Message,
 ) {
-    let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
-        return;
-    };
-    if apply_list_record(lists, key, message) {
-        return;
-    }
-    match message.payload() {
-        None => {
-            records.remove(key);
+    match decode(message) {
+        Some(TopicRecord::List { list_id, meta }) => apply_list(lists, list_id, meta),
+        Some(TopicRecord::Entry {
+            key,
+            record: Some(record),
+        }) => {
+            records.insert(key, *record);
         }
-        Some(bytes) => match serde_json::from_slice::<EntryRecord>(bytes) {
-            Ok(record) => {
-                records.insert(key.to_owned(), record);
-            }
-            Err(e) => warn!(offset = message.offset(), error = %e, "hotlist record is not an entry"),
-        },
+        Some(TopicRecord::Entry { key, record: None }) => {
+            records.remove(&key);
+        }
+        None => {}
     }
 }
 
@@ -179,49 +211,24 @@ pub async fn upload(
 }
 
 /// Writes `(key, value or tombstone)` records in order and waits for every
-/// ack; when the producer's queue is full it waits for acks before going on.
+/// ack; a full producer queue is waited out, never dropped.
 async fn write_all(config: &Config, writes: &[(String, Option<Vec<u8>>)]) -> Result<(), KafkaError> {
     let producer: FutureProducer = client_config(&config.kafka)
         .set("acks", "all")
         .set("linger.ms", "20")
         .create()?;
-    let mut pending = std::collections::VecDeque::new();
+    let never = CancellationToken::new();
+    let mut pending = Vec::with_capacity(writes.len());
     for (key, value) in writes {
-        loop {
-            let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
-            if let Some(value) = value {
-                record = record.payload(value);
-            }
-            match producer.send_result(record) {
-                Ok(future) => {
-                    pending.push_back(future);
-                    break;
-                }
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
-                    _,
-                )) => {
-                    let Some(oldest) = pending.pop_front() else {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    };
-                    acked(oldest).await?;
-                }
-                Err((e, _)) => return Err(e.into()),
-            }
+        let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
+        if let Some(value) = value {
+            record = record.payload(value);
         }
+        pending.push(enqueue(&producer, record, &never).await?);
     }
-    for future in pending {
-        acked(future).await?;
+    for delivery in pending {
+        acked(delivery).await?;
     }
-    Ok(())
-}
-
-async fn acked(future: rdkafka::producer::DeliveryFuture) -> Result<(), KafkaError> {
-    future
-        .await
-        .map_err(|_| KafkaError::Undelivered(1))?
-        .map_err(|(e, _)| e)?;
     Ok(())
 }
 
@@ -248,29 +255,26 @@ pub fn follow(
 
 /// The matcher change a record makes; list records update `lists` instead.
 fn change_of(lists: &Lists, message: &impl Message) -> Option<Change> {
-    let key = message.key().and_then(|k| std::str::from_utf8(k).ok())?;
-    if apply_list_record(&mut lists.write().expect("lists lock"), key, message) {
-        return None;
-    }
-    match message.payload() {
-        None => {
+    match decode(message)? {
+        TopicRecord::List { list_id, meta } => {
+            apply_list(&mut lists.write().expect("lists lock"), list_id, meta);
+            None
+        }
+        TopicRecord::Entry { key, record: None } => {
             let (list_id, entry_id) = key.split_once('/')?;
             Some(Change::Remove {
                 list_id: list_id.to_owned(),
                 entry_id: entry_id.to_owned(),
             })
         }
-        Some(bytes) => {
-            let entry = serde_json::from_slice::<EntryRecord>(bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.to_entry().map_err(|e| e.to_string()));
-            match entry {
-                Ok(entry) => Some(Change::Upsert(Arc::new(entry))),
-                Err(e) => {
-                    warn!(offset = message.offset(), error = %e, "hotlist record skipped");
-                    None
-                }
+        TopicRecord::Entry {
+            record: Some(record), ..
+        } => match record.to_entry() {
+            Ok(entry) => Some(Change::Upsert(Arc::new(entry))),
+            Err(e) => {
+                warn!(offset = message.offset(), error = %e, "hotlist record skipped");
+                None
             }
-        }
+        },
     }
 }

@@ -47,8 +47,44 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     config
 }
 
-/// How long a producer may take to have one record acknowledged.
-const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Enqueues `record` on `producer`, waiting while its queue is full (the
+/// broker is behind), so no record is ever dropped for a full queue; gives
+/// up only when `shutdown` is cancelled. The one send loop of the source,
+/// the uploads and the historical alerts.
+pub async fn enqueue<K, P>(
+    producer: &rdkafka::producer::FutureProducer,
+    mut record: rdkafka::producer::FutureRecord<'_, K, P>,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Result<rdkafka::producer::DeliveryFuture, KafkaError>
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    use rdkafka::error::KafkaError as RdError;
+    use rdkafka::types::RDKafkaErrorCode;
+    loop {
+        match producer.send_result(record) {
+            Ok(delivery) => return Ok(delivery),
+            Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                if shutdown.is_cancelled() {
+                    return Err(KafkaError::Undelivered(1));
+                }
+                record = back;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err((e, _)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Waits for a record's acknowledgement.
+pub async fn acked(delivery: rdkafka::producer::DeliveryFuture) -> Result<(), KafkaError> {
+    delivery
+        .await
+        .map_err(|_| KafkaError::Undelivered(1))?
+        .map_err(|(e, _)| e)?;
+    Ok(())
+}
 
 /// How long a reader waits for the next record before giving up.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);

@@ -4,16 +4,22 @@
 //! instance needs every record) and folded into [`Principals`]; the API
 //! serves only after that. Then a task follows the topic and applies each
 //! new record, so a user or grant added on one instance is known on all.
+//! [`Writer`] writes the records the API's custodian routes make.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::{follow_topic, read_to_end, KafkaError};
-use crate::api::principals::Principals;
+use super::{client_config, follow_topic, read_to_end, KafkaError};
+use crate::access::principals::Principals;
 use crate::config::Config;
+
+/// How long a principal record may take to be acknowledged.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Reads the topic to its end; returns the state and where each partition ended.
 pub fn load(config: &Config) -> Result<(Principals, TopicPartitionList), KafkaError> {
@@ -48,4 +54,30 @@ pub fn follow(
     follow_topic(config, "principals", from, shutdown, move |message| {
         apply(&mut principals.write().expect("principals lock"), message)
     })
+}
+
+/// Writes principal records (users, grants, agencies) to the topic.
+pub struct Writer {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl Writer {
+    /// A writer whose records are acknowledged by all in-sync replicas.
+    pub fn new(config: &Config) -> Result<Writer, KafkaError> {
+        Ok(Writer {
+            producer: client_config(&config.kafka).set("acks", "all").create()?,
+            topic: config.topics.principals.clone(),
+        })
+    }
+
+    /// Writes one record (`None` = tombstone) and waits for the ack.
+    pub async fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), KafkaError> {
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        self.producer.send(record, WRITE_TIMEOUT).await.map_err(|(e, _)| e)?;
+        Ok(())
+    }
 }

@@ -264,34 +264,23 @@ impl Source {
         let mut futures = Vec::with_capacity(indexes.len());
         for &index in indexes {
             let record = &outgoing[index];
-            loop {
-                let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-                for (key, value) in &record.headers {
-                    headers = headers.insert(Header {
-                        key,
-                        value: Some(value.as_bytes()),
-                    });
-                }
-                let mut future_record = FutureRecord::<[u8], [u8]>::to(&record.topic)
-                    .payload(&record.payload)
-                    .headers(headers);
-                if let Some(key) = &record.key {
-                    future_record = future_record.key(key);
-                }
-                match self.producer.send_result(future_record) {
-                    Ok(future) => {
-                        futures.push((index, future));
-                        break;
-                    }
-                    Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                        if shutdown.is_cancelled() {
-                            return Err(KafkaError::Undelivered(indexes.len() - futures.len()));
-                        }
-                        sleep(Duration::from_millis(10)).await;
-                    }
-                    Err((e, _)) => return Err(e.into()),
-                }
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for (key, value) in &record.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
             }
+            let mut future_record = FutureRecord::<[u8], [u8]>::to(&record.topic)
+                .payload(&record.payload)
+                .headers(headers);
+            if let Some(key) = &record.key {
+                future_record = future_record.key(key);
+            }
+            let delivery = super::enqueue(&self.producer, future_record, shutdown)
+                .await
+                .map_err(|_| KafkaError::Undelivered(indexes.len() - futures.len()))?;
+            futures.push((index, delivery));
         }
         Ok(futures)
     }

@@ -1,17 +1,22 @@
 //! The HTTPS API against the real broker, driven by a real client (curl)
-//! that trusts only the server's certificate.
+//! that trusts only the server's certificate: the end-to-end check of what
+//! the unit tests in `src/api/` show over in-memory stores. Each test starts
+//! its own server on its own topics.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use hotlist_matcher::api::auth::{hash_password, Action, Grant, Role};
-use hotlist_matcher::api::principals::User;
+use hotlist_matcher::access::audit::AuditRecord;
+use hotlist_matcher::access::auth::{hash_password, Action, Grant, Role};
+use hotlist_matcher::access::principals::User;
+use hotlist_matcher::api::routes;
 use hotlist_matcher::api::server::{self, Clock};
-use hotlist_matcher::api::{audit::AuditRecord, routes};
 use hotlist_matcher::config::Config;
+use hotlist_matcher::kafka::hotlist::Lists;
 use hotlist_matcher::metrics::Metrics;
 use tokio_util::sync::CancellationToken;
 
@@ -120,52 +125,125 @@ async fn seed(config: &Config, now: SystemTime) {
     common::produce_keyed(config, &config.topics.principals, &keys, &records).await;
 }
 
+/// A server on this test's topics, with the seeded users, a clock the test
+/// can move, and a client that trusts its certificate.
+struct Api {
+    client: Client,
+    config: Config,
+    offset: Arc<AtomicU64>,
+    lists: Lists,
+    shutdown: CancellationToken,
+    running: server::Running,
+    dir: tempfile::TempDir,
+}
+
+impl Api {
+    async fn start(name: &str) -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = common::unique(name);
+        let text = common::config_text(&prefix, &dir.path().join("h.csv"), 1000);
+        let config = Config::from_toml(&text, []).unwrap();
+        common::create_topics(&config).await;
+        let offset = Arc::new(AtomicU64::new(0));
+        let clock: Clock = {
+            let offset = Arc::clone(&offset);
+            Arc::new(move || SystemTime::now() + Duration::from_secs(offset.load(Ordering::Relaxed)))
+        };
+        seed(&config, clock()).await;
+        let shutdown = CancellationToken::new();
+        let lists: Lists = Default::default();
+        let running = server::start(&config, Metrics::new(), clock, lists.clone(), shutdown.clone())
+            .await
+            .unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, running.self_signed_cert.as_ref().expect("self-signed")).unwrap();
+        let client = Client {
+            base: format!("https://127.0.0.1:{}", running.address.port()),
+            ca,
+        };
+        Api {
+            client,
+            config,
+            offset,
+            lists,
+            shutdown,
+            running,
+            dir,
+        }
+    }
+
+    /// A session token for every identity of the policy table.
+    fn tokens(&self) -> HashMap<&'static str, String> {
+        IDENTITIES[1..].iter().map(|u| (*u, self.client.token(u))).collect()
+    }
+
+    /// Verifies the chain over HTTPS, then reads the audit topic once the
+    /// writer has stored that request's own record (it stores in order, so
+    /// everything before it is there too). Called once per test, at the end.
+    fn audit_records(&self, manager: &str) -> (serde_json::Value, Vec<AuditRecord>) {
+        let (status, verify) = self.client.call("GET", "/api/audit/verify", Some(manager), None);
+        assert_eq!(status, 200, "{verify}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let records = hotlist_matcher::kafka::audit::read_all(&self.config).unwrap();
+            if records.iter().any(|r| r.event.action == "audit_verified") || Instant::now() > deadline {
+                return (serde_json::from_str(&verify).unwrap(), records);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.task.await.unwrap().unwrap();
+    }
+}
+
+const IDENTITIES: [&str; 9] = [
+    "none",
+    "manager",
+    "deputy",
+    "dispatch",
+    "doj.feed",
+    "ops",
+    "acme",
+    "acme.nogrant",
+    "acme.expired",
+];
+
+/// Plain HTTP to the TLS port gets no HTTP response at all: no status, no
+/// headers, not even an error page (the handshake fails and the connection closes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_answers_every_identity_as_the_policy_says() {
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = common::unique("api");
-    let text = common::config_text(&prefix, &dir.path().join("h.csv"), 1000);
-    let config = Config::from_toml(&text, []).unwrap();
-    common::create_topics(&config).await;
-    let offset = Arc::new(AtomicU64::new(0));
-    let clock: Clock = {
-        let offset = Arc::clone(&offset);
-        Arc::new(move || SystemTime::now() + Duration::from_secs(offset.load(Ordering::Relaxed)))
-    };
-    seed(&config, clock()).await;
-
-    let shutdown = CancellationToken::new();
-    let lists: hotlist_matcher::kafka::hotlist::Lists = Default::default();
-    let running = server::start(&config, Metrics::new(), clock, lists.clone(), shutdown.clone())
-        .await
-        .unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, running.self_signed_cert.as_ref().expect("self-signed")).unwrap();
-    let client = Client {
-        base: format!("https://127.0.0.1:{}", running.address.port()),
-        ca,
-    };
-
-    // Plain HTTP to the TLS port gets no answer.
+async fn plain_http_to_the_tls_port_gets_no_http_response() {
+    let api = Api::start("api-plain").await;
+    let port = api.running.address.port();
     let plain = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
-        .arg(format!("http://127.0.0.1:{}/api/health", running.address.port()))
+        .arg(format!("http://127.0.0.1:{port}/api/health"))
         .output()
         .unwrap();
-    assert_ne!(String::from_utf8_lossy(&plain.stdout), "200");
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "000", "curl saw no status");
+    assert!(!plain.status.success(), "curl reports the failure: {plain:?}");
+    let mut stream = std::net::TcpStream::connect(api.running.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer); // a reset is an answer too
+    assert!(
+        !answer.windows(5).any(|w| w == b"HTTP/"),
+        "an HTTP response came back: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    api.stop().await;
+}
 
-    let identities = [
-        "none",
-        "manager",
-        "deputy",
-        "dispatch",
-        "doj.feed",
-        "ops",
-        "acme",
-        "acme.nogrant",
-        "acme.expired",
-    ];
-    let tokens: HashMap<&str, String> = identities[1..].iter().map(|u| (*u, client.token(u))).collect();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_every_identity_as_the_policy_says() {
+    let api = Api::start("api-table").await;
+    let client = &api.client;
+    let tokens = api.tokens();
 
     // What an allowed caller gets from each route with the probe request below.
     let ok: HashMap<(&str, &str), u16> = HashMap::from([
@@ -224,9 +302,9 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             .path
             .replace("{id}", "no-such-grant")
             .replace("{username}", "no-such-user");
-        for who in identities {
+        for who in IDENTITIES {
             if key.1 == "/api/logout" && who != "none" {
-                continue; // checked below, so the table keeps its sessions
+                continue; // the sessions are needed for the rest of the table
             }
             let token = tokens.get(who).map(String::as_str);
             let body = (route.method.as_str() == "POST").then_some("{}");
@@ -239,16 +317,19 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             assert_eq!(status, expected, "{} {} as {who}: {text}", route.method, route.path);
         }
     }
+    let (_, records) = api.audit_records(&tokens["manager"]);
+    let denied = records.iter().filter(|r| r.event.action == "access_denied").count();
+    assert!(denied >= 30, "every refusal with a session is recorded");
+    api.stop().await;
+}
 
-    // The custodian adds a user, who can then log in; secrets never come back.
-    let manager = &tokens["manager"];
-    let new_user =
-        r#"{"username":"deputy.two","organisation":"RSO","role":"officer","password":"another long password"}"#;
-    assert_eq!(client.call("POST", "/api/users", Some(manager), Some(new_user)).0, 201);
-    assert_eq!(client.login("deputy.two", "another long password").0, 200);
-    let (_, users) = client.call("GET", "/api/users", Some(manager), None);
-    assert!(users.contains("deputy.two") && !users.contains("argon2"), "{users}");
-    // Every JSON route refuses broken, hostile and oversized bodies cleanly.
+/// Every JSON route refuses broken, hostile and oversized bodies cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_json_route_refuses_broken_hostile_and_oversized_bodies() {
+    let api = Api::start("api-bodies").await;
+    let client = &api.client;
+    let manager = client.token("manager");
+    let manager = &manager;
     let oversized = format!(r#"{{"x":"{}"}}"#, "a".repeat(3_000_000));
     for route in routes::all().iter().filter(|r| r.method == axum::http::Method::POST) {
         if route.path.contains("{list_id}") || route.path == "/api/logout" {
@@ -264,7 +345,6 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             assert_eq!(status, want, "{} with {:.20}: {text}", route.path, body);
         }
     }
-    // Hostile and oversized bodies are refused cleanly.
     assert_eq!(
         client.call("POST", "/api/users", Some(manager), Some("{not json")).0,
         400
@@ -274,8 +354,17 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         "a".repeat(3_000_000)
     );
     assert_eq!(client.call("POST", "/api/users", Some(manager), Some(&huge)).0, 413);
+    api.stop().await;
+}
 
-    // A grant: issued, then revoked, and the contractor loses access.
+/// A grant: issued, then revoked, and the contractor loses access.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_ends_the_contractors_access() {
+    let api = Api::start("api-grants").await;
+    let client = &api.client;
+    let manager = client.token("manager");
+    let manager = &manager;
+    let contractor = client.token("acme.nogrant");
     let grant = format!(
         r#"{{"grantee":"acme.nogrant","document_ref":"CM-2026-120","scope":["health"],"expires_at":"{}"}}"#,
         chrono::DateTime::<chrono::Utc>::from(SystemTime::now() + Duration::from_secs(3600)).to_rfc3339()
@@ -286,123 +375,25 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(
-        client.call("GET", "/api/health", Some(&tokens["acme.nogrant"]), None).0,
-        200
-    );
+    assert_eq!(client.call("GET", "/api/health", Some(&contractor), None).0, 200);
     assert_eq!(
         client
             .call("DELETE", &format!("/api/grants/{id}"), Some(manager), None)
             .0,
         204
     );
-    assert_eq!(
-        client.call("GET", "/api/health", Some(&tokens["acme.nogrant"]), None).0,
-        403
-    );
-
-    searches_and_exports_need_a_purpose_and_are_audited(&client, &config, &tokens).await;
-
-    browser_sessions_need_the_csrf_token(&client, &dir.path().join("cookies"));
-    agencies_upload_only_their_own_lists(&client, &tokens);
-
-    // A list nobody refreshed for 25 hours makes health degraded and the metric 1.
-    let (_, health) = client.call("GET", "/api/health", Some(&tokens["ops"]), None);
-    assert!(health.contains("\"status\":\"ok\""), "{health}");
-    lists.write().unwrap().insert(
-        "ca-doj-stolen".into(),
-        hotlist_matcher::kafka::hotlist::ListMeta {
-            list_id: "ca-doj-stolen".into(),
-            organisation: "CA DOJ".into(),
-            refreshed_at: chrono::Utc::now() - chrono::Duration::hours(25),
-            entries: 1_000_000,
-        },
-    );
-    let (_, health) = client.call("GET", "/api/health", Some(&tokens["ops"]), None);
-    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
-    assert_eq!(health["status"], "degraded");
-    assert_eq!(health["stale_lists"][0]["list_id"], "ca-doj-stolen");
-    let (_, metrics) = client.call("GET", "/metrics", Some(&tokens["ops"]), None);
-    assert!(metrics.contains("hotlist_stale_lists 1"), "{metrics}");
-    lists.write().unwrap().clear();
-
-    // A disabled user's sessions end and the user cannot log in again.
-    let doomed = client.token_with("deputy.two", "another long password");
-    assert_eq!(
-        client.call("DELETE", "/api/users/deputy.two", Some(manager), None).0,
-        204
-    );
-    assert_eq!(client.call("POST", "/api/logout", Some(&doomed), None).0, 401);
-
-    // Logout ends the session.
-    let spare = client.token("spare");
-    assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 204);
-    assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 401);
-
-    // Lockout: five failures lock the user (and the address) for 15 minutes.
-    for _ in 0..5 {
-        assert_eq!(client.login("deputy", "wrong password!!").0, 401);
-    }
-    assert_eq!(
-        client.login("deputy", PASSWORD).0,
-        429,
-        "locked even with the right password"
-    );
-    offset.store(16 * 60, Ordering::Relaxed);
-    assert_eq!(client.login("deputy", PASSWORD).0, 200, "released after 15 minutes");
-    // ... by which time the earlier sessions have expired.
-    assert_eq!(client.call("GET", "/api/health", Some(manager), None).0, 401);
-
-    // The disabled user cannot log in (checked after the lockout section,
-    // whose count of failures from this address it would otherwise join).
-    assert_eq!(client.login("deputy.two", "another long password").0, 401);
-
-    // Every one of those accesses is in the chained audit log.
-    let manager = client.token("manager");
-    let (_, verify) = client.call("GET", "/api/audit/verify", Some(&manager), None);
-    let verify: serde_json::Value = serde_json::from_str(&verify).unwrap();
-    assert_eq!(verify["intact"], true, "{verify}");
-    let records: Vec<AuditRecord> = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    assert_eq!(client.call("GET", "/api/health", Some(&contractor), None).0, 403);
+    let (_, records) = api.audit_records(manager);
     let count = |action: &str| records.iter().filter(|r| r.event.action == action).count();
-    assert_eq!(count("login_failed"), 6);
-    assert_eq!(count("lockout"), 1);
-    assert_eq!(count("login_refused_locked"), 1);
-    assert_eq!(count("user_added"), 1);
     assert_eq!(count("grant_issued"), 1);
     assert_eq!(count("grant_revoked"), 1);
-    assert!(count("access_denied") >= 30, "every refusal with a session is recorded");
-    assert!(records
-        .iter()
-        .all(|r| !serde_json::to_string(r).unwrap().contains(PASSWORD)));
-
-    shutdown.cancel();
-    running.task.await.unwrap().unwrap();
+    api.stop().await;
 }
 
-const PURPOSE: &str = r#"{"category":"stolen_vehicle","case_number":"RSO-26-004417","details":"stolen Civic reported 11/26, checking Hwy 111"}"#;
-
-/// One read and its alert on the test's topics.
-async fn seed_alert(config: &Config) {
-    use hotlist_matcher::hotlist::{load_csv, CsvLimits, LiveMatcher, TolerancePolicy};
-    use hotlist_matcher::pipeline::{Outcome, Processor};
-    let list = "entry_id,list_id,plate,region,category\ne1,rso,7ABC123,CA,stolen_vehicle\n";
-    let matcher = LiveMatcher::new(
-        load_csv(list.as_bytes(), CsvLimits::default()).unwrap(),
-        TolerancePolicy::default(),
-    );
-    let read = hotlist_matcher::sample::read_json(uuid::Uuid::new_v4(), "cam-1", common::AT, "7abc-123", Some("CA"));
-    let Outcome::Alerts(alerts) = Processor::new(Arc::new(matcher), 65536).process(&read) else {
-        panic!("the read hits");
-    };
-    common::produce(config, &config.topics.reads, &[read]).await;
-    common::produce(config, &config.topics.alerts, &[alerts[0].payload.clone()]).await;
-}
-
-async fn searches_and_exports_need_a_purpose_and_are_audited(
-    client: &Client,
-    config: &Config,
-    tokens: &HashMap<&str, String>,
-) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_and_exports_need_a_purpose_and_are_audited() {
+    let api = Api::start("api-search").await;
+    let (client, config, tokens) = (&api.client, &api.config, api.tokens());
     seed_alert(config).await;
     let deputy = tokens["deputy"].as_str();
     let (status, body) = client.call(
@@ -470,11 +461,136 @@ async fn searches_and_exports_need_a_purpose_and_are_audited(
     let register: Vec<AuditRecord> = serde_json::from_str(&register).unwrap();
     let actions: Vec<&str> = register.iter().map(|r| r.event.action.as_str()).collect();
     assert_eq!(actions, ["export_refused", "export_refused", "export"]);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sessions_need_the_csrf_token() {
+    let api = Api::start("api-csrf").await;
+    browser_sessions_need_the_csrf_token_on(&api.client, &api.dir.path().join("cookies"));
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agencies_upload_only_their_own_lists() {
+    let api = Api::start("api-upload").await;
+    let tokens = api.tokens();
+    agencies_upload_only_their_own_lists_on(&api.client, &tokens);
+    api.stop().await;
+}
+
+/// A list nobody refreshed for 25 hours makes health degraded and the metric 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_list_degrades_health_and_sets_the_metric() {
+    let api = Api::start("api-stale").await;
+    let (client, lists) = (&api.client, &api.lists);
+    let ops = client.token("ops");
+    let (_, health) = client.call("GET", "/api/health", Some(&ops), None);
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    lists.write().unwrap().insert(
+        "ca-doj-stolen".into(),
+        hotlist_matcher::kafka::hotlist::ListMeta {
+            list_id: "ca-doj-stolen".into(),
+            organisation: "CA DOJ".into(),
+            refreshed_at: chrono::Utc::now() - chrono::Duration::hours(25),
+            entries: 1_000_000,
+        },
+    );
+    let (_, health) = client.call("GET", "/api/health", Some(&ops), None);
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["stale_lists"][0]["list_id"], "ca-doj-stolen");
+    let (_, metrics) = client.call("GET", "/metrics", Some(&ops), None);
+    assert!(metrics.contains("hotlist_stale_lists 1"), "{metrics}");
+    lists.write().unwrap().clear();
+    api.stop().await;
+}
+
+/// Sessions end on logout, when the user is disabled, and with time; five
+/// failed logins lock the user and the address; all of it is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_and_lockouts_release_and_every_access_is_audited() {
+    let api = Api::start("api-sessions").await;
+    let client = &api.client;
+    let manager = client.token("manager");
+    let manager = &manager;
+
+    // The custodian adds a user, who can then log in; secrets never come back.
+    let new_user =
+        r#"{"username":"deputy.two","organisation":"RSO","role":"officer","password":"another long password"}"#;
+    assert_eq!(client.call("POST", "/api/users", Some(manager), Some(new_user)).0, 201);
+    assert_eq!(client.login("deputy.two", "another long password").0, 200);
+    let (_, users) = client.call("GET", "/api/users", Some(manager), None);
+    assert!(users.contains("deputy.two") && !users.contains("argon2"), "{users}");
+
+    // A disabled user's sessions end and the user cannot log in again.
+    let doomed = client.token_with("deputy.two", "another long password");
+    assert_eq!(
+        client.call("DELETE", "/api/users/deputy.two", Some(manager), None).0,
+        204
+    );
+    assert_eq!(client.call("POST", "/api/logout", Some(&doomed), None).0, 401);
+
+    // Logout ends the session.
+    let spare = client.token("spare");
+    assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 204);
+    assert_eq!(client.call("POST", "/api/logout", Some(&spare), None).0, 401);
+
+    // Lockout: five failures lock the user (and the address) for 15 minutes.
+    for _ in 0..5 {
+        assert_eq!(client.login("deputy", "wrong password!!").0, 401);
+    }
+    assert_eq!(
+        client.login("deputy", PASSWORD).0,
+        429,
+        "locked even with the right password"
+    );
+    api.offset.store(16 * 60, Ordering::Relaxed);
+    assert_eq!(client.login("deputy", PASSWORD).0, 200, "released after 15 minutes");
+    // ... by which time the earlier sessions have expired.
+    assert_eq!(client.call("GET", "/api/health", Some(manager), None).0, 401);
+
+    // The disabled user cannot log in (checked after the lockout section,
+    // whose count of failures from this address it would otherwise join).
+    assert_eq!(client.login("deputy.two", "another long password").0, 401);
+
+    // Every one of those accesses is in the chained audit log.
+    let manager = client.token("manager");
+    let (verify, records) = api.audit_records(&manager);
+    assert_eq!(verify["intact"], true, "{verify}");
+    let count = |action: &str| records.iter().filter(|r| r.event.action == action).count();
+    assert_eq!(count("login_failed"), 6);
+    assert_eq!(count("lockout"), 1);
+    assert_eq!(count("login_refused_locked"), 1);
+    assert_eq!(count("user_added"), 1);
+    assert!(records
+        .iter()
+        .all(|r| !serde_json::to_string(r).unwrap().contains(PASSWORD)));
+    api.stop().await;
+}
+
+const PURPOSE: &str = r#"{"category":"stolen_vehicle","case_number":"RSO-26-004417","details":"stolen Civic reported 11/26, checking Hwy 111"}"#;
+
+/// One read and its alert on the test's topics.
+async fn seed_alert(config: &Config) {
+    use hotlist_matcher::hotlist::{load_csv, CsvLimits, LiveMatcher, TolerancePolicy};
+    use hotlist_matcher::pipeline::{Outcome, Processor};
+    let list = "entry_id,list_id,plate,region,category\ne1,rso,7ABC123,CA,stolen_vehicle\n";
+    let matcher = LiveMatcher::new(
+        load_csv(list.as_bytes(), CsvLimits::default()).unwrap(),
+        TolerancePolicy::default(),
+    );
+    let read = hotlist_matcher::sample::read_json(uuid::Uuid::new_v4(), "cam-1", common::AT, "7abc-123", Some("CA"));
+    let Outcome::Alerts(alerts) = Processor::new(Arc::new(matcher), 65536).process(&read) else {
+        panic!("the read hits");
+    };
+    common::produce(config, &config.topics.reads, &[read]).await;
+    common::produce(config, &config.topics.alerts, &[alerts[0].payload.clone()]).await;
 }
 
 /// A browser keeps the session in a Secure, HttpOnly, SameSite=Strict cookie
 /// and must echo the CSRF token on every change.
-fn browser_sessions_need_the_csrf_token(client: &Client, jar: &std::path::Path) {
+fn browser_sessions_need_the_csrf_token_on(client: &Client, jar: &std::path::Path) {
     let login = serde_json::json!({ "username": "manager", "password": PASSWORD }).to_string();
     let curl = |args: &[&str], body: Option<&str>| {
         let mut cmd = Command::new("curl");
@@ -538,7 +654,7 @@ fn browser_sessions_need_the_csrf_token(client: &Client, jar: &std::path::Path) 
 
 /// The agency feed replaces its own lists over HTTPS; a bad file changes
 /// nothing; another organisation's list is refused.
-fn agencies_upload_only_their_own_lists(client: &Client, tokens: &HashMap<&str, String>) {
+fn agencies_upload_only_their_own_lists_on(client: &Client, tokens: &HashMap<&str, String>) {
     let feed = tokens["doj.feed"].as_str();
     let url = "/api/hotlists/doj-stolen?format=ncic&reason=nightly%20DOJ%20extract";
     let (status, body) = client.call(

@@ -356,3 +356,28 @@ pub fn hits(matcher: &LiveMatcher, plate: &str) -> usize {
     matcher.find(&query, &mut hits);
     hits.len()
 }
+
+/// The three-broker cluster of `scripts/broker.sh cluster-start`, on which
+/// the failover tests kill and restart nodes (node N answers on N9092).
+pub fn cluster_bootstrap() -> String {
+    std::env::var("HOTLIST_TEST_CLUSTER").unwrap_or_else(|_| "127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092".into())
+}
+
+/// [`config_text`] on the cluster, with extra `(from, to)` replacements:
+/// topics with 3 replicas and `min.insync.replicas` 2, so an acknowledged
+/// alert is on two brokers and one broker may be down.
+pub fn cluster_config_text(prefix: &str, hotlist: &Path, batch_size: usize, extra: &[(&str, &str)]) -> String {
+    let single = format!("bootstrap_servers = {:?}", bootstrap());
+    let cluster = format!("bootstrap_servers = {:?}", cluster_bootstrap());
+    let mut text = config_text(prefix, hotlist, batch_size);
+    let replacements = [
+        (single.as_str(), cluster.as_str()),
+        ("replication_factor = -1", "replication_factor = 3"),
+        ("min_insync_replicas = 0", "min_insync_replicas = 2"),
+    ];
+    for (from, to) in replacements.iter().chain(extra) {
+        assert!(text.contains(from), "the default config has no `{from}`");
+        text = text.replace(from, to);
+    }
+    text
+}

@@ -92,3 +92,44 @@ async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_really_deletes_reads_past_a_topics_retention() {
+    use hotlist_matcher::sample;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let prefix = common::unique("retention");
+    let config = common::config(&prefix, std::path::Path::new("unused.csv"), 1000);
+    let admin = common::admin(&config);
+    // The reads topic's own settings, with seconds where production has 30 days.
+    let topic = NewTopic::new(&config.topics.reads, 1, TopicReplication::Fixed(-1))
+        .set("cleanup.policy", "delete")
+        .set("retention.ms", "3000")
+        .set("segment.ms", "1000");
+    for result in admin.create_topics(&[topic], &AdminOptions::new()).await.unwrap() {
+        result.unwrap();
+    }
+    let read = |i: u32| sample::read_json(uuid::Uuid::new_v4(), "cam-r", common::AT, &format!("RET{i:04}"), None);
+    let old: Vec<_> = (0..100).map(read).collect();
+    common::produce(&config, &config.topics.reads, &old).await;
+    let consumer: BaseConsumer = hotlist_matcher::kafka::client_config(&config.kafka).create().unwrap();
+    let watermarks = || {
+        consumer
+            .fetch_watermarks(&config.topics.reads, 0, Duration::from_secs(10))
+            .unwrap()
+    };
+    assert_eq!(watermarks(), (0, 100));
+    // Newer reads keep arriving, so older segments roll and age out.
+    let mut low = 0;
+    for i in 0..90 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        common::produce(&config, &config.topics.reads, &[read(1000 + i)]).await;
+        low = watermarks().0;
+        if low >= 100 {
+            break;
+        }
+    }
+    assert!(
+        low >= 100,
+        "the 100 old reads were deleted by retention (low watermark {low})"
+    );
+}

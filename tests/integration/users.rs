@@ -4,8 +4,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hotlist_matcher::api::auth::{verify_password, AuthError, Role};
-use hotlist_matcher::api::principals::Principals;
+use hotlist_matcher::access::auth::{verify_password, AuthError, Role};
+use hotlist_matcher::access::principals::Principals;
 use rdkafka::Message;
 
 use crate::common;

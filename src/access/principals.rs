@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{Grant, Role};
@@ -115,49 +116,22 @@ pub struct Principals {
 impl Principals {
     /// Applies one record of the principals topic (`None` = tombstone).
     pub fn apply(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), PrincipalError> {
-        let bad = |reason: String| PrincipalError::BadRecord {
-            key: key.to_owned(),
-            reason,
-        };
         if let Some(name) = key.strip_prefix("user:") {
             check_username(name)?;
-            match value {
-                None => {
-                    self.users.remove(name);
+            upsert(&mut self.users, key, name, value, |user: &User| {
+                if user.username == name {
+                    Ok(())
+                } else {
+                    Err(bad_record(key, "username differs from the key"))
                 }
-                Some(bytes) => {
-                    let user: User = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-                    if user.username != name {
-                        return Err(bad("username differs from the key".into()));
-                    }
-                    self.users.insert(name.to_owned(), user);
-                }
-            }
+            })
         } else if let Some(id) = key.strip_prefix("grant:") {
-            match value {
-                None => {
-                    self.grants.remove(id);
-                }
-                Some(bytes) => {
-                    let grant: Grant = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-                    self.grants.insert(id.to_owned(), grant);
-                }
-            }
+            upsert(&mut self.grants, key, id, value, |_: &Grant| Ok(()))
         } else if let Some(ori) = key.strip_prefix("agency:") {
-            match value {
-                None => {
-                    self.agencies.remove(ori);
-                }
-                Some(bytes) => {
-                    let agency: Agency = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-                    agency.validate()?;
-                    self.agencies.insert(ori.to_owned(), agency);
-                }
-            }
+            upsert(&mut self.agencies, key, ori, value, Agency::validate)
         } else {
-            return Err(PrincipalError::BadKey(key.to_owned()));
+            Err(PrincipalError::BadKey(key.to_owned()))
         }
-        Ok(())
     }
 
     pub fn agency(&self, ori: &str) -> Option<&Agency> {
@@ -196,10 +170,36 @@ impl Principals {
     }
 }
 
+/// Applies one record to one kind of principal: a tombstone removes `id`;
+/// a value replaces it once it decodes and passes `check`.
+fn upsert<T: DeserializeOwned>(
+    map: &mut BTreeMap<String, T>,
+    key: &str,
+    id: &str,
+    value: Option<&[u8]>,
+    check: impl FnOnce(&T) -> Result<(), PrincipalError>,
+) -> Result<(), PrincipalError> {
+    let Some(bytes) = value else {
+        map.remove(id);
+        return Ok(());
+    };
+    let principal: T = serde_json::from_slice(bytes).map_err(|e| bad_record(key, e))?;
+    check(&principal)?;
+    map.insert(id.to_owned(), principal);
+    Ok(())
+}
+
+fn bad_record(key: &str, reason: impl std::fmt::Display) -> PrincipalError {
+    PrincipalError::BadRecord {
+        key: key.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::auth::Action;
+    use crate::access::auth::Action;
     use std::time::{Duration, SystemTime};
 
     fn user(name: &str, role: Role) -> User {
@@ -239,6 +239,34 @@ mod tests {
         p.apply("grant:g1", Some(&serde_json::to_vec(&grant).unwrap())).unwrap();
         assert_eq!(p.grants_for("acme"), vec![grant]);
         assert_eq!(p.grants_for("deputy.ruiz"), vec![]);
+    }
+
+    #[test]
+    fn grants_and_agencies_are_replaced_and_deleted_like_users() {
+        let mut p = Principals::default();
+        let agency = Agency {
+            ori: "CA0330000".into(),
+            name: "Riverside County DA".into(),
+            california_public_agency: true,
+        };
+        p.apply("agency:CA0330000", Some(&serde_json::to_vec(&agency).unwrap()))
+            .unwrap();
+        assert_eq!(p.agency("CA0330000"), Some(&agency));
+        let bad = Agency {
+            ori: "x".into(),
+            ..agency.clone()
+        };
+        assert!(matches!(
+            p.apply("agency:x", Some(&serde_json::to_vec(&bad).unwrap())),
+            Err(PrincipalError::BadRecord { .. })
+        ));
+        assert!(matches!(
+            p.apply("grant:g1", Some(b"[]")),
+            Err(PrincipalError::BadRecord { .. })
+        ));
+        p.apply("agency:CA0330000", None).unwrap();
+        p.apply("grant:never-issued", None).unwrap();
+        assert_eq!(p, Principals::default());
     }
 
     #[test]

@@ -1,0 +1,331 @@
+//! The SB 34 access log: every access to ALPR data and every security event,
+//! in records chained by hash so a gap or an edit is detectable.
+//!
+//! Civil Code 1798.90.52 requires a record of each access: date and time,
+//! who (username, organisation), what was searched, and why. [`Purpose`] is
+//! required for every search and export: a category from a fixed list, a case
+//! or incident number, and free text. Each [`AuditRecord`] carries the hash of
+//! the one before it; [`verify`] walks the chain and names the first record
+//! that was edited, removed or reordered. A change that is not a search (a
+//! hotlist upload) states a reason instead, checked by [`check_reason`].
+//! Building and checking the chain is pure; writing it to `alpr.audit` is
+//! [`crate::kafka::audit`]'s.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::auth::{Action, Role};
+
+/// Why a purpose or a chain is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("a purpose is required for {0:?}")]
+    PurposeRequired(Action),
+    #[error("purpose is invalid: {0}")]
+    InvalidPurpose(&'static str),
+    #[error("give a reason of at least {MIN_REASON_LEN} characters")]
+    ReasonRequired,
+    #[error("audit record {seq} is broken: {reason}")]
+    Broken { seq: u64, reason: &'static str },
+}
+
+/// Why ALPR data was looked at: the fixed categories of official use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PurposeCategory {
+    CriminalInvestigation,
+    StolenVehicle,
+    MissingPerson,
+    AmberAlert,
+    OfficerSafety,
+    CourtOrder,
+    ComplianceAudit,
+}
+
+/// A stated purpose of use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purpose {
+    pub category: PurposeCategory,
+    /// Case, incident or report number.
+    pub case_number: String,
+    pub details: String,
+}
+
+impl Purpose {
+    /// Checks that the purpose says something: a case number of 3 to 40
+    /// printable characters and details of 10 to 1000 characters.
+    pub fn validate(&self) -> Result<(), AuditError> {
+        let case = self.case_number.trim();
+        if !(3..=40).contains(&case.len()) || !case.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            return Err(AuditError::InvalidPurpose(
+                "case number must be 3 to 40 printable characters",
+            ));
+        }
+        let details = self.details.trim().chars().count();
+        if !(10..=1000).contains(&details) {
+            return Err(AuditError::InvalidPurpose("details must be 10 to 1000 characters"));
+        }
+        Ok(())
+    }
+}
+
+/// Requires a valid purpose for every action on ALPR data.
+pub fn require_purpose(action: Action, purpose: Option<&Purpose>) -> Result<(), AuditError> {
+    match (action.touches_alpr_data(), purpose) {
+        (true, None) => Err(AuditError::PurposeRequired(action)),
+        (_, Some(p)) => p.validate(),
+        (false, None) => Ok(()),
+    }
+}
+
+/// Fewest characters, once trimmed, of the reason given for a change that
+/// is not a search, such as replacing a hotlist.
+pub const MIN_REASON_LEN: usize = 5;
+
+/// Checks the reason given for a change (a hotlist upload, over HTTPS or
+/// from the command line): at least [`MIN_REASON_LEN`] characters once
+/// trimmed. Returns it trimmed, as it goes into the audit record.
+pub fn check_reason(reason: &str) -> Result<&str, AuditError> {
+    let reason = reason.trim();
+    if reason.len() < MIN_REASON_LEN {
+        return Err(AuditError::ReasonRequired);
+    }
+    Ok(reason)
+}
+
+/// What is being recorded, before it is chained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    pub username: String,
+    pub organisation: String,
+    pub role: Role,
+    /// The action, or a security event such as `login_failed`, `lockout`, `grant`.
+    pub action: String,
+    /// The data elements searched (a plate, a camera, a time range).
+    pub query_terms: Vec<String>,
+    pub purpose: Option<Purpose>,
+    pub result_count: Option<u64>,
+    pub client_addr: String,
+}
+
+/// One chained record of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    /// Hex SHA-256 of the previous record (64 zeros for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 of this record's other fields.
+    pub hash: String,
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn digest(seq: u64, event: &AuditEvent, prev_hash: &str) -> String {
+    let body = serde_json::to_vec(&(seq, event, prev_hash)).expect("audit events serialize");
+    Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Appends events to a chain.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    next_seq: u64,
+    last_hash: String,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Chain {
+            next_seq: 0,
+            last_hash: GENESIS.to_owned(),
+        }
+    }
+}
+
+impl Chain {
+    /// Continues a chain whose last record is `last` (after a restart).
+    pub fn after(last: &AuditRecord) -> Chain {
+        Chain {
+            next_seq: last.seq + 1,
+            last_hash: last.hash.clone(),
+        }
+    }
+
+    pub fn append(&mut self, event: AuditEvent) -> AuditRecord {
+        let hash = digest(self.next_seq, &event, &self.last_hash);
+        let record = AuditRecord {
+            seq: self.next_seq,
+            event,
+            prev_hash: std::mem::replace(&mut self.last_hash, hash.clone()),
+            hash,
+        };
+        self.next_seq += 1;
+        record
+    }
+}
+
+/// Checks a whole chain from its first record; names the first broken one.
+pub fn verify(records: &[AuditRecord]) -> Result<(), AuditError> {
+    let mut expected_prev = GENESIS.to_owned();
+    for (i, record) in records.iter().enumerate() {
+        let broken = |reason| AuditError::Broken {
+            seq: record.seq,
+            reason,
+        };
+        if record.seq != i as u64 {
+            return Err(broken("sequence gap: a record before it was removed or reordered"));
+        }
+        if record.prev_hash != expected_prev {
+            return Err(broken("does not follow the record before it"));
+        }
+        if digest(record.seq, &record.event, &record.prev_hash) != record.hash {
+            return Err(broken("its contents were changed after it was written"));
+        }
+        expected_prev = record.hash.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn purpose() -> Purpose {
+        Purpose {
+            category: PurposeCategory::StolenVehicle,
+            case_number: "RSO-26-004417".into(),
+            details: "stolen Civic reported 11/26, checking Hwy 111 cameras".into(),
+        }
+    }
+
+    fn search(i: u32) -> AuditEvent {
+        AuditEvent {
+            at: "2026-11-27T11:00:00Z".parse().unwrap(),
+            username: format!("deputy{i}"),
+            organisation: "RSO".into(),
+            role: Role::Officer,
+            action: "search_reads".into(),
+            query_terms: vec!["plate=7ABC123".into()],
+            purpose: Some(purpose()),
+            result_count: Some(3),
+            client_addr: "127.0.0.1".into(),
+        }
+    }
+
+    fn chain(n: u32) -> Vec<AuditRecord> {
+        let mut chain = Chain::default();
+        (0..n).map(|i| chain.append(search(i))).collect()
+    }
+
+    #[test]
+    fn searches_and_exports_need_a_real_purpose() {
+        assert_eq!(
+            require_purpose(Action::SearchReads, None),
+            Err(AuditError::PurposeRequired(Action::SearchReads))
+        );
+        assert_eq!(require_purpose(Action::Export, Some(&purpose())), Ok(()));
+        assert_eq!(require_purpose(Action::Health, None), Ok(()));
+        let vague = Purpose {
+            details: "work".into(),
+            ..purpose()
+        };
+        assert!(matches!(
+            require_purpose(Action::SearchAlerts, Some(&vague)),
+            Err(AuditError::InvalidPurpose(_))
+        ));
+        let no_case = Purpose {
+            case_number: " ".into(),
+            ..purpose()
+        };
+        assert!(no_case.validate().is_err());
+    }
+
+    #[test]
+    fn a_change_needs_a_reason_of_five_characters() {
+        assert_eq!(check_reason("  nightly DOJ extract "), Ok("nightly DOJ extract"));
+        assert_eq!(check_reason("fixes"), Ok("fixes"));
+        for vague in ["", "    ", "fix", " fix  "] {
+            assert_eq!(check_reason(vague), Err(AuditError::ReasonRequired), "{vague:?}");
+        }
+        assert_eq!(
+            AuditError::ReasonRequired.to_string(),
+            "give a reason of at least 5 characters"
+        );
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_continues_after_a_restart() {
+        let mut records = chain(5);
+        assert_eq!(verify(&records), Ok(()));
+        let mut resumed = Chain::after(records.last().unwrap());
+        records.push(resumed.append(search(9)));
+        assert_eq!(verify(&records), Ok(()));
+        assert_eq!(records[5].seq, 5);
+    }
+
+    #[test]
+    fn an_edited_record_is_named() {
+        let mut records = chain(5);
+        records[2].event.query_terms = vec!["plate=XXXXXXX".into()];
+        assert_eq!(
+            verify(&records),
+            Err(AuditError::Broken {
+                seq: 2,
+                reason: "its contents were changed after it was written"
+            })
+        );
+    }
+
+    #[test]
+    fn a_removed_record_is_named() {
+        let mut records = chain(5);
+        records.remove(3);
+        assert_eq!(
+            verify(&records),
+            Err(AuditError::Broken {
+                seq: 4,
+                reason: "sequence gap: a record before it was removed or reordered"
+            })
+        );
+    }
+
+    #[test]
+    fn a_rewritten_tail_is_caught_by_its_link() {
+        let mut records = chain(4);
+        // Someone edits record 1 and recomputes its hash: record 2's link breaks.
+        records[1].event.username = "someone-else".into();
+        records[1].hash = digest(1, &records[1].event, &records[1].prev_hash);
+        assert_eq!(
+            verify(&records),
+            Err(AuditError::Broken {
+                seq: 2,
+                reason: "does not follow the record before it"
+            })
+        );
+    }
+
+    #[test]
+    fn records_carry_every_sb34_field() {
+        let json = serde_json::to_value(&chain(1)[0]).unwrap();
+        for field in [
+            "seq",
+            "at",
+            "username",
+            "organisation",
+            "role",
+            "action",
+            "query_terms",
+            "purpose",
+            "result_count",
+            "client_addr",
+            "prev_hash",
+            "hash",
+        ] {
+            assert!(json.get(field).is_some(), "missing {field}: {json}");
+        }
+        assert_eq!(json["purpose"]["category"], "stolen_vehicle");
+    }
+}

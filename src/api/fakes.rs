@@ -1,0 +1,330 @@
+//! In-memory stores and a harness that drives the router with
+//! `tower::ServiceExt::oneshot`: no broker, no socket, no TLS.
+//!
+//! The harness seeds the identities of the policy table (one user per role,
+//! a contractor with a live grant, one without, one whose grant expired) and
+//! runs on a clock the test moves. The audit fake chains its records with
+//! the real [`Chain`], so what a test reads back verifies like the topic.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request};
+use axum::response::Response;
+use axum::Router;
+use tower::ServiceExt;
+
+use super::server::router;
+use super::state::ApiState;
+use super::stores::{AuditLog, BoxFuture, HotlistUpload, Keep, PrincipalWriter, StoreError, Stores, TopicScan};
+use crate::access::audit::{AuditEvent, AuditRecord, Chain};
+use crate::access::auth::{hash_password, Action, Grant, Role};
+use crate::access::principals::{Principals, User};
+use crate::config::{Config, DEFAULT_TOML};
+use crate::hotlist::plan::{UploadOutcome, UploadReport};
+use crate::hotlist::HotlistEntry;
+use crate::metrics::Metrics;
+
+/// Principal records written, or a broker that is down.
+#[derive(Default)]
+pub struct MemoryPrincipals {
+    pub written: Mutex<Vec<(String, Option<Vec<u8>>)>>,
+    pub down: AtomicBool,
+}
+
+impl PrincipalWriter for MemoryPrincipals {
+    fn write<'a>(&'a self, key: &'a str, value: Option<&'a [u8]>) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(StoreError("broker 10.0.0.7:9092 is down (test)".into()));
+            }
+            let record = (key.to_owned(), value.map(<[u8]>::to_vec));
+            self.written.lock().unwrap().push(record);
+            Ok(())
+        })
+    }
+}
+
+/// The audit chain, in memory.
+#[derive(Default)]
+pub struct MemoryAudit {
+    chain: Mutex<(Chain, Vec<AuditRecord>)>,
+}
+
+impl MemoryAudit {
+    pub fn records(&self) -> Vec<AuditRecord> {
+        self.chain.lock().unwrap().1.clone()
+    }
+
+    /// How many records have `action`.
+    pub fn count(&self, action: &str) -> usize {
+        self.records().iter().filter(|r| r.event.action == action).count()
+    }
+
+    /// The action of the last record.
+    pub fn last(&self) -> Option<AuditEvent> {
+        self.records().pop().map(|r| r.event)
+    }
+}
+
+impl AuditLog for MemoryAudit {
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, ()> {
+        let mut chain = self.chain.lock().unwrap();
+        let record = chain.0.append(event);
+        chain.1.push(record);
+        Box::pin(async {})
+    }
+
+    fn read_all(&self) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>> {
+        let records = self.records();
+        Box::pin(async move { Ok(records) })
+    }
+}
+
+/// Topics as lists of payloads.
+#[derive(Default)]
+pub struct MemoryScan {
+    pub topics: Mutex<HashMap<String, Vec<Vec<u8>>>>,
+}
+
+impl TopicScan for MemoryScan {
+    fn scan<'a>(
+        &'a self,
+        topic: &'a str,
+        limit: usize,
+        mut keep: Keep,
+    ) -> BoxFuture<'a, Result<Vec<Vec<u8>>, StoreError>> {
+        let payloads = self.topics.lock().unwrap().get(topic).cloned().unwrap_or_default();
+        let found = payloads.into_iter().filter(|p| keep(p)).take(limit).collect();
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+/// Lists and their owners; an upload adds every entry it is given.
+#[derive(Default)]
+pub struct MemoryHotlists {
+    pub owners: Mutex<HashMap<String, String>>,
+}
+
+impl HotlistUpload for MemoryHotlists {
+    fn upload<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        organisation: &'a str,
+        enforce_owner: bool,
+    ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>> {
+        let mut owners = self.owners.lock().unwrap();
+        let owner = owners
+            .entry(list_id.to_owned())
+            .or_insert_with(|| organisation.to_owned());
+        let outcome = if enforce_owner && owner.as_str() != organisation {
+            UploadOutcome::NotOwner { owner: owner.clone() }
+        } else {
+            UploadOutcome::Done(UploadReport {
+                added: entries.len(),
+                ..UploadReport::default()
+            })
+        };
+        Box::pin(async move { Ok(outcome) })
+    }
+}
+
+/// The password of every seeded user.
+pub const PASSWORD: &str = "a long test password";
+
+/// Every identity of the policy table; `none` has no session.
+pub const IDENTITIES: [&str; 9] = [
+    "none",
+    "manager",
+    "deputy",
+    "dispatch",
+    "doj.feed",
+    "ops",
+    "acme",
+    "acme.nogrant",
+    "acme.expired",
+];
+
+/// The harness's clock starts here; tests move it with [`Harness::advance`].
+pub fn start_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn seeded_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(PASSWORD).expect("hashes")).clone()
+}
+
+/// The seeded users (a spare officer too) and grants: `acme` may check
+/// health for a day, `acme.expired`'s grant has just expired.
+fn seeded_principals() -> Principals {
+    let mut principals = Principals::default();
+    let users = [
+        ("manager", Role::Custodian),
+        ("deputy", Role::Officer),
+        ("dispatch", Role::Dispatcher),
+        ("doj.feed", Role::AgencyFeed),
+        ("ops", Role::Ops),
+        ("acme", Role::Contractor),
+        ("acme.nogrant", Role::Contractor),
+        ("acme.expired", Role::Contractor),
+        ("spare", Role::Officer),
+    ];
+    for (name, role) in users {
+        let organisation = match name {
+            "manager" => "City of Coachella",
+            "doj.feed" => "CA DOJ",
+            _ => "Test Org",
+        };
+        let (key, value) = User::new(name, organisation, role, seeded_hash()).unwrap().record();
+        principals.apply(&key, Some(&value)).unwrap();
+    }
+    for (id, grantee, expires_at) in [
+        ("g1", "acme", start_time() + Duration::from_secs(86_400)),
+        ("g2", "acme.expired", start_time()),
+    ] {
+        let grant = Grant {
+            grantee: grantee.into(),
+            document_ref: "CM-2026-114".into(),
+            scope: vec![Action::Health],
+            expires_at,
+            revoked: false,
+        };
+        let value = serde_json::to_vec(&grant).unwrap();
+        principals.apply(&format!("grant:{id}"), Some(&value)).unwrap();
+    }
+    principals
+}
+
+/// The router over in-memory stores, with the seeded identities.
+pub struct Harness {
+    pub router: Router,
+    pub state: Arc<ApiState>,
+    pub principals: Arc<MemoryPrincipals>,
+    pub audit: Arc<MemoryAudit>,
+    pub scan: Arc<MemoryScan>,
+    pub hotlists: Arc<MemoryHotlists>,
+    offset: Arc<AtomicU64>,
+}
+
+/// Where every request of the harness comes from.
+pub const CLIENT: &str = "127.0.0.1:50000";
+
+impl Harness {
+    pub fn new() -> Harness {
+        let config = Config::from_toml(DEFAULT_TOML, std::iter::empty()).expect("the default config");
+        let principals = Arc::new(MemoryPrincipals::default());
+        let audit = Arc::new(MemoryAudit::default());
+        let scan = Arc::new(MemoryScan::default());
+        let hotlists = Arc::new(MemoryHotlists::default());
+        let stores = Stores {
+            principals: principals.clone(),
+            audit: audit.clone(),
+            scan: scan.clone(),
+            hotlists: hotlists.clone(),
+        };
+        let offset = Arc::new(AtomicU64::new(0));
+        let clock: crate::Clock = {
+            let offset = Arc::clone(&offset);
+            Arc::new(move || start_time() + Duration::from_secs(offset.load(Ordering::Relaxed)))
+        };
+        let state = Arc::new(ApiState::new(
+            config,
+            Arc::new(RwLock::new(seeded_principals())),
+            stores,
+            Metrics::new(),
+            clock,
+            Default::default(),
+        ));
+        Harness {
+            router: router(Arc::clone(&state)),
+            state,
+            principals,
+            audit,
+            scan,
+            hotlists,
+            offset,
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.offset.fetch_add(by.as_secs(), Ordering::Relaxed);
+    }
+
+    /// The response to one request, from [`CLIENT`].
+    pub async fn respond(&self, mut request: Request<Body>) -> Response {
+        let client: SocketAddr = CLIENT.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(client));
+        self.router.clone().oneshot(request).await.expect("infallible")
+    }
+
+    /// (status, body) of one request, from [`CLIENT`].
+    pub async fn send(&self, request: Request<Body>) -> (u16, String) {
+        let response = self.respond(request).await;
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// A request as curl sends it: a bearer token if given, and a body
+    /// with its length and the JSON content type if given.
+    pub fn request(method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Request<Body> {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::CONTENT_LENGTH, body.len());
+                Body::from(body.to_owned())
+            }
+            None => Body::empty(),
+        };
+        request.body(body).unwrap()
+    }
+
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+        self.send(Self::request(method, path, token, body)).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> (u16, String) {
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        self.call("POST", "/api/login", None, Some(&body)).await
+    }
+
+    /// A session token for a seeded user.
+    pub async fn token(&self, username: &str) -> String {
+        self.token_with(username, PASSWORD).await
+    }
+
+    /// A session token for `username` logging in with `password`.
+    pub async fn token_with(&self, username: &str, password: &str) -> String {
+        let (status, body) = self.login(username, password).await;
+        assert_eq!(status, 200, "login {username}: {body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A session token for every identity but `none`.
+    pub async fn tokens(&self) -> HashMap<&'static str, String> {
+        let mut tokens = HashMap::new();
+        for who in &IDENTITIES[1..] {
+            tokens.insert(*who, self.token(who).await);
+        }
+        tokens
+    }
+}
+
+/// A purpose that passes the rules.
+pub const PURPOSE: &str = r#"{"category":"stolen_vehicle","case_number":"RSO-26-004417","details":"stolen Civic reported 11/26, checking Hwy 111"}"#;

@@ -1,0 +1,129 @@
+//! The authorization middleware: every request passes here before any
+//! handler runs.
+//!
+//! It looks the matched route up in [`routes::rules`] (a route without a
+//! rule is refused: deny by default), answers 413 to a body declared larger
+//! than the route reads, resolves the session from the bearer token or the
+//! cookie (whose CSRF token must come back on every change), checks the
+//! rule with [`authorize`], records every refusal with a session in the
+//! audit log, and only then calls the handler with the [`Session`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::routes;
+use super::state::{Access, ApiError, ApiState, Session, CSRF_HEADER, SESSION_COOKIE};
+use crate::access::auth::authorize;
+
+/// Answers 413 to a body declared larger than the route reads, before
+/// reading any of it: a client that waits for `100 Continue` never sends
+/// it, and none is cut off mid-upload by a closed connection.
+pub async fn refuse_declared_oversize(request: Request, next: Next) -> Result<Response, ApiError> {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let limit = request.extensions().get::<MatchedPath>().and_then(|path| {
+        routes::rules()
+            .iter()
+            .find(|(method, route, _, _)| *route == path.as_str() && method == request.method())
+            .map(|(_, _, _, limit)| *limit as u64)
+    });
+    match (declared, limit) {
+        (Some(declared), Some(limit)) if declared > limit => Err(ApiError::TooLarge { limit }),
+        _ => Ok(next.run(request).await),
+    }
+}
+
+/// Resolves the session and applies the route's rule before the handler runs.
+pub async fn authorize_request(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .ok_or(ApiError::NotFound)?;
+    let access = routes::rules()
+        .iter()
+        .find(|(method, route, _, _)| *route == path && method == request.method())
+        .map(|(_, _, access, _)| *access)
+        .ok_or(ApiError::Forbidden)?; // deny by default
+    if access == Access::Public {
+        return Ok(next.run(request).await);
+    }
+    let session = session_of(&state, &request)?;
+    if let Access::Action(action) = access {
+        let grants = state
+            .principals
+            .read()
+            .expect("principals lock")
+            .grants_for(&session.username);
+        if authorize(session.role, &grants, action, state.now()).is_err() {
+            let terms = vec![format!("{} {}", request.method(), path)];
+            state
+                .record(state.event(&session, "access_denied", client, terms))
+                .await;
+            return Err(ApiError::Forbidden);
+        }
+    }
+    request.extensions_mut().insert(session);
+    Ok(next.run(request).await)
+}
+
+/// The live session named by the `Authorization: Bearer` header, or by the
+/// session cookie; a cookie session must also present its CSRF token on
+/// every request that changes something.
+fn session_of(state: &ApiState, request: &Request) -> Result<Session, ApiError> {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let (token, from_cookie) = match bearer {
+        Some(token) => (token.to_owned(), false),
+        None => (cookie(request, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?, true),
+    };
+    let session = state
+        .sessions
+        .get(&token)
+        .map(|s| s.clone())
+        .ok_or(ApiError::Unauthenticated)?;
+    if state.now() >= session.expires_at {
+        state.sessions.remove(&token);
+        return Err(ApiError::SessionExpired);
+    }
+    if from_cookie && request.method() != Method::GET {
+        let presented = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), session.csrf_token.as_bytes())) {
+            return Err(ApiError::Forbidden);
+        }
+    }
+    Ok(session)
+}
+
+/// The value of cookie `name`, if the request carries it.
+fn cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Compares secrets without an early exit that would leak their prefix.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

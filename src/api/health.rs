@@ -1,0 +1,47 @@
+//! Health and metrics: the state of this instance, with no plate data.
+//!
+//! Health is `ok`, `degraded` (a hotlist not refreshed within its age, so
+//! new thefts are missed) or `not_ready` (no reads partition for longer
+//! than the grace period, so nothing is matched here).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+
+use super::state::ApiState;
+use crate::kafka::hotlist::{stale, ListMeta};
+
+/// Lists not refreshed within the configured age; also sets the metric.
+fn stale_lists(state: &ApiState) -> Vec<ListMeta> {
+    let lists = state.lists.read().expect("lists lock");
+    let stale = stale(&lists, state.now().into(), state.config.hotlist.max_age);
+    state.metrics.stale_lists.set(stale.len() as i64);
+    stale
+}
+
+pub async fn health(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
+    let stale = stale_lists(&state);
+    let principals = state.principals.read().expect("principals lock");
+    // An instance holding no reads partition for long matches nothing.
+    let unassigned = state.metrics.unassigned_seconds.get() as u64;
+    let matching = unassigned <= state.config.kafka.unassigned_grace.as_secs();
+    let status = match (matching, stale.is_empty()) {
+        (false, _) => "not_ready",
+        (true, false) => "degraded",
+        (true, true) => "ok",
+    };
+    Json(serde_json::json!({
+        "status": status,
+        "reads_partitions": state.metrics.assigned_partitions.get(),
+        "unassigned_seconds": unassigned,
+        "stale_lists": stale,
+        "custodian_exists": principals.has_custodian(),
+        "sessions": state.sessions.len(),
+    }))
+}
+
+pub async fn metrics(State(state): State<Arc<ApiState>>) -> String {
+    stale_lists(&state);
+    state.metrics.render()
+}

@@ -1,0 +1,242 @@
+//! Searches, exports and sharing: the routes that touch ALPR data.
+//!
+//! Every search and export needs a valid purpose of use; one without is
+//! refused and the refusal audited. ALPR data is shared only with agencies
+//! the custodian registered as California public agencies, and each export
+//! and refused export is in the audit log, which is the sharing register.
+//! Searches read the topics themselves ([`super::stores::TopicScan`]), which
+//! hold at most 30 days.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+use super::state::{ApiError, ApiState, Session};
+use crate::access::audit::{self, AuditEvent, AuditRecord};
+use crate::access::auth::Action;
+use crate::access::principals::Agency;
+use crate::alert::Alert;
+use crate::normalize::{normalize, Plate};
+
+/// Most records one search or export returns.
+const SEARCH_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+pub struct SearchRequest {
+    plate: String,
+    purpose: Option<audit::Purpose>,
+}
+
+/// Refuses (and audits the refusal of) a search or export without a valid purpose.
+async fn check_purpose(
+    state: &ApiState,
+    session: &Session,
+    client: SocketAddr,
+    action: Action,
+    purpose: Option<&audit::Purpose>,
+) -> Result<(), ApiError> {
+    if let Err(e) = audit::require_purpose(action, purpose) {
+        state
+            .record(state.event(session, "refused_without_purpose", client, Vec::new()))
+            .await;
+        return Err(ApiError::BadRequest(e.to_string()));
+    }
+    Ok(())
+}
+
+/// The payloads of `topic` that `keep` accepts, up to the search limit.
+async fn scan(
+    state: &ApiState,
+    topic: &str,
+    keep: impl FnMut(&[u8]) -> bool + Send + 'static,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    Ok(state.stores.scan.scan(topic, SEARCH_LIMIT, Box::new(keep)).await?)
+}
+
+/// The alerts on the alerts topic whose read or entry plate is `plate`.
+async fn alerts_for(state: &ApiState, plate: Plate) -> Result<Vec<Alert>, ApiError> {
+    let wanted = plate.to_string();
+    let found = scan(state, &state.config.topics.alerts, move |bytes| {
+        Alert::decode(bytes).is_ok_and(|a| a.read.plate == wanted || a.entry.plate == wanted)
+    })
+    .await?;
+    Ok(found.iter().filter_map(|b| Alert::decode(b).ok()).collect())
+}
+
+fn plate_of(text: &str) -> Result<Plate, ApiError> {
+    normalize(text).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// A search or export, in the audit log with its terms, purpose and count.
+fn searched(
+    state: &ApiState,
+    session: &Session,
+    client: SocketAddr,
+    action: &str,
+    terms: Vec<String>,
+    purpose: Option<audit::Purpose>,
+    count: usize,
+) -> AuditEvent {
+    let mut event = state.event(session, action, client, terms);
+    event.purpose = purpose;
+    event.result_count = Some(count as u64);
+    event
+}
+
+pub async fn search_alerts(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(request): Json<SearchRequest>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    check_purpose(&state, &session, client, Action::SearchAlerts, request.purpose.as_ref()).await?;
+    let plate = plate_of(&request.plate)?;
+    let alerts = alerts_for(&state, plate).await?;
+    let terms = vec![format!("plate={plate}")];
+    let event = searched(
+        &state,
+        &session,
+        client,
+        "search_alerts",
+        terms,
+        request.purpose,
+        alerts.len(),
+    );
+    state.record(event).await;
+    Ok(Json(alerts))
+}
+
+pub async fn search_reads(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(request): Json<SearchRequest>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    check_purpose(&state, &session, client, Action::SearchReads, request.purpose.as_ref()).await?;
+    let plate = plate_of(&request.plate)?;
+    let limit = state.config.pipeline.max_record_bytes;
+    let found = scan(&state, &state.config.topics.reads, move |bytes| {
+        crate::read::parse(bytes, limit).is_ok_and(|r| normalize(&r.plate).is_ok_and(|p| p == plate))
+    })
+    .await?;
+    let reads: Vec<serde_json::Value> = found.iter().filter_map(|b| serde_json::from_slice(b).ok()).collect();
+    let terms = vec![format!("plate={plate}")];
+    let event = searched(
+        &state,
+        &session,
+        client,
+        "search_reads",
+        terms,
+        request.purpose,
+        reads.len(),
+    );
+    state.record(event).await;
+    Ok(Json(reads))
+}
+
+pub async fn list_agencies(State(state): State<Arc<ApiState>>) -> Json<Vec<Agency>> {
+    Json(
+        state
+            .principals
+            .read()
+            .expect("principals lock")
+            .agencies()
+            .cloned()
+            .collect(),
+    )
+}
+
+pub async fn add_agency(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(agency): Json<Agency>,
+) -> Result<StatusCode, ApiError> {
+    agency.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let value = serde_json::to_vec(&agency).expect("agencies serialize");
+    state.publish(&format!("agency:{}", agency.ori), Some(&value)).await?;
+    let terms = vec![
+        format!("ori={}", agency.ori),
+        format!("california_public_agency={}", agency.california_public_agency),
+    ];
+    state
+        .record(state.event(&session, "agency_registered", client, terms))
+        .await;
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Deserialize)]
+pub struct ExportRequest {
+    agency_ori: String,
+    plate: String,
+    purpose: Option<audit::Purpose>,
+}
+
+#[derive(Serialize)]
+pub struct ExportResponse {
+    agency: Agency,
+    alerts: Vec<Alert>,
+}
+
+/// Shares the alerts for a plate with a registered California public agency.
+pub async fn export(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Json(request): Json<ExportRequest>,
+) -> Result<Json<ExportResponse>, ApiError> {
+    check_purpose(&state, &session, client, Action::Export, request.purpose.as_ref()).await?;
+    let agency = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .agency(&request.agency_ori)
+        .cloned();
+    let Some(agency) = agency.filter(|a| a.california_public_agency) else {
+        let mut event = state.event(
+            &session,
+            "export_refused",
+            client,
+            vec![format!("agency={}", request.agency_ori)],
+        );
+        event.purpose = request.purpose;
+        state.record(event).await;
+        return Err(ApiError::Refused(
+            "ALPR data is shared only with registered California public agencies".into(),
+        ));
+    };
+    let plate = plate_of(&request.plate)?;
+    let alerts = alerts_for(&state, plate).await?;
+    let terms = vec![format!("agency={}", agency.ori), format!("plate={plate}")];
+    let event = searched(&state, &session, client, "export", terms, request.purpose, alerts.len());
+    state.record(event).await;
+    Ok(Json(ExportResponse { agency, alerts }))
+}
+
+/// The sharing register: every export and refused export, from the audit log.
+pub async fn sharing_register(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    let records: Vec<_> = state
+        .stores
+        .audit
+        .read_all()
+        .await?
+        .into_iter()
+        .filter(|r| r.event.action == "export" || r.event.action == "export_refused")
+        .collect();
+    let mut event = state.event(&session, "sharing_register", client, Vec::new());
+    event.result_count = Some(records.len() as u64);
+    state.record(event).await;
+    Ok(Json(records))
+}
+
+#[cfg(test)]
+#[path = "search_tests.rs"]
+mod tests;

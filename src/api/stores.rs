@@ -1,0 +1,170 @@
+//! Everything a handler reaches beyond this process, behind small traits.
+//!
+//! A handler writes principal records ([`PrincipalWriter`]), appends to and
+//! reads the audit log ([`AuditLog`]), scans a topic for a search
+//! ([`TopicScan`]) and replaces a hotlist ([`HotlistUpload`]). In service
+//! these are Kafka: [`Stores::kafka`] wires the implementations below over
+//! [`crate::kafka`]. Unit tests put in-memory ones in their place, so the
+//! router is exercised without a broker. A store's failure is a
+//! [`StoreError`], which the API answers with 503 and logs, never sends.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use crate::access::audit::{AuditEvent, AuditRecord};
+use crate::config::Config;
+use crate::hotlist::plan::UploadOutcome;
+use crate::hotlist::HotlistEntry;
+use crate::kafka::KafkaError;
+
+/// A boxed future, so the traits can be used as `dyn` objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which payloads a scan keeps (it stops at the limit).
+pub type Keep = Box<dyn FnMut(&[u8]) -> bool + Send>;
+
+/// Why a store could not do what was asked. The detail is for the log.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+impl From<KafkaError> for StoreError {
+    fn from(e: KafkaError) -> StoreError {
+        StoreError(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(e: tokio::task::JoinError) -> StoreError {
+        StoreError(e.to_string())
+    }
+}
+
+/// Where users, grants and agencies are written (keyed `user:<name>`,
+/// `grant:<id>`, `agency:<ORI>`).
+pub trait PrincipalWriter: Send + Sync {
+    /// Writes one record (`None` = tombstone); done once it is durable.
+    fn write<'a>(&'a self, key: &'a str, value: Option<&'a [u8]>) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// The hash-chained audit log.
+pub trait AuditLog: Send + Sync {
+    /// Queues an event to be chained and stored, in order. Never fails the
+    /// request that caused it: a writer that has stopped is logged.
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, ()>;
+    /// Every stored record, in order.
+    fn read_all(&self) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>>;
+}
+
+/// Reads a whole topic for the payloads a search wants.
+pub trait TopicScan: Send + Sync {
+    /// The payloads of `topic` that `keep` accepts, at most `limit`.
+    fn scan<'a>(&'a self, topic: &'a str, limit: usize, keep: Keep) -> BoxFuture<'a, Result<Vec<Vec<u8>>, StoreError>>;
+}
+
+/// Replaces a whole hotlist.
+pub trait HotlistUpload: Send + Sync {
+    /// Replaces list `list_id` with `entries` for `organisation`; with
+    /// `enforce_owner`, only a list it owns (or a new one).
+    fn upload<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        organisation: &'a str,
+        enforce_owner: bool,
+    ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>>;
+}
+
+/// The stores a running API uses.
+#[derive(Clone)]
+pub struct Stores {
+    pub principals: Arc<dyn PrincipalWriter>,
+    pub audit: Arc<dyn AuditLog>,
+    pub scan: Arc<dyn TopicScan>,
+    pub hotlists: Arc<dyn HotlistUpload>,
+}
+
+impl Stores {
+    /// The Kafka stores: principal records through `principals`, audit
+    /// events to the writer task behind `audit`, scans and uploads on the
+    /// topics of `config`.
+    pub fn kafka(
+        config: &Config,
+        principals: crate::kafka::principals::Writer,
+        audit: mpsc::Sender<AuditEvent>,
+    ) -> Stores {
+        let config = Arc::new(config.clone());
+        Stores {
+            principals: Arc::new(principals),
+            audit: Arc::new(KafkaAudit {
+                config: Arc::clone(&config),
+                queue: audit,
+            }),
+            scan: Arc::new(KafkaScan(Arc::clone(&config))),
+            hotlists: Arc::new(KafkaHotlists(config)),
+        }
+    }
+}
+
+impl PrincipalWriter for crate::kafka::principals::Writer {
+    fn write<'a>(&'a self, key: &'a str, value: Option<&'a [u8]>) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { Ok(crate::kafka::principals::Writer::write(self, key, value).await?) })
+    }
+}
+
+/// The audit topic: events go to the single writer task
+/// ([`crate::kafka::audit::Writer`]); reads read the whole topic.
+struct KafkaAudit {
+    config: Arc<Config>,
+    queue: mpsc::Sender<AuditEvent>,
+}
+
+impl AuditLog for KafkaAudit {
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.queue.send(event).await.is_err() {
+                warn!("audit writer stopped; event not recorded");
+            }
+        })
+    }
+
+    fn read_all(&self) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>> {
+        let config = Arc::clone(&self.config);
+        Box::pin(async move { Ok(tokio::task::spawn_blocking(move || crate::kafka::audit::read_all(&config)).await??) })
+    }
+}
+
+/// Topic scans, off the async threads.
+struct KafkaScan(Arc<Config>);
+
+impl TopicScan for KafkaScan {
+    fn scan<'a>(&'a self, topic: &'a str, limit: usize, keep: Keep) -> BoxFuture<'a, Result<Vec<Vec<u8>>, StoreError>> {
+        let config = Arc::clone(&self.0);
+        let topic = topic.to_owned();
+        Box::pin(async move {
+            let scan = move || crate::kafka::scan::scan(&config, &topic, limit, keep);
+            Ok(tokio::task::spawn_blocking(scan).await??)
+        })
+    }
+}
+
+/// Uploads to the hotlist topic.
+struct KafkaHotlists(Arc<Config>);
+
+impl HotlistUpload for KafkaHotlists {
+    fn upload<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        organisation: &'a str,
+        enforce_owner: bool,
+    ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>> {
+        Box::pin(async move {
+            Ok(crate::kafka::hotlist::upload(&self.0, list_id, entries, organisation, enforce_owner).await?)
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! The one composition root: everything `serve` runs, built from a validated
+//! [`Config`] and stopped by one [`CancellationToken`].
+//!
+//! In the spirit of tokio-rs/mini-redis's `server::run(listener, shutdown)`:
+//! [`run`] loads the hotlists (the configured file, then the compacted topic),
+//! builds the matcher and follows the topic, starts the read source and the
+//! HTTPS API, and returns once everything is listening, with the address and
+//! handles a caller needs. `main` (`serve`), the demo and the integration
+//! tests all start the service through it, so they run the same thing.
+//! Nothing here decides anything; it only connects the pieces.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::config::Config;
+use crate::hotlist::{load_csv_file, HotlistEntry, HotlistError, LiveMatcher};
+use crate::kafka::hotlist as kafka_hotlist;
+use crate::kafka::source::Source;
+use crate::kafka::KafkaError;
+use crate::metrics::Metrics;
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("loading the hotlist {path}: {source}")]
+    Hotlist {
+        path: String,
+        #[source]
+        source: HotlistError,
+    },
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("the API: {0} (have the topics been created? run `hotlist-matcher topics`)")]
+    Api(String),
+    #[error("a task of the service failed: {0}")]
+    Task(String),
+}
+
+/// The service, running.
+pub struct Running {
+    /// Where the HTTPS API listens.
+    pub api_address: SocketAddr,
+    /// The PEM certificate when the API made itself a self-signed one.
+    pub self_signed_cert: Option<String>,
+    pub matcher: Arc<LiveMatcher>,
+    pub lists: kafka_hotlist::Lists,
+    pub metrics: Metrics,
+    task: JoinHandle<Result<(), AppError>>,
+}
+
+impl Running {
+    /// Waits until the service has stopped (after `shutdown`): the source
+    /// has committed its last batch and the API has closed.
+    pub async fn wait(self) -> Result<(), AppError> {
+        self.task.await.map_err(|e| AppError::Task(e.to_string()))?
+    }
+}
+
+/// Starts the service; it runs until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running, AppError> {
+    let file = load_file(&config)?;
+    let loaded = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || kafka_hotlist::load(&config))
+            .await
+            .map_err(|e| AppError::Task(e.to_string()))??
+    };
+    info!(
+        file_entries = file.len(),
+        topic_entries = loaded.entries.len(),
+        lists = loaded.lists.len(),
+        "hotlists loaded"
+    );
+    let matcher = Arc::new(
+        LiveMatcher::new(merge_entries(file, loaded.entries), config.matching.clone())
+            .with_fold_fraction(config.hotlist.fold_fraction),
+    );
+    let lists: kafka_hotlist::Lists = Arc::new(std::sync::RwLock::new(loaded.lists));
+    let metrics = Metrics::new();
+    let source = Source::new(&config, matcher.clone(), metrics.clone())?;
+    kafka_hotlist::follow(&config, loaded.end, matcher.clone(), lists.clone(), shutdown.clone())?;
+    let api = crate::api::server::start(
+        &config,
+        metrics.clone(),
+        crate::system_clock(),
+        lists.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|e| AppError::Api(e.to_string()))?;
+    info!(address = %api.address, "API started");
+    let api_task = api.task;
+    let task = tokio::spawn(async move {
+        let source_result = source.run(shutdown).await;
+        let api_result = api_task.await.map_err(|e| AppError::Task(e.to_string()))?;
+        source_result?;
+        api_result.map_err(|e| AppError::Api(e.to_string()))
+    });
+    Ok(Running {
+        api_address: api.address,
+        self_signed_cert: api.self_signed_cert,
+        matcher,
+        lists,
+        metrics,
+        task,
+    })
+}
+
+fn load_file(config: &Config) -> Result<Vec<Arc<HotlistEntry>>, AppError> {
+    load_csv_file(&config.hotlist.path, config.hotlist.limits).map_err(|source| AppError::Hotlist {
+        path: config.hotlist.path.display().to_string(),
+        source,
+    })
+}
+
+/// The file's entries and the topic's, the topic's winning for the same
+/// list and entry id (an upload is newer than the deployed file).
+fn merge_entries(file: Vec<Arc<HotlistEntry>>, topic: Vec<Arc<HotlistEntry>>) -> Vec<Arc<HotlistEntry>> {
+    let mut by_key = std::collections::BTreeMap::new();
+    for entry in file.into_iter().chain(topic) {
+        by_key.insert((entry.list_id.clone(), entry.entry_id.clone()), entry);
+    }
+    by_key.into_values().collect()
+}

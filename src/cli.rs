@@ -1,0 +1,158 @@
+//! The command line, declared once with clap: every subcommand, its
+//! arguments and help. Parsing only; [`crate::commands::run`] does the work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(version, about = "Matches ALPR plate reads against hotlists and alerts dispatch")]
+pub struct Cli {
+    /// Config file; without it the built-in defaults (config/default.toml) apply.
+    #[arg(long, short, global = true, env = "HOTLIST_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Consume reads, match them and produce alerts until SIGTERM or Ctrl-C.
+    Serve,
+    /// Run the whole pipeline on an embedded broker with sample data.
+    Demo {
+        /// Reads to stream.
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+        reads: u32,
+        /// Use this broker instead of the embedded one.
+        #[arg(long)]
+        bootstrap_servers: Option<String>,
+        /// Seed for the synthetic reads.
+        #[arg(long, default_value_t = 2023_56)]
+        seed: u64,
+        /// Keep the HTTPS API up after the summary, until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+    },
+    /// Measurements: `bench accuracy` prints recall and false alarms per tolerance.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+    /// Hotlists: `hotlist upload` replaces a list on the hotlist topic.
+    Hotlist {
+        #[command(subcommand)]
+        what: HotlistCommand,
+    },
+    /// Users of the API: `users add` bootstraps the first custodian.
+    Users {
+        #[command(subcommand)]
+        what: UsersCommand,
+    },
+    /// The SB 34 access log: `audit verify` checks the hash chain,
+    /// `audit report` prints who did what and why.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
+    /// Create missing topics, then check every topic's live config against the policy.
+    Topics {
+        /// Only check; create nothing.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HotlistCommand {
+    /// Validate FILE completely, then replace list LIST with it: new and
+    /// changed entries are written, missing ones removed. A file with any
+    /// bad line changes nothing and prints every error.
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        list: String,
+        /// csv, fixed (OpenALPR fixed-width layout), ncic (field codes), jsonl.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Category of entries whose format does not carry one.
+        #[arg(long, default_value = "stolen_vehicle")]
+        category: String,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Add a custodian (the City Manager). The password is asked twice
+    /// without echo, or read from standard input with --password-stdin.
+    /// Every other user is added by a custodian through the API.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        organisation: String,
+        #[arg(long, default_value = "custodian")]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check every record's hash and link; exit 2 naming the first broken one.
+    Verify,
+    /// Every record between two RFC 3339 times: when, who, what, why.
+    Report {
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Recall per kind of misread and false alarms per 10,000 innocent reads,
+    /// per tolerance, on synthetic hotlists of the given sizes.
+    Accuracy {
+        /// Hotlist sizes, comma separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
+        sizes: Vec<usize>,
+        /// Reads per kind of misread.
+        #[arg(long, default_value_t = 2_000)]
+        reads: usize,
+        /// Reads of plates not on the list.
+        #[arg(long, default_value_t = 10_000)]
+        innocent: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// Writes N synthetic entries to the configured hotlist topic (as list
+    /// `bench-load`), then times reading the whole topic back and building
+    /// the matcher, as every instance does at start. Needs a broker.
+    HotlistLoad {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+    },
+    /// Uploads N synthetic entries (list `bench-replace`), starts an instance
+    /// in this process, then replaces the list from a separate `hotlist
+    /// upload` process with every entry changed: reports when the instance
+    /// had applied it after the acks, its peak memory, and its matching speed
+    /// during the replacement against before. Needs a broker.
+    HotlistReplace {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+    },
+    /// Reads per second through the service's source against a bare
+    /// rdkafka consumer of the same topic, same broker, same run (fresh
+    /// topics named bench-<pid>.*). Needs a broker.
+    Throughput {
+        #[arg(long, default_value_t = 1_000_000)]
+        reads: usize,
+    },
+}

@@ -1,0 +1,355 @@
+//! What each subcommand does, once `main` has parsed its arguments: thin
+//! wiring over the library (the composition root [`crate::app`], the Kafka
+//! modules, the access rules), with `anyhow` for errors as wiring may.
+//! Everything that decides something lives in the library modules.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::access::audit::{self, AuditEvent};
+use crate::access::auth::{self, Role};
+use crate::access::principals::User;
+use crate::app;
+use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, UsersCommand};
+use crate::config::Config;
+use crate::demo::{self, DemoOptions};
+use crate::hotlist::{feed, Category};
+use crate::kafka::audit as kafka_audit;
+use crate::kafka::hotlist as kafka_hotlist;
+use crate::kafka::{client_config, topics};
+use crate::{accuracy, bench};
+
+/// Runs the subcommand `cli` names.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Demo {
+            reads,
+            bootstrap_servers,
+            seed,
+            serve,
+        } => {
+            let options = DemoOptions {
+                reads: reads as usize,
+                bootstrap_servers,
+                seed,
+                serve,
+            };
+            demo::run(options, &mut std::io::stdout()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => serve(Config::load(cli.config.as_deref())?).await,
+        Command::Bench {
+            what:
+                BenchCommand::Accuracy {
+                    sizes,
+                    reads,
+                    innocent,
+                    seed,
+                },
+        } => {
+            let options = accuracy::Options {
+                sizes,
+                reads_per_noise: reads,
+                innocent_reads: innocent,
+                seed,
+            };
+            accuracy::run(&options, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: BenchCommand::HotlistLoad { entries },
+        } => {
+            print!(
+                "{}",
+                bench::hotlist_load(&Config::load(cli.config.as_deref())?, entries).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: BenchCommand::Throughput { reads },
+        } => {
+            print!(
+                "{}",
+                bench::throughput(&Config::load(cli.config.as_deref())?, reads).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: BenchCommand::HotlistReplace { entries },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            let exe = std::env::current_exe().context("finding this program for the upload process")?;
+            print!(
+                "{}",
+                bench::hotlist_replace(&config, &exe, cli.config.as_deref(), entries).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users {
+            what:
+                UsersCommand::Add {
+                    username,
+                    organisation,
+                    role,
+                    password_stdin,
+                },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            add_user(&config, &username, &organisation, &role, password_stdin).await
+        }
+        Command::Hotlist {
+            what:
+                HotlistCommand::Upload {
+                    file,
+                    list,
+                    format,
+                    category,
+                    reason,
+                },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            upload_hotlist(&config, &file, &list, &format, &category, &reason).await
+        }
+        Command::Audit { what } => {
+            let query = match what {
+                AuditCommand::Verify => AuditQuery::Verify,
+                AuditCommand::Report { from, to } => AuditQuery::Report { from, to },
+            };
+            audit(&Config::load(cli.config.as_deref())?, query)
+        }
+        Command::Topics { check } => topics(Config::load(cli.config.as_deref())?, check).await,
+    }
+}
+
+/// `serve`: the service until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    crate::kafka::check_connection_async(&config.kafka).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let running = app::run(config, shutdown).await?;
+    running.wait().await?;
+    info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `audit verify` and `audit report` ask for.
+pub enum AuditQuery {
+    Verify,
+    Report {
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+/// `audit verify` (exit 2 naming the first broken record) or `audit report`.
+pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
+    let records = kafka_audit::read_all(config)?;
+    match what {
+        AuditQuery::Verify => match audit::verify(&records) {
+            Ok(()) => {
+                println!("audit chain intact: {} records", records.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("AUDIT CHAIN BROKEN: {e}");
+                Ok(ExitCode::from(2))
+            }
+        },
+        AuditQuery::Report { from, to } => {
+            for r in records.iter().filter(|r| r.event.at >= from && r.event.at <= to) {
+                let e = &r.event;
+                let purpose = e.purpose.as_ref().map_or("-".to_owned(), |p| {
+                    format!("{:?} case {}: {}", p.category, p.case_number, p.details)
+                });
+                println!(
+                    "{} #{} {} ({}, {:?}) {} terms={:?} results={} from {} purpose: {}",
+                    e.at.to_rfc3339(),
+                    r.seq,
+                    e.username,
+                    e.organisation,
+                    e.role,
+                    e.action,
+                    e.query_terms,
+                    e.result_count.map_or("-".to_owned(), |n| n.to_string()),
+                    e.client_addr,
+                    purpose
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Validates a hotlist file and replaces the list on the topic.
+/// `hotlist upload`: validate a file whole, then replace the list on the topic (exit 2 listing every bad line).
+pub async fn upload_hotlist(
+    config: &Config,
+    file: &std::path::Path,
+    list: &str,
+    format: &str,
+    category: &str,
+    reason: &str,
+) -> anyhow::Result<ExitCode> {
+    let format = feed::Format::parse(format).with_context(|| format!("unknown format {format:?}"))?;
+    let category = Category::parse(category).with_context(|| format!("unknown category {category:?}"))?;
+    crate::access::audit::check_reason(reason)?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let options = feed::FeedOptions {
+        list_id: list.to_owned(),
+        category,
+        limits: config.hotlist.limits,
+    };
+    let entries = match feed::parse(&bytes, &format, &options) {
+        Ok(entries) => entries,
+        Err(e) => {
+            println!("nothing uploaded: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+    let outcome = kafka_hotlist::upload(config, list, &entries, "command line", false).await?;
+    let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
+        unreachable!("the command line is not held to list ownership");
+    };
+    let event = AuditEvent {
+        at: chrono::Utc::now(),
+        username: whoami(),
+        organisation: "command line".into(),
+        role: Role::Custodian,
+        action: "hotlist_upload".into(),
+        query_terms: vec![
+            format!("list={list}"),
+            format!("file={}", file.display()),
+            format!(
+                "added={} changed={} removed={}",
+                report.added, report.changed, report.removed
+            ),
+            format!("reason={reason}"),
+        ],
+        purpose: None,
+        result_count: Some(entries.len() as u64),
+        client_addr: "local".into(),
+    };
+    kafka_audit::append(config, event).await?;
+    println!(
+        "list {list}: {} added, {} changed, {} removed, {} unchanged; {} historical alert(s) from retained reads",
+        report.added, report.changed, report.removed, report.unchanged, report.historical_alerts
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a new custodian to the principals topic.
+/// `users add`: bootstrap a custodian (password asked twice, or from stdin).
+pub async fn add_user(
+    config: &Config,
+    username: &str,
+    organisation: &str,
+    role: &str,
+    password_stdin: bool,
+) -> anyhow::Result<ExitCode> {
+    let role = Role::parse(role).with_context(|| format!("unknown role {role:?}"))?;
+    anyhow::ensure!(
+        role == Role::Custodian,
+        "the command line adds custodians only; a custodian adds other users through the API"
+    );
+    let password = read_password(password_stdin)?;
+    let user = User::new(username, organisation, role, auth::hash_password(&password)?)?;
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
+    let (key, value) = user.record();
+    producer
+        .send(
+            FutureRecord::to(&config.topics.principals).key(&key).payload(&value),
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .map_err(|(e, _)| e)?;
+    let event = AuditEvent {
+        at: chrono::Utc::now(),
+        username: whoami(),
+        organisation: "command line".into(),
+        role,
+        action: "user_added".into(),
+        query_terms: vec![format!("username={username}"), format!("role={role:?}")],
+        purpose: None,
+        result_count: None,
+        client_addr: "local".into(),
+    };
+    kafka_audit::append(config, event).await?;
+    info!(role = ?role, "user added");
+    println!("added {username} as {role:?} to {}", config.topics.principals);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The operating-system account running the command, for the audit record.
+fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password("password: ")?;
+    let again = rpassword::prompt_password("again: ")?;
+    anyhow::ensure!(first == again, "the two passwords differ");
+    Ok(first)
+}
+
+/// The file's entries and the topic's, one per (list, entry) id; the topic wins.
+/// Cancels `shutdown` on SIGTERM or Ctrl-C.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("Ctrl-C: finishing the current batch"),
+        _ = term.recv() => info!("SIGTERM: finishing the current batch"),
+    }
+    shutdown.cancel();
+}
+
+/// `topics [--check]`: create missing topics, then check them against the 30-day rule (exit 2 on a violation).
+pub async fn topics(config: Config, check_only: bool) -> anyhow::Result<ExitCode> {
+    crate::kafka::check_connection_async(&config.kafka).await?;
+    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
+    let specs = topics::specs(&config.topics);
+    if !check_only {
+        for (name, created) in topics::ensure(&admin, &specs).await? {
+            println!(
+                "{name}: {}",
+                if created == topics::Created::Created {
+                    "created"
+                } else {
+                    "exists"
+                }
+            );
+        }
+    }
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let live = topics::describe(&admin, &names).await?;
+    let mut violations = 0;
+    for spec in &specs {
+        for violation in topics::check(spec, &live[&spec.name]) {
+            warn!(topic = %violation.topic, key = %violation.key, "topic config breaks policy");
+            println!("VIOLATION {violation}");
+            violations += 1;
+        }
+    }
+    if violations > 0 {
+        println!("{violations} violation(s): fix them with your broker's admin tools");
+        return Ok(ExitCode::from(2));
+    }
+    println!("all {} topics match the policy", specs.len());
+    Ok(ExitCode::SUCCESS)
+}
