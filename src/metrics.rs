@@ -18,6 +18,8 @@ pub struct Metrics {
     pub hits: IntCounter,
     /// Alerts acknowledged by the alerts topic.
     pub alerts: IntCounter,
+    /// Alerts raised from retained reads by entries new to a list (uploads through this instance).
+    pub historical_alerts: IntCounter,
     /// Records sent to the dead-letter topic, by reason code.
     pub dlq: IntCounterVec,
     /// Deliveries that failed and were retried.
@@ -45,6 +47,10 @@ impl Metrics {
         let reads = counter("reads_total", "Records taken from the reads topic, valid or not.");
         let hits = counter("hits_total", "Valid reads that hit at least one hotlist entry.");
         let alerts = counter("alerts_total", "Alerts acknowledged by the alerts topic.");
+        let historical_alerts = counter(
+            "historical_alerts_total",
+            "Alerts raised from retained reads by entries new to a list, for uploads through this instance.",
+        );
         let delivery_retries = counter(
             "delivery_retries_total",
             "Alert or DLQ deliveries that failed and were retried.",
@@ -89,6 +95,7 @@ impl Metrics {
             reads,
             hits,
             alerts,
+            historical_alerts,
             dlq,
             delivery_retries,
             batches,

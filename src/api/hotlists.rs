@@ -70,6 +70,7 @@ pub async fn upload_hotlist(
         .await?;
     match outcome {
         UploadOutcome::Done(report) => {
+            state.metrics.historical_alerts.inc_by(report.historical_alerts as u64);
             event.query_terms.push(format!(
                 "added={} changed={} removed={}",
                 report.added, report.changed, report.removed

@@ -90,3 +90,17 @@ async fn an_upload_needs_a_format_and_a_reason() {
     let upload = api.audit.last().unwrap();
     assert_eq!(upload.query_terms[..2], ["list=doj-stolen", "reason=fixes"]);
 }
+
+/// Historical alerts an upload raised are counted in the metrics.
+#[tokio::test]
+async fn historical_alerts_of_uploads_are_counted() {
+    let api = Harness::new();
+    let feed = api.token("doj.feed").await;
+    for _ in 0..2 {
+        let (status, body) = api
+            .call("POST", DOJ, Some(&feed), Some("LIC/ABC123.LIS/CA.NIC/V1\n"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(api.state.metrics.historical_alerts.get(), 2);
+}

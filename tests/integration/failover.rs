@@ -120,9 +120,9 @@ fn broker_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/broker.sh")
 }
 
-/// Runs `scripts/broker.sh ARGS`, failing on an error or after `limit`;
-/// echoes its report.
-async fn broker_sh(args: &[&str], limit: Duration) {
+/// Runs `scripts/broker.sh ARGS`, failing after `limit`; echoes its report
+/// when it succeeds, returns it when it fails.
+async fn try_broker_sh(args: &[&str], limit: Duration) -> Result<(), String> {
     let line = args.join(" ");
     let mut command = Command::new(broker_script());
     command.args(args).stdin(Stdio::null());
@@ -133,12 +133,43 @@ async fn broker_sh(args: &[&str], limit: Duration) {
         .expect("joined")
         .expect("scripts/broker.sh runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    eprint!("{stderr}");
-    assert!(
-        output.status.success(),
-        "`scripts/broker.sh {line}` failed ({}):\n{stderr}",
-        output.status
-    );
+    if output.status.success() {
+        eprint!("{stderr}");
+        Ok(())
+    } else {
+        Err(format!(
+            "`scripts/broker.sh {line}` failed ({}):\n{stderr}",
+            output.status
+        ))
+    }
+}
+
+/// [`try_broker_sh`], failing on an error.
+async fn broker_sh(args: &[&str], limit: Duration) {
+    if let Err(report) = try_broker_sh(args, limit).await {
+        panic!("{report}");
+    }
+}
+
+/// Waits (90 s at most) until the cluster's metadata lists `node` again.
+async fn node_listed(node: i32) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", common::cluster_bootstrap())
+        .create()
+        .expect("metadata client");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(metadata) = consumer.fetch_metadata(None, Duration::from_secs(5)) {
+            if metadata.brokers().iter().any(|b| b.id() == node) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {node} not back in the cluster's metadata after 90 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// A cluster node killed by the test; restarted when dropped if the test
@@ -151,9 +182,19 @@ impl Down {
         Down(Some(node))
     }
 
+    /// Restarts the node and waits until the cluster lists it again.
     async fn restart(&mut self) {
         let node = self.0.expect("a node is down");
-        broker_sh(&["restart", &node.to_string()], Duration::from_secs(150)).await;
+        let limit = Duration::from_secs(150);
+        if let Err(report) = try_broker_sh(&["restart", &node.to_string()], limit).await {
+            // broker.sh has been seen to take the JVM it just launched for
+            // one that exited (its pid check raced the exec); a second
+            // restart finds the node running, or starts it.
+            let first = report.lines().take(2).collect::<Vec<_>>().join("\n");
+            eprintln!("{first}\n... trying `scripts/broker.sh restart {node}` once more");
+            broker_sh(&["restart", &node.to_string()], limit).await;
+        }
+        node_listed(node).await;
         self.0 = None;
     }
 }
@@ -462,26 +503,39 @@ impl Scenario {
 
     /// Produces `range` of the records in paced chunks, on a task of its
     /// own that ends once every one is acknowledged by two replicas
-    /// (acks=all). The pace does not wait for acks: like cameras, the stream
-    /// goes on while a partition has no leader, so serve keeps getting reads
-    /// from the others and has alerts to deliver during the outage.
+    /// (acks=all). Record `i` goes to partition `i % partitions`, each
+    /// partition from a producer of its own, like cameras with clients of
+    /// their own; and the pace does not wait for acks. So while one
+    /// partition has no leader the others go on, serve keeps getting reads
+    /// and has alerts to deliver during the outage. (One idempotent producer
+    /// for all partitions stalls them all until the dead node is fenced.)
     fn produce(&self, range: Range<usize>) -> tokio::task::JoinHandle<()> {
-        let producer: FutureProducer = client_config(&self.config.kafka)
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("message.max.bytes", "4194304")
-            .set("message.timeout.ms", "120000")
-            .create()
-            .expect("producer");
+        let partitions = self.config.topics.partitions;
+        let producers: Vec<FutureProducer> = (0..partitions)
+            .map(|_| {
+                client_config(&self.config.kafka)
+                    .set("acks", "all")
+                    .set("enable.idempotence", "true")
+                    .set("linger.ms", "5")
+                    .set("message.max.bytes", "4194304")
+                    .set("message.timeout.ms", "120000")
+                    .create()
+                    .expect("producer")
+            })
+            .collect();
         let topic = self.config.topics.reads.clone();
         let records = Arc::clone(&self.records);
         tokio::spawn(async move {
             let mut pending = Vec::with_capacity(range.len());
             for (n, i) in range.enumerate() {
                 let key = format!("k{i}");
-                let record = FutureRecord::to(&topic).key(&key).payload(&records[i]);
-                pending.push(producer.send_result(record).map_err(|(e, _)| e).expect("enqueued"));
+                let partition = i as i32 % partitions;
+                let record = FutureRecord::to(&topic)
+                    .partition(partition)
+                    .key(&key)
+                    .payload(&records[i]);
+                let sent = producers[partition as usize].send_result(record);
+                pending.push(sent.map_err(|(e, _)| e).expect("enqueued"));
                 if (n + 1) % CHUNK == 0 {
                     tokio::time::sleep(PAUSE).await;
                 }

@@ -7,8 +7,6 @@ use std::time::Duration;
 use hotlist_matcher::alert::Alert;
 use hotlist_matcher::hotlist::{HotlistEntry, Matcher};
 use hotlist_matcher::kafka::hotlist::{self as kafka_hotlist, UploadOutcome, UploadReport};
-use hotlist_matcher::kafka::source::Source;
-use hotlist_matcher::metrics::Metrics;
 use hotlist_matcher::sample::{self, Rng};
 use rdkafka::message::OwnedMessage;
 use rdkafka::Message;
@@ -62,16 +60,21 @@ async fn re_uploads_never_re_alert_and_a_new_plate_alerts_once_from_retained_rea
     let prefix = common::unique("historical");
     let config = common::config(&prefix, &dir.path().join("h.csv"), 100);
     common::create_topics(&config).await;
+    // The whole service, in process, as `serve` runs it.
+    common::write_hotlist(
+        &config.hotlist.path,
+        &sample::hotlist(&mut Rng::new(1), 1, "local-file"),
+    );
     let shutdown = CancellationToken::new();
-    let matcher = common::instance(&config, &shutdown).await;
-    let metrics = Metrics::new();
-    let source = Source::new(&config, matcher.clone(), metrics.clone()).unwrap();
-    let running = tokio::spawn(source.run(shutdown.clone()));
+    let running = hotlist_matcher::app::run(config.clone(), shutdown.clone())
+        .await
+        .unwrap();
+    let (matcher, metrics) = (running.matcher.clone(), running.metrics.clone());
 
     let list = sample::hotlist(&mut Rng::new(19), 100, "rso-stolen");
     let first = upload(&config, &list).await;
     assert_eq!((first.added, first.historical_alerts), (100, 0));
-    while matcher.len() < 100 {
+    while matcher.len() < 101 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Ten listed plates seen an hour ago, and one plate nobody lists yet.
@@ -138,5 +141,5 @@ async fn re_uploads_never_re_alert_and_a_new_plate_alerts_once_from_retained_rea
         "still one alert per (read, entry)"
     );
     shutdown.cancel();
-    running.await.unwrap().unwrap();
+    running.wait().await.unwrap();
 }
