@@ -346,7 +346,8 @@ pub async fn instance_with_clock(
     matcher
 }
 
-pub fn hits(matcher: &LiveMatcher, plate: &str) -> usize {
+/// The entries a read of `plate` (no state) hits on `matcher`, best first.
+pub fn hits_of(matcher: &LiveMatcher, plate: &str) -> Vec<Arc<HotlistEntry>> {
     let mut hits = Vec::new();
     let query = Query {
         plate: normalize(plate).unwrap(),
@@ -354,7 +355,12 @@ pub fn hits(matcher: &LiveMatcher, plate: &str) -> usize {
         candidates: &[],
     };
     matcher.find(&query, &mut hits);
-    hits.len()
+    hits.into_iter().map(|h| h.entry).collect()
+}
+
+/// How many entries a read of `plate` hits.
+pub fn hits(matcher: &LiveMatcher, plate: &str) -> usize {
+    hits_of(matcher, plate).len()
 }
 
 /// The three-broker cluster of `scripts/broker.sh cluster-start`, on which

@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use hotlist_matcher::config::Config;
 use hotlist_matcher::hotlist::feed::{self, FeedOptions, Format};
-use hotlist_matcher::hotlist::{Category, CsvLimits, LiveMatcher, Matcher, Query};
+use hotlist_matcher::hotlist::{Category, CsvLimits, LiveMatcher, Matcher};
 use hotlist_matcher::kafka::hotlist as kafka_hotlist;
-use hotlist_matcher::normalize::normalize;
 use tokio_util::sync::CancellationToken;
 
 use crate::common;
@@ -233,14 +232,7 @@ async fn an_expiring_entry_stops_matching_on_every_instance_at_its_expiry() {
 
 /// The entry a read of `plate` hits on `matcher`, if any.
 fn hit_entry(matcher: &LiveMatcher, plate: &str) -> Option<Arc<hotlist_matcher::hotlist::HotlistEntry>> {
-    let mut hits = Vec::new();
-    let query = Query {
-        plate: normalize(plate).unwrap(),
-        region: None,
-        candidates: &[],
-    };
-    matcher.find(&query, &mut hits);
-    hits.first().map(|h| Arc::clone(&h.entry))
+    common::hits_of(matcher, plate).into_iter().next()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
