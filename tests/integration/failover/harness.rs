@@ -1,15 +1,6 @@
-//! Failover on the three-broker cluster: a broker killed with SIGKILL
-//! mid-stream, alone or at the same moment as the matcher, loses no alert,
-//! no dead letter and no read. Topics have 3 replicas and
-//! `min.insync.replicas` 2; the source produces with `acks=all`.
-//!
-//! Ignored by a plain `cargo test`: `scripts/test.sh` starts the cluster
-//! (`scripts/broker.sh cluster-start`) and runs them with `--ignored`. The
-//! cluster's bootstrap servers come from `HOTLIST_TEST_CLUSTER` (default
-//! `127.0.0.1:19092,127.0.0.1:29092,127.0.0.1:39092`); nodes are killed and
-//! restarted with `scripts/broker.sh kill N` / `restart N`, so it must be
-//! that script's cluster. Run them one at a time (`--test-threads=1`): each
-//! kills a node.
+//! The pieces of the failover tests: the cluster's nodes (ready, leaders,
+//! kill and restart through `scripts/broker.sh`), the `serve` process, and
+//! the scenario that streams reads and watches alerts and dead letters.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -30,29 +21,13 @@ use uuid::Uuid;
 
 use crate::common;
 
-/// Valid reads in the stream, of which `HITS` hit (one read in 20, so every
-/// batch of `BATCH` reads yields alerts and a skipped batch shows).
-const VALID: usize = 15_000;
-const HITS: usize = 750;
-const BATCH: usize = 100;
-/// The stream is produced `CHUNK` reads at a time, `PAUSE` apart: 600 reads
-/// a second, so the head (the first three quarters) lasts about 19 s, the
-/// killed node's outage included; the tail follows once it is back.
-const CHUNK: usize = 60;
-const PAUSE: Duration = Duration::from_millis(100);
-/// How long the killed node stays down: longer than KRaft's broker session
-/// (9 s), so the controller fences it and its partitions get new leaders.
-const DOWN_FOR: Duration = Duration::from_secs(24);
-/// The longest the alerts may stop meanwhile: the fencing, the new leaders
-/// and the clients finding them took 6 to 12 s here. Without replicas the
-/// alerts stop until the node is back.
-const STALL_MAX: Duration = Duration::from_secs(18);
+use super::{BATCH, CHUNK, HITS, PAUSE, VALID};
 
 /// Elapsed time since the test began, for the timings printed on the way.
-struct Clock(Instant, &'static str);
+pub(super) struct Clock(Instant, &'static str);
 
 impl Clock {
-    fn note(&self, what: impl std::fmt::Display) {
+    pub(super) fn note(&self, what: impl std::fmt::Display) {
         eprintln!("[{} {:>6.1} s] {what}", self.1, self.0.elapsed().as_secs_f64());
     }
 }
@@ -60,7 +35,7 @@ impl Clock {
 /// Fails unless the cluster answers with its three nodes (ids 1, 2, 3), then
 /// waits until every partition on it has all its replicas in sync (a node
 /// restarted by an earlier test may still be catching up).
-fn cluster_ready(clock: &Clock) {
+pub(super) fn cluster_ready(clock: &Clock) {
     let bootstrap = common::cluster_bootstrap();
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -104,7 +79,7 @@ fn cluster_ready(clock: &Clock) {
 }
 
 /// `(partition, leader node)` of every partition of `topic`.
-fn leaders(config: &Config, topic: &str) -> Vec<(i32, i32)> {
+pub(super) fn leaders(config: &Config, topic: &str) -> Vec<(i32, i32)> {
     let consumer: BaseConsumer = client_config(&config.kafka).create().expect("metadata client");
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -116,13 +91,13 @@ fn leaders(config: &Config, topic: &str) -> Vec<(i32, i32)> {
         .collect()
 }
 
-fn broker_script() -> PathBuf {
+pub(super) fn broker_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/broker.sh")
 }
 
 /// Runs `scripts/broker.sh ARGS`, failing after `limit`; echoes its report
 /// when it succeeds, returns it when it fails.
-async fn try_broker_sh(args: &[&str], limit: Duration) -> Result<(), String> {
+pub(super) async fn try_broker_sh(args: &[&str], limit: Duration) -> Result<(), String> {
     let line = args.join(" ");
     let mut command = Command::new(broker_script());
     command.args(args).stdin(Stdio::null());
@@ -145,14 +120,14 @@ async fn try_broker_sh(args: &[&str], limit: Duration) -> Result<(), String> {
 }
 
 /// [`try_broker_sh`], failing on an error.
-async fn broker_sh(args: &[&str], limit: Duration) {
+pub(super) async fn broker_sh(args: &[&str], limit: Duration) {
     if let Err(report) = try_broker_sh(args, limit).await {
         panic!("{report}");
     }
 }
 
 /// Waits (90 s at most) until the cluster's metadata lists `node` again.
-async fn node_listed(node: i32) {
+pub(super) async fn node_listed(node: i32) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", common::cluster_bootstrap())
         .create()
@@ -174,16 +149,16 @@ async fn node_listed(node: i32) {
 
 /// A cluster node killed by the test; restarted when dropped if the test
 /// did not (a failed test leaves the cluster whole for the next).
-struct Down(Option<i32>);
+pub(super) struct Down(Option<i32>);
 
 impl Down {
-    async fn kill(node: i32) -> Down {
+    pub(super) async fn kill(node: i32) -> Down {
         broker_sh(&["kill", &node.to_string()], Duration::from_secs(30)).await;
         Down(Some(node))
     }
 
     /// Restarts the node and waits until the cluster lists it again.
-    async fn restart(&mut self) {
+    pub(super) async fn restart(&mut self) {
         let node = self.0.expect("a node is down");
         let limit = Duration::from_secs(150);
         if let Err(report) = try_broker_sh(&["restart", &node.to_string()], limit).await {
@@ -212,13 +187,13 @@ impl Drop for Down {
 
 /// The `serve` binary as a child process; killed if the test ends before it
 /// was stopped.
-struct Serve {
-    child: Option<Child>,
-    log: PathBuf,
+pub(super) struct Serve {
+    pub(super) child: Option<Child>,
+    pub(super) log: PathBuf,
 }
 
 impl Serve {
-    fn start(config_path: &Path, log: PathBuf) -> Serve {
+    pub(super) fn start(config_path: &Path, log: PathBuf) -> Serve {
         let child = Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
             .args(["--config", config_path.to_str().unwrap(), "serve"])
             .env("HOTLIST_LOG", "info")
@@ -233,16 +208,16 @@ impl Serve {
         }
     }
 
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn running(&mut self) -> bool {
+    pub(super) fn running(&mut self) -> bool {
         let child = self.child.as_mut().expect("started");
         child.try_wait().expect("status").is_none()
     }
 
-    fn sigkill(&mut self) {
+    pub(super) fn sigkill(&mut self) {
         let mut child = self.child.take().expect("started");
         child.kill().expect("SIGKILL sent");
         child.wait().unwrap();
@@ -250,7 +225,7 @@ impl Serve {
 
     /// Waits until 50 alerts are out: the stream flows through serve. Fails
     /// at once if serve exits, or after 90 s.
-    async fn flowing(&mut self, reader: &BaseConsumer, alerts: &mut Vec<OwnedMessage>) {
+    pub(super) async fn flowing(&mut self, reader: &BaseConsumer, alerts: &mut Vec<OwnedMessage>) {
         let deadline = Instant::now() + Duration::from_secs(90);
         while alerts.len() < 50 {
             assert!(self.running(), "serve exited before 50 alerts:\n{}", self.log());
@@ -265,7 +240,7 @@ impl Serve {
     }
 
     /// SIGTERM, then the exit status, within `limit`.
-    async fn stop(&mut self, limit: Duration) -> ExitStatus {
+    pub(super) async fn stop(&mut self, limit: Duration) -> ExitStatus {
         let mut child = self.child.take().expect("started");
         let pid = child.id() as libc::pid_t;
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM sent");
@@ -295,7 +270,7 @@ impl Drop for Serve {
 
 /// Polls `consumer` into `into` until `done(into)` or `limit`; true if done.
 /// Unlike [`common::drain_until`] it rides out errors (a broker is down).
-async fn collect(
+pub(super) async fn collect(
     consumer: &BaseConsumer,
     into: &mut Vec<OwnedMessage>,
     limit: Duration,
@@ -320,16 +295,16 @@ async fn collect(
 
 /// How alerts came after a moment: how long until the first, and the
 /// longest wait between two.
-struct Watch {
-    from: usize,
-    since: Instant,
-    grew: Option<Duration>,
-    last: (usize, Instant),
-    longest_gap: Duration,
+pub(super) struct Watch {
+    pub(super) from: usize,
+    pub(super) since: Instant,
+    pub(super) grew: Option<Duration>,
+    pub(super) last: (usize, Instant),
+    pub(super) longest_gap: Duration,
 }
 
 impl Watch {
-    fn new(from: usize) -> Watch {
+    pub(super) fn new(from: usize) -> Watch {
         Watch {
             from,
             since: Instant::now(),
@@ -340,12 +315,12 @@ impl Watch {
     }
 
     /// The longest wait between alerts so far, the current one included.
-    fn stall(&self) -> Duration {
+    pub(super) fn stall(&self) -> Duration {
         self.longest_gap.max(self.last.1.elapsed())
     }
 
     /// Collects into `into` for `limit` (at least once), noting the first growth.
-    async fn pump(&mut self, consumer: &BaseConsumer, into: &mut Vec<OwnedMessage>, limit: Duration) {
+    pub(super) async fn pump(&mut self, consumer: &BaseConsumer, into: &mut Vec<OwnedMessage>, limit: Duration) {
         let deadline = Instant::now() + limit;
         loop {
             collect(consumer, into, Duration::from_millis(100), |_| false).await;
@@ -363,7 +338,7 @@ impl Watch {
     }
 
     /// Collects into `into` until `task` has finished; returns its result.
-    async fn pump_while<T>(
+    pub(super) async fn pump_while<T>(
         &mut self,
         consumer: &BaseConsumer,
         into: &mut Vec<OwnedMessage>,
@@ -376,7 +351,7 @@ impl Watch {
     }
 
     /// Collects into `into` until it holds every id of `expected`, or `limit`.
-    async fn pump_until_complete(
+    pub(super) async fn pump_until_complete(
         &mut self,
         consumer: &BaseConsumer,
         into: &mut Vec<OwnedMessage>,
@@ -395,12 +370,12 @@ impl Watch {
 }
 
 /// Now, as the matcher's log writes it (UTC, microseconds).
-fn log_time() -> String {
+pub(super) fn log_time() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// The lines of `log` at WARN or ERROR written after `since` (a [`log_time`]).
-fn complaints_after<'a>(log: &'a str, since: &str) -> Vec<&'a str> {
+pub(super) fn complaints_after<'a>(log: &'a str, since: &str) -> Vec<&'a str> {
     log.lines()
         .filter(|l| l.get(..since.len()).is_some_and(|at| at > since))
         .filter(|l| l.contains(" WARN ") || l.contains("ERROR"))
@@ -408,20 +383,20 @@ fn complaints_after<'a>(log: &'a str, since: &str) -> Vec<&'a str> {
 }
 
 /// The reads and what they must yield, on fresh topics of the cluster.
-struct Scenario {
-    clock: Clock,
-    dir: tempfile::TempDir,
-    config_path: PathBuf,
-    config: Config,
+pub(super) struct Scenario {
+    pub(super) clock: Clock,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) config_path: PathBuf,
+    pub(super) config: Config,
     /// Produced with keys `k{index}`.
-    records: Arc<Vec<Vec<u8>>>,
-    expected_alerts: HashSet<Uuid>,
+    pub(super) records: Arc<Vec<Vec<u8>>>,
+    pub(super) expected_alerts: HashSet<Uuid>,
     /// The malformed records, each of which must become a dead letter.
-    expected_dead: HashSet<Vec<u8>>,
+    pub(super) expected_dead: HashSet<Vec<u8>>,
 }
 
 impl Scenario {
-    async fn new(name: &'static str, seed: u64, extra_config: &[(&str, &str)]) -> Scenario {
+    pub(super) async fn new(name: &'static str, seed: u64, extra_config: &[(&str, &str)]) -> Scenario {
         let clock = Clock(Instant::now(), name);
         cluster_ready(&clock);
         let dir = tempfile::tempdir().unwrap();
@@ -497,7 +472,7 @@ impl Scenario {
     }
 
     /// Where the head of the stream ends and the tail begins.
-    fn split(&self) -> usize {
+    pub(super) fn split(&self) -> usize {
         self.records.len() * 3 / 4
     }
 
@@ -509,7 +484,7 @@ impl Scenario {
     /// partition has no leader the others go on, serve keeps getting reads
     /// and has alerts to deliver during the outage. (One idempotent producer
     /// for all partitions stalls them all until the dead node is fenced.)
-    fn produce(&self, range: Range<usize>) -> tokio::task::JoinHandle<()> {
+    pub(super) fn produce(&self, range: Range<usize>) -> tokio::task::JoinHandle<()> {
         let partitions = self.config.topics.partitions;
         let producers: Vec<FutureProducer> = (0..partitions)
             .map(|_| {
@@ -551,7 +526,7 @@ impl Scenario {
     }
 
     /// Waits (bounded) for a producing task.
-    async fn finished(&self, what: &str, task: tokio::task::JoinHandle<()>) {
+    pub(super) async fn finished(&self, what: &str, task: tokio::task::JoinHandle<()>) {
         tokio::time::timeout(Duration::from_secs(120), task)
             .await
             .unwrap_or_else(|_| panic!("{what} not produced within 120 s"))
@@ -560,7 +535,7 @@ impl Scenario {
     }
 
     /// The leader of the reads topic's partition 0, after printing every leader.
-    fn leader_to_kill(&self) -> i32 {
+    pub(super) fn leader_to_kill(&self) -> i32 {
         let t = &self.config.topics;
         for topic in [&t.reads, &t.alerts, &t.dlq] {
             self.clock.note(format_args!(
@@ -577,7 +552,7 @@ impl Scenario {
     }
 
     /// Waits until the group has committed every read (bounded).
-    async fn all_committed(&self) -> bool {
+    pub(super) async fn all_committed(&self) -> bool {
         let t = &self.config.topics;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -594,7 +569,7 @@ impl Scenario {
     }
 
     /// Sum over the reads topic's partitions of their high watermarks.
-    fn reads_stored(&self) -> i64 {
+    pub(super) fn reads_stored(&self) -> i64 {
         let consumer: BaseConsumer = client_config(&self.config.kafka).create().unwrap();
         leaders(&self.config, &self.config.topics.reads)
             .iter()
@@ -609,7 +584,7 @@ impl Scenario {
 }
 
 /// The payloads of `messages` (a dead letter carries the original bytes).
-fn payloads(messages: &[OwnedMessage]) -> HashSet<Vec<u8>> {
+pub(super) fn payloads(messages: &[OwnedMessage]) -> HashSet<Vec<u8>> {
     messages
         .iter()
         .map(|m| m.payload().unwrap_or_default().to_vec())
@@ -617,208 +592,8 @@ fn payloads(messages: &[OwnedMessage]) -> HashSet<Vec<u8>> {
 }
 
 /// The lines of a log at WARN or ERROR, and librdkafka's, for the report.
-fn notable(log: &str) -> Vec<&str> {
+pub(super) fn notable(log: &str) -> Vec<&str> {
     log.lines()
         .filter(|l| l.contains(" WARN ") || l.contains("ERROR") || l.contains("librdkafka"))
         .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the three-broker cluster; scripts/test.sh runs it"]
-async fn a_broker_killed_mid_stream_loses_no_alert_dead_letter_or_read() {
-    let s = Scenario::new("failover", 31, &[]).await;
-    let clock = &s.clock;
-    let reader = common::reader(&s.config, &s.config.topics.alerts);
-    let dlq_reader = common::reader(&s.config, &s.config.topics.dlq);
-    let (mut alerts, mut dead) = (Vec::new(), Vec::new());
-
-    let mut serve = Serve::start(&s.config_path, s.dir.path().join("serve.log"));
-    let head = s.produce(0..s.split());
-    clock.note("serve started; streaming the head");
-    serve.flowing(&reader, &mut alerts).await;
-    let node = s.leader_to_kill();
-    assert!(!head.is_finished(), "the kill comes mid-stream");
-    let at_kill = alerts.len();
-    let mut down = Down::kill(node).await;
-    clock.note(format_args!("killed node {node} with {at_kill} alerts out"));
-
-    // One node of three down: alerts must go on once its partitions have
-    // new leaders, with two replicas in sync.
-    let mut watch = Watch::new(at_kill);
-    watch.pump(&reader, &mut alerts, DOWN_FOR).await;
-    let at_restart = alerts.len();
-    clock.note(format_args!(
-        "{at_restart} alerts out after {DOWN_FOR:?} with node {node} down; the longest wait between two: {:.1?}",
-        watch.stall()
-    ));
-    assert!(
-        watch.stall() < STALL_MAX,
-        "alerts stopped for {:.1?} (more than {STALL_MAX:?}) with one node of three down\n{}",
-        watch.stall(),
-        serve.log()
-    );
-    let restarting = tokio::spawn(async move {
-        down.restart().await;
-        down
-    });
-    let _down = watch.pump_while(&reader, &mut alerts, restarting).await;
-    let back = log_time();
-    clock.note(format_args!("node {node} back, {} alerts out", alerts.len()));
-    s.finished("head", head).await;
-    s.finished("tail", s.produce(s.split()..s.records.len())).await;
-
-    let complete = watch
-        .pump_until_complete(&reader, &mut alerts, &s.expected_alerts, Duration::from_secs(120))
-        .await;
-    clock.note(format_args!("{} alerts out, complete: {complete}", alerts.len()));
-    let dead_expected = s.expected_dead.len();
-    collect(&dlq_reader, &mut dead, Duration::from_secs(60), |m| {
-        m.len() >= dead_expected
-    })
-    .await;
-    let committed = s.all_committed().await;
-    clock.note(format_args!("every read committed: {committed}"));
-    // Give a stray duplicate the chance to show.
-    collect(&reader, &mut alerts, Duration::from_secs(1), |_| false).await;
-    collect(&dlq_reader, &mut dead, Duration::from_secs(1), |_| false).await;
-    let still_running = serve.running();
-    let exit = serve.stop(Duration::from_secs(30)).await;
-    let log = serve.log();
-    clock.note(format_args!("serve stopped: {exit}; what it logged of the outage:"));
-    for line in notable(&log) {
-        eprintln!("    {line}");
-    }
-
-    let ids = common::alert_ids(&alerts);
-    let missing = s.expected_alerts.difference(&ids).count();
-    assert!(complete, "{missing} of {HITS} alerts missing after the failover\n{log}");
-    assert_eq!(ids, s.expected_alerts, "exactly the planted alert ids");
-    // The delivery timeout (30 s) outlasts the failover (about 10 s), so
-    // serve re-sends nothing; with a timeout shorter than the failover it
-    // would, and an alert timed out in flight but stored shows up twice.
-    assert_eq!(alerts.len(), HITS, "no duplicate alert without a matcher crash");
-    assert_eq!(
-        dead.len(),
-        dead_expected,
-        "exactly one dead letter per malformed record"
-    );
-    assert_eq!(payloads(&dead), s.expected_dead, "every malformed record, unchanged");
-    assert_eq!(s.reads_stored(), s.records.len() as i64, "every read stored once");
-    assert!(committed, "every read committed (none skipped, none stuck)");
-    assert!(still_running, "serve rode out the outage without exiting\n{log}");
-    assert_eq!(
-        log.matches("consuming reads").count(),
-        1,
-        "serve never restarted its source\n{log}"
-    );
-    assert!(
-        log.contains(&format!("127.0.0.1:{node}9092")),
-        "serve logged the outage of node {node}\n{log}"
-    );
-    let late = complaints_after(&log, &back);
-    assert!(
-        late.is_empty(),
-        "serve logged warnings or errors after node {node} was back: {late:#?}"
-    );
-    assert!(exit.success(), "clean exit on SIGTERM: {exit}\n{log}");
-    assert!(log.contains("final offsets committed"), "{log}");
-    clock.note("passed");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the three-broker cluster; scripts/test.sh runs it"]
-async fn a_broker_and_the_matcher_killed_together_lose_no_alert_or_dead_letter() {
-    // The group hands a dead matcher's partitions on after its session
-    // timeout: 10 s instead of the default 45 keeps the test short.
-    let s = Scenario::new(
-        "failover-crash",
-        37,
-        &[("session_timeout_ms = 45000", "session_timeout_ms = 10000")],
-    )
-    .await;
-    let clock = &s.clock;
-    let reader = common::reader(&s.config, &s.config.topics.alerts);
-    let dlq_reader = common::reader(&s.config, &s.config.topics.dlq);
-    let (mut alerts, mut dead) = (Vec::new(), Vec::new());
-
-    let mut first = Serve::start(&s.config_path, s.dir.path().join("first.log"));
-    let head = s.produce(0..s.split());
-    clock.note("serve started; streaming the head");
-    first.flowing(&reader, &mut alerts).await;
-    let node = s.leader_to_kill();
-    assert!(!head.is_finished(), "the kill comes mid-stream");
-    let at_kill = alerts.len();
-    let kill_node = tokio::spawn(Down::kill(node));
-    first.sigkill();
-    let down = kill_node.await.expect("node killed");
-    clock.note(format_args!(
-        "killed node {node} and serve together with {at_kill} alerts out"
-    ));
-
-    collect(&reader, &mut alerts, DOWN_FOR, |_| false).await;
-    clock.note(format_args!(
-        "{} alerts out; restarting serve and node {node}",
-        alerts.len()
-    ));
-    let mut watch = Watch::new(alerts.len());
-    let mut second = Serve::start(&s.config_path, s.dir.path().join("second.log"));
-    let restarting = tokio::spawn(async move {
-        let mut down = down;
-        down.restart().await;
-        down
-    });
-    let _down = watch.pump_while(&reader, &mut alerts, restarting).await;
-    clock.note(format_args!("node {node} back, {} alerts out", alerts.len()));
-    s.finished("head", head).await;
-    s.finished("tail", s.produce(s.split()..s.records.len())).await;
-
-    let complete = watch
-        .pump_until_complete(&reader, &mut alerts, &s.expected_alerts, Duration::from_secs(120))
-        .await;
-    clock.note(format_args!(
-        "{} alerts out, complete: {complete}; the restarted serve's first came {:.1?} after its start",
-        alerts.len(),
-        watch.grew.unwrap_or_default()
-    ));
-    let expected_dead = &s.expected_dead;
-    collect(&dlq_reader, &mut dead, Duration::from_secs(60), |m| {
-        expected_dead.is_subset(&payloads(m))
-    })
-    .await;
-    let committed = s.all_committed().await;
-    collect(&reader, &mut alerts, Duration::from_secs(1), |_| false).await;
-    collect(&dlq_reader, &mut dead, Duration::from_secs(1), |_| false).await;
-    let still_running = second.running();
-    let exit = second.stop(Duration::from_secs(30)).await;
-    let log = second.log();
-    clock.note(format_args!(
-        "serve stopped: {exit}; {} alerts for {} ids, {} dead letters for {} malformed records; \
-         the restarted serve logged:",
-        alerts.len(),
-        common::alert_ids(&alerts).len(),
-        dead.len(),
-        s.expected_dead.len()
-    ));
-    for line in notable(&log) {
-        eprintln!("    {line}");
-    }
-
-    let ids = common::alert_ids(&alerts);
-    let missing = s.expected_alerts.difference(&ids).count();
-    assert!(complete, "{missing} of {HITS} alerts missing after the crash\n{log}");
-    assert_eq!(
-        ids, s.expected_alerts,
-        "every planted alert id, and no other (duplicates allowed)"
-    );
-    assert_eq!(
-        payloads(&dead),
-        s.expected_dead,
-        "every malformed record a dead letter (duplicates allowed)"
-    );
-    assert_eq!(s.reads_stored(), s.records.len() as i64, "every read stored once");
-    assert!(committed, "every read committed after the restart");
-    assert!(still_running, "the restarted serve kept running\n{log}");
-    assert!(exit.success(), "clean exit on SIGTERM: {exit}\n{log}");
-    assert!(log.contains("final offsets committed"), "{log}");
-    clock.note("passed");
 }
