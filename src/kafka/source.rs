@@ -115,6 +115,8 @@ pub struct Source {
     consumer: StreamConsumer<Assignments>,
     producer: FutureProducer,
     processor: Processor,
+    /// Since when the consumer has reported errors (a broker outage), if it has.
+    troubled_since: Option<Instant>,
     config: Config,
     metrics: Metrics,
 }
@@ -158,6 +160,7 @@ impl Source {
             consumer,
             producer,
             processor: Processor::new(matcher, config.pipeline.max_record_bytes),
+            troubled_since: None,
             config: config.clone(),
             metrics,
         })
@@ -211,9 +214,18 @@ impl Source {
                 received = self.consumer.recv() => received,
             };
             match received {
-                Ok(message) => take(&mut self.processor, &self.config, &message, &mut batch),
+                Ok(message) => {
+                    if let Some(since) = self.troubled_since.take() {
+                        info!(
+                            after_ms = since.elapsed().as_millis() as u64,
+                            "reads flowing again after consumer errors"
+                        );
+                    }
+                    take(&mut self.processor, &self.config, &message, &mut batch)
+                }
                 Err(e) => {
                     warn!(error = %e, "consumer error");
+                    self.troubled_since.get_or_insert_with(Instant::now);
                     continue;
                 }
             }
