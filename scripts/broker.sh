@@ -250,7 +250,9 @@ wait_ready() { # wait_ready DIR SKIP PORT...
   shift 2
   deadline=$(($(date +%s) + start_timeout))
   while :; do
-    if ! pid_of "$dir" >/dev/null; then
+    # Checked twice: while the process execs (setsid, nohup, java) its
+    # /proc cmdline can read empty for a moment.
+    if ! pid_of "$dir" >/dev/null && ! { sleep 0.5 && pid_of "$dir" >/dev/null; }; then
       say "the broker of $dir exited; the end of $dir/broker.log:"
       tail -n 150 "$dir/broker.log" >&2
       return 1
