@@ -39,21 +39,11 @@ pub async fn audit_report(
     Extension(session): Extension<Session>,
     Query(period): Query<Period>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
-    let records: Vec<_> = state
-        .stores
-        .audit
-        .read_all()
-        .await?
-        .into_iter()
-        .filter(|r| r.event.at >= period.from && r.event.at <= period.to)
-        .collect();
-    let mut event = state.event(
-        &session,
-        "audit_report",
-        client,
-        vec![format!("from={}", period.from), format!("to={}", period.to)],
-    );
-    event.result_count = Some(records.len() as u64);
-    state.record(event).await;
+    let terms = vec![format!("from={}", period.from), format!("to={}", period.to)];
+    let records = state
+        .audited_records(&session, client, ("audit_report", terms), |r| {
+            r.event.at >= period.from && r.event.at <= period.to
+        })
+        .await?;
     Ok(Json(records))
 }

@@ -223,17 +223,11 @@ pub async fn sharing_register(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Extension(session): Extension<Session>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
-    let records: Vec<_> = state
-        .stores
-        .audit
-        .read_all()
-        .await?
-        .into_iter()
-        .filter(|r| r.event.action == "export" || r.event.action == "export_refused")
-        .collect();
-    let mut event = state.event(&session, "sharing_register", client, Vec::new());
-    event.result_count = Some(records.len() as u64);
-    state.record(event).await;
+    let records = state
+        .audited_records(&session, client, ("sharing_register", Vec::new()), |r| {
+            r.event.action == "export" || r.event.action == "export_refused"
+        })
+        .await?;
     Ok(Json(records))
 }
 

@@ -20,7 +20,7 @@ use dashmap::DashMap;
 use tracing::warn;
 
 use super::stores::{StoreError, Stores};
-use crate::access::audit::AuditEvent;
+use crate::access::audit::{AuditEvent, AuditRecord};
 use crate::access::auth::{Action, Lockout, Role};
 use crate::access::principals::Principals;
 use crate::config::Config;
@@ -170,6 +170,23 @@ impl ApiState {
     /// Queues an audit event; the audit log chains and stores it.
     pub async fn record(&self, event: AuditEvent) {
         self.stores.audit.record(event).await;
+    }
+
+    /// The audit records `keep` selects, read for `session` and audited as
+    /// `action` with `query_terms` and the number of records shown.
+    pub async fn audited_records(
+        &self,
+        session: &Session,
+        client: SocketAddr,
+        (action, query_terms): (&str, Vec<String>),
+        keep: impl Fn(&AuditRecord) -> bool,
+    ) -> Result<Vec<AuditRecord>, ApiError> {
+        let mut records = self.stores.audit.read_all().await?;
+        records.retain(|r| keep(r));
+        let mut event = self.event(session, action, client, query_terms);
+        event.result_count = Some(records.len() as u64);
+        self.record(event).await;
+        Ok(records)
     }
 
     /// An audit event for `session` doing `action` with `query_terms`.

@@ -225,24 +225,22 @@ async fn the_pipeline_runs_through_the_sasl_ssl_listener_with_settings_from_the_
     assert_eq!(common::lag(&config, &config.kafka.group_id, &config.topics.reads), 0);
 }
 
-#[test]
-fn a_wrong_password_stops_serve_and_topics_at_once_naming_authentication_not_the_password() {
-    let listener = listener();
-    let wrong = format!("wrong-{}", common::unique("pw"));
-    assert!(!wrong.contains(&listener.password) && !listener.password.contains(&wrong));
+/// Runs `serve` and `topics` with `password` and the CA at `ca`: each must
+/// exit 1 within 15 s with exactly one error line naming `cause`, print
+/// nothing on stdout, and show none of `secrets`.
+fn both_commands_are_refused(listener: &Listener, password: &str, ca: &Path, cause: &str, secrets: &[&str]) {
     for command in ["serve", "topics"] {
         let dir = tempfile::tempdir().unwrap();
-        let prefix = common::unique("wrong-password");
+        let prefix = common::unique("refused");
         let (config_path, _) = secured_config_file(dir.path(), &prefix, &listener.bootstrap);
         common::write_hotlist(&dir.path().join("h.csv"), &[]);
-        let env = security_env(&wrong, &listener.ca);
+        let env = security_env(password, ca);
         let run = run_for(
             matcher(&config_path, &env, &[command]),
             dir.path(),
             Duration::from_secs(15),
         );
-        eprintln!("{command} with a wrong password stopped after {:?}", run.took);
-
+        eprintln!("{command} refused ({cause}) after {:?}", run.took);
         assert_eq!(
             run.status.map(|s| s.code()),
             Some(Some(1)),
@@ -252,17 +250,14 @@ fn a_wrong_password_stops_serve_and_topics_at_once_naming_authentication_not_the
         );
         assert_eq!(
             error_lines(&run.stderr),
-            [format!(
-                "error: cannot reach Kafka at {}: authentication failed (SASL/SCRAM-SHA-512): check sasl.username and HOTLIST_KAFKA_PROPERTY_SASL_PASSWORD",
-                listener.bootstrap
-            )],
+            [format!("error: cannot reach Kafka at {}: {cause}", listener.bootstrap)],
             "{command} stderr:\n{}",
             run.stderr
         );
         assert_eq!(run.stdout, "", "{command}");
-        for password in [&wrong, &listener.password] {
+        for secret in secrets {
             assert!(
-                !run.stderr.contains(password.as_str()),
+                !run.stderr.contains(secret),
                 "{command} shows a password:\n{}",
                 run.stderr
             );
@@ -271,42 +266,27 @@ fn a_wrong_password_stops_serve_and_topics_at_once_naming_authentication_not_the
 }
 
 #[test]
+fn a_wrong_password_stops_serve_and_topics_at_once_naming_authentication_not_the_password() {
+    let listener = listener();
+    let wrong = format!("wrong-{}", common::unique("pw"));
+    assert!(!wrong.contains(&listener.password) && !listener.password.contains(&wrong));
+    both_commands_are_refused(
+        &listener,
+        &wrong,
+        &listener.ca,
+        "authentication failed (SASL/SCRAM-SHA-512): check sasl.username and HOTLIST_KAFKA_PROPERTY_SASL_PASSWORD",
+        &[&wrong, &listener.password],
+    );
+}
+
+#[test]
 fn a_client_that_does_not_trust_the_brokers_ca_is_refused_naming_the_certificate() {
     let listener = listener();
-    for command in ["serve", "topics"] {
-        let dir = tempfile::tempdir().unwrap();
-        let prefix = common::unique("untrusted");
-        let (config_path, _) = secured_config_file(dir.path(), &prefix, &listener.bootstrap);
-        common::write_hotlist(&dir.path().join("h.csv"), &[]);
-        let env = security_env(&listener.password, &listener.other_ca);
-        let run = run_for(
-            matcher(&config_path, &env, &[command]),
-            dir.path(),
-            Duration::from_secs(15),
-        );
-        eprintln!("{command} with an unrelated CA stopped after {:?}", run.took);
-
-        assert_eq!(
-            run.status.map(|s| s.code()),
-            Some(Some(1)),
-            "{command} exits 1 within 15 s (took {:?}); stderr:\n{}",
-            run.took,
-            run.stderr
-        );
-        assert_eq!(
-            error_lines(&run.stderr),
-            [format!(
-                "error: cannot reach Kafka at {}: TLS handshake failed, the broker's certificate is not trusted: check ssl.ca.location and that the certificate covers the broker's address",
-                listener.bootstrap
-            )],
-            "{command} stderr:\n{}",
-            run.stderr
-        );
-        assert_eq!(run.stdout, "", "{command}");
-        assert!(
-            !run.stderr.contains(&listener.password),
-            "{command} shows the password:\n{}",
-            run.stderr
-        );
-    }
+    both_commands_are_refused(
+        &listener,
+        &listener.password,
+        &listener.other_ca,
+        "TLS handshake failed, the broker's certificate is not trusted: check ssl.ca.location and that the certificate covers the broker's address",
+        &[&listener.password],
+    );
 }
