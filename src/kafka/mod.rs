@@ -86,6 +86,28 @@ pub async fn acked(delivery: rdkafka::producer::DeliveryFuture) -> Result<(), Ka
     Ok(())
 }
 
+/// Retries `call` while the broker says a partition has no leader yet (a
+/// topic just created, or a leader moving after a broker failure), for up
+/// to [`READ_TIMEOUT`]; any other error, or one that lasts, is returned.
+fn settled<T>(mut call: impl FnMut() -> rdkafka::error::KafkaResult<T>) -> rdkafka::error::KafkaResult<T> {
+    use rdkafka::error::KafkaError as RdError;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let deadline = std::time::Instant::now() + READ_TIMEOUT;
+    loop {
+        match call() {
+            Err(RdError::MetadataFetch(code) | RdError::OffsetFetch(code))
+                if matches!(
+                    code,
+                    Code::NotLeaderForPartition | Code::LeaderNotAvailable | Code::UnknownTopicOrPartition
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// How long a reader waits for the next record before giving up.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -105,12 +127,12 @@ pub fn read_to_end(
         .set("group.id", format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), READ_TIMEOUT)?;
+    let metadata = settled(|| consumer.fetch_metadata(Some(topic), READ_TIMEOUT))?;
     let mut start = TopicPartitionList::new();
     let mut end = TopicPartitionList::new();
     let mut remaining = std::collections::HashMap::new();
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), READ_TIMEOUT)?;
+        let (low, high) = settled(|| consumer.fetch_watermarks(topic, partition.id(), READ_TIMEOUT))?;
         end.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
         if high > low {
             start.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
