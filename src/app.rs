@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::config::Config;
+use crate::dispatch::board::{self, Board};
+use crate::dispatch::webhook::{self, WebhookError};
 use crate::hotlist::{load_csv_file, HotlistEntry, HotlistError, LiveMatcher};
 use crate::kafka::hotlist as kafka_hotlist;
 use crate::kafka::source::Source;
@@ -38,6 +40,8 @@ pub enum AppError {
     Api(String),
     #[error("a task of the service failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
 }
 
 /// The service, running.
@@ -49,6 +53,8 @@ pub struct Running {
     pub matcher: Arc<LiveMatcher>,
     pub lists: kafka_hotlist::Lists,
     pub metrics: Metrics,
+    /// Incidents and decisions, as the dispatch board shows them.
+    pub board: Arc<Board>,
     task: JoinHandle<Result<(), AppError>>,
 }
 
@@ -83,11 +89,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     let metrics = Metrics::new();
     let source = Source::new(&config, matcher.clone(), metrics.clone())?;
     kafka_hotlist::follow(&config, loaded.end, matcher.clone(), lists.clone(), shutdown.clone())?;
+    let board = Board::new(config.dispatch.suppression_window, lists.clone(), shutdown.clone());
+    board::follow(&config, &board)?;
+    let webhooks = webhook::start(&config, Arc::clone(&board), metrics.clone(), shutdown.clone())?;
     let api = crate::api::server::start(
         &config,
         metrics.clone(),
         crate::system_clock(),
-        lists.clone(),
+        (lists.clone(), Arc::clone(&board)),
         shutdown.clone(),
     )
     .await
@@ -97,6 +106,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     let task = tokio::spawn(async move {
         let source_result = source.run(shutdown).await;
         let api_result = api_task.await.map_err(|e| AppError::Task(e.to_string()))?;
+        if let Some(webhooks) = webhooks {
+            webhooks.await.map_err(|e| AppError::Task(e.to_string()))??;
+        }
         source_result?;
         api_result.map_err(|e| AppError::Api(e.to_string()))
     });
@@ -106,6 +118,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         matcher,
         lists,
         metrics,
+        board,
         task,
     })
 }

@@ -20,6 +20,11 @@ use serde::Deserialize;
 
 use crate::hotlist::{Category, CsvLimits, RegionRule, Tolerance, TolerancePolicy};
 
+#[path = "config_dispatch.rs"]
+mod dispatch;
+use dispatch::RawDispatch;
+pub use dispatch::{DispatchSettings, RetryPolicy, Secret, WebhookEndpoint};
+
 /// The policy's retention: ALPR data is deleted after 30 days.
 pub const RETENTION_DAYS_MAX: u32 = 30;
 /// The defaults, shipped inside the binary so it runs without any file.
@@ -57,6 +62,7 @@ struct Raw {
     hotlist: RawHotlist,
     matching: RawMatching,
     api: RawApi,
+    dispatch: RawDispatch,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +99,8 @@ struct RawTopics {
     hotlist: String,
     principals: String,
     audit: String,
+    alert_state: String,
+    webhook_dlq: String,
     partitions: i32,
     replication_factor: i32,
     min_insync_replicas: i32,
@@ -190,6 +198,7 @@ pub struct Config {
     /// Each list's tolerance to OCR errors.
     pub matching: TolerancePolicy,
     pub api: ApiSettings,
+    pub dispatch: DispatchSettings,
 }
 
 /// The HTTPS API.
@@ -249,6 +258,10 @@ pub struct Topics {
     pub principals: String,
     /// The SB 34 access log (one partition: one chain).
     pub audit: String,
+    /// Dispatchers' decisions on alerts, keyed by alert id.
+    pub alert_state: String,
+    /// Webhook deliveries that failed past their last retry.
+    pub webhook_dlq: String,
     pub partitions: i32,
     /// -1 leaves it to the broker's default.
     pub replication_factor: i32,
@@ -296,10 +309,11 @@ impl Config {
     /// Parses `text`, applies overrides from `env`, and validates.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
         let mut raw: Raw = toml::from_str(text)?;
-        for (name, value) in env {
-            apply_env(&mut raw, &name, value);
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        for (name, value) in &env {
+            apply_env(&mut raw, name, value.clone());
         }
-        raw.validate()
+        raw.validate(&env)
     }
 }
 
@@ -319,7 +333,7 @@ fn apply_env(raw: &mut Raw, name: &str, value: String) {
 }
 
 impl Raw {
-    fn validate(self) -> Result<Config, ConfigError> {
+    fn validate(self, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
         let Raw {
             kafka,
             topics,
@@ -327,7 +341,9 @@ impl Raw {
             hotlist,
             matching,
             api,
+            dispatch,
         } = self;
+        let dispatch = dispatch.validate(env)?;
         let matching = matching.validate()?;
         let api = api.validate()?;
         non_empty("kafka.bootstrap_servers", &kafka.bootstrap_servers)?;
@@ -341,6 +357,8 @@ impl Raw {
             &topics.hotlist,
             &topics.principals,
             &topics.audit,
+            &topics.alert_state,
+            &topics.webhook_dlq,
         ];
         for name in names {
             topic_name(name)?;
@@ -428,6 +446,8 @@ impl Raw {
                 hotlist: topics.hotlist,
                 principals: topics.principals,
                 audit: topics.audit,
+                alert_state: topics.alert_state,
+                webhook_dlq: topics.webhook_dlq,
                 audit_retention: Duration::from_secs(u64::from(topics.audit_retention_days) * 86_400),
                 partitions: topics.partitions,
                 replication_factor: topics.replication_factor,
@@ -450,6 +470,7 @@ impl Raw {
             },
             matching,
             api,
+            dispatch,
         })
     }
 }

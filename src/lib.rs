@@ -34,6 +34,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod dispatch;
 pub mod hotlist;
 pub mod kafka;
 pub mod metrics;

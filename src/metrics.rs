@@ -34,6 +34,19 @@ pub struct Metrics {
     pub assigned_partitions: IntGauge,
     /// Seconds this instance has held no partition of the reads topic (0 while it holds some).
     pub unassigned_seconds: IntGauge,
+    /// Alerts rejected by dispatch as misreads, by camera and match kind
+    /// (the field measure of accuracy; counted by the instance that decided).
+    pub misread_rejections: IntCounterVec,
+    /// Dispatch decisions written here, by action and outcome (applied or conflict).
+    pub decisions: IntCounterVec,
+    /// Webhook requests answered 2xx, by endpoint name.
+    pub webhook_delivered: IntCounterVec,
+    /// Webhook attempts that failed and will be retried, by endpoint name.
+    pub webhook_retries: IntCounterVec,
+    /// Webhook deliveries put on the dead-letter topic after the last retry, by endpoint name.
+    pub webhook_dead_letters: IntCounterVec,
+    /// Live board connections.
+    pub board_streams: IntGauge,
 }
 
 impl Metrics {
@@ -87,7 +100,41 @@ impl Metrics {
             "source_unassigned_seconds",
             "Seconds this instance has held no partition of the reads topic.",
         );
+        let vec = |name: &str, help: &str, labels: &[&str]| {
+            let v = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(v.clone())).expect("registered once");
+            v
+        };
+        let misread_rejections = vec(
+            "misread_rejections_total",
+            "Alerts rejected by dispatch as misreads, by camera and match kind.",
+            &["camera", "match_kind"],
+        );
+        let decisions = vec(
+            "dispatch_decisions_total",
+            "Dispatch decisions written through this instance, by action and outcome.",
+            &["action", "outcome"],
+        );
+        let endpoint = ["endpoint"];
+        let webhook_delivered = vec("webhook_delivered_total", "Webhook requests answered 2xx.", &endpoint);
+        let webhook_retries = vec(
+            "webhook_retries_total",
+            "Webhook attempts that failed and will be retried.",
+            &endpoint,
+        );
+        let webhook_dead_letters = vec(
+            "webhook_dead_letters_total",
+            "Webhook deliveries put on the dead-letter topic after the last retry.",
+            &endpoint,
+        );
+        let board_streams = gauge("board_streams", "Live dispatch board connections.");
         Metrics {
+            misread_rejections,
+            decisions,
+            webhook_delivered,
+            webhook_retries,
+            webhook_dead_letters,
+            board_streams,
             stale_lists,
             assigned_partitions,
             unassigned_seconds,

@@ -22,6 +22,9 @@ pub struct EncodedAlert {
     /// When the read was captured, in milliseconds since the Unix epoch:
     /// the record's timestamp, so retention counts from capture.
     pub captured_at_ms: i64,
+    /// [`crate::alert::entry_hash`] of the entry: picks the partition, so
+    /// every alert on one entry lands on one partition.
+    pub entry_hash: u64,
 }
 
 /// What became of one record.
@@ -105,6 +108,7 @@ impl Processor {
                     key: alert.key(),
                     payload: alert.encode(),
                     captured_at_ms: read.captured_at.timestamp_millis(),
+                    entry_hash: crate::alert::entry_hash(&hit.entry.list_id, &hit.entry.entry_id),
                 }
             })
             .collect();

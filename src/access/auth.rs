@@ -124,6 +124,17 @@ pub fn permitted(role: Role, action: Action) -> bool {
     }
 }
 
+/// Whether a user of `organisation` may see hits on a list: a covert list's
+/// hits go only to users of the organisation that owns it (nobody else, not
+/// the custodian, no webhook); any other list's to everyone allowed alerts.
+/// `None` (no list record, e.g. the deployed file) is not covert.
+pub fn may_see_list(list: Option<&crate::hotlist::plan::ListMeta>, organisation: Option<&str>) -> bool {
+    match list {
+        Some(meta) if meta.covert => organisation.is_some_and(|o| o == meta.organisation),
+        _ => true,
+    }
+}
+
 /// A custodian's written permission for the contractor (policy section 3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {

@@ -16,6 +16,33 @@ use crate::hotlist::{CandidateHit, Category, Hit, MatchKind};
 use crate::normalize::Plate;
 use crate::read::{Location, PlateRead};
 
+pub mod incident;
+pub mod lifecycle;
+pub mod view;
+
+/// The partition of the alerts topic (of `partitions`) that every alert on
+/// one hotlist entry goes to, so that every reader sees an entry's alerts in
+/// one order and folds them into the same incidents (FNV-1a; never change it
+/// while alerts of the last 30 days are on the topic).
+pub fn entry_partition(list_id: &str, entry_id: &str, partitions: i32) -> i32 {
+    partition_of(entry_hash(list_id, entry_id), partitions)
+}
+
+/// The stable hash of an entry that [`entry_partition`] reduces.
+pub fn entry_hash(list_id: &str, entry_id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in list_id.bytes().chain([0]).chain(entry_id.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// The partition of `partitions` an entry hash goes to.
+pub fn partition_of(entry_hash: u64, partitions: i32) -> i32 {
+    (entry_hash % partitions.max(1) as u64) as i32
+}
+
 /// The newest alert schema this build writes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -173,6 +200,17 @@ mod tests {
         assert_ne!(alert_id(&read, "ab", "c"), alert_id(&read, "a", "bc"));
         // Pinned: changing the namespace or the name layout breaks dedup downstream.
         assert_eq!(a.to_string(), "ad60b5f2-59b6-5521-9887-ac713e6d7525");
+    }
+
+    #[test]
+    fn an_entry_always_goes_to_one_partition() {
+        // Pinned: moving an entry's partition would split its incidents.
+        assert_eq!(entry_partition("rso", "e1", 3), entry_partition("rso", "e1", 3));
+        let spread: std::collections::BTreeSet<i32> =
+            (0..100).map(|n| entry_partition("rso", &format!("e{n}"), 4)).collect();
+        assert_eq!(spread, [0, 1, 2, 3].into());
+        assert_eq!(entry_partition("rso", "e1", 0), 0);
+        assert_ne!(entry_partition("ab", "c", 1 << 20), entry_partition("a", "bc", 1 << 20));
     }
 
     #[test]

@@ -17,16 +17,21 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Request};
 use axum::response::Response;
 use axum::Router;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::server::router;
 use super::state::ApiState;
-use super::stores::{AuditLog, BoxFuture, HotlistUpload, Keep, PrincipalWriter, StoreError, Stores, TopicScan};
+use super::stores::{
+    AuditLog, BoxFuture, DecisionLog, HotlistUpload, Keep, PrincipalWriter, StoreError, Stores, TopicScan,
+};
 use crate::access::audit::{AuditEvent, AuditRecord, Chain};
 use crate::access::auth::{hash_password, Action, Grant, Role};
 use crate::access::principals::{Principals, User};
+use crate::alert::lifecycle::Transition;
 use crate::config::{Config, DEFAULT_TOML};
-use crate::hotlist::plan::{UploadOutcome, UploadReport};
+use crate::dispatch::board::Board;
+use crate::hotlist::plan::{UploadOutcome, UploadReport, Uploader};
 use crate::hotlist::HotlistEntry;
 use crate::metrics::Metrics;
 
@@ -116,14 +121,13 @@ impl HotlistUpload for MemoryHotlists {
         &'a self,
         list_id: &'a str,
         entries: &'a [Arc<HotlistEntry>],
-        organisation: &'a str,
-        enforce_owner: bool,
+        uploader: Uploader<'a>,
     ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>> {
         let mut owners = self.owners.lock().unwrap();
         let owner = owners
             .entry(list_id.to_owned())
-            .or_insert_with(|| organisation.to_owned());
-        let outcome = if enforce_owner && owner.as_str() != organisation {
+            .or_insert_with(|| uploader.organisation.to_owned());
+        let outcome = if uploader.enforce_owner && owner.as_str() != uploader.organisation {
             UploadOutcome::NotOwner { owner: owner.clone() }
         } else {
             // As if each upload's new entries matched one retained read.
@@ -134,6 +138,20 @@ impl HotlistUpload for MemoryHotlists {
             })
         };
         Box::pin(async move { Ok(outcome) })
+    }
+}
+
+/// Decisions go straight onto the board, as if read back from the topic.
+pub struct MemoryDecisions {
+    pub board: Arc<Board>,
+    next_offset: AtomicU64,
+}
+
+impl DecisionLog for MemoryDecisions {
+    fn write<'a>(&'a self, transition: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>> {
+        let offset = self.next_offset.fetch_add(1, Ordering::Relaxed) as i64;
+        self.board.add_transitions(&[(0, offset, &transition.encode())]);
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -212,6 +230,7 @@ pub struct Harness {
     pub audit: Arc<MemoryAudit>,
     pub scan: Arc<MemoryScan>,
     pub hotlists: Arc<MemoryHotlists>,
+    pub board: Arc<Board>,
     offset: Arc<AtomicU64>,
 }
 
@@ -225,11 +244,21 @@ impl Harness {
         let audit = Arc::new(MemoryAudit::default());
         let scan = Arc::new(MemoryScan::default());
         let hotlists = Arc::new(MemoryHotlists::default());
+        let lists: crate::kafka::hotlist::Lists = Default::default();
+        let board = Board::new(
+            config.dispatch.suppression_window,
+            Arc::clone(&lists),
+            CancellationToken::new(),
+        );
         let stores = Stores {
             principals: principals.clone(),
             audit: audit.clone(),
             scan: scan.clone(),
             hotlists: hotlists.clone(),
+            decisions: Arc::new(MemoryDecisions {
+                board: Arc::clone(&board),
+                next_offset: AtomicU64::new(0),
+            }),
         };
         let offset = Arc::new(AtomicU64::new(0));
         let clock: crate::Clock = {
@@ -242,7 +271,7 @@ impl Harness {
             stores,
             Metrics::new(),
             clock,
-            Default::default(),
+            (lists, Arc::clone(&board)),
         ));
         Harness {
             router: router(Arc::clone(&state)),
@@ -251,6 +280,7 @@ impl Harness {
             audit,
             scan,
             hotlists,
+            board,
             offset,
         }
     }

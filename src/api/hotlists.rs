@@ -16,7 +16,7 @@ use super::state::{ApiError, ApiState, Session};
 use crate::access::audit::check_reason;
 use crate::access::auth::Role;
 use crate::hotlist::feed::{self, FeedOptions, Format};
-use crate::hotlist::plan::UploadOutcome;
+use crate::hotlist::plan::{UploadOutcome, Uploader};
 use crate::hotlist::Category;
 
 #[derive(Deserialize)]
@@ -25,6 +25,9 @@ pub struct UploadParams {
     #[serde(default)]
     category: Option<String>,
     reason: String,
+    /// Sets the list's covert flag (its owner only); absent keeps it.
+    #[serde(default)]
+    covert: Option<bool>,
 }
 
 /// Replaces a list with the uploaded file: validated whole first; refused
@@ -62,12 +65,12 @@ pub async fn upload_hotlist(
             return Err(ApiError::BadRequest(format!("nothing uploaded: {e}")));
         }
     };
-    let enforce_owner = session.role != Role::Custodian;
-    let outcome = state
-        .stores
-        .hotlists
-        .upload(&list_id, &entries, &session.organisation, enforce_owner)
-        .await?;
+    let uploader = Uploader {
+        organisation: &session.organisation,
+        enforce_owner: session.role != Role::Custodian,
+        covert: params.covert,
+    };
+    let outcome = state.stores.hotlists.upload(&list_id, &entries, uploader).await?;
     match outcome {
         UploadOutcome::Done(report) => {
             state.metrics.historical_alerts.inc_by(report.historical_alerts as u64);

@@ -16,6 +16,7 @@
 //! response.
 
 pub mod audit;
+pub mod board;
 pub mod guard;
 pub mod health;
 pub mod hotlists;

@@ -12,6 +12,7 @@ use axum::http::Method;
 use axum::routing::{delete, get, post};
 
 use super::audit::{audit_report, audit_verify};
+use super::board;
 use super::health::{health, metrics};
 use super::hotlists::upload_hotlist;
 use super::search::{add_agency, export, list_agencies, search_alerts, search_reads, sharing_register};
@@ -48,6 +49,23 @@ pub fn all() -> Vec<Route> {
     vec![
         route(Method::POST, "/api/login", Access::Public, post(login)),
         route(Method::POST, "/api/logout", Access::Session, post(logout)),
+        route(Method::GET, "/api/session", Access::Session, get(board::whoami)),
+        route(Method::GET, "/board", Access::Public, get(board::page)),
+        route(Method::GET, "/board.js", Access::Public, get(board::script)),
+        route(Method::GET, "/board.css", Access::Public, get(board::style)),
+        route(Method::GET, "/favicon.ico", Access::Public, get(board::favicon)),
+        route(
+            Method::GET,
+            "/api/alerts/events",
+            Access::Action(Action::ViewLiveAlerts),
+            get(board::events),
+        ),
+        route(
+            Method::POST,
+            "/api/alerts/{id}/{action}",
+            Access::Action(Action::DecideAlert),
+            post(board::decide),
+        ),
         route(Method::GET, "/api/health", Access::Action(Action::Health), get(health)),
         route(Method::GET, "/metrics", Access::Action(Action::Metrics), get(metrics)),
         route(

@@ -58,13 +58,19 @@ async fn scan(
 }
 
 /// The alerts on the alerts topic whose read or entry plate is `plate`.
-async fn alerts_for(state: &ApiState, plate: Plate) -> Result<Vec<Alert>, ApiError> {
+/// The alerts on `plate` that a user of `organisation` may see: hits on
+/// another organisation's covert list are left out.
+async fn alerts_for(state: &ApiState, plate: Plate, organisation: &str) -> Result<Vec<Alert>, ApiError> {
     let wanted = plate.to_string();
     let found = scan(state, &state.config.topics.alerts, move |bytes| {
         Alert::decode(bytes).is_ok_and(|a| a.read.plate == wanted || a.entry.plate == wanted)
     })
     .await?;
-    Ok(found.iter().filter_map(|b| Alert::decode(b).ok()).collect())
+    Ok(found
+        .iter()
+        .filter_map(|b| Alert::decode(b).ok())
+        .filter(|a| state.board.may_see(&a.entry.list_id, Some(organisation)))
+        .collect())
 }
 
 fn plate_of(text: &str) -> Result<Plate, ApiError> {
@@ -95,7 +101,7 @@ pub async fn search_alerts(
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     check_purpose(&state, &session, client, Action::SearchAlerts, request.purpose.as_ref()).await?;
     let plate = plate_of(&request.plate)?;
-    let alerts = alerts_for(&state, plate).await?;
+    let alerts = alerts_for(&state, plate, &session.organisation).await?;
     let terms = vec![format!("plate={plate}")];
     let event = searched(
         &state,
@@ -210,7 +216,7 @@ pub async fn export(
         ));
     };
     let plate = plate_of(&request.plate)?;
-    let alerts = alerts_for(&state, plate).await?;
+    let alerts = alerts_for(&state, plate, &session.organisation).await?;
     let terms = vec![format!("agency={}", agency.ori), format!("plate={plate}")];
     let event = searched(&state, &session, client, "export", terms, request.purpose, alerts.len());
     state.record(event).await;

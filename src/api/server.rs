@@ -22,6 +22,7 @@ use super::routes;
 use super::state::ApiState;
 use super::stores::Stores;
 use crate::config::{ApiSettings, Config};
+use crate::dispatch::board::Board;
 use crate::kafka::hotlist::Lists;
 use crate::kafka::KafkaError;
 use crate::metrics::Metrics;
@@ -141,7 +142,7 @@ pub async fn start(
     config: &Config,
     metrics: Metrics,
     clock: Clock,
-    lists: Lists,
+    (lists, board): (Lists, Arc<Board>),
     shutdown: CancellationToken,
 ) -> Result<Running, ServerError> {
     let (principals, end) = {
@@ -154,8 +155,20 @@ pub async fn start(
         let config = config.clone();
         tokio::task::spawn_blocking(move || crate::kafka::audit::Writer::open(&config)).await??
     };
-    let stores = Stores::kafka(config, crate::kafka::principals::Writer::new(config)?, audit.start());
-    let state = Arc::new(ApiState::new(config.clone(), principals, stores, metrics, clock, lists));
+    let stores = Stores::kafka(
+        config,
+        crate::kafka::principals::Writer::new(config)?,
+        audit.start(),
+        crate::kafka::alert_state::Writer::new(config)?,
+    );
+    let state = Arc::new(ApiState::new(
+        config.clone(),
+        principals,
+        stores,
+        metrics,
+        clock,
+        (lists, board),
+    ));
     let listener = std::net::TcpListener::bind(config.api.listen)?;
     let address = listener.local_addr()?;
     let (tls, self_signed_cert) = if config.api.plain_http {

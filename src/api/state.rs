@@ -24,6 +24,7 @@ use crate::access::audit::{AuditEvent, AuditRecord};
 use crate::access::auth::{Action, Lockout, Role};
 use crate::access::principals::Principals;
 use crate::config::Config;
+use crate::dispatch::board::Board;
 use crate::kafka::hotlist::Lists;
 use crate::metrics::Metrics;
 use crate::Clock;
@@ -50,6 +51,9 @@ pub enum ApiError {
     Refused(String),
     #[error("not found")]
     NotFound,
+    /// Someone else changed it first (a dispatcher's decision that lost).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the body is larger than the {limit} bytes this route takes")]
     TooLarge { limit: u64 },
     /// A store (the broker) failed; the detail is logged, never sent.
@@ -65,6 +69,7 @@ impl IntoResponse for ApiError {
             ApiError::Locked => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(detail) => {
                 warn!(error = %detail, "storage unavailable");
@@ -139,6 +144,8 @@ pub struct ApiState {
     pub clock: Clock,
     /// The hotlists and when each was last refreshed.
     pub lists: Lists,
+    /// Incidents and decisions, for the dispatch board.
+    pub board: Arc<Board>,
 }
 
 impl ApiState {
@@ -149,7 +156,7 @@ impl ApiState {
         stores: Stores,
         metrics: Metrics,
         clock: Clock,
-        lists: Lists,
+        (lists, board): (Lists, Arc<Board>),
     ) -> ApiState {
         ApiState {
             lockout: Mutex::new(Lockout::new(config.api.lockout)),
@@ -160,6 +167,7 @@ impl ApiState {
             metrics,
             clock,
             lists,
+            board,
         }
     }
 

@@ -16,8 +16,9 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use crate::access::audit::{AuditEvent, AuditRecord};
+use crate::alert::lifecycle::Transition;
 use crate::config::Config;
-use crate::hotlist::plan::UploadOutcome;
+use crate::hotlist::plan::{UploadOutcome, Uploader};
 use crate::hotlist::HotlistEntry;
 use crate::kafka::KafkaError;
 
@@ -68,15 +69,27 @@ pub trait TopicScan: Send + Sync {
 
 /// Replaces a whole hotlist.
 pub trait HotlistUpload: Send + Sync {
-    /// Replaces list `list_id` with `entries` for `organisation`; with
-    /// `enforce_owner`, only a list it owns (or a new one).
+    /// Replaces list `list_id` with `entries` for `uploader` (see
+    /// [`Uploader`]: ownership and the covert flag).
     fn upload<'a>(
         &'a self,
         list_id: &'a str,
         entries: &'a [Arc<HotlistEntry>],
-        organisation: &'a str,
-        enforce_owner: bool,
+        uploader: Uploader<'a>,
     ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>>;
+}
+
+/// Where dispatchers' decisions are written.
+pub trait DecisionLog: Send + Sync {
+    /// Writes one decision; done once it is durable. It takes effect when
+    /// the board reads it back.
+    fn write<'a>(&'a self, transition: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+impl DecisionLog for crate::kafka::alert_state::Writer {
+    fn write<'a>(&'a self, transition: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { Ok(crate::kafka::alert_state::Writer::write(self, transition).await?) })
+    }
 }
 
 /// The stores a running API uses.
@@ -86,6 +99,7 @@ pub struct Stores {
     pub audit: Arc<dyn AuditLog>,
     pub scan: Arc<dyn TopicScan>,
     pub hotlists: Arc<dyn HotlistUpload>,
+    pub decisions: Arc<dyn DecisionLog>,
 }
 
 impl Stores {
@@ -96,6 +110,7 @@ impl Stores {
         config: &Config,
         principals: crate::kafka::principals::Writer,
         audit: mpsc::Sender<AuditEvent>,
+        decisions: crate::kafka::alert_state::Writer,
     ) -> Stores {
         let config = Arc::new(config.clone());
         Stores {
@@ -106,6 +121,7 @@ impl Stores {
             }),
             scan: Arc::new(KafkaScan(Arc::clone(&config))),
             hotlists: Arc::new(KafkaHotlists(config)),
+            decisions: Arc::new(decisions),
         }
     }
 }
@@ -160,11 +176,8 @@ impl HotlistUpload for KafkaHotlists {
         &'a self,
         list_id: &'a str,
         entries: &'a [Arc<HotlistEntry>],
-        organisation: &'a str,
-        enforce_owner: bool,
+        uploader: Uploader<'a>,
     ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>> {
-        Box::pin(async move {
-            Ok(crate::kafka::hotlist::upload(&self.0, list_id, entries, organisation, enforce_owner).await?)
-        })
+        Box::pin(async move { Ok(crate::kafka::hotlist::upload_as(&self.0, list_id, entries, uploader).await?) })
     }
 }

@@ -73,6 +73,10 @@ pub struct ListMeta {
     pub organisation: String,
     pub refreshed_at: chrono::DateTime<chrono::Utc>,
     pub entries: usize,
+    /// A covert list: its hits go only to users of its organisation, never
+    /// to the general board, webhooks or other organisations' searches.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub covert: bool,
 }
 
 /// The outcome of an upload request.
@@ -126,6 +130,9 @@ pub struct Uploader<'a> {
     /// Held to list ownership (every role but the custodian): may replace
     /// only a list it owns, or claim a new one.
     pub enforce_owner: bool,
+    /// Sets the list's covert flag; `None` keeps it (a new list is not covert).
+    /// Only the owning organisation may change it.
+    pub covert: Option<bool>,
 }
 
 /// What an upload will write.
@@ -163,9 +170,11 @@ pub fn plan(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Planned {
     let owner = lists.get(list_id).map(|m| m.organisation.clone());
+    let was_covert = lists.get(list_id).is_some_and(|m| m.covert);
+    let flips_covert = uploader.covert.is_some_and(|c| c != was_covert);
     if let Some(owner) = owner
         .clone()
-        .filter(|o| uploader.enforce_owner && o != uploader.organisation)
+        .filter(|o| (uploader.enforce_owner || flips_covert) && o != uploader.organisation)
     {
         return Planned::NotOwner { owner };
     }
@@ -203,6 +212,7 @@ pub fn plan(
         organisation: owner.unwrap_or_else(|| uploader.organisation.to_owned()),
         refreshed_at: now,
         entries: keep.len(),
+        covert: uploader.covert.unwrap_or(was_covert),
     };
     Planned::Plan(Plan {
         writes,

@@ -25,6 +25,7 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 const DOJ: Uploader<'static> = Uploader {
     organisation: "CA DOJ",
     enforce_owner: true,
+    covert: None,
 };
 
 /// The topic as it holds `entries`, owned by `owner`.
@@ -38,6 +39,7 @@ fn topic(entries: &[Arc<HotlistEntry>], owner: &str) -> (BTreeMap<String, EntryR
         organisation: owner.into(),
         refreshed_at: now(),
         entries: entries.len(),
+        covert: false,
     };
     (records, BTreeMap::from([("doj".to_string(), meta)]))
 }
@@ -118,6 +120,7 @@ fn only_the_owner_replaces_a_list_unless_the_uploader_is_not_held_to_ownership()
     let other = Uploader {
         organisation: "Some Other PD",
         enforce_owner: true,
+        covert: None,
     };
     assert_eq!(
         plan("doj", &[], &current, &lists, other, now()),
@@ -126,6 +129,7 @@ fn only_the_owner_replaces_a_list_unless_the_uploader_is_not_held_to_ownership()
     let custodian = Uploader {
         organisation: "City of Coachella",
         enforce_owner: false,
+        covert: None,
     };
     let plan = planned(plan("doj", &[], &current, &lists, custodian, now()));
     assert_eq!(plan.report.removed, 1);

@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::Message;
 
 use super::{acked, client_config, enqueue, read_to_end, scan, KafkaError};
@@ -46,12 +46,14 @@ pub async fn historical_alerts(
             reason: e.to_string(),
         })??;
     let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
+    let partitions = super::partition_count(producer.client(), &config.topics.alerts)?;
     let never = tokio_util::sync::CancellationToken::new();
     let mut deliveries = Vec::with_capacity(alerts.len());
     for alert in &alerts {
         let record = FutureRecord::to(&config.topics.alerts)
             .key(&alert.key)
             .payload(&alert.payload)
+            .partition(crate::alert::partition_of(alert.entry_hash, partitions))
             .timestamp(alert.captured_at_ms);
         deliveries.push(enqueue(&producer, record, &never).await?);
     }

@@ -164,13 +164,29 @@ fn apply_record(
 }
 
 /// `organisation` uploads; with `enforce_owner` (any role but the custodian)
-/// it may only replace a list it owns, or claim a new one.
+/// it may only replace a list it owns, or claim a new one. The list's
+/// covert flag is kept.
 pub async fn upload(
     config: &Config,
     list_id: &str,
     entries: &[Arc<HotlistEntry>],
     organisation: &str,
     enforce_owner: bool,
+) -> Result<UploadOutcome, KafkaError> {
+    let uploader = Uploader {
+        organisation,
+        enforce_owner,
+        covert: None,
+    };
+    upload_as(config, list_id, entries, uploader).await
+}
+
+/// Replaces list `list_id` with `entries` as `uploader` says.
+pub async fn upload_as(
+    config: &Config,
+    list_id: &str,
+    entries: &[Arc<HotlistEntry>],
+    uploader: Uploader<'_>,
 ) -> Result<UploadOutcome, KafkaError> {
     let (current, lists, _) = {
         let config = config.clone();
@@ -180,10 +196,6 @@ pub async fn upload(
                 topic: "hotlist".into(),
                 reason: e.to_string(),
             })??
-    };
-    let uploader = Uploader {
-        organisation,
-        enforce_owner,
     };
     let plan = match plan::plan(list_id, entries, &current, &lists, uploader, chrono::Utc::now()) {
         Planned::Plan(plan) => plan,

@@ -5,6 +5,7 @@
 //! records are produced back. Nothing here decides what a read means; that
 //! is [`crate::pipeline`], which this module feeds and drains.
 
+pub mod alert_state;
 pub mod audit;
 mod connect;
 pub mod historical;
@@ -84,6 +85,22 @@ pub async fn acked(delivery: rdkafka::producer::DeliveryFuture) -> Result<(), Ka
         .map_err(|_| KafkaError::Undelivered(1))?
         .map_err(|(e, _)| e)?;
     Ok(())
+}
+
+/// How many partitions `topic` has (waiting out a leaderless moment).
+pub fn partition_count<C: rdkafka::client::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+) -> Result<i32, KafkaError> {
+    let metadata = settled(|| client.fetch_metadata(Some(topic), READ_TIMEOUT))?;
+    let count = metadata.topics().first().map_or(0, |t| t.partitions().len());
+    if count == 0 {
+        return Err(KafkaError::Topic {
+            topic: topic.to_owned(),
+            reason: "has no partitions (run `hotlist-matcher topics`)".into(),
+        });
+    }
+    Ok(count as i32)
 }
 
 /// Retries `call` while the broker says a partition has no leader yet (a

@@ -17,7 +17,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::{sleep, Instant};
@@ -67,6 +67,8 @@ struct Outgoing {
     headers: Vec<(&'static str, String)>,
     /// The reason code for dead letters, `None` for alerts.
     dlq_code: Option<&'static str>,
+    /// The partition of an alert: the one of its entry.
+    partition: Option<i32>,
 }
 
 /// The reads taken since offsets were last stored, and what they produced.
@@ -117,6 +119,8 @@ pub struct Source {
     processor: Processor,
     /// Since when the consumer has reported errors (a broker outage), if it has.
     troubled_since: Option<Instant>,
+    /// Partitions of the alerts topic, to send each entry's alerts to one.
+    alert_partitions: i32,
     config: Config,
     metrics: Metrics,
 }
@@ -156,7 +160,9 @@ impl Source {
             )
             .create()?;
         metrics.hotlist_entries.set(matcher.len() as i64);
+        let alert_partitions = super::partition_count(producer.client(), &config.topics.alerts)?;
         Ok(Source {
+            alert_partitions,
             consumer,
             producer,
             processor: Processor::new(matcher, config.pipeline.max_record_bytes),
@@ -221,7 +227,12 @@ impl Source {
                             "reads flowing again after consumer errors"
                         );
                     }
-                    take(&mut self.processor, &self.config, &message, &mut batch)
+                    take(
+                        &mut self.processor,
+                        (&self.config, self.alert_partitions),
+                        &message,
+                        &mut batch,
+                    )
                 }
                 Err(e) => {
                     warn!(error = %e, "consumer error");
@@ -289,6 +300,9 @@ impl Source {
             if let Some(key) = &record.key {
                 future_record = future_record.key(key);
             }
+            if let Some(partition) = record.partition {
+                future_record = future_record.partition(partition);
+            }
             let delivery = super::enqueue(&self.producer, future_record, shutdown)
                 .await
                 .map_err(|_| KafkaError::Undelivered(indexes.len() - futures.len()))?;
@@ -324,7 +338,12 @@ impl Source {
 }
 
 /// Processes one consumed record into the batch.
-fn take(processor: &mut Processor, config: &Config, message: &BorrowedMessage<'_>, batch: &mut Batch) {
+fn take(
+    processor: &mut Processor,
+    (config, alert_partitions): (&Config, i32),
+    message: &BorrowedMessage<'_>,
+    batch: &mut Batch,
+) {
     let payload = message.payload().unwrap_or_default();
     batch.reads += 1;
     batch.next_offsets.insert(message.partition(), message.offset() + 1);
@@ -338,6 +357,7 @@ fn take(processor: &mut Processor, config: &Config, message: &BorrowedMessage<'_
                 payload: alert.payload,
                 headers: Vec::new(),
                 dlq_code: None,
+                partition: Some(crate::alert::partition_of(alert.entry_hash, alert_partitions)),
             }));
         }
         Outcome::Rejected(reason) => {
@@ -352,6 +372,7 @@ fn take(processor: &mut Processor, config: &Config, message: &BorrowedMessage<'_
                     (DLQ_SOURCE_HEADER, source),
                 ],
                 dlq_code: Some(reason.code()),
+                partition: None,
             });
         }
     }

@@ -66,6 +66,23 @@ pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
         spec(
             &topics.dlq,
             true,
+            vec![
+                ("cleanup.policy", "delete".into()),
+                ("retention.ms", retention_ms.clone()),
+            ],
+        ),
+        // Decisions fold in order from the first record: never compacted.
+        spec(
+            &topics.alert_state,
+            true,
+            vec![
+                ("cleanup.policy", "delete".into()),
+                ("retention.ms", retention_ms.clone()),
+            ],
+        ),
+        spec(
+            &topics.webhook_dlq,
+            true,
             vec![("cleanup.policy", "delete".into()), ("retention.ms", retention_ms)],
         ),
         spec(&topics.hotlist, false, vec![("cleanup.policy", "compact".into())]),
@@ -242,6 +259,11 @@ mod tests {
         );
         assert_eq!(by_name["alpr.alerts"].configs[0].1, "compact,delete");
         assert_eq!(by_name["alpr.reads.dlq"].configs[1].1, "2592000000");
+        for name in ["alpr.alert-state", "alpr.webhooks.dlq"] {
+            assert_eq!(by_name[name].configs, reads.configs, "{name}");
+            assert!(by_name[name].alpr_data);
+        }
+        assert_eq!(specs.len(), 8);
         assert_eq!(
             by_name["alpr.hotlist"].configs,
             vec![("cleanup.policy", "compact".to_string())]

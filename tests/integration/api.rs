@@ -152,7 +152,12 @@ impl Api {
         seed(&config, clock()).await;
         let shutdown = CancellationToken::new();
         let lists: Lists = Default::default();
-        let running = server::start(&config, Metrics::new(), clock, lists.clone(), shutdown.clone())
+        let board = hotlist_matcher::dispatch::board::Board::new(
+            config.dispatch.suppression_window,
+            lists.clone(),
+            shutdown.clone(),
+        );
+        let running = server::start(&config, Metrics::new(), clock, (lists.clone(), board), shutdown.clone())
             .await
             .unwrap();
         let ca = dir.path().join("ca.pem");
@@ -494,6 +499,7 @@ async fn a_stale_list_degrades_health_and_sets_the_metric() {
             organisation: "CA DOJ".into(),
             refreshed_at: chrono::Utc::now() - chrono::Duration::hours(25),
             entries: 1_000_000,
+            covert: false,
         },
     );
     let (_, health) = client.call("GET", "/api/health", Some(&ops), None);

@@ -1,0 +1,281 @@
+//! The dispatch board over HTTPS: the page, its live feed, and the
+//! dispatcher's decisions.
+//!
+//! The page (plain HTML, CSS and JavaScript in `assets/`, built into the
+//! binary) holds no data; everything comes after login, through the
+//! session cookie. `GET /api/alerts/events` is a server-sent event stream:
+//! a `snapshot` of the open incidents the user may see, then an `incident`
+//! for each change and a `status` with stale hotlists every
+//! [`STATUS_EVERY`]. It ends when the session ends or the service stops. A
+//! decision is written to the alert-state topic and answered once this
+//! instance has read it back: 200 with the incident if it won, 409 naming
+//! who moved the alert first if it lost. Both are audited.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::state::{ApiError, ApiState, Session};
+use crate::alert::lifecycle::{Action, Decision, RejectReason, Transition, TRANSITION_SCHEMA};
+use crate::kafka::hotlist::stale;
+
+/// How often a live board is told which hotlists are stale.
+pub const STATUS_EVERY: Duration = Duration::from_secs(30);
+/// How long a decision may take to be read back from the topic.
+const DECISION_WAIT: Duration = Duration::from_secs(10);
+
+const PAGE: &str = include_str!("../../assets/board.html");
+const SCRIPT: &str = include_str!("../../assets/board.js");
+const STYLE: &str = include_str!("../../assets/board.css");
+/// The page loads only its own script and style, and nothing else.
+const CSP: &str = "default-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
+pub async fn page() -> impl IntoResponse {
+    asset("text/html; charset=utf-8", PAGE)
+}
+
+pub async fn script() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+pub async fn style() -> impl IntoResponse {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+pub async fn favicon() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// Who is logged in, and the CSRF token the page must echo (so a reload
+/// resumes the session without a new login).
+pub async fn whoami(Extension(session): Extension<Session>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "username": session.username,
+        "organisation": session.organisation,
+        "role": session.role,
+        "csrf_token": session.csrf_token,
+    }))
+}
+
+fn snapshot(state: &ApiState, session: &Session) -> Event {
+    let data = serde_json::json!({
+        "incidents": state.board.open(&session.organisation),
+        "stale_lists": stale_lists(state),
+        "time_zone": state.config.dispatch.time_zone,
+        "user": {"username": session.username, "organisation": session.organisation, "role": session.role},
+    });
+    Event::default().event("snapshot").data(data.to_string())
+}
+
+fn stale_lists(state: &ApiState) -> Vec<serde_json::Value> {
+    let now = state.now().into();
+    let lists = state.lists.read().expect("lists lock");
+    stale(&lists, now, state.config.hotlist.max_age)
+        .into_iter()
+        .map(|m| serde_json::json!({"list_id": m.list_id, "age_secs": (now - m.refreshed_at).num_seconds()}))
+        .collect()
+}
+
+/// The live feed of the board.
+pub async fn events(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    state
+        .record(state.event(&session, "board_opened", client, Vec::new()))
+        .await;
+    let feed = Feed {
+        changes: state.board.subscribe(),
+        status: tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY),
+        first: true,
+        _open: OpenStream::new(&state),
+        state,
+        session,
+    };
+    Sse::new(futures_util::stream::unfold(feed, Feed::next)).keep_alive(KeepAlive::default())
+}
+
+/// Counts live streams for the metric while it exists.
+struct OpenStream(prometheus::IntGauge);
+
+impl OpenStream {
+    fn new(state: &ApiState) -> OpenStream {
+        state.metrics.board_streams.inc();
+        OpenStream(state.metrics.board_streams.clone())
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// One board's stream.
+struct Feed {
+    state: Arc<ApiState>,
+    session: Session,
+    changes: tokio::sync::broadcast::Receiver<Uuid>,
+    status: tokio::time::Interval,
+    first: bool,
+    _open: OpenStream,
+}
+
+impl Feed {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Feed)> {
+        if std::mem::take(&mut self.first) {
+            let event = snapshot(&self.state, &self.session);
+            return Some((Ok(event), self));
+        }
+        loop {
+            if !self.state.sessions.contains_key(&self.session.token) || self.state.now() >= self.session.expires_at {
+                return None; // logged out or expired: the page logs in again
+            }
+            let event = tokio::select! {
+                _ = self.state.board.shutdown.cancelled() => return None,
+                _ = self.status.tick() => {
+                    let data = serde_json::json!({ "stale_lists": stale_lists(&self.state) });
+                    Event::default().event("status").data(data.to_string())
+                }
+                changed = self.changes.recv() => match changed {
+                    Ok(id) => match self.state.board.view(&id, Some(&self.session.organisation)) {
+                        Some(view) => Event::default().event("incident").data(serde_json::to_string(&view).expect("serializes")),
+                        None => continue, // not for this user (covert)
+                    },
+                    Err(RecvError::Lagged(_)) => snapshot(&self.state, &self.session),
+                    Err(RecvError::Closed) => return None,
+                },
+            };
+            return Some((Ok(event), self));
+        }
+    }
+}
+
+/// A decision's body: the reason of a rejection.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    #[serde(default)]
+    reason: Option<RejectReason>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+fn action_of(name: &str, request: DecideRequest) -> Result<Action, ApiError> {
+    Ok(match name {
+        "acknowledge" => Action::Acknowledge,
+        "confirm" => Action::Confirm,
+        "close" => Action::Close,
+        "reject" => Action::Reject {
+            reason: request
+                .reason
+                .ok_or_else(|| ApiError::BadRequest("a rejection needs a reason".into()))?,
+            text: request.text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+        },
+        _ => return Err(ApiError::NotFound),
+    })
+}
+
+/// Acknowledge, confirm, reject or close an alert.
+pub async fn decide(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Path((id, action)): Path<(String, String)>,
+    Json(request): Json<DecideRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    let action = action_of(&action, request)?;
+    let view = state
+        .board
+        .view(&id, Some(&session.organisation))
+        .ok_or(ApiError::NotFound)?;
+    let transition = Transition {
+        schema: TRANSITION_SCHEMA,
+        transition_id: Uuid::new_v4(),
+        alert_id: id,
+        from: view.state,
+        action,
+        by: session.username.clone(),
+        organisation: session.organisation.clone(),
+        at: state.now().into(),
+    };
+    if let Err(e) = transition.validate() {
+        let terms = vec![format!("alert={id}"), "outcome=refused".into()];
+        let action = format!("alert_{}", transition.action.name());
+        state.record(state.event(&session, &action, client, terms)).await;
+        let last = view.history.last().map_or(String::new(), |s| format!(" by {}", s.by));
+        return Err(match e {
+            crate::alert::lifecycle::LifecycleError::NotAllowed { state, .. } => ApiError::Conflict(format!(
+                "cannot {}: the alert is {state}{last}",
+                transition.action.name()
+            )),
+            other => ApiError::BadRequest(other.to_string()),
+        });
+    }
+    state.stores.decisions.write(&transition).await?;
+    let decided = state
+        .board
+        .wait_decision(&transition.transition_id, DECISION_WAIT)
+        .await
+        .ok_or_else(|| ApiError::Unavailable("decision written but not read back in time".into()))?;
+    let outcome = match &decided.decision {
+        Decision::Applied => "applied",
+        Decision::Conflict { .. } => "conflict",
+    };
+    let mut terms = vec![format!("alert={id}"), format!("outcome={outcome}")];
+    if let Action::Reject { reason, .. } = &transition.action {
+        terms.push(format!("reason={}", reason.name()));
+    }
+    let name = transition.action.name();
+    state
+        .record(state.event(&session, &format!("alert_{name}"), client, terms))
+        .await;
+    state.metrics.decisions.with_label_values(&[name, outcome]).inc();
+    match decided.decision {
+        Decision::Applied => {
+            if let Action::Reject {
+                reason: RejectReason::Misread,
+                ..
+            } = transition.action
+            {
+                let labels = [view.camera_id.as_str(), view.match_kind.name()];
+                state.metrics.misread_rejections.with_label_values(&labels).inc();
+            }
+            let incident = state.board.view(&id, Some(&session.organisation));
+            Ok(Json(serde_json::json!({ "incident": incident })))
+        }
+        Decision::Conflict { state: now, by } => {
+            let by = by.map_or(String::new(), |b| format!(" by {b}"));
+            Err(ApiError::Conflict(format!("already {}{by}", now.name())))
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "board_tests.rs"]
+mod tests;

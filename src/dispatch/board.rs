@@ -1,0 +1,250 @@
+//! The board's state on this instance: every incident and decision, folded
+//! from the alerts and alert-state topics, and the news of each change.
+//!
+//! Each instance folds both topics whole and in their order, so every
+//! instance, and every browser connected to any of them, shows the same
+//! incidents in the same states; a reload or a restart reads them again.
+//! [`Board`] never writes: a decision is written to the alert-state topic
+//! and takes effect here when it is read back, which is how a dispatcher
+//! learns whether their decision won ([`Board::wait_decision`]). It also
+//! records how far it has read each partition, so the webhook deliverer can
+//! wait until an alert it is about to send has been folded in.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+use uuid::Uuid;
+
+use crate::access::auth::may_see_list;
+use crate::alert::incident::{Added, Incidents};
+use crate::alert::lifecycle::{Decision, Transition};
+use crate::alert::view::IncidentView;
+use crate::alert::Alert;
+use crate::config::Config;
+use crate::kafka::alert_state::{follow_from_beginning, Record};
+use crate::kafka::hotlist::Lists;
+use crate::kafka::KafkaError;
+
+/// Which topic a position is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Alerts,
+    States,
+}
+
+/// What the board knows of a transition it has read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    pub transition: Transition,
+    pub decision: Decision,
+}
+
+#[derive(Debug)]
+struct Inner {
+    incidents: Incidents,
+    /// The next offset to read, by topic and partition.
+    next: HashMap<(Stream, i32), i64>,
+    /// Every transition read, by its id.
+    decided: HashMap<Uuid, Decided>,
+}
+
+/// Incidents and decisions, as every instance folds them.
+pub struct Board {
+    inner: RwLock<Inner>,
+    /// The id of each incident that changed.
+    changes: broadcast::Sender<Uuid>,
+    progress: Notify,
+    lists: Lists,
+    /// Cancelled when the service stops: live streams end.
+    pub shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Board").finish_non_exhaustive()
+    }
+}
+
+impl Board {
+    /// An empty board; alerts on one entry within `window` are one incident.
+    pub fn new(window: Duration, lists: Lists, shutdown: CancellationToken) -> Arc<Board> {
+        Arc::new(Board {
+            inner: RwLock::new(Inner {
+                incidents: Incidents::new(window),
+                next: HashMap::new(),
+                decided: HashMap::new(),
+            }),
+            changes: broadcast::channel(4096).0,
+            progress: Notify::new(),
+            lists,
+            shutdown,
+        })
+    }
+
+    /// Folds in alert records, in their partition's order.
+    pub fn add_alerts(&self, records: &[Record<'_>]) {
+        let mut changed = Vec::new();
+        {
+            let mut inner = self.inner.write().expect("board lock");
+            for &(partition, offset, payload) in records {
+                inner.next.insert((Stream::Alerts, partition), offset + 1);
+                match Alert::decode(payload) {
+                    Ok(alert) => match inner.incidents.add_alert(alert) {
+                        Added::Duplicate(_) => {}
+                        added => changed.push(added.incident()),
+                    },
+                    Err(e) => warn!(partition, offset, error = %e, "alert record skipped"),
+                }
+            }
+        }
+        self.announce(changed);
+    }
+
+    /// Folds in decision records, in their partition's order.
+    pub fn add_transitions(&self, records: &[Record<'_>]) {
+        let mut changed = Vec::new();
+        {
+            let mut inner = self.inner.write().expect("board lock");
+            for &(partition, offset, payload) in records {
+                inner.next.insert((Stream::States, partition), offset + 1);
+                match Transition::decode(payload) {
+                    Ok(transition) => {
+                        let decision = inner.incidents.apply(&transition);
+                        if decision == Decision::Applied {
+                            changed.push(transition.alert_id);
+                        }
+                        let id = transition.transition_id;
+                        inner.decided.entry(id).or_insert(Decided { transition, decision });
+                    }
+                    Err(e) => warn!(partition, offset, error = %e, "alert-state record skipped"),
+                }
+            }
+        }
+        self.announce(changed);
+    }
+
+    fn announce(&self, changed: Vec<Uuid>) {
+        for id in changed {
+            let _ = self.changes.send(id); // nobody listening is fine
+        }
+        self.progress.notify_waiters();
+    }
+
+    /// News of every incident that changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
+        self.changes.subscribe()
+    }
+
+    /// Whether a user of `organisation` may see hits on list `list_id`.
+    pub fn may_see(&self, list_id: &str, organisation: Option<&str>) -> bool {
+        let lists = self.lists.read().expect("lists lock");
+        may_see_list(lists.get(list_id), organisation)
+    }
+
+    /// Incident `id` as a user of `organisation` may see it (any state);
+    /// `None` for what goes beyond this service (webhooks): never covert.
+    pub fn view(&self, id: &Uuid, organisation: Option<&str>) -> Option<IncidentView> {
+        let inner = self.inner.read().expect("board lock");
+        let incident = inner.incidents.get(id)?;
+        if !self.may_see(&incident.alert.entry.list_id, organisation) {
+            return None;
+        }
+        Some(IncidentView::new(incident, &inner.incidents.lifecycle(id)))
+    }
+
+    /// Every open incident a user of `organisation` may see, by priority
+    /// (0 first), then newest first.
+    pub fn open(&self, organisation: &str) -> Vec<IncidentView> {
+        let inner = self.inner.read().expect("board lock");
+        let mut views: Vec<IncidentView> = inner
+            .incidents
+            .ids()
+            .filter(|id| inner.incidents.is_open(id))
+            .filter_map(|id| inner.incidents.get(id))
+            .filter(|i| self.may_see(&i.alert.entry.list_id, Some(organisation)))
+            .map(|i| IncidentView::new(i, &inner.incidents.lifecycle(&i.id())))
+            .collect();
+        views.sort_by(|a, b| a.priority.cmp(&b.priority).then(b.last_seen.cmp(&a.last_seen)));
+        views
+    }
+
+    /// The incident alert `alert_id` went to, once it has been read.
+    pub fn incident_of(&self, alert_id: &Uuid) -> Option<Uuid> {
+        self.inner.read().expect("board lock").incidents.incident_of(alert_id)
+    }
+
+    /// The transition `id` and what became of it, once it has been read.
+    pub fn decided(&self, id: &Uuid) -> Option<Decided> {
+        self.inner.read().expect("board lock").decided.get(id).cloned()
+    }
+
+    /// Waits up to `timeout` for transition `id` to be read back.
+    pub async fn wait_decision(&self, id: &Uuid, timeout: Duration) -> Option<Decided> {
+        self.wait(timeout, || self.decided(id)).await
+    }
+
+    /// Waits up to `timeout` until the record at `offset` of `partition`
+    /// has been folded in.
+    pub async fn wait_read(&self, stream: Stream, partition: i32, offset: i64, timeout: Duration) -> bool {
+        let read = || {
+            let inner = self.inner.read().expect("board lock");
+            inner
+                .next
+                .get(&(stream, partition))
+                .is_some_and(|next| *next > offset)
+                .then_some(())
+        };
+        self.wait(timeout, read).await.is_some()
+    }
+
+    async fn wait<T>(&self, timeout: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.progress.notified();
+            if let Some(found) = ready() {
+                return Some(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return ready();
+            }
+        }
+    }
+
+    /// How many incidents the board holds.
+    pub fn len(&self) -> usize {
+        self.inner.read().expect("board lock").incidents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Folds the alerts and alert-state topics into `board` from their first
+/// records, until the board's shutdown.
+pub fn follow(config: &Config, board: &Arc<Board>) -> Result<(), KafkaError> {
+    let alerts = Arc::clone(board);
+    follow_from_beginning(
+        config,
+        &config.topics.alerts,
+        "board-alerts",
+        board.shutdown.clone(),
+        move |records| alerts.add_alerts(records),
+    )?;
+    let states = Arc::clone(board);
+    follow_from_beginning(
+        config,
+        &config.topics.alert_state,
+        "board-states",
+        board.shutdown.clone(),
+        move |records| states.add_transitions(records),
+    )
+}
+
+#[cfg(test)]
+#[path = "board_tests.rs"]
+mod tests;
