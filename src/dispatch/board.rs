@@ -50,6 +50,9 @@ struct Inner {
     next: HashMap<(Stream, i32), i64>,
     /// Every transition read, by its id.
     decided: HashMap<Uuid, Decided>,
+    /// Where each alert id was first read: a later copy (a read redelivered
+    /// after a crash) is a duplicate.
+    first_read: HashMap<Uuid, (i32, i64)>,
 }
 
 /// Incidents and decisions, as every instance folds them.
@@ -77,6 +80,7 @@ impl Board {
                 incidents: Incidents::new(window),
                 next: HashMap::new(),
                 decided: HashMap::new(),
+                first_read: HashMap::new(),
             }),
             changes: broadcast::channel(4096).0,
             progress: Notify::new(),
@@ -93,10 +97,16 @@ impl Board {
             for &(partition, offset, payload) in records {
                 inner.next.insert((Stream::Alerts, partition), offset + 1);
                 match Alert::decode(payload) {
-                    Ok(alert) => match inner.incidents.add_alert(alert) {
-                        Added::Duplicate(_) => {}
-                        added => changed.push(added.incident()),
-                    },
+                    Ok(alert) => {
+                        let id = alert.alert_id;
+                        match inner.incidents.add_alert(alert) {
+                            Added::Duplicate(_) => {}
+                            added => {
+                                inner.first_read.insert(id, (partition, offset));
+                                changed.push(added.incident());
+                            }
+                        }
+                    }
                     Err(e) => warn!(partition, offset, error = %e, "alert record skipped"),
                 }
             }
@@ -175,6 +185,13 @@ impl Board {
     /// The incident alert `alert_id` went to, once it has been read.
     pub fn incident_of(&self, alert_id: &Uuid) -> Option<Uuid> {
         self.inner.read().expect("board lock").incidents.incident_of(alert_id)
+    }
+
+    /// Whether the alert record at `offset` of `partition` was the first
+    /// copy of alert `alert_id` (not a redelivered read's duplicate).
+    pub fn is_first_copy(&self, alert_id: &Uuid, partition: i32, offset: i64) -> bool {
+        let inner = self.inner.read().expect("board lock");
+        inner.first_read.get(alert_id) == Some(&(partition, offset))
     }
 
     /// The transition `id` and what became of it, once it has been read.

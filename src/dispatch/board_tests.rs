@@ -62,6 +62,8 @@ fn boards_reading_the_same_records_show_the_same_incidents() {
         one.incident_of(&alert(2, "e1", "cam-2", at(2)).alert_id),
         Some(first_id)
     );
+    assert!(one.is_first_copy(&first_id, 0, 0));
+    assert!(!one.is_first_copy(&first_id, 0, 3), "the redelivered copy");
     // Positions read so far, per topic and partition.
     let now = tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -197,14 +197,17 @@ impl Deliverer {
             );
         }
         let event = match stream {
-            Stream::Alerts => self.alert_event(payload),
+            Stream::Alerts => self.alert_event(payload, (message.partition(), message.offset())),
             Stream::States => self.state_event(payload).await,
         };
         Some(event.into_iter().collect())
     }
 
-    fn alert_event(&self, payload: &[u8]) -> Option<Outgoing> {
+    fn alert_event(&self, payload: &[u8], (partition, offset): (i32, i64)) -> Option<Outgoing> {
         let alert = Alert::decode(payload).ok()?;
+        if !self.board.is_first_copy(&alert.alert_id, partition, offset) {
+            return None; // a redelivered read's copy: already sent
+        }
         let incident_id = self.board.incident_of(&alert.alert_id)?;
         let view = self.board.view(&incident_id, None)?; // covert: never sent
         let kind = if incident_id == alert.alert_id {

@@ -15,6 +15,8 @@ mod feeds;
 mod group;
 mod historical;
 mod pipeline;
+mod receiver;
 mod secure;
 mod topics;
 mod users;
+mod webhooks;
