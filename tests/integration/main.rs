@@ -10,6 +10,7 @@ mod common;
 mod compaction;
 mod crash;
 mod demo;
+mod dispatch;
 mod failover;
 mod feeds;
 mod group;
