@@ -6,6 +6,7 @@
 //! never see each other's records.
 
 mod api;
+mod board;
 mod common;
 mod compaction;
 mod crash;
@@ -20,4 +21,5 @@ mod receiver;
 mod secure;
 mod topics;
 mod users;
+mod webdriver;
 mod webhooks;
