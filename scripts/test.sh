@@ -5,7 +5,8 @@
 #    start: one node on 127.0.0.1:9092, downloaded from Maven Central the
 #    first time), unless HOTLIST_TEST_BOOTSTRAP names another cluster; then
 #    cargo fmt --check, clippy -D warnings, and the unit, doc and integration
-#    tests against it. The broker is stopped afterwards if this run started it.
+#    tests against it, the board's in headless Chromium (scripts/browser.sh).
+#    The broker is stopped afterwards if this run started it.
 # 2. The failover tests (the integration tests marked #[ignore]): the
 #    three-node cluster (scripts/broker.sh cluster-start, 127.0.0.1:19092,
 #    29092, 39092) is started, the tests kill and restart its nodes one test
@@ -14,6 +15,8 @@
 # Environment (all optional):
 #   HOTLIST_TEST_BOOTSTRAP   host:port of a broker for phase 1; none is started
 #   HOTLIST_BROKER_PORT      the single node's port when this script starts it (9092)
+#   HOTLIST_TEST_WEBDRIVER   URL of a running chromedriver; none is started
+#   HOTLIST_WEBDRIVER_PORT   chromedriver's port when this script starts it (9515)
 #   HOTLIST_SKIP_CLUSTER=1   skip phase 2 (a quicker inner loop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +45,15 @@ if [ -z "${HOTLIST_TEST_BOOTSTRAP:-}" ]; then
   export HOTLIST_TEST_BOOTSTRAP="127.0.0.1:${HOTLIST_BROKER_PORT:-9092}"
 fi
 echo "tests use the broker at $HOTLIST_TEST_BOOTSTRAP" >&2
+
+# The dispatch board's end-to-end test drives Debian's Chromium through
+# chromedriver (installed the first time; about a minute).
+scripts/browser.sh install
+if [ -z "${HOTLIST_TEST_WEBDRIVER:-}" ]; then
+  cleanup+=("scripts/browser.sh driver-stop")
+  scripts/browser.sh driver-start "${HOTLIST_WEBDRIVER_PORT:-9515}"
+  export HOTLIST_TEST_WEBDRIVER="http://127.0.0.1:${HOTLIST_WEBDRIVER_PORT:-9515}"
+fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings

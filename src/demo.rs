@@ -105,7 +105,7 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     std::fs::write(&hotlist_file, SAMPLE_HOTLIST)?;
     config.hotlist.path = hotlist_file.clone();
     config.api.listen = "127.0.0.1:0".parse()?;
-    let password = bootstrap_custodian(&config).await?;
+    let password = bootstrap_users(&config).await?;
     let shutdown = CancellationToken::new();
     let running = app::run(config.clone(), shutdown.clone()).await?;
     print_api(&running, &password, out)?;
@@ -122,11 +122,12 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
         config.topics.reads
     )?;
     let printed = print_alerts(&alerts, &running.metrics, planted.records.len() as u64, out).await?;
+    print_board(&running, &password, out).await?;
     let result = summary(out, &running.metrics, &planted, &printed, started.elapsed());
     if options.serve && result.is_ok() {
         writeln!(
             out,
-            "\nthe API stays up at https://{}; Ctrl-C to stop",
+            "\nthe API and the dispatch board stay up at https://{}/board; Ctrl-C to stop",
             running.api_address
         )?;
         out.flush()?;
@@ -138,19 +139,39 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     result
 }
 
-/// Writes the demo's custodian to the principals topic, before the API
-/// loads it; returns its one-time password.
-async fn bootstrap_custodian(config: &Config) -> anyhow::Result<String> {
+/// Writes the demo's custodian and dispatcher to the principals topic,
+/// before the API loads it; returns their one-time password.
+async fn bootstrap_users(config: &Config) -> anyhow::Result<String> {
     let password = format!("demo-{}", Uuid::new_v4().simple());
     let hash = auth::hash_password(&password)?;
-    let (key, value) = User::new(DEMO_CUSTODIAN, "City of Coachella (demo)", Role::Custodian, hash)?.record();
     let producer: FutureProducer = client_config(&config.kafka).create()?;
-    let record = FutureRecord::to(&config.topics.principals).key(&key).payload(&value);
-    producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .map_err(|(e, _)| e)?;
+    for (name, organisation, role) in [
+        (DEMO_CUSTODIAN, "City of Coachella (demo)", Role::Custodian),
+        (DEMO_DISPATCHER, "Riverside County Sheriff (demo)", Role::Dispatcher),
+    ] {
+        let (key, value) = User::new(name, organisation, role, hash.clone())?.record();
+        let record = FutureRecord::to(&config.topics.principals).key(&key).payload(&value);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)?;
+    }
     Ok(password)
+}
+
+/// Prints the dispatch board's address and login, once it shows the alerts.
+async fn print_board(running: &app::Running, password: &str, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running.board.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!("https://127.0.0.1:{}/board", running.api_address.port());
+    writeln!(
+        out,
+        "\ndispatch board: {url} ({} alerts to verify); log in as {DEMO_DISPATCHER} / {password}",
+        running.board.len()
+    )?;
+    Ok(())
 }
 
 /// Prints how to reach the API: URL, certificate, custodian login.
@@ -170,6 +191,8 @@ fn print_api(running: &app::Running, password: &str, out: &mut (impl Write + Sen
 
 /// The custodian the demo creates.
 pub const DEMO_CUSTODIAN: &str = "demo.manager";
+/// The dispatcher the demo creates (same password as the custodian).
+pub const DEMO_DISPATCHER: &str = "demo.dispatcher";
 
 /// Makes the read records: innocent plates, disguised exact hits, OCR
 /// misreads, one-edit misreads of fuzzy-tolerant entries, plates that

@@ -49,7 +49,7 @@ fn the_demo_serves_its_api_over_tls_to_its_bootstrap_custodian() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut ca, mut password) = (String::new(), String::new(), String::new());
+    let (mut url, mut ca, mut password, mut board) = (String::new(), String::new(), String::new(), String::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("API: ") {
@@ -60,14 +60,60 @@ fn the_demo_serves_its_api_over_tls_to_its_bootstrap_custodian() {
         if let Some(rest) = line.strip_prefix("bootstrap custodian: demo.manager / ") {
             password = rest.to_owned();
         }
-        if line.starts_with("the API stays up") {
+        if let Some(rest) = line.strip_prefix("dispatch board: ") {
+            board = rest.to_owned();
+        }
+        if line.starts_with("the API and the dispatch board stay up") {
             break;
         }
     }
+    // "https://127.0.0.1:<port>/board (<n> alerts to verify); log in as demo.dispatcher / <password>"
+    assert!(board.starts_with(&format!("{url}/board (")), "{board}");
+    let waiting: usize = board.split(['(', ' ']).find_map(|w| w.parse().ok()).unwrap();
+    assert!(waiting > 0, "the demo's alerts are on the board: {board}");
+    assert!(
+        board.ends_with(&format!("log in as demo.dispatcher / {password}")),
+        "{board}"
+    );
     assert!(
         url.starts_with("https://127.0.0.1:") && !password.is_empty(),
         "{url} {password}"
     );
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--cacert", &ca])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // The dispatcher's live feed starts with the demo's alerts.
+    let body = format!(r#"{{"username":"demo.dispatcher","password":"{password}"}}"#);
+    let session = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body,
+        &format!("{url}/api/login"),
+    ]);
+    let token = serde_json::from_str::<serde_json::Value>(&session).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth = format!("Authorization: Bearer {token}");
+    let feed = curl(&[
+        "-N",
+        "--max-time",
+        "3",
+        "-H",
+        &auth,
+        &format!("{url}/api/alerts/events"),
+    ]);
+    assert!(
+        feed.starts_with("event: snapshot\ndata: {\"incidents\":[{"),
+        "{feed:.300}"
+    );
+    assert!(curl(&[&format!("{url}/board")]).contains("Verify before acting"));
     let login = |password: &str| {
         let body = format!(r#"{{"username":"demo.manager","password":"{password}"}}"#);
         let out = std::process::Command::new("curl")
