@@ -155,4 +155,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         reads: usize,
     },
+    /// Read produced -> `incident` event on a logged-in board's SSE stream,
+    /// p50/p99, at a steady rate with one read in 100 a hit, against a bare
+    /// consumer's latency for the same reads. Needs a broker (fresh topics).
+    BoardLatency {
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+    },
+    /// Webhook deliveries per second to a local HTTPS receiver, against
+    /// direct signed POSTs in the same run. Needs a broker (fresh topics).
+    WebhookThroughput {
+        #[arg(long, default_value_t = 5_000)]
+        alerts: usize,
+    },
 }

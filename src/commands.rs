@@ -81,6 +81,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            what: BenchCommand::BoardLatency { seconds, rate },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            print!("{}", bench::dispatch::board_latency(&config, seconds, rate).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what: BenchCommand::WebhookThroughput { alerts },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            print!("{}", bench::dispatch::webhook_throughput(&config, alerts).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             what: BenchCommand::HotlistReplace { entries },
         } => {
             let config = Config::load(cli.config.as_deref())?;

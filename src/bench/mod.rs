@@ -3,8 +3,12 @@
 //! what a nightly replacement of a big list costs a running instance
 //! (`hotlist-replace`).
 //!
+//! [`dispatch`] measures the board and webhooks.
+//!
 //! These print figures for docs/BENCHMARKS.md; nothing here asserts on time.
 //! They write to the configured topics, so point them at a test broker.
+
+pub mod dispatch;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -133,7 +137,7 @@ pub async fn throughput(config: &Config, n: usize) -> Result<String, BenchError>
     Ok(out)
 }
 
-async fn produce_all(config: &Config, records: &[Vec<u8>]) -> Result<(), KafkaError> {
+pub(crate) async fn produce_all(config: &Config, records: &[Vec<u8>]) -> Result<(), KafkaError> {
     let producer: rdkafka::producer::FutureProducer = client_config(&config.kafka).set("linger.ms", "20").create()?;
     let mut pending = std::collections::VecDeque::new();
     for (i, record) in records.iter().enumerate() {
@@ -395,7 +399,7 @@ impl Reader {
     }
 }
 
-async fn ensure_topics(config: &Config) -> Result<(), KafkaError> {
+pub(crate) async fn ensure_topics(config: &Config) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     topics::ensure(&admin, &topics::specs(&config.topics)).await?;
     Ok(())
