@@ -90,3 +90,104 @@ fn unknown_keys_and_broken_toml_are_refused() {
         Err(ConfigError::Parse(_))
     ));
 }
+
+fn with_webhook(table: &str) -> String {
+    format!("{DEFAULT_TOML}\n[[dispatch.webhooks]]\n{table}\n")
+}
+
+#[test]
+fn a_webhook_takes_its_secret_from_the_environment_or_a_file_never_the_config() {
+    let table = "name = \"cad\"\nurl = \"https://cad.example.org/alpr\"\nsecret_env = \"CAD_SECRET\"\ncategories = [\"amber\"]\nmax_priority = 1";
+    let config = Config::from_toml(&with_webhook(table), env(&[("CAD_SECRET", "s3cret-s3cret-s3cret")])).unwrap();
+    let endpoint = &config.dispatch.webhooks[0];
+    assert_eq!(endpoint.secret.0, b"s3cret-s3cret-s3cret");
+    assert!(
+        !format!("{config:?}").contains("s3cret"),
+        "the secret never shows in Debug"
+    );
+    assert!(endpoint.wants("any-list", Category::Amber, 1));
+    assert!(
+        !endpoint.wants("any-list", Category::Amber, 2),
+        "priority above the highest wanted"
+    );
+    assert!(
+        !endpoint.wants("any-list", Category::StolenVehicle, 0),
+        "another category"
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "from-a-mounted-file-0123\n").unwrap();
+    let table = format!(
+        "name = \"cad\"\nurl = \"https://cad.example.org/alpr\"\nsecret_file = {:?}\nlists = [\"rso\"]",
+        file.path().display().to_string()
+    );
+    let config = Config::from_toml(&with_webhook(&table), env(&[])).unwrap();
+    let endpoint = &config.dispatch.webhooks[0];
+    assert_eq!(
+        endpoint.secret.0, b"from-a-mounted-file-0123",
+        "the trailing newline is not part of it"
+    );
+    assert!(endpoint.wants("rso", Category::Other, 9));
+    assert!(!endpoint.wants("doj", Category::Other, 9));
+}
+
+#[test]
+fn a_bad_webhook_is_refused_with_what_to_fix() {
+    let base = "name = \"cad\"\nsecret_env = \"S\"\n";
+    for (table, env_value, says) in [
+        (
+            format!("{base}url = \"http://cad.example.org/\""),
+            "0123456789abcdef",
+            "https://",
+        ),
+        (
+            format!("{base}url = \"not a url\""),
+            "0123456789abcdef",
+            "url is not valid",
+        ),
+        (
+            format!("{base}url = \"https://cad.example.org/\""),
+            "short",
+            "at least 16 bytes",
+        ),
+        (
+            "name = \"cad\"\nurl = \"https://x.example/\"\nsecret_env = \"MISSING\"".into(),
+            "0123456789abcdef",
+            "MISSING is not set",
+        ),
+        (
+            "name = \"cad\"\nurl = \"https://x.example/\"".into(),
+            "0123456789abcdef",
+            "exactly one of secret_env and secret_file",
+        ),
+        (
+            format!("{base}url = \"https://x.example/\"\ncategories = [\"parking\"]"),
+            "0123456789abcdef",
+            "\"parking\" is not a category",
+        ),
+        (
+            "name = \"c a d\"\nurl = \"https://x.example/\"\nsecret_env = \"S\"".into(),
+            "0123456789abcdef",
+            "letters, digits",
+        ),
+    ] {
+        let error = Config::from_toml(&with_webhook(&table), env(&[("S", env_value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("dispatch.webhooks") && error.contains(says),
+            "{table}: {error}"
+        );
+        assert!(
+            !error.contains(env_value) || env_value == "short",
+            "no secret in {error}"
+        );
+    }
+    let two = format!(
+        "{}\n[[dispatch.webhooks]]\nname = \"cad\"\nurl = \"https://y.example/\"\nsecret_env = \"S\"\n",
+        with_webhook("name = \"cad\"\nurl = \"https://x.example/\"\nsecret_env = \"S\"")
+    );
+    let error = Config::from_toml(&two, env(&[("S", "0123456789abcdef")]))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("two endpoints are named \"cad\""), "{error}");
+}

@@ -231,6 +231,24 @@ impl Board {
         }
     }
 
+    /// Forgets incidents last seen before `cutoff`, and the decisions and
+    /// alert copies that went with them (the 30-day rule, in memory too).
+    pub fn purge_before(&self, cutoff: chrono::DateTime<chrono::Utc>) -> usize {
+        let mut inner = self.inner.write().expect("board lock");
+        let purged = inner.incidents.purge_before(cutoff);
+        let Inner {
+            incidents,
+            decided,
+            first_read,
+            ..
+        } = &mut *inner;
+        first_read.retain(|alert, _| incidents.incident_of(alert).is_some());
+        // A decision goes with its incident; one whose incident never came
+        // (an unknown or forged id) once it is past the cutoff itself.
+        decided.retain(|_, d| incidents.get(&d.transition.alert_id).is_some() || d.transition.at > cutoff);
+        purged
+    }
+
     /// How many incidents the board holds.
     pub fn len(&self) -> usize {
         self.inner.read().expect("board lock").incidents.len()
@@ -241,9 +259,29 @@ impl Board {
     }
 }
 
+/// How often the board forgets what is older than the retention.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Folds the alerts and alert-state topics into `board` from their first
-/// records, until the board's shutdown.
+/// records, until the board's shutdown; every hour, forgets what is older
+/// than the topics' retention.
 pub fn follow(config: &Config, board: &Arc<Board>) -> Result<(), KafkaError> {
+    let retention = chrono::Duration::from_std(config.topics.retention).unwrap_or(chrono::Duration::MAX);
+    let purger = Arc::clone(board);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tokio::select! {
+                _ = purger.shutdown.cancelled() => return,
+                _ = every.tick() => {
+                    let purged = purger.purge_before(chrono::Utc::now() - retention);
+                    if purged > 0 {
+                        tracing::info!(purged, "incidents past retention forgotten");
+                    }
+                }
+            }
+        }
+    });
     let alerts = Arc::clone(board);
     follow_from_beginning(
         config,

@@ -167,6 +167,23 @@ async fn a_decision_is_known_once_read_back_and_the_loser_learns_who_won() {
 }
 
 #[test]
+fn incidents_past_retention_are_forgotten_with_their_decisions() {
+    let b = board(Lists::default());
+    let old = alert(1, "e1", "cam-1", at(0));
+    let new = alert(2, "e2", "cam-1", at(40));
+    b.add_alerts(&[(0, 0, &old.encode()), (0, 1, &new.encode())]);
+    let ack = step(old.alert_id, AlertState::New, Action::Acknowledge, "ann");
+    b.add_transitions(&[(0, 0, &ack.encode())]);
+    // 11:30Z is 03:30 in the alerts' zone: after the old alert, before the new.
+    assert_eq!(b.purge_before("2026-11-28T11:30:00Z".parse().unwrap()), 1);
+    assert_eq!(b.len(), 1);
+    assert!(b.view(&old.alert_id, Some("RSO")).is_none());
+    assert!(!b.is_first_copy(&old.alert_id, 0, 0));
+    assert!(b.is_first_copy(&new.alert_id, 0, 1));
+    assert_eq!(b.decided(&ack.transition_id), None, "it went with its incident");
+}
+
+#[test]
 fn records_that_cannot_be_read_are_skipped_and_still_count_as_read() {
     let b = board(Lists::default());
     b.add_alerts(&[(0, 0, b"not json"), (0, 1, &alert(1, "e1", "cam-1", at(0)).encode())]);

@@ -145,3 +145,45 @@ fn a_stored_record_validates_back_into_the_same_entry() {
     broken.plate = "BAD#1".into();
     assert!(broken.to_entry().is_err());
 }
+
+#[test]
+fn only_the_owning_organisation_sets_or_lifts_the_covert_flag_and_it_survives_replacements() {
+    let (current, mut lists) = topic(&[entry("a", "ABC123", "")], "CA DOJ");
+    let set = Uploader {
+        covert: Some(true),
+        ..DOJ
+    };
+    let flagged = planned(plan("doj", &[], &current, &lists, set, now()));
+    assert!(flagged.meta.covert);
+    lists.insert("doj".into(), flagged.meta);
+    // A later upload that says nothing keeps it, even the custodian's.
+    assert!(planned(plan("doj", &[], &current, &lists, DOJ, now())).meta.covert);
+    let custodian = Uploader {
+        organisation: "City of Coachella",
+        enforce_owner: false,
+        covert: None,
+    };
+    assert!(
+        planned(plan("doj", &[], &current, &lists, custodian, now()))
+            .meta
+            .covert
+    );
+    // Nobody else may lift it, the custodian included.
+    let lift = Uploader {
+        covert: Some(false),
+        ..custodian
+    };
+    assert_eq!(
+        plan("doj", &[], &current, &lists, lift, now()),
+        Planned::NotOwner { owner: "CA DOJ".into() }
+    );
+    let owner_lifts = Uploader {
+        covert: Some(false),
+        ..DOJ
+    };
+    assert!(
+        !planned(plan("doj", &[], &current, &lists, owner_lifts, now()))
+            .meta
+            .covert
+    );
+}
