@@ -29,6 +29,34 @@ struct Client {
 
 impl Client {
     /// (status, body) of one request.
+    /// The status of a live stream (server-sent events), read for 2 s.
+    fn stream_status(&self, path: &str, token: Option<&str>) -> u16 {
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "2",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+        ])
+        .arg(&self.ca)
+        .arg(format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        let out = cmd.output().expect("curl runs");
+        // 28: the stream was still open when the time ran out, as it should be.
+        assert!(
+            matches!(out.status.code(), Some(0 | 28)),
+            "curl failed: {:?}",
+            out.status
+        );
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+    }
+
     fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
         let mut cmd = Command::new("curl");
         cmd.args(["-s", "-S", "-w", "\n%{http_code}", "--cacert"])
@@ -254,6 +282,13 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
     let ok: HashMap<(&str, &str), u16> = HashMap::from([
         (("POST", "/api/login"), 422),
         (("POST", "/api/logout"), 204),
+        (("GET", "/api/session"), 200),
+        (("GET", "/board"), 200),
+        (("GET", "/board.js"), 200),
+        (("GET", "/board.css"), 200),
+        (("GET", "/favicon.ico"), 204),
+        (("GET", "/api/alerts/events"), 200),
+        (("POST", "/api/alerts/{id}/{action}"), 404),
         (("GET", "/api/health"), 200),
         (("GET", "/metrics"), 200),
         (("GET", "/api/users"), 200),
@@ -285,9 +320,11 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             "/api/audit/report",
         ];
         match (route.1, who) {
-            ("/api/login", _) => true,
+            ("/api/login" | "/board" | "/board.js" | "/board.css" | "/favicon.ico", _) => true,
             (_, "none") => false,
-            ("/api/logout", _) => true,
+            ("/api/logout" | "/api/session", _) => true,
+            ("/api/alerts/events", w) => ["manager", "deputy", "dispatch"].contains(&w),
+            ("/api/alerts/{id}/{action}", w) => ["manager", "dispatch"].contains(&w),
             ("/api/health", w) => ["manager", "ops", "acme"].contains(&w),
             ("/metrics", w) => ["manager", "ops"].contains(&w),
             ("/api/search/alerts" | "/api/search/reads" | "/api/exports", w) => ["manager", "deputy"].contains(&w),
@@ -306,14 +343,19 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         let path = route
             .path
             .replace("{id}", "no-such-grant")
-            .replace("{username}", "no-such-user");
+            .replace("{username}", "no-such-user")
+            .replace("{action}", "acknowledge");
         for who in IDENTITIES {
             if key.1 == "/api/logout" && who != "none" {
                 continue; // the sessions are needed for the rest of the table
             }
             let token = tokens.get(who).map(String::as_str);
             let body = (route.method.as_str() == "POST").then_some("{}");
-            let (status, text) = client.call(route.method.as_str(), &path, token, body);
+            let (status, text) = if route.path == "/api/alerts/events" {
+                (client.stream_status(&path, token), String::new())
+            } else {
+                client.call(route.method.as_str(), &path, token, body)
+            };
             let expected = match (allowed(&key, who), who) {
                 (true, _) => expected_ok,
                 (false, "none") => 401,

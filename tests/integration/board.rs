@@ -98,7 +98,8 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
     std::fs::write(
         &hotlist,
         "entry_id,list_id,plate,region,category,priority,description,nic,vehicle_year,vehicle_make,vehicle_model,vehicle_colour\n\
-         e1,rso-stolen,8ABC123,CA,stolen_vehicle,1,Stolen 2019 Honda Civic,V123456789,2019,HOND,CIV,BLK\n",
+         e1,rso-stolen,8ABC123,CA,stolen_vehicle,1,Stolen 2019 Honda Civic,V123456789,2019,HOND,CIV,BLK\n\
+         e2,rso-stolen,8PRI000,CA,felony_vehicle,0,Armed robbery suspect,V987654321,2021,TOYT,CAM,WHI\n",
     )
     .unwrap();
     let config = common::config(&prefix, &hotlist, 10);
@@ -230,6 +231,18 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
     .await
     .unwrap();
     nora.quit().await.unwrap();
+    // A new priority 0 alert cannot be missed: a banner stays until dealt with.
+    common::produce(&config, &config.topics.reads, &[read(Uuid::new_v4(), "8PRI000")]).await;
+    dana.wait_until(
+        "!document.getElementById('new-alert-banner').hidden && \
+         document.getElementById('new-alert-text').textContent.includes('NEW PRIORITY 0 ALERT')",
+        WAIT,
+    )
+    .await
+    .unwrap();
+    let first = dana.find("#board article.incident").await.unwrap();
+    let text = dana.text(&first).await.unwrap();
+    assert!(text.contains("8PRI000"), "priority 0 comes first on the board: {text}");
     dana.quit().await.unwrap();
     shutdown.cancel();
     a.wait().await.unwrap();
