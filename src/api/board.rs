@@ -1,8 +1,8 @@
 //! The dispatch board over HTTPS: the page, its live feed, and the
 //! dispatcher's decisions.
 //!
-//! The page (plain HTML, CSS and JavaScript in `assets/`, built into the
-//! binary) holds no data; everything comes after login, through the
+//! The page (plain HTML, CSS and three JavaScript modules in `assets/`,
+//! built into the binary) holds no data; everything comes after login, through the
 //! session cookie. `GET /api/alerts/events` is a server-sent event stream:
 //! a `snapshot` of the open incidents the user may see, then an `incident`
 //! for each change and a `status` with stale hotlists every
@@ -37,6 +37,8 @@ const DECISION_WAIT: Duration = Duration::from_secs(10);
 
 const PAGE: &str = include_str!("../../assets/board.html");
 const SCRIPT: &str = include_str!("../../assets/board.js");
+const RENDER_SCRIPT: &str = include_str!("../../assets/board-render.js");
+const LIVE_SCRIPT: &str = include_str!("../../assets/board-live.js");
 const STYLE: &str = include_str!("../../assets/board.css");
 /// The page loads only its own script and style, and nothing else.
 const CSP: &str = "default-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -59,6 +61,16 @@ pub async fn page() -> impl IntoResponse {
 
 pub async fn script() -> impl IntoResponse {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The card rendering module of the page.
+pub async fn render_script() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", RENDER_SCRIPT)
+}
+
+/// The live feed and alarm module of the page.
+pub async fn live_script() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", LIVE_SCRIPT)
 }
 
 pub async fn style() -> impl IntoResponse {

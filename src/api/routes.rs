@@ -52,6 +52,13 @@ pub fn all() -> Vec<Route> {
         route(Method::GET, "/api/session", Access::Session, get(board::whoami)),
         route(Method::GET, "/board", Access::Public, get(board::page)),
         route(Method::GET, "/board.js", Access::Public, get(board::script)),
+        route(
+            Method::GET,
+            "/board-render.js",
+            Access::Public,
+            get(board::render_script),
+        ),
+        route(Method::GET, "/board-live.js", Access::Public, get(board::live_script)),
         route(Method::GET, "/board.css", Access::Public, get(board::style)),
         route(Method::GET, "/favicon.ico", Access::Public, get(board::favicon)),
         route(

@@ -18,6 +18,8 @@ fn probe_answers() -> HashMap<(&'static str, &'static str), u16> {
         (("GET", "/api/session"), 200),
         (("GET", "/board"), 200),
         (("GET", "/board.js"), 200),
+        (("GET", "/board-render.js"), 200),
+        (("GET", "/board-live.js"), 200),
         (("GET", "/board.css"), 200),
         (("GET", "/favicon.ico"), 204),
         (("GET", "/api/alerts/events"), 200),
@@ -55,7 +57,11 @@ fn allowed(path: &str, who: &str) -> bool {
         "/api/audit/report",
     ];
     match (path, who) {
-        ("/api/login" | "/board" | "/board.js" | "/board.css" | "/favicon.ico", _) => true,
+        (
+            "/api/login" | "/board" | "/board.js" | "/board-render.js" | "/board-live.js" | "/board.css"
+            | "/favicon.ico",
+            _,
+        ) => true,
         (_, "none") => false,
         ("/api/logout" | "/api/session", _) => true,
         ("/api/alerts/events", w) => ["manager", "deputy", "dispatch"].contains(&w),

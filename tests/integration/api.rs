@@ -285,6 +285,8 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         (("GET", "/api/session"), 200),
         (("GET", "/board"), 200),
         (("GET", "/board.js"), 200),
+        (("GET", "/board-render.js"), 200),
+        (("GET", "/board-live.js"), 200),
         (("GET", "/board.css"), 200),
         (("GET", "/favicon.ico"), 204),
         (("GET", "/api/alerts/events"), 200),
@@ -320,7 +322,11 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             "/api/audit/report",
         ];
         match (route.1, who) {
-            ("/api/login" | "/board" | "/board.js" | "/board.css" | "/favicon.ico", _) => true,
+            (
+                "/api/login" | "/board" | "/board.js" | "/board-render.js" | "/board-live.js" | "/board.css"
+                | "/favicon.ico",
+                _,
+            ) => true,
             (_, "none") => false,
             ("/api/logout" | "/api/session", _) => true,
             ("/api/alerts/events", w) => ["manager", "deputy", "dispatch"].contains(&w),

@@ -110,13 +110,16 @@ async fn an_instance_without_partitions_counts_the_time_it_has_none() {
     let a = start(&config, &matcher);
     let b = start(&config, &matcher);
     let held = |i: &Instance| i.metrics.assigned_partitions.get();
-    until("the one partition assigned", || held(&a) + held(&b) == 1).await;
-    let (busy, idle) = if held(&a) == 1 { (&a, &b) } else { (&b, &a) };
-    until("three idle seconds counted", || {
-        idle.metrics.unassigned_seconds.get() >= 3
+    // Which one ends up idle is only known once the rebalances settle (the
+    // first may be given the partition, lose it, and get it back).
+    let idle_seconds = |i: &Instance| i.metrics.unassigned_seconds.get();
+    until("three idle seconds counted on one", || {
+        idle_seconds(&a) >= 3 || idle_seconds(&b) >= 3
     })
     .await;
-    assert_eq!(busy.metrics.unassigned_seconds.get(), 0);
+    let (busy, idle) = if idle_seconds(&b) >= 3 { (&a, &b) } else { (&b, &a) };
+    assert_eq!((held(busy), held(idle)), (1, 0));
+    assert_eq!(idle_seconds(busy), 0);
     assert!(
         idle.metrics.render().contains("hotlist_source_unassigned_seconds"),
         "exported as a metric"
