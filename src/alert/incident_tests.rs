@@ -121,17 +121,22 @@ fn sightings_out_of_capture_order_are_kept_in_time_order() {
     assert_eq!(times, [at(7, 0), at(10, 0)]);
 }
 
-fn step(id: Uuid, from: AlertState, action: Action, second: u32) -> Transition {
+/// A decision on `id` by `by` (of RSO) at `at` (RFC 3339).
+pub(crate) fn transition(id: Uuid, from: AlertState, action: Action, by: &str, at: &str) -> Transition {
     Transition {
         schema: TRANSITION_SCHEMA,
         transition_id: Uuid::new_v4(),
         alert_id: id,
         from,
         action,
-        by: "ann".into(),
+        by: by.into(),
         organisation: "RSO".into(),
-        at: format!("2026-11-28T11:20:{second:02}Z").parse().unwrap(),
+        at: at.parse().unwrap(),
     }
+}
+
+fn step(id: Uuid, from: AlertState, action: Action, second: u32) -> Transition {
+    transition(id, from, action, "ann", &format!("2026-11-28T11:20:{second:02}Z"))
 }
 
 #[test]

@@ -7,7 +7,6 @@ use futures_util::StreamExt;
 use crate::alert::incident::tests::alert;
 use crate::alert::Alert;
 use crate::api::fakes::Harness;
-use crate::hotlist::plan::ListMeta;
 
 fn when(minute: u32) -> chrono::DateTime<chrono::FixedOffset> {
     format!("2026-11-28T03:{minute:02}:00-08:00").parse().unwrap()
@@ -183,16 +182,7 @@ async fn decisions_need_the_right_role_a_known_alert_and_the_csrf_token() {
 #[tokio::test]
 async fn a_covert_hit_is_invisible_and_untouchable_for_other_organisations() {
     let (api, hit) = with_alert();
-    api.state.lists.write().unwrap().insert(
-        "rso".into(),
-        ListMeta {
-            list_id: "rso".into(),
-            organisation: "RSO Narcotics".into(),
-            refreshed_at: chrono::Utc::now(),
-            entries: 1,
-            covert: true,
-        },
-    );
+    crate::dispatch::board::tests::covert_rso(&api.state.lists, "RSO Narcotics");
     let dispatch = api.token("dispatch").await; // of "Test Org"
     assert_eq!(decide(&api, &dispatch, &hit.alert_id, "acknowledge", "{}").await.0, 404);
     assert!(api.state.board.open("Test Org").is_empty());

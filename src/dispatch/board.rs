@@ -302,4 +302,4 @@ pub fn follow(config: &Config, board: &Arc<Board>) -> Result<(), KafkaError> {
 
 #[cfg(test)]
 #[path = "board_tests.rs"]
-mod tests;
+pub(crate) mod tests;

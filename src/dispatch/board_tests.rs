@@ -4,8 +4,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::alert::incident::tests::alert;
-use crate::alert::lifecycle::{Action, AlertState, RejectReason, TRANSITION_SCHEMA};
+use crate::alert::incident::tests::{alert, transition};
+use crate::alert::lifecycle::{Action, AlertState, RejectReason};
 use crate::hotlist::plan::ListMeta;
 
 fn board(lists: Lists) -> Arc<Board> {
@@ -17,16 +17,21 @@ fn at(minute: u32) -> chrono::DateTime<chrono::FixedOffset> {
 }
 
 fn step(id: Uuid, from: AlertState, action: Action, by: &str) -> Transition {
-    Transition {
-        schema: TRANSITION_SCHEMA,
-        transition_id: Uuid::new_v4(),
-        alert_id: id,
-        from,
-        action,
-        by: by.into(),
-        organisation: "RSO".into(),
-        at: "2026-11-28T11:30:00Z".parse().unwrap(),
-    }
+    transition(id, from, action, by, "2026-11-28T11:30:00Z")
+}
+
+/// List `rso` as a covert list of `owner`.
+pub(crate) fn covert_rso(lists: &Lists, owner: &str) {
+    lists.write().unwrap().insert(
+        "rso".into(),
+        ListMeta {
+            list_id: "rso".into(),
+            organisation: owner.into(),
+            refreshed_at: chrono::Utc::now(),
+            entries: 1,
+            covert: true,
+        },
+    );
 }
 
 #[test]
@@ -98,16 +103,7 @@ fn the_board_orders_by_priority_then_newest_first() {
 #[test]
 fn hits_on_a_covert_list_are_shown_only_to_its_organisation() {
     let lists = Lists::default();
-    lists.write().unwrap().insert(
-        "rso".into(),
-        ListMeta {
-            list_id: "rso".into(),
-            organisation: "RSO Narcotics".into(),
-            refreshed_at: chrono::Utc::now(),
-            entries: 1,
-            covert: true,
-        },
-    );
+    covert_rso(&lists, "RSO Narcotics");
     let b = board(lists);
     let hit = alert(1, "e1", "cam-1", at(0));
     b.add_alerts(&[(0, 0, &hit.encode())]);

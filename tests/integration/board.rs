@@ -169,7 +169,7 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
     let banner = dana.text(&dana.find("#verify-banner").await.unwrap()).await.unwrap();
     assert!(banner.contains("Verify before acting"), "{banner}");
     // The covert list's hit (on the board of RSO Narcotics, below) never shows here.
-    let narcotics_sees_it = common_wait(|| a.board.open("RSO Narcotics").len() == 2).await;
+    let narcotics_sees_it = common::wait_for(WAIT, || a.board.open("RSO Narcotics").len() == 2).await;
     assert!(narcotics_sees_it);
     assert_eq!(
         cards(&dana).await,
@@ -194,7 +194,7 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
     wait_state(&dana, &incident, "rejected").await;
 
     // On Kafka (folded by the other instance) and in the audit log.
-    let on_b = common_wait(|| {
+    let on_b = common::wait_for(WAIT, || {
         b.board
             .view(&incident, Some("Riverside County Sheriff"))
             .is_some_and(|v| v.reason == Some("misread") && v.decided_by.as_deref() == Some("dana"))
@@ -247,15 +247,4 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
     shutdown.cancel();
     a.wait().await.unwrap();
     b.wait().await.unwrap();
-}
-
-async fn common_wait(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
 }

@@ -387,3 +387,46 @@ pub fn cluster_config_text(prefix: &str, hotlist: &Path, batch_size: usize, extr
     }
     text
 }
+
+/// Polls `done` every 50 ms until it holds or `timeout` passes; whether it held.
+pub async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    done()
+}
+
+/// The binary's `serve` with `config_path`, logging to `log`, with `env` set.
+pub fn serve_process(config_path: &Path, log: &Path, env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args(["--config", config_path.to_str().unwrap(), "serve"])
+        .env("HOTLIST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("matcher started")
+}
+
+/// Writes dispatcher `by`'s acknowledgement of alert `alert_id` to the
+/// alert-state topic, as the board's route does; returns it.
+pub async fn acknowledge(config: &Config, alert_id: Uuid, by: &str) -> hotlist_matcher::alert::lifecycle::Transition {
+    use hotlist_matcher::alert::lifecycle::{Action, AlertState, Transition, TRANSITION_SCHEMA};
+    let ack = Transition {
+        schema: TRANSITION_SCHEMA,
+        transition_id: Uuid::new_v4(),
+        alert_id,
+        from: AlertState::New,
+        action: Action::Acknowledge,
+        by: by.into(),
+        organisation: "Test Org".into(),
+        at: chrono::Utc::now(),
+    };
+    let writer = hotlist_matcher::kafka::alert_state::Writer::new(config).unwrap();
+    writer.write(&ack).await.unwrap();
+    ack
+}

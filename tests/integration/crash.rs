@@ -1,7 +1,7 @@
 //! SIGKILL mid-stream loses no alert: the restarted process redoes the
 //! unacknowledged batch and yields the same alert ids.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use hotlist_matcher::hotlist::LiveMatcher;
@@ -10,13 +10,7 @@ use hotlist_matcher::sample::{self, Rng};
 use crate::common;
 
 fn start(config_path: &std::path::Path, log: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
-        .args(["--config", config_path.to_str().unwrap(), "serve"])
-        .env("HOTLIST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("matcher started")
+    common::serve_process(config_path, log, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use hotlist_matcher::alert::lifecycle::{Action, AlertState, Transition, TRANSITION_SCHEMA};
+use hotlist_matcher::alert::lifecycle::AlertState;
 use hotlist_matcher::app::Running;
 use hotlist_matcher::config::Config;
 use hotlist_matcher::dispatch::board::{self, Board};
@@ -30,17 +30,6 @@ async fn produce_to(config: &Config, partition: i32, record: &[u8]) {
         .await
         .map_err(|(e, _)| e)
         .unwrap();
-}
-
-async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
 }
 
 /// Sightings per incident on a board, sorted.
@@ -78,7 +67,7 @@ async fn one_vehicle_read_on_two_partitions_by_two_instances_is_one_alert_with_s
     let b: Running = hotlist_matcher::app::run(config.clone(), shutdown.clone())
         .await
         .unwrap();
-    let both = wait_for(Duration::from_secs(60), || {
+    let both = common::wait_for(Duration::from_secs(60), || {
         a.metrics.assigned_partitions.get() > 0 && b.metrics.assigned_partitions.get() > 0
     })
     .await;
@@ -96,7 +85,7 @@ async fn one_vehicle_read_on_two_partitions_by_two_instances_is_one_alert_with_s
         let read = sample::read_json(Uuid::new_v4(), camera, at, "7SUP123", Some("CA"));
         produce_to(&config, *partition, &read).await;
         let sightings = |board: &Board| shape(board).iter().map(Vec::len).sum::<usize>();
-        let seen = wait_for(Duration::from_secs(30), || {
+        let seen = common::wait_for(Duration::from_secs(30), || {
             sightings(&a.board) == n + 1 && sightings(&b.board) == n + 1
         })
         .await;
@@ -141,18 +130,7 @@ async fn one_vehicle_read_on_two_partitions_by_two_instances_is_one_alert_with_s
         .find(|v| v.sightings.len() == 3)
         .unwrap()
         .id;
-    let writer = hotlist_matcher::kafka::alert_state::Writer::new(&config).unwrap();
-    let ack = Transition {
-        schema: TRANSITION_SCHEMA,
-        transition_id: Uuid::new_v4(),
-        alert_id: incident,
-        from: AlertState::New,
-        action: Action::Acknowledge,
-        by: "dana".into(),
-        organisation: "Test Org".into(),
-        at: chrono::Utc::now(),
-    };
-    writer.write(&ack).await.unwrap();
+    let ack = common::acknowledge(&config, incident, "dana").await;
     let decided = b.board.wait_decision(&ack.transition_id, Duration::from_secs(30)).await;
     assert_eq!(
         decided.map(|d| d.decision),
@@ -166,7 +144,7 @@ async fn one_vehicle_read_on_two_partitions_by_two_instances_is_one_alert_with_s
     // A restarted instance reads the same incidents and states back.
     let restarted = Board::new(config.dispatch.suppression_window, Default::default(), shutdown.clone());
     board::follow(&config, &restarted).unwrap();
-    let same = wait_for(Duration::from_secs(30), || shape(&restarted) == expected).await;
+    let same = common::wait_for(Duration::from_secs(30), || shape(&restarted) == expected).await;
     assert!(same, "{:?}", shape(&restarted));
     assert!(restarted
         .wait_decision(&ack.transition_id, Duration::from_secs(30))

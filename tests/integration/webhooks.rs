@@ -3,10 +3,9 @@
 //! and nothing lost when the service is killed in the middle of retries.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use hotlist_matcher::alert::lifecycle::{Action, AlertState, Transition, TRANSITION_SCHEMA};
 use hotlist_matcher::config::Config;
 use hotlist_matcher::dispatch::signature::verify;
 use hotlist_matcher::sample;
@@ -59,17 +58,6 @@ fn hotlist_and_reads(path: &Path, n: usize) -> Vec<Vec<u8>> {
     reads
 }
 
-async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_fails_three_times_gets_each_event_once_signed_as_documented() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,7 +73,7 @@ async fn a_receiver_that_fails_three_times_gets_each_event_once_signed_as_docume
         .await
         .unwrap();
     common::produce(&config, &config.topics.reads, &reads).await;
-    let three = wait_for(Duration::from_secs(60), || {
+    let three = common::wait_for(Duration::from_secs(60), || {
         receiver.log.lock().unwrap().delivered().len() == 3
     })
     .await;
@@ -97,19 +85,8 @@ async fn a_receiver_that_fails_three_times_gets_each_event_once_signed_as_docume
 
     // A decision is an event too.
     let incident = running.board.open("Test Org")[0].id;
-    let writer = hotlist_matcher::kafka::alert_state::Writer::new(&config).unwrap();
-    let ack = Transition {
-        schema: TRANSITION_SCHEMA,
-        transition_id: Uuid::new_v4(),
-        alert_id: incident,
-        from: AlertState::New,
-        action: Action::Acknowledge,
-        by: "dana".into(),
-        organisation: "RSO".into(),
-        at: chrono::Utc::now(),
-    };
-    writer.write(&ack).await.unwrap();
-    let four = wait_for(Duration::from_secs(30), || {
+    common::acknowledge(&config, incident, "dana").await;
+    let four = common::wait_for(Duration::from_secs(30), || {
         receiver.log.lock().unwrap().delivered().len() == 4
     })
     .await;
@@ -196,15 +173,8 @@ async fn a_receiver_down_past_the_retry_budget_puts_the_delivery_on_the_dead_let
     }
 }
 
-fn serve(config_path: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
-        .args(["--config", config_path.to_str().unwrap(), "serve"])
-        .env("HOTLIST_LOG", "info")
-        .env(SECRET_VAR, SECRET)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("matcher started")
+fn serve(config_path: &Path, log: &Path) -> std::process::Child {
+    common::serve_process(config_path, log, &[(SECRET_VAR, SECRET)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +193,7 @@ async fn the_service_killed_in_the_middle_of_retries_delivers_every_alert_after_
     common::produce(&config, &config.topics.reads, &reads).await;
 
     let mut first = serve(&config_path, &dir.path().join("first.log"));
-    let retrying = wait_for(Duration::from_secs(60), || receiver.log.lock().unwrap().failed() >= 3).await;
+    let retrying = common::wait_for(Duration::from_secs(60), || receiver.log.lock().unwrap().failed() >= 3).await;
     first.kill().expect("SIGKILL sent");
     first.wait().unwrap();
     assert!(retrying, "the first process was retrying when killed");
@@ -231,7 +201,7 @@ async fn the_service_killed_in_the_middle_of_retries_delivers_every_alert_after_
 
     receiver.log.lock().unwrap().down = false;
     let mut second = serve(&config_path, &dir.path().join("second.log"));
-    let all = wait_for(Duration::from_secs(90), || {
+    let all = common::wait_for(Duration::from_secs(90), || {
         receiver.log.lock().unwrap().delivered().len() == 5
     })
     .await;
