@@ -127,13 +127,12 @@ function onSnapshot(data) {
   for (const id of [...state.ui.keys()]) {
     if (!state.incidents.has(id)) state.ui.delete(id);
   }
-  // After a reconnect, urgent alerts that arrived while the feed was down
-  // must not slip in silently.
+  // Urgent alerts nobody has acknowledged must not sit silently: on the first
+  // snapshot (a login, a reload, a shift change) every one of them alarms;
+  // after a reconnect, those that arrived while the feed was down.
   const missed = [];
-  if (reconnected) {
-    for (const [id, incident] of state.incidents) {
-      if (!before.has(id) && isAlarming(incident)) missed.push(incident);
-    }
+  for (const [id, incident] of state.incidents) {
+    if ((!reconnected || !before.has(id)) && isAlarming(incident)) missed.push(incident);
   }
   state.alarms = state.alarms.filter((id) => {
     const inc = state.incidents.get(id);
@@ -152,11 +151,13 @@ function onSnapshot(data) {
 function onIncident(incident) {
   if (!incident || !incident.id) return;
   const id = String(incident.id);
-  const known = state.incidents.has(id);
+  const was = state.incidents.get(id);
+  // New to this board, or closed and now seen again (reopened): announce it.
+  const fresh = !was || (was.state === "closed" && incident.state === "new");
   state.incidents.set(id, incident);
   if (incident.state !== "new") dropAlarm(id);
   renderBoard();
-  if (!known && incident.state !== "closed") {
+  if (fresh && incident.state !== "closed") {
     if (isAlarming(incident)) raiseAlarm(incident);
     else announce("New alert: " + alertWords(incident) + ".", false);
   }

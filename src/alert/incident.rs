@@ -177,6 +177,15 @@ impl Incidents {
         self.lifecycles.get(id).cloned().unwrap_or_default()
     }
 
+    /// Whether incident `id` was closed and the vehicle seen again since:
+    /// the board shows it as new again, and acknowledging it reopens it.
+    pub fn reopened(&self, id: &Uuid) -> bool {
+        self.lifecycles
+            .get(id)
+            .is_some_and(|life| life.state == AlertState::Closed)
+            && self.is_open(id)
+    }
+
     /// Whether the board shows the incident: not closed, or seen again
     /// after it was closed.
     pub fn is_open(&self, id: &Uuid) -> bool {

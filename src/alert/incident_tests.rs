@@ -155,6 +155,7 @@ fn a_closed_incident_leaves_the_board_until_the_vehicle_is_seen_again() {
     incidents.apply(&step(id, AlertState::Confirmed, Action::Close, 30));
     assert_eq!(incidents.lifecycle(&id).state, AlertState::Closed);
     assert!(!incidents.is_open(&id));
+    assert!(!incidents.reopened(&id));
     assert_eq!(
         incidents.add_alert(alert(2, "e1", "cam-3", at(21, 0))),
         Added::Sighting(id)
@@ -163,6 +164,7 @@ fn a_closed_incident_leaves_the_board_until_the_vehicle_is_seen_again() {
         incidents.is_open(&id),
         "a confirmed stolen car seen again after closing shows again"
     );
+    assert!(incidents.reopened(&id));
 }
 
 #[test]

@@ -110,11 +110,13 @@ impl Action {
         }
     }
 
-    /// Whether the action may leave `state`.
+    /// Whether the action may leave `state`. Acknowledging a closed alert
+    /// reopens it: the board offers that only when the vehicle was seen
+    /// again after the alert was closed.
     pub fn allowed_from(&self, state: AlertState) -> bool {
         matches!(
             (self, state),
-            (Action::Acknowledge, AlertState::New)
+            (Action::Acknowledge, AlertState::New | AlertState::Closed)
                 | (Action::Confirm | Action::Reject { .. }, AlertState::Acknowledged)
                 | (Action::Close, AlertState::Confirmed | AlertState::Rejected)
         )
@@ -147,10 +149,18 @@ pub enum LifecycleError {
     MissingText,
     #[error("the reason text is longer than {MAX_REASON_TEXT} characters")]
     TextTooLong,
+    #[error("the reason text may not hold control or text-direction characters")]
+    ControlCharacters,
     #[error("cannot {action} an alert that is {state}")]
     NotAllowed { action: &'static str, state: &'static str },
     #[error("not a transition record: {0}")]
     Malformed(String),
+}
+
+/// Control characters (a terminal's escape, a NUL) and the invisible
+/// characters that reverse how the rest of a line reads.
+fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 
 impl Transition {
@@ -163,6 +173,11 @@ impl Transition {
             }
             if text.chars().count() > MAX_REASON_TEXT {
                 return Err(LifecycleError::TextTooLong);
+            }
+        }
+        if let Action::Reject { text: Some(text), .. } = &self.action {
+            if text.chars().any(unsafe_char) {
+                return Err(LifecycleError::ControlCharacters);
             }
         }
         if self.by.is_empty() || self.by.len() > MAX_NAME || self.organisation.len() > MAX_NAME {
@@ -232,9 +247,11 @@ impl Lifecycle {
             };
         }
         self.state = t.action.target();
-        if let Action::Reject { reason, text } = &t.action {
-            self.rejection = Some((*reason, text.clone()));
-        }
+        self.rejection = match &t.action {
+            Action::Reject { reason, text } => Some((*reason, text.clone())),
+            Action::Acknowledge => None, // a reopened alert is decided afresh
+            _ => self.rejection.clone(),
+        };
         self.history.push(Step {
             state: self.state,
             by: t.by.clone(),
@@ -291,6 +308,12 @@ mod tests {
             ]
         );
         assert_eq!(life.rejection, Some((RejectReason::Misread, None)));
+        // Seen again after closing: acknowledging reopens it, decided afresh.
+        assert_eq!(
+            life.apply(&t(AlertState::Closed, Action::Acknowledge, "cy")),
+            Decision::Applied
+        );
+        assert_eq!((life.state, life.rejection.clone()), (AlertState::Acknowledged, None));
     }
 
     #[test]
@@ -351,6 +374,23 @@ mod tests {
             "ann",
         );
         assert_eq!(long.validate(), Err(LifecycleError::TextTooLong));
+        for hostile in [
+            "bell\u{7}",
+            "esc\u{1b}[31m",
+            "nul\u{0}",
+            "line\r\nbreak",
+            "\u{202e}evil",
+        ] {
+            let text = t(
+                AlertState::Acknowledged,
+                Action::Reject {
+                    reason: RejectReason::Other,
+                    text: Some(hostile.into()),
+                },
+                "ann",
+            );
+            assert_eq!(text.validate(), Err(LifecycleError::ControlCharacters), "{hostile:?}");
+        }
         // A forged record that skips verification is refused when read.
         assert_eq!(
             Transition::decode(&skip.encode()),

@@ -48,6 +48,8 @@ pub struct IncidentView {
     pub reason_text: Option<String>,
     /// When it was last seen, for ordering.
     pub last_seen: DateTime<Utc>,
+    /// Closed, then seen again: shown as new, to be verified afresh.
+    pub reopened: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,7 +71,8 @@ pub struct SightingView {
 }
 
 impl IncidentView {
-    pub fn new(incident: &Incident, life: &Lifecycle) -> IncidentView {
+    /// The view of `incident` in `life`; a `reopened` one shows as new.
+    pub fn new(incident: &Incident, life: &Lifecycle, reopened: bool) -> IncidentView {
         let alert = &incident.alert;
         let details = &alert.entry.details;
         let (read_diff, entry_diff) = differences(&alert.read.plate, &alert.entry.plate, alert.matched.kind);
@@ -80,7 +83,7 @@ impl IncidentView {
             .find(|s| matches!(s.state, AlertState::Confirmed | AlertState::Rejected));
         IncidentView {
             id: incident.id(),
-            state: life.state,
+            state: if reopened { AlertState::New } else { life.state },
             priority: alert.entry.priority,
             category: alert.entry.category,
             list_id: alert.entry.list_id.clone(),
@@ -111,6 +114,7 @@ impl IncidentView {
             reason: life.rejection.as_ref().map(|(r, _)| r.name()),
             reason_text: life.rejection.as_ref().and_then(|(_, t)| t.clone()),
             last_seen: incident.last_seen().with_timezone(&Utc),
+            reopened,
         }
     }
 }
@@ -288,7 +292,7 @@ mod tests {
             let when = format!("2026-11-28T03:0{minute}:00-08:00").parse().unwrap();
             incidents.add_alert(super::super::incident::tests::alert(n, "e1", camera, when));
         }
-        let view = IncidentView::new(incidents.get(&id).unwrap(), &incidents.lifecycle(&id));
+        let view = IncidentView::new(incidents.get(&id).unwrap(), &incidents.lifecycle(&id), false);
         let moved: Vec<_> = view.sightings.iter().map(|s| (s.camera_id.as_str(), s.moved)).collect();
         assert_eq!(
             moved,

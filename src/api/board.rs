@@ -27,7 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::state::{ApiError, ApiState, Session};
-use crate::alert::lifecycle::{Action, Decision, RejectReason, Transition, TRANSITION_SCHEMA};
+use crate::alert::lifecycle::{Action, AlertState, Decision, RejectReason, Transition, TRANSITION_SCHEMA};
 use crate::kafka::hotlist::stale;
 
 /// How often a live board is told which hotlists are stale.
@@ -83,13 +83,17 @@ pub async fn favicon() -> StatusCode {
 
 /// Who is logged in, and the CSRF token the page must echo (so a reload
 /// resumes the session without a new login).
-pub async fn whoami(Extension(session): Extension<Session>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "username": session.username,
-        "organisation": session.organisation,
-        "role": session.role,
-        "csrf_token": session.csrf_token,
-    }))
+pub async fn whoami(Extension(session): Extension<Session>) -> impl IntoResponse {
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    (
+        no_store,
+        Json(serde_json::json!({
+            "username": session.username,
+            "organisation": session.organisation,
+            "role": session.role,
+            "csrf_token": session.csrf_token,
+        })),
+    )
 }
 
 fn snapshot(state: &ApiState, session: &Session) -> Event {
@@ -117,9 +121,9 @@ pub async fn events(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Extension(session): Extension<Session>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    state
-        .record(state.event(&session, "board_opened", client, Vec::new()))
-        .await;
+    let mut opened = state.event(&session, "board_opened", client, Vec::new());
+    opened.result_count = Some(state.board.open(&session.organisation).len() as u64);
+    state.record(opened).await;
     let feed = Feed {
         changes: state.board.subscribe(),
         status: tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY),
@@ -158,16 +162,27 @@ struct Feed {
 }
 
 impl Feed {
+    /// Whether the stream's session still stands.
+    fn live(&self) -> bool {
+        self.state.sessions.contains_key(&self.session.token) && self.state.now() < self.session.expires_at
+    }
+
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Feed)> {
         if std::mem::take(&mut self.first) {
             let event = snapshot(&self.state, &self.session);
             return Some((Ok(event), self));
         }
         loop {
-            if !self.state.sessions.contains_key(&self.session.token) || self.state.now() >= self.session.expires_at {
-                return None; // logged out or expired: the page logs in again
+            if !self.live() {
+                return None; // logged out, disabled or expired: the page logs in again
             }
+            let until_expiry = self
+                .session
+                .expires_at
+                .duration_since(self.state.now())
+                .unwrap_or_default();
             let event = tokio::select! {
+                _ = tokio::time::sleep(until_expiry) => return None,
                 _ = self.state.board.shutdown.cancelled() => return None,
                 _ = self.status.tick() => {
                     let data = serde_json::json!({ "stale_lists": stale_lists(&self.state) });
@@ -182,6 +197,9 @@ impl Feed {
                     Err(RecvError::Closed) => return None,
                 },
             };
+            if !self.live() {
+                return None; // the session ended while waiting: nothing more goes out
+            }
             return Some((Ok(event), self));
         }
     }
@@ -212,7 +230,9 @@ fn action_of(name: &str, request: DecideRequest) -> Result<Action, ApiError> {
     })
 }
 
-/// Acknowledge, confirm, reject or close an alert.
+/// Acknowledge, confirm, reject or close an alert. Every request is
+/// audited, refused or not; once written, a decision is seen through to its
+/// audit record even if the client goes away.
 pub async fn decide(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -220,66 +240,127 @@ pub async fn decide(
     Path((id, action)): Path<(String, String)>,
     Json(request): Json<DecideRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
-    let action = action_of(&action, request)?;
+    let transition = match prepare(&state, &session, &id, &action, request) {
+        Ok(transition) => transition,
+        Err(refusal) => {
+            let shown: String = id.chars().take(64).collect();
+            let terms = vec![
+                format!("alert={shown}"),
+                format!("action={:.16}", action),
+                "outcome=refused".into(),
+            ];
+            state
+                .record(state.event(&session, "alert_decision", client, terms))
+                .await;
+            return Err(refusal);
+        }
+    };
+    // The handler may be dropped when the client disconnects; this task is not.
+    let task = tokio::spawn(write_and_audit(Arc::clone(&state), session, client, transition));
+    task.await?
+}
+
+/// The transition a request asks for, checked against what the user sees.
+fn prepare(
+    state: &ApiState,
+    session: &Session,
+    id: &str,
+    action: &str,
+    request: DecideRequest,
+) -> Result<Transition, ApiError> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound)?;
+    let action = action_of(action, request)?;
     let view = state
         .board
         .view(&id, Some(&session.organisation))
         .ok_or(ApiError::NotFound)?;
+    // A closed alert takes no step (seen again, it shows as new instead).
+    if view.state == AlertState::Closed || !action.allowed_from(view.state) {
+        let last = view.history.last().map_or(String::new(), |s| format!(" by {}", s.by));
+        let shown = view.state.name();
+        return Err(ApiError::Conflict(format!(
+            "cannot {}: the alert is {shown}{last}",
+            action.name()
+        )));
+    }
     let transition = Transition {
         schema: TRANSITION_SCHEMA,
         transition_id: Uuid::new_v4(),
         alert_id: id,
-        from: view.state,
+        // A reopened alert shows as new but leaves `closed`.
+        from: state.board.lifecycle_state(&id),
         action,
         by: session.username.clone(),
         organisation: session.organisation.clone(),
         at: state.now().into(),
     };
-    if let Err(e) = transition.validate() {
-        let terms = vec![format!("alert={id}"), "outcome=refused".into()];
-        let action = format!("alert_{}", transition.action.name());
-        state.record(state.event(&session, &action, client, terms)).await;
-        let last = view.history.last().map_or(String::new(), |s| format!(" by {}", s.by));
-        return Err(match e {
-            crate::alert::lifecycle::LifecycleError::NotAllowed { state, .. } => ApiError::Conflict(format!(
-                "cannot {}: the alert is {state}{last}",
-                transition.action.name()
-            )),
-            other => ApiError::BadRequest(other.to_string()),
-        });
-    }
-    state.stores.decisions.write(&transition).await?;
-    let decided = state
-        .board
-        .wait_decision(&transition.transition_id, DECISION_WAIT)
-        .await
-        .ok_or_else(|| ApiError::Unavailable("decision written but not read back in time".into()))?;
-    let outcome = match &decided.decision {
-        Decision::Applied => "applied",
-        Decision::Conflict { .. } => "conflict",
-    };
-    let mut terms = vec![format!("alert={id}"), format!("outcome={outcome}")];
+    transition.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(transition)
+}
+
+/// Writes the decision, waits to read it back, audits and counts it.
+async fn write_and_audit(
+    state: Arc<ApiState>,
+    session: Session,
+    client: SocketAddr,
+    transition: Transition,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = transition.alert_id;
+    let name = transition.action.name();
+    let mut terms = vec![format!("alert={id}")];
     if let Action::Reject { reason, .. } = &transition.action {
         terms.push(format!("reason={}", reason.name()));
     }
-    let name = transition.action.name();
+    let decided = match state.stores.decisions.write(&transition).await {
+        Ok(()) => {
+            state
+                .board
+                .wait_decision(&transition.transition_id, DECISION_WAIT)
+                .await
+        }
+        Err(e) => {
+            terms.push("outcome=not_written".into());
+            state
+                .record(state.event(&session, &format!("alert_{name}"), client, terms))
+                .await;
+            return Err(e.into());
+        }
+    };
+    let outcome = match decided.as_ref().map(|d| &d.decision) {
+        Some(Decision::Applied) => "applied",
+        Some(Decision::Conflict { .. }) => "conflict",
+        None => "written_not_read_back",
+    };
+    terms.push(format!("outcome={outcome}"));
     state
         .record(state.event(&session, &format!("alert_{name}"), client, terms))
         .await;
     state.metrics.decisions.with_label_values(&[name, outcome]).inc();
+    let decided = decided.ok_or_else(|| ApiError::Unavailable("decision written but not read back in time".into()))?;
     match decided.decision {
         Decision::Applied => {
-            if let Action::Reject {
-                reason: RejectReason::Misread,
-                ..
-            } = transition.action
+            let view = state.board.view(&id, Some(&session.organisation));
+            if let (
+                Action::Reject {
+                    reason: RejectReason::Misread,
+                    ..
+                },
+                Some(view),
+            ) = (&transition.action, &view)
             {
-                let labels = [view.camera_id.as_str(), view.match_kind.name()];
-                state.metrics.misread_rejections.with_label_values(&labels).inc();
+                // A covert list's cameras are not for the metrics page.
+                let camera = if state.board.may_see(&view.list_id, None) {
+                    view.camera_id.as_str()
+                } else {
+                    "covert"
+                };
+                state
+                    .metrics
+                    .misread_rejections
+                    .with_label_values(&[camera, view.match_kind.name()])
+                    .inc();
             }
-            let incident = state.board.view(&id, Some(&session.organisation));
-            Ok(Json(serde_json::json!({ "incident": incident })))
+            Ok(Json(serde_json::json!({ "incident": view })))
         }
         Decision::Conflict { state: now, by } => {
             let by = by.map_or(String::new(), |b| format!(" by {b}"));

@@ -5,6 +5,7 @@ use axum::http::header;
 use futures_util::StreamExt;
 
 use crate::alert::incident::tests::alert;
+use crate::alert::lifecycle::AlertState;
 use crate::alert::Alert;
 use crate::api::fakes::Harness;
 
@@ -109,16 +110,8 @@ async fn a_dispatcher_verifies_then_rejects_as_misread_and_it_is_counted_and_aud
         metrics.contains(r#"hotlist_misread_rejections_total{camera="cam-7",match_kind="ocr_equivalent"} 1"#),
         "{metrics}"
     );
-    assert_eq!(
-        api.audit.count("alert_acknowledge"),
-        2,
-        "the one applied and the one refused"
-    );
-    assert_eq!(
-        api.audit.count("alert_reject"),
-        2,
-        "the refused one (no text) and the applied one"
-    );
+    assert_eq!(api.audit.count("alert_acknowledge"), 1, "the one applied");
+    assert_eq!(api.audit.count("alert_reject"), 1, "the applied one");
     let records = api.audit.records();
     let reject = &records
         .iter()
@@ -128,8 +121,10 @@ async fn a_dispatcher_verifies_then_rejects_as_misread_and_it_is_counted_and_aud
     assert_eq!(reject.username, "dispatch");
     assert_eq!(
         reject.query_terms,
-        [format!("alert={id}"), "outcome=applied".into(), "reason=misread".into()]
+        [format!("alert={id}"), "reason=misread".into(), "outcome=applied".into()]
     );
+    // Refused before writing: the second acknowledgement, two bad rejections.
+    assert_eq!(api.audit.count("alert_decision"), 3);
     assert_eq!(decide(&api, &token, &id, "close", "{}").await.0, 200);
 }
 
@@ -187,4 +182,40 @@ async fn a_covert_hit_is_invisible_and_untouchable_for_other_organisations() {
     assert_eq!(decide(&api, &dispatch, &hit.alert_id, "acknowledge", "{}").await.0, 404);
     assert!(api.state.board.open("Test Org").is_empty());
     assert_eq!(api.state.board.open("RSO Narcotics").len(), 1);
+    let refused = api.audit.last().unwrap();
+    assert_eq!(refused.action, "alert_decision", "a refused attempt is audited too");
+    assert!(refused.query_terms.contains(&"outcome=refused".to_string()));
+}
+
+#[tokio::test]
+async fn a_vehicle_seen_again_after_its_alert_was_closed_is_new_again_and_can_be_reopened() {
+    // Read just before the harness's clock, which the decisions are stamped with.
+    let api = Harness::new();
+    let hit = alert(1, "e1", "cam-7", "2027-01-14T23:58:00-08:00".parse().unwrap());
+    api.board.add_alerts(&[(0, 0, &hit.encode())]);
+    let token = api.token("dispatch").await;
+    let id = hit.alert_id;
+    assert_eq!(decide(&api, &token, &id, "acknowledge", "{}").await.0, 200);
+    assert_eq!(decide(&api, &token, &id, "confirm", "{}").await.0, 200);
+    assert_eq!(decide(&api, &token, &id, "close", "{}").await.0, 200);
+    assert!(api.board.open("Test Org").is_empty(), "closed: off the board");
+    assert_eq!(
+        decide(&api, &token, &id, "acknowledge", "{}").await.0,
+        409,
+        "nothing to reopen yet"
+    );
+    // The same car, another camera, after the close and within the window.
+    let again = alert(2, "e1", "cam-9", "2027-01-15T00:02:00-08:00".parse().unwrap());
+    api.board.add_alerts(&[(0, 1, &again.encode())]);
+    let open = api.board.open("Test Org");
+    assert_eq!(
+        (open.len(), open[0].state, open[0].reopened),
+        (1, AlertState::New, true)
+    );
+    let (status, body) = decide(&api, &token, &id, "acknowledge", "{}").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#""state":"acknowledged""#) && body.contains(r#""reopened":false"#),
+        "{body}"
+    );
 }

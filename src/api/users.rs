@@ -69,10 +69,25 @@ pub async fn add_user(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let user =
         User::new(&new.username, &new.organisation, new.role, hash).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let existing = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .user(&user.username)
+        .map(|u| (u.role, u.organisation.clone()));
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
-    let terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
-    state.record(state.event(&session, "user_added", client, terms)).await;
+    // A changed user logs in again: no session keeps the old role or organisation.
+    state.sessions.retain(|_, s| s.username != user.username);
+    let mut terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    let action = match existing {
+        Some((role, organisation)) => {
+            terms.push(format!("was={role:?}/{organisation}"));
+            "user_changed"
+        }
+        None => "user_added",
+    };
+    state.record(state.event(&session, action, client, terms)).await;
     Ok(StatusCode::CREATED)
 }
 

@@ -163,7 +163,14 @@ impl Board {
         if !self.may_see(&incident.alert.entry.list_id, organisation) {
             return None;
         }
-        Some(IncidentView::new(incident, &inner.incidents.lifecycle(id)))
+        let reopened = inner.incidents.reopened(id);
+        Some(IncidentView::new(incident, &inner.incidents.lifecycle(id), reopened))
+    }
+
+    /// Where incident `id` stands in its lifecycle (closed for a reopened
+    /// one, which the view shows as new): what a decision starts from.
+    pub fn lifecycle_state(&self, id: &Uuid) -> crate::alert::lifecycle::AlertState {
+        self.inner.read().expect("board lock").incidents.lifecycle(id).state
     }
 
     /// Every open incident a user of `organisation` may see, by priority
@@ -176,7 +183,13 @@ impl Board {
             .filter(|id| inner.incidents.is_open(id))
             .filter_map(|id| inner.incidents.get(id))
             .filter(|i| self.may_see(&i.alert.entry.list_id, Some(organisation)))
-            .map(|i| IncidentView::new(i, &inner.incidents.lifecycle(&i.id())))
+            .map(|i| {
+                IncidentView::new(
+                    i,
+                    &inner.incidents.lifecycle(&i.id()),
+                    inner.incidents.reopened(&i.id()),
+                )
+            })
             .collect();
         views.sort_by(|a, b| a.priority.cmp(&b.priority).then(b.last_seen.cmp(&a.last_seen)));
         views

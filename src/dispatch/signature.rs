@@ -45,15 +45,26 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex::encode(tag))
 }
 
+/// Most `v1` entries a header may carry (one per secret during a rotation).
+const MAX_SIGNATURES: usize = 4;
+
 /// Checks a received `header` against the raw `body` at the receiver's
-/// time `now` (unix seconds). Any `v1` entry may match (secret rotation).
+/// time `now` (unix seconds). Exactly one `t`; up to [`MAX_SIGNATURES`]
+/// `v1` entries of 64 hex digits, any of which may match (secret rotation).
+/// The tag is computed once, whatever the header holds.
 pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64) -> Result<(), SignatureError> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
         match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = Some(t.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
-            Some(("v1", v)) => signatures.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
+            Some(("t", t)) if timestamp.is_none() => {
+                timestamp = Some(t.parse::<i64>().map_err(|_| SignatureError::Malformed)?)
+            }
+            Some(("t", _)) => return Err(SignatureError::Malformed),
+            Some(("v1", v)) if v.len() == 64 && signatures.len() < MAX_SIGNATURES => {
+                signatures.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?)
+            }
+            Some(("v1", _)) => return Err(SignatureError::Malformed),
             _ => {}
         }
     }
@@ -64,10 +75,13 @@ pub fn verify(secret: &[u8], header: &str, body: &[u8], now: i64) -> Result<(), 
     if now.abs_diff(timestamp) > TOLERANCE.as_secs() {
         return Err(SignatureError::Stale);
     }
-    let matches = signatures
+    let expected = mac(secret, timestamp, body).finalize().into_bytes();
+    let same = |s: &Vec<u8>| s.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    signatures
         .iter()
-        .any(|s| mac(secret, timestamp, body).verify_slice(s).is_ok());
-    matches.then_some(()).ok_or(SignatureError::Mismatch)
+        .any(same)
+        .then_some(())
+        .ok_or(SignatureError::Mismatch)
 }
 
 /// The wait before attempt `attempt + 1` (attempts count from 1): the first
@@ -122,7 +136,20 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_refused() {
-        for header in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,v1=zz", "garbage"] {
+        let zeros = "00".repeat(32);
+        let many = format!("t=1,{}", vec![format!("v1={zeros}"); 5].join(","));
+        let two_times = format!("t=1,t=2,v1={zeros}");
+        for header in [
+            "",
+            "t=1",
+            "v1=00",
+            "t=x,v1=00",
+            "t=1,v1=zz",
+            "t=1,v1=00",
+            "garbage",
+            &many,
+            &two_times,
+        ] {
             assert_eq!(
                 verify(SECRET, header, b"{}", 1),
                 Err(SignatureError::Malformed),

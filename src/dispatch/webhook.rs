@@ -212,6 +212,8 @@ impl Deliverer {
         let view = self.board.view(&incident_id, None)?; // covert: never sent
         let kind = if incident_id == alert.alert_id {
             "alert.opened"
+        } else if view.reopened {
+            "alert.reopened" // seen again after it was closed
         } else {
             "alert.sighting"
         };

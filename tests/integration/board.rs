@@ -152,6 +152,14 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
         .expect("chromedriver (scripts/browser.sh driver-start 9515)");
     log_in(&dana, a.api_address.port(), "dana").await;
     assert_eq!(state_of(&dana, &incident).await, "new");
+    // An unacknowledged priority 1 alert alarms at login, not only when it arrives.
+    dana.wait_until(
+        "!document.getElementById('new-alert-banner').hidden && \
+         document.getElementById('new-alert-text').textContent.includes('NEW PRIORITY 1 ALERT')",
+        WAIT,
+    )
+    .await
+    .unwrap();
     let card = format!("article.incident[data-id='{incident}']");
     let marked = dana.find(&format!("{card} .plate-read mark.diff")).await.unwrap();
     assert_eq!(dana.text(&marked).await.unwrap(), "Z");
