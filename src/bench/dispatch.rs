@@ -82,9 +82,8 @@ async fn seed_dispatcher(config: &Config) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// An HTTPS client that trusts the running service's self-signed certificate.
-fn client_for(running: &crate::app::Running) -> Result<reqwest::Client, BenchError> {
-    let pem = running.self_signed_cert.as_deref().unwrap_or_default();
+/// An HTTPS client that trusts the PEM certificate `pem` (self-signed).
+fn client_for(pem: &str) -> Result<reqwest::Client, BenchError> {
     let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(error)?;
     reqwest::Client::builder()
         .use_rustls_tls()
@@ -107,7 +106,7 @@ pub async fn board_latency(config: &Config, seconds: u64, rate: u64) -> Result<S
     let shutdown = CancellationToken::new();
     let running = crate::app::run(config.clone(), shutdown.clone()).await.map_err(error)?;
     let base = format!("https://127.0.0.1:{}", running.api_address.port());
-    let client = client_for(&running)?;
+    let client = client_for(running.self_signed_cert.as_deref().unwrap_or_default())?;
     let login = serde_json::json!({"username": "bench.dispatcher", "password": PASSWORD}).to_string();
     let session: serde_json::Value = client
         .post(format!("{base}/api/login"))
@@ -290,6 +289,17 @@ struct Count {
     first_last: Mutex<Option<(Instant, Instant)>>,
 }
 
+impl Count {
+    /// From the first delivery to the last.
+    fn span(&self) -> Duration {
+        self.first_last
+            .lock()
+            .expect("lock")
+            .map(|(a, b)| b - a)
+            .unwrap_or_default()
+    }
+}
+
 async fn count(axum::extract::State(count): axum::extract::State<Arc<Count>>) -> axum::http::StatusCode {
     count.delivered.fetch_add(1, Ordering::Relaxed);
     let now = Instant::now();
@@ -384,29 +394,15 @@ pub async fn webhook_throughput(config: &Config, n: usize) -> Result<String, Ben
     shutdown.cancel();
     running.wait().await.map_err(error)?;
     let delivered = counted.delivered.load(Ordering::Relaxed);
-    let span = counted
-        .first_last
-        .lock()
-        .expect("lock")
-        .map(|(a, b)| b - a)
-        .unwrap_or_default();
+    let span = counted.span();
     let service = (delivered.saturating_sub(1)) as f64 / span.as_secs_f64().max(1e-9);
     // Baseline: the same number of signed POSTs of a typical body, one after another.
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).map_err(error)?)
-        .build()
-        .map_err(error)?;
+    let client = client_for(&ca)?;
     *counted.first_last.lock().expect("lock") = None;
     // On a worker thread, as the service's deliverer runs.
     let post = tokio::spawn(direct_posts(client, url.clone(), n));
     post.await.map_err(error)??;
-    let span = counted
-        .first_last
-        .lock()
-        .expect("lock")
-        .map(|(a, b)| b - a)
-        .unwrap_or_default();
+    let span = counted.span();
     let direct = n.saturating_sub(1) as f64 / span.as_secs_f64().max(1e-9);
     stop.cancel();
     let mut out = String::new();
