@@ -157,6 +157,12 @@ async fn decisions_need_the_right_role_a_known_alert_and_the_csrf_token() {
         .body(axum::body::Body::from("{}"))
         .unwrap();
     assert_eq!(api.send(request).await.0, 403);
+    let refused = api.audit.last().unwrap();
+    assert_eq!(
+        (refused.action.as_str(), refused.username.as_str()),
+        ("access_denied", "dispatch")
+    );
+    assert!(refused.query_terms.contains(&"csrf token missing or wrong".to_string()));
     let (status, whoami) = api.call("GET", "/api/session", Some(&dispatch), None).await;
     assert_eq!(status, 200);
     let csrf = serde_json::from_str::<serde_json::Value>(&whoami).unwrap()["csrf_token"]

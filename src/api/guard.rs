@@ -60,7 +60,17 @@ pub async fn authorize_request(
     if access == Access::Public {
         return Ok(next.run(request).await);
     }
-    let session = session_of(&state, &request)?;
+    let (session, from_cookie) = session_of(&state, &request)?;
+    if from_cookie && request.method() != Method::GET && !csrf_echoed(&request, &session) {
+        let terms = vec![
+            format!("{} {}", request.method(), path),
+            "csrf token missing or wrong".into(),
+        ];
+        state
+            .record(state.event(&session, "access_denied", client, terms))
+            .await;
+        return Err(ApiError::Forbidden);
+    }
     if let Access::Action(action) = access {
         let grants = state
             .principals
@@ -79,10 +89,16 @@ pub async fn authorize_request(
     Ok(next.run(request).await)
 }
 
+/// Whether a request presents its session's CSRF token (a cookie session
+/// must, on every request that changes something).
+fn csrf_echoed(request: &Request, session: &Session) -> bool {
+    let presented = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    presented.is_some_and(|p| constant_time_eq(p.as_bytes(), session.csrf_token.as_bytes()))
+}
+
 /// The live session named by the `Authorization: Bearer` header, or by the
-/// session cookie; a cookie session must also present its CSRF token on
-/// every request that changes something.
-fn session_of(state: &ApiState, request: &Request) -> Result<Session, ApiError> {
+/// session cookie, and whether it came by cookie.
+fn session_of(state: &ApiState, request: &Request) -> Result<(Session, bool), ApiError> {
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -101,13 +117,7 @@ fn session_of(state: &ApiState, request: &Request) -> Result<Session, ApiError> 
         state.sessions.remove(&token);
         return Err(ApiError::SessionExpired);
     }
-    if from_cookie && request.method() != Method::GET {
-        let presented = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), session.csrf_token.as_bytes())) {
-            return Err(ApiError::Forbidden);
-        }
-    }
-    Ok(session)
+    Ok((session, from_cookie))
 }
 
 /// The value of cookie `name`, if the request carries it.
