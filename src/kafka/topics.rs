@@ -162,22 +162,48 @@ pub async fn ensure(
 }
 
 /// Reads the live configs of the named topics.
-pub async fn describe(
+pub async fn describe(admin: &AdminClient<DefaultClientContext>, names: &[&str]) -> Result<Described, KafkaError> {
+    // A topic created a moment ago may not be known to the broker that
+    // answers yet: it reports no configs (or an unknown topic) until its
+    // metadata arrives. Every real topic has a cleanup.policy, so wait for
+    // that for up to ADMIN_TIMEOUT before reporting what is there.
+    let deadline = std::time::Instant::now() + ADMIN_TIMEOUT;
+    loop {
+        let described = describe_once(admin, names).await?;
+        let settled = match &described {
+            Ok(out) => out.values().all(|c| c.contains_key("cleanup.policy")),
+            Err((_, code)) => *code != RDKafkaErrorCode::UnknownTopicOrPartition,
+        };
+        if settled || std::time::Instant::now() >= deadline {
+            return described.map_err(|(topic, code)| KafkaError::Topic {
+                topic,
+                reason: format!("cannot describe its config: {code}"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+type Described = BTreeMap<String, BTreeMap<String, Option<String>>>;
+
+/// One DescribeConfigs round: the configs, or the first topic the broker
+/// refused with its code.
+async fn describe_once(
     admin: &AdminClient<DefaultClientContext>,
     names: &[&str],
-) -> Result<BTreeMap<String, BTreeMap<String, Option<String>>>, KafkaError> {
+) -> Result<Result<Described, (String, RDKafkaErrorCode)>, KafkaError> {
     let resources: Vec<_> = names.iter().map(|n| ResourceSpecifier::Topic(n)).collect();
     let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
     let mut out = BTreeMap::new();
     for (name, result) in names.iter().zip(admin.describe_configs(&resources, &options).await?) {
-        let resource = result.map_err(|code| KafkaError::Topic {
-            topic: name.to_string(),
-            reason: format!("cannot describe its config: {code}"),
-        })?;
+        let resource = match result {
+            Ok(resource) => resource,
+            Err(code) => return Ok(Err((name.to_string(), code))),
+        };
         let entries = resource.entries.into_iter().map(|e| (e.name, e.value)).collect();
         out.insert(name.to_string(), entries);
     }
-    Ok(out)
+    Ok(Ok(out))
 }
 
 /// Compares a live config with its spec. Pure: no broker needed.
