@@ -81,6 +81,9 @@ pub enum HotlistCommand {
         /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
+        /// The custodian doing this, by username (recorded in the audit log).
+        #[arg(long, env = "HOTLIST_ACTOR")]
+        actor: String,
     },
 }
 
@@ -99,6 +102,10 @@ pub enum UsersCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// The custodian doing this, by username (recorded in the audit
+        /// log); for the first custodian, the name of the person adding it.
+        #[arg(long, env = "HOTLIST_ACTOR")]
+        actor: String,
     },
 }
 

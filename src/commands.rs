@@ -12,7 +12,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::access::audit::{self, AuditEvent};
+use crate::access::audit::{self, AuditEvent, AuditRecord};
 use crate::access::auth::{self, Role};
 use crate::access::principals::User;
 use crate::app;
@@ -23,6 +23,7 @@ use crate::hotlist::{feed, Category};
 use crate::kafka::audit as kafka_audit;
 use crate::kafka::hotlist as kafka_hotlist;
 use crate::kafka::{client_config, topics};
+use crate::text::escaped;
 use crate::{accuracy, bench};
 
 /// Runs the subcommand `cli` names.
@@ -112,10 +113,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     organisation,
                     role,
                     password_stdin,
+                    actor,
                 },
         } => {
             let config = Config::load(cli.config.as_deref())?;
-            add_user(&config, &username, &organisation, &role, password_stdin).await
+            let new = (username.as_str(), organisation.as_str(), role.as_str());
+            add_user(&config, new, password_stdin, &actor).await
         }
         Command::Hotlist {
             what:
@@ -125,10 +128,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     format,
                     category,
                     reason,
+                    actor,
                 },
         } => {
             let config = Config::load(cli.config.as_deref())?;
-            upload_hotlist(&config, &file, &list, &format, &category, &reason).await
+            let what = (list.as_str(), format.as_str(), category.as_str());
+            upload_hotlist(&config, &file, what, &reason, &actor).await
         }
         Command::Audit { what } => {
             let query = match what {
@@ -177,23 +182,7 @@ pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
         },
         AuditQuery::Report { from, to } => {
             for r in records.iter().filter(|r| r.event.at >= from && r.event.at <= to) {
-                let e = &r.event;
-                let purpose = e.purpose.as_ref().map_or("-".to_owned(), |p| {
-                    format!("{:?} case {}: {}", p.category, p.case_number, p.details)
-                });
-                println!(
-                    "{} #{} {} ({}, {:?}) {} terms={:?} results={} from {} purpose: {}",
-                    e.at.to_rfc3339(),
-                    r.seq,
-                    e.username,
-                    e.organisation,
-                    e.role,
-                    e.action,
-                    e.query_terms,
-                    e.result_count.map_or("-".to_owned(), |n| n.to_string()),
-                    e.client_addr,
-                    purpose
-                );
+                println!("{}", report_line(r));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -205,11 +194,12 @@ pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
 pub async fn upload_hotlist(
     config: &Config,
     file: &std::path::Path,
-    list: &str,
-    format: &str,
-    category: &str,
+    (list, format, category): (&str, &str, &str),
     reason: &str,
+    actor: &str,
 ) -> anyhow::Result<ExitCode> {
+    let actor = acting_custodian(config, actor).await?;
+    crate::text::check_id(list).map_err(|e| anyhow::anyhow!("--list {e}"))?;
     let format = feed::Format::parse(format).with_context(|| format!("unknown format {format:?}"))?;
     let category = Category::parse(category).with_context(|| format!("unknown category {category:?}"))?;
     crate::access::audit::check_reason(reason)?;
@@ -234,9 +224,9 @@ pub async fn upload_hotlist(
     };
     let event = AuditEvent {
         at: chrono::Utc::now(),
-        username: whoami(),
+        username: actor,
         organisation: "command line".into(),
-        role: Role::Custodian,
+        role: Some(Role::Custodian),
         action: "hotlist_upload".into(),
         query_terms: vec![
             format!("list={list}"),
@@ -246,10 +236,12 @@ pub async fn upload_hotlist(
                 report.added, report.changed, report.removed
             ),
             format!("reason={reason}"),
+            format!("os_user={}", os_user()),
         ],
         purpose: None,
         result_count: Some(entries.len() as u64),
         client_addr: "local".into(),
+        truncated: false,
     };
     kafka_audit::append(config, event).await?;
     println!(
@@ -263,11 +255,11 @@ pub async fn upload_hotlist(
 /// `users add`: bootstrap a custodian (password asked twice, or from stdin).
 pub async fn add_user(
     config: &Config,
-    username: &str,
-    organisation: &str,
-    role: &str,
+    (username, organisation, role): (&str, &str, &str),
     password_stdin: bool,
+    actor: &str,
 ) -> anyhow::Result<ExitCode> {
+    let actor = acting_custodian(config, actor).await?;
     let role = Role::parse(role).with_context(|| format!("unknown role {role:?}"))?;
     anyhow::ensure!(
         role == Role::Custodian,
@@ -288,14 +280,19 @@ pub async fn add_user(
         .map_err(|(e, _)| e)?;
     let event = AuditEvent {
         at: chrono::Utc::now(),
-        username: whoami(),
+        username: actor,
         organisation: "command line".into(),
-        role,
+        role: Some(Role::Custodian),
         action: "user_added".into(),
-        query_terms: vec![format!("username={username}"), format!("role={role:?}")],
+        query_terms: vec![
+            format!("username={username}"),
+            format!("role={role:?}"),
+            format!("os_user={}", os_user()),
+        ],
         purpose: None,
         result_count: None,
         client_addr: "local".into(),
+        truncated: false,
     };
     kafka_audit::append(config, event).await?;
     info!(role = ?role, "user added");
@@ -303,8 +300,61 @@ pub async fn add_user(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The operating-system account running the command, for the audit record.
-fn whoami() -> String {
+/// One record of `audit report` on one line. Everything stored as typed
+/// (usernames of failed logins, terms, purposes) is printed through
+/// [`escaped`], so a newline, ANSI sequence or bidi override in it cannot
+/// forge or hide a line.
+pub fn report_line(r: &AuditRecord) -> String {
+    let e = &r.event;
+    let purpose = e.purpose.as_ref().map_or("-".to_owned(), |p| {
+        format!(
+            "{:?} case {}: {}",
+            p.category,
+            escaped(&p.case_number),
+            escaped(&p.details)
+        )
+    });
+    let role = e.role.map_or("not logged in".to_owned(), |r| format!("{r:?}"));
+    let terms: Vec<String> = e.query_terms.iter().map(|t| escaped(t)).collect();
+    format!(
+        "{} #{} {} ({}, {}) {} terms=[{}] results={} from {} purpose: {}{}",
+        e.at.to_rfc3339(),
+        r.seq,
+        escaped(&e.username),
+        escaped(&e.organisation),
+        role,
+        escaped(&e.action),
+        terms.join(", "),
+        e.result_count.map_or("-".to_owned(), |n| n.to_string()),
+        escaped(&e.client_addr),
+        purpose,
+        if e.truncated { " [truncated]" } else { "" }
+    )
+}
+
+/// The custodian named by `--actor`: once any custodian exists, it must be
+/// one of them, enabled; before that (bootstrapping the first), any valid
+/// username, recorded as given.
+async fn acting_custodian(config: &Config, actor: &str) -> anyhow::Result<String> {
+    crate::access::principals::check_username(actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
+    let principals = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config))
+            .await??
+            .0
+    };
+    if principals.has_custodian() {
+        let ok = principals
+            .user(actor)
+            .is_some_and(|u| u.role == Role::Custodian && !u.disabled);
+        anyhow::ensure!(ok, "--actor {actor} is not an enabled custodian");
+    }
+    Ok(actor.to_owned())
+}
+
+/// The operating-system account running the command, recorded beside the
+/// actor (never instead of it).
+fn os_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
@@ -366,4 +416,37 @@ pub async fn topics(config: Config, check_only: bool) -> anyhow::Result<ExitCode
     }
     println!("all {} topics match the policy", specs.len());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::audit::Chain;
+
+    /// Penetration test: usernames with newlines, ANSI escapes or bidi
+    /// characters typed at login printed raw, and a forged-looking line
+    /// was shown; anonymous failures were recorded as role `ops`.
+    #[test]
+    fn a_report_line_shows_hostile_text_escaped_on_one_line() {
+        let event = AuditEvent {
+            at: "2026-11-27T11:00:00Z".parse().unwrap(),
+            username:
+                "eve\n2026-11-27T11:00:01+00:00 #2 city.manager (City, Custodian) audit_verified\u{1b}[2K\u{202E}"
+                    .into(),
+            organisation: String::new(),
+            role: None,
+            action: "login_failed".into(),
+            query_terms: vec!["term\r\nx".into()],
+            purpose: None,
+            result_count: None,
+            client_addr: "10.0.0.9".into(),
+            truncated: false,
+        };
+        let line = report_line(&Chain::default().append(event));
+        assert_eq!(
+            line,
+            "2026-11-27T11:00:00+00:00 #0 eve\\u{a}2026-11-27T11:00:01+00:00 #2 city.manager (City, Custodian) audit_verified\\u{1b}[2K\\u{202e} (, not logged in) login_failed terms=[term\\u{d}\\u{a}x] results=- from 10.0.0.9 purpose: -"
+        );
+        assert!(!line.contains(['\n', '\r', '\u{1b}', '\u{202E}']));
+    }
 }

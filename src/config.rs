@@ -72,6 +72,8 @@ struct RawApi {
     tls_cert_path: String,
     tls_key_path: String,
     plain_http_for_development: bool,
+    #[serde(default)]
+    self_signed_for_development: bool,
     session_minutes: u64,
     lockout_failures: usize,
     lockout_minutes: u64,
@@ -205,12 +207,16 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
     pub listen: std::net::SocketAddr,
-    /// PEM certificate chain and key; `None` makes a self-signed pair at start.
+    /// PEM certificate chain and key; `None` makes a self-signed pair at
+    /// start if `self_signed` allows it, and refuses to start otherwise.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Without a certificate, make a self-signed one (development, demo
+    /// and tests only; logged as a warning).
+    pub self_signed: bool,
     /// Serve plain HTTP (development only; logged loudly).
     pub plain_http: bool,
     pub session_ttl: Duration,
-    pub lockout: crate::access::auth::LockoutPolicy,
+    pub lockout: crate::access::lockout::LockoutPolicy,
 }
 
 /// How to reach the brokers.
@@ -499,11 +505,13 @@ impl RawApi {
             listen,
             tls,
             plain_http: self.plain_http_for_development,
+            self_signed: self.self_signed_for_development,
             session_ttl: minutes(self.session_minutes),
-            lockout: crate::access::auth::LockoutPolicy {
-                max_failures: self.lockout_failures,
+            lockout: crate::access::lockout::LockoutPolicy {
+                free_failures: self.lockout_failures as u32,
+                first_delay: std::time::Duration::from_secs(1),
+                max_delay: minutes(self.lockout_minutes),
                 window: minutes(self.lockout_minutes),
-                lock_for: minutes(self.lockout_minutes),
             },
         })
     }

@@ -105,6 +105,7 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     std::fs::write(&hotlist_file, SAMPLE_HOTLIST)?;
     config.hotlist.path = hotlist_file.clone();
     config.api.listen = "127.0.0.1:0".parse()?;
+    config.api.self_signed = true;
     let password = bootstrap_users(&config).await?;
     let shutdown = CancellationToken::new();
     let running = app::run(config.clone(), shutdown.clone()).await?;

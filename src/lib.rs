@@ -17,7 +17,8 @@
 //! HTTPS API ([`api`]), and, in later modules, encryption at rest and key
 //! destruction.
 //!
-//! Modules, from the pure core outwards: [`read`], [`normalize`],
+//! Modules, from the pure core outwards: [`text`] (identifier and name
+//! rules, escaping for print), [`read`], [`normalize`],
 //! [`hotlist`], [`alert`], [`access`] (access rules and the audit chain,
 //! pure), [`config`], [`metrics`], [`pipeline`], [`kafka`], [`api`] (HTTPS
 //! only: server, route table, handlers by resource); [`sample`], [`demo`],
@@ -42,6 +43,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod read;
 pub mod sample;
+pub mod text;
 
 /// Now, as the service sees it. Everything time-dependent takes one, so
 /// tests can move time instead of waiting for it.

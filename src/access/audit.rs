@@ -98,9 +98,12 @@ pub fn check_reason(reason: &str) -> Result<&str, AuditError> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub at: DateTime<Utc>,
+    /// As typed for a failed login (bounded and flagged by [`Chain::append`]).
     pub username: String,
     pub organisation: String,
-    pub role: Role,
+    /// `None` for someone not logged in (a failed login, a request without
+    /// a session).
+    pub role: Option<Role>,
     /// The action, or a security event such as `login_failed`, `lockout`, `grant`.
     pub action: String,
     /// The data elements searched (a plate, a camera, a time range).
@@ -108,6 +111,69 @@ pub struct AuditEvent {
     pub purpose: Option<Purpose>,
     pub result_count: Option<u64>,
     pub client_addr: String,
+    /// Set when a field was cut to its bound ([`AuditEvent::bounded`]), or
+    /// the record could not be stored whole and only its outline was
+    /// ([`AuditEvent::outline`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// Bounds of the fields of an audit record, in bytes. Together they keep
+/// a record far below the broker's message size, whatever a client sends.
+pub mod bounds {
+    /// Username, organisation, action, client address.
+    pub const NAME: usize = 128;
+    /// One query term.
+    pub const TERM: usize = 512;
+    /// Query terms kept.
+    pub const TERMS: usize = 16;
+    /// Case number and details of a purpose.
+    pub const PURPOSE: usize = 1024;
+}
+
+impl AuditEvent {
+    /// The event with every field cut to its [`bounds`], flagged
+    /// `truncated` if anything was cut. Text is stored as typed (it is
+    /// escaped when printed), only shortened.
+    pub fn bounded(mut self) -> AuditEvent {
+        let mut cut = false;
+        let mut bound = |text: &mut String, max: usize| {
+            let (kept, was_cut) = crate::text::truncated(text, max);
+            if was_cut {
+                *text = kept.to_owned();
+                cut = true;
+            }
+        };
+        bound(&mut self.username, bounds::NAME);
+        bound(&mut self.organisation, bounds::NAME);
+        bound(&mut self.action, bounds::NAME);
+        bound(&mut self.client_addr, bounds::NAME);
+        for term in &mut self.query_terms {
+            bound(term, bounds::TERM);
+        }
+        if let Some(purpose) = &mut self.purpose {
+            bound(&mut purpose.case_number, bounds::PURPOSE);
+            bound(&mut purpose.details, bounds::PURPOSE);
+        }
+        if self.query_terms.len() > bounds::TERMS {
+            self.query_terms.truncate(bounds::TERMS);
+            cut = true;
+        }
+        self.truncated |= cut;
+        self
+    }
+
+    /// What is left of an event the log could not store whole: who, when,
+    /// what and from where, without terms or purpose, flagged `truncated`.
+    pub fn outline(&self) -> AuditEvent {
+        AuditEvent {
+            query_terms: Vec::new(),
+            purpose: None,
+            truncated: true,
+            ..self.clone()
+        }
+        .bounded()
+    }
 }
 
 /// One chained record of the audit log.
@@ -154,7 +220,9 @@ impl Chain {
         }
     }
 
+    /// Chains `event`, [bounded](AuditEvent::bounded) first.
     pub fn append(&mut self, event: AuditEvent) -> AuditRecord {
+        let event = event.bounded();
         let hash = digest(self.next_seq, &event, &self.last_hash);
         let record = AuditRecord {
             seq: self.next_seq,
@@ -206,12 +274,13 @@ mod tests {
             at: "2026-11-27T11:00:00Z".parse().unwrap(),
             username: format!("deputy{i}"),
             organisation: "RSO".into(),
-            role: Role::Officer,
+            role: Some(Role::Officer),
             action: "search_reads".into(),
             query_terms: vec!["plate=7ABC123".into()],
             purpose: Some(purpose()),
             result_count: Some(3),
             client_addr: "127.0.0.1".into(),
+            truncated: false,
         }
     }
 
@@ -327,5 +396,37 @@ mod tests {
             assert!(json.get(field).is_some(), "missing {field}: {json}");
         }
         assert_eq!(json["purpose"]["category"], "stolen_vehicle");
+    }
+
+    /// Penetration test: a login with a 1.5 MB username made a record the
+    /// broker refused, retried forever. Every field is now bounded before
+    /// it is chained, and the cut is flagged.
+    #[test]
+    fn an_oversized_event_is_chained_bounded_and_flagged() {
+        let mut event = search(0);
+        event.username = "x".repeat(1_500_000);
+        event.query_terms = vec!["t".repeat(10_000); 1000];
+        let record = Chain::default().append(event);
+        assert_eq!(record.event.username.len(), bounds::NAME);
+        assert_eq!(record.event.query_terms.len(), bounds::TERMS);
+        assert!(record.event.query_terms.iter().all(|t| t.len() == bounds::TERM));
+        assert!(record.event.truncated);
+        assert!(serde_json::to_vec(&record).unwrap().len() < 16 * 1024);
+        assert_eq!(verify(&[record]), Ok(()));
+        let whole = Chain::default().append(search(1));
+        assert!(!whole.event.truncated, "nothing cut, nothing flagged");
+        assert!(
+            !serde_json::to_string(&whole).unwrap().contains("truncated"),
+            "records without a cut hash as they did before the flag existed"
+        );
+    }
+
+    #[test]
+    fn an_outline_keeps_who_when_and_what_only() {
+        let outline = search(2).outline();
+        assert_eq!(outline.username, "deputy2");
+        assert_eq!(outline.action, "search_reads");
+        assert!(outline.query_terms.is_empty() && outline.purpose.is_none());
+        assert!(outline.truncated);
     }
 }

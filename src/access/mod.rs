@@ -7,8 +7,9 @@
 //! agencies; and every access is recorded with its purpose. This module holds
 //! those rules as data and pure functions, so they read and test on their own:
 //! [`auth`] (roles, the deny-by-default permission table, contractor grants,
-//! argon2id passwords, lockout), [`principals`] (users, grants and sharing
-//! agencies, folded from their records) and [`audit`] (purposes of use,
+//! argon2id passwords), [`lockout`] (growing delays for failed logins),
+//! [`principals`] (users, grants, sharing agencies and the register of
+//! hotlists, folded from their records) and [`audit`] (purposes of use,
 //! reasons for changes, the hash-chained audit record and its verification).
 //!
 //! It sits below both [`crate::kafka`], which stores principals and audit
@@ -21,4 +22,5 @@
 
 pub mod audit;
 pub mod auth;
+pub mod lockout;
 pub mod principals;

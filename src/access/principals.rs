@@ -2,9 +2,10 @@
 //!
 //! Every matcher and API instance must agree on who may log in and which
 //! grants are live, so users and grants are records in a compacted Kafka
-//! topic (`alpr.principals`), keyed `user:<name>`, `grant:<id>` or
-//! `agency:<ORI>` (the agencies data may be shared with), a tombstone
-//! deleting one. [`Principals::apply`] folds those records into the
+//! topic (`alpr.principals`), keyed `user:<name>`, `grant:<id>`,
+//! `agency:<ORI>` (the agencies data may be shared with) or `list:<id>`
+//! (the register of hotlists: which organisation may upload each, in which
+//! category), a tombstone deleting one. [`Principals::apply`] folds those records into the
 //! current state; it is pure, so any instance rebuilds the same state by
 //! reading the topic from the start. Password hashes are argon2id; nothing
 //! here ever holds a plain password.
@@ -14,17 +15,21 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::auth::{Grant, Role};
+use std::time::SystemTime;
+
+use super::auth::{Grant, Role, CONTRACTOR_ACTIONS, MAX_GRANT};
 
 /// Why a principal record or a new user is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrincipalError {
     #[error("username must be 3 to 64 characters of a-z, 0-9, '.', '_' or '-'")]
     BadUsername,
-    #[error("organisation must be 2 to 100 printable characters")]
+    #[error("organisation must be 2 to 100 characters without control, invisible or direction-changing characters")]
     BadOrganisation,
-    #[error("record key {0:?} is neither user:<name> nor grant:<id>")]
+    #[error("record key {0:?} is not user:<name>, grant:<id>, agency:<ORI> or list:<id>")]
     BadKey(String),
+    #[error("grant refused: {0}")]
+    BadGrant(&'static str),
     #[error("record {key} is not a valid principal: {reason}")]
     BadRecord { key: String, reason: String },
 }
@@ -44,10 +49,7 @@ impl User {
     /// A new, enabled user; checks the name and organisation.
     pub fn new(username: &str, organisation: &str, role: Role, password_hash: String) -> Result<User, PrincipalError> {
         check_username(username)?;
-        let org = organisation.trim();
-        if !(2..=100).contains(&org.chars().count()) || org.chars().any(char::is_control) {
-            return Err(PrincipalError::BadOrganisation);
-        }
+        let org = check_organisation(organisation)?;
         Ok(User {
             username: username.to_owned(),
             organisation: org.to_owned(),
@@ -66,7 +68,13 @@ impl User {
     }
 }
 
-fn check_username(name: &str) -> Result<(), PrincipalError> {
+/// Checks an organisation name (2 to 100 visible characters); returns it trimmed.
+pub fn check_organisation(name: &str) -> Result<&str, PrincipalError> {
+    crate::text::check_name(name, 2, 100).map_err(|_| PrincipalError::BadOrganisation)
+}
+
+/// Checks a username: 3 to 64 characters of `a-z`, `0-9`, `.`, `_`, `-`.
+pub fn check_username(name: &str) -> Result<(), PrincipalError> {
     let ok = (3..=64).contains(&name.len())
         && name
             .bytes()
@@ -90,18 +98,50 @@ pub struct Agency {
 }
 
 impl Agency {
-    /// Checks the ORI shape and the name.
+    /// Checks the ORI shape, the name, and that only an agency whose ORI
+    /// is Californian (`CA...`) is marked a California public agency.
     pub fn validate(&self) -> Result<(), PrincipalError> {
         let ori_ok = self.ori.len() == 9 && self.ori.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        let name_ok = (2..=200).contains(&self.name.trim().chars().count());
-        if ori_ok && name_ok {
-            Ok(())
+        let name_ok = crate::text::check_name(&self.name, 2, 200).is_ok();
+        let reason = if !ori_ok || !name_ok {
+            "an agency has a 9-character ORI (e.g. CA0330000) and a name of 2 to 200 visible characters"
+        } else if self.california_public_agency && !self.ori.starts_with("CA") {
+            "only an agency with a California ORI (CA...) can be a California public agency"
         } else {
-            Err(PrincipalError::BadRecord {
-                key: format!("agency:{}", self.ori),
-                reason: "an agency has a 9-character ORI (e.g. CA0330000) and a name".into(),
-            })
-        }
+            return Ok(());
+        };
+        Err(PrincipalError::BadRecord {
+            key: format!("agency:{}", self.ori),
+            reason: reason.into(),
+        })
+    }
+}
+
+/// A hotlist in the custodian's register: the one organisation whose
+/// feed accounts may replace it, and the one category its entries have.
+/// An agency uploads only to a list registered to it; it cannot create a
+/// list or choose a category by uploading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListRegistration {
+    pub list_id: String,
+    pub organisation: String,
+    pub category: crate::hotlist::Category,
+}
+
+impl ListRegistration {
+    /// Checks the list id and the organisation name.
+    pub fn validate(&self) -> Result<(), PrincipalError> {
+        crate::text::check_id(&self.list_id).map_err(|e| bad_record(&format!("list:{}", self.list_id), e))?;
+        check_organisation(&self.organisation)?;
+        Ok(())
+    }
+
+    /// The record key and value for the principals topic.
+    pub fn record(&self) -> (String, Vec<u8>) {
+        (
+            format!("list:{}", self.list_id),
+            serde_json::to_vec(self).expect("registrations serialize"),
+        )
     }
 }
 
@@ -111,6 +151,7 @@ pub struct Principals {
     users: BTreeMap<String, User>,
     grants: BTreeMap<String, Grant>,
     agencies: BTreeMap<String, Agency>,
+    lists: BTreeMap<String, ListRegistration>,
 }
 
 impl Principals {
@@ -126,9 +167,24 @@ impl Principals {
                 }
             })
         } else if let Some(id) = key.strip_prefix("grant:") {
-            upsert(&mut self.grants, key, id, value, |_: &Grant| Ok(()))
+            upsert(&mut self.grants, key, id, value, |grant: &Grant| {
+                if grant.scope.iter().all(|a| CONTRACTOR_ACTIONS.contains(a)) {
+                    Ok(())
+                } else {
+                    Err(bad_record(key, "a grant's scope is limited to the contractor actions"))
+                }
+            })
         } else if let Some(ori) = key.strip_prefix("agency:") {
             upsert(&mut self.agencies, key, ori, value, Agency::validate)
+        } else if let Some(id) = key.strip_prefix("list:") {
+            upsert(&mut self.lists, key, id, value, |list: &ListRegistration| {
+                list.validate()?;
+                if list.list_id == id {
+                    Ok(())
+                } else {
+                    Err(bad_record(key, "list id differs from the key"))
+                }
+            })
         } else {
             Err(PrincipalError::BadKey(key.to_owned()))
         }
@@ -140,6 +196,16 @@ impl Principals {
 
     pub fn agencies(&self) -> impl Iterator<Item = &Agency> {
         self.agencies.values()
+    }
+
+    /// The registration of hotlist `list_id`, if the custodian made one.
+    pub fn list(&self, list_id: &str) -> Option<&ListRegistration> {
+        self.lists.get(list_id)
+    }
+
+    /// Every registered hotlist, by id.
+    pub fn lists(&self) -> impl Iterator<Item = &ListRegistration> {
+        self.lists.values()
     }
 
     pub fn user(&self, username: &str) -> Option<&User> {
@@ -162,6 +228,35 @@ impl Principals {
             .filter(|g| g.grantee == username)
             .cloned()
             .collect()
+    }
+
+    /// Checks a grant the custodian is about to issue at `now`: to an
+    /// existing, enabled contractor; naming its written permission; a scope
+    /// of contractor actions only; expiring in the future and within
+    /// [`MAX_GRANT`].
+    pub fn check_new_grant(&self, grant: &Grant, now: SystemTime) -> Result<(), PrincipalError> {
+        let grantee = self.users.get(&grant.grantee);
+        if !grantee.is_some_and(|u| u.role == Role::Contractor && !u.disabled) {
+            return Err(PrincipalError::BadGrant(
+                "the grantee must be an existing, enabled contractor",
+            ));
+        }
+        if crate::text::check_name(&grant.document_ref, 3, 200).is_err() {
+            return Err(PrincipalError::BadGrant(
+                "name the written permission document (3 to 200 visible characters)",
+            ));
+        }
+        if grant.scope.is_empty() || !grant.scope.iter().all(|a| CONTRACTOR_ACTIONS.contains(a)) {
+            return Err(PrincipalError::BadGrant(
+                "the scope must be one or more of health, metrics, search_reads",
+            ));
+        }
+        if grant.expires_at <= now || grant.expires_at > now + MAX_GRANT {
+            return Err(PrincipalError::BadGrant(
+                "a grant must expire in the future and within 30 days",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether any enabled custodian exists (the bootstrap check).
@@ -297,5 +392,127 @@ mod tests {
             Err(PrincipalError::BadOrganisation)
         );
         assert_eq!(p, Principals::default(), "nothing applied");
+    }
+
+    /// Penetration test: an ORI from Arizona registered as a California
+    /// public agency received an export; organisation names carried
+    /// zero-width and bidi characters.
+    #[test]
+    fn agencies_and_organisations_are_what_they_claim_to_be() {
+        let arizona = Agency {
+            ori: "AZ0070001".into(),
+            name: "Mesa PD".into(),
+            california_public_agency: true,
+        };
+        let err = arizona.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "record agency:AZ0070001 is not a valid principal: only an agency with a California ORI (CA...) can be a California public agency"
+        );
+        let not_shared = Agency {
+            california_public_agency: false,
+            ..arizona
+        };
+        assert_eq!(not_shared.validate(), Ok(()), "known, but never sent data");
+        for org in ["RSO\u{200B}", "R\u{202E}OS", "R\nSO", "\u{2066}RSO"] {
+            assert_eq!(
+                User::new("bob", org, Role::Officer, String::new()),
+                Err(PrincipalError::BadOrganisation),
+                "{org:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lists_are_registered_by_id_with_one_owner_and_category() {
+        use crate::hotlist::Category;
+        let mut p = Principals::default();
+        let amber = ListRegistration {
+            list_id: "amber-ca".into(),
+            organisation: "CA DOJ".into(),
+            category: Category::Amber,
+        };
+        let (key, value) = amber.record();
+        assert_eq!(key, "list:amber-ca");
+        p.apply(&key, Some(&value)).unwrap();
+        assert_eq!(p.list("amber-ca"), Some(&amber));
+        assert!(matches!(
+            p.apply("list:other", Some(&value)),
+            Err(PrincipalError::BadRecord { .. })
+        ));
+        let hostile = ListRegistration {
+            list_id: "#list".into(),
+            ..amber.clone()
+        };
+        assert!(matches!(
+            p.apply("list:#list", Some(&serde_json::to_vec(&hostile).unwrap())),
+            Err(PrincipalError::BadRecord { .. })
+        ));
+        p.apply("list:amber-ca", None).unwrap();
+        assert_eq!(p.lists().count(), 0);
+    }
+
+    /// Penetration test: a grant to a non-existent grantee expiring in
+    /// 9999 was accepted, and one with scope `manage_users` too.
+    #[test]
+    fn grants_are_bounded_in_scope_time_and_grantee() {
+        let mut p = Principals::default();
+        for (name, role) in [("acme", Role::Contractor), ("deputy", Role::Officer)] {
+            let (key, value) = user(name, role).record();
+            p.apply(&key, Some(&value)).unwrap();
+        }
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let good = Grant {
+            grantee: "acme".into(),
+            document_ref: "CM-2026-114".into(),
+            scope: vec![Action::SearchReads],
+            expires_at: now + Duration::from_secs(7 * 86_400),
+            revoked: false,
+        };
+        assert_eq!(p.check_new_grant(&good, now), Ok(()));
+        let cases = [
+            Grant {
+                grantee: "nobody".into(),
+                ..good.clone()
+            },
+            Grant {
+                grantee: "deputy".into(),
+                ..good.clone()
+            },
+            Grant {
+                scope: vec![Action::ManageUsers],
+                ..good.clone()
+            },
+            Grant {
+                scope: vec![],
+                ..good.clone()
+            },
+            Grant {
+                expires_at: now + Duration::from_secs(31 * 86_400),
+                ..good.clone()
+            },
+            Grant {
+                expires_at: now,
+                ..good.clone()
+            },
+            Grant {
+                document_ref: "\u{202E}x".into(),
+                ..good.clone()
+            },
+        ];
+        for grant in cases {
+            assert!(
+                matches!(p.check_new_grant(&grant, now), Err(PrincipalError::BadGrant(_))),
+                "{grant:?}"
+            );
+        }
+        let forged = Grant {
+            scope: vec![Action::ManageUsers],
+            ..good
+        };
+        assert!(matches!(
+            p.apply("grant:g9", Some(&serde_json::to_vec(&forged).unwrap())),
+            Err(PrincipalError::BadRecord { .. })
+        ));
     }
 }

@@ -20,7 +20,7 @@ pub async fn audit_verify(
     let records = state.stores.audit.read_all().await?;
     state
         .record(state.event(&session, "audit_verified", client, Vec::new()))
-        .await;
+        .await?;
     Ok(Json(match audit::verify(&records) {
         Ok(()) => serde_json::json!({ "intact": true, "records": records.len() }),
         Err(e) => serde_json::json!({ "intact": false, "records": records.len(), "problem": e.to_string() }),

@@ -120,10 +120,10 @@ pub async fn events(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Extension(session): Extension<Session>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mut opened = state.event(&session, "board_opened", client, Vec::new());
     opened.result_count = Some(state.board.open(&session.organisation).len() as u64);
-    state.record(opened).await;
+    state.record(opened).await?;
     let feed = Feed {
         changes: state.board.subscribe(),
         status: tokio::time::interval_at(tokio::time::Instant::now() + STATUS_EVERY, STATUS_EVERY),
@@ -132,7 +132,7 @@ pub async fn events(
         state,
         session,
     };
-    Sse::new(futures_util::stream::unfold(feed, Feed::next)).keep_alive(KeepAlive::default())
+    Ok(Sse::new(futures_util::stream::unfold(feed, Feed::next)).keep_alive(KeepAlive::default()))
 }
 
 /// Counts live streams for the metric while it exists.
@@ -251,7 +251,7 @@ pub async fn decide(
             ];
             state
                 .record(state.event(&session, "alert_decision", client, terms))
-                .await;
+                .await?;
             return Err(refusal);
         }
     };
@@ -322,7 +322,7 @@ async fn write_and_audit(
             terms.push("outcome=not_written".into());
             state
                 .record(state.event(&session, &format!("alert_{name}"), client, terms))
-                .await;
+                .await?;
             return Err(e.into());
         }
     };
@@ -334,7 +334,7 @@ async fn write_and_audit(
     terms.push(format!("outcome={outcome}"));
     state
         .record(state.event(&session, &format!("alert_{name}"), client, terms))
-        .await;
+        .await?;
     state.metrics.decisions.with_label_values(&[name, outcome]).inc();
     let decided = decided.ok_or_else(|| ApiError::Unavailable("decision written but not read back in time".into()))?;
     match decided.decision {

@@ -27,12 +27,12 @@ use super::stores::{
 };
 use crate::access::audit::{AuditEvent, AuditRecord, Chain};
 use crate::access::auth::{hash_password, Action, Grant, Role};
-use crate::access::principals::{Principals, User};
+use crate::access::principals::{ListRegistration, Principals, User};
 use crate::alert::lifecycle::Transition;
 use crate::config::{Config, DEFAULT_TOML};
 use crate::dispatch::board::Board;
 use crate::hotlist::plan::{UploadOutcome, UploadReport, Uploader};
-use crate::hotlist::HotlistEntry;
+use crate::hotlist::{Category, HotlistEntry};
 use crate::metrics::Metrics;
 
 /// Principal records written, or a broker that is down.
@@ -46,7 +46,7 @@ impl PrincipalWriter for MemoryPrincipals {
     fn write<'a>(&'a self, key: &'a str, value: Option<&'a [u8]>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             if self.down.load(Ordering::Relaxed) {
-                return Err(StoreError("broker 10.0.0.7:9092 is down (test)".into()));
+                return Err(StoreError::Failed("broker 10.0.0.7:9092 is down (test)".into()));
             }
             let record = (key.to_owned(), value.map(<[u8]>::to_vec));
             self.written.lock().unwrap().push(record);
@@ -55,10 +55,12 @@ impl PrincipalWriter for MemoryPrincipals {
     }
 }
 
-/// The audit chain, in memory.
+/// The audit chain, in memory; `behind` makes it refuse events as a log
+/// that is not keeping up does.
 #[derive(Default)]
 pub struct MemoryAudit {
     chain: Mutex<(Chain, Vec<AuditRecord>)>,
+    pub behind: AtomicBool,
 }
 
 impl MemoryAudit {
@@ -78,11 +80,14 @@ impl MemoryAudit {
 }
 
 impl AuditLog for MemoryAudit {
-    fn record(&self, event: AuditEvent) -> BoxFuture<'_, ()> {
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), StoreError>> {
+        if self.behind.load(Ordering::Relaxed) {
+            return Box::pin(async { Err(StoreError::Busy("the audit log is not keeping up".into())) });
+        }
         let mut chain = self.chain.lock().unwrap();
         let record = chain.0.append(event);
         chain.1.push(record);
-        Box::pin(async {})
+        Box::pin(async { Ok(()) })
     }
 
     fn read_all(&self) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>> {
@@ -181,8 +186,9 @@ fn seeded_hash() -> String {
     HASH.get_or_init(|| hash_password(PASSWORD).expect("hashes")).clone()
 }
 
-/// The seeded users (a spare officer too) and grants: `acme` may check
-/// health for a day, `acme.expired`'s grant has just expired.
+/// The seeded users (a spare officer too), grants (`acme` may check
+/// health for a day, `acme.expired`'s grant has just expired) and list
+/// `doj-stolen`, registered to CA DOJ as stolen vehicles.
 fn seeded_principals() -> Principals {
     let mut principals = Principals::default();
     let users = [
@@ -219,6 +225,13 @@ fn seeded_principals() -> Principals {
         let value = serde_json::to_vec(&grant).unwrap();
         principals.apply(&format!("grant:{id}"), Some(&value)).unwrap();
     }
+    let doj = ListRegistration {
+        list_id: "doj-stolen".into(),
+        organisation: "CA DOJ".into(),
+        category: Category::StolenVehicle,
+    };
+    let (key, value) = doj.record();
+    principals.apply(&key, Some(&value)).unwrap();
     principals
 }
 
@@ -291,8 +304,13 @@ impl Harness {
     }
 
     /// The response to one request, from [`CLIENT`].
-    pub async fn respond(&self, mut request: Request<Body>) -> Response {
-        let client: SocketAddr = CLIENT.parse().unwrap();
+    pub async fn respond(&self, request: Request<Body>) -> Response {
+        self.respond_from(CLIENT, request).await
+    }
+
+    /// The response to one request from `client` (`address:port`).
+    pub async fn respond_from(&self, client: &str, mut request: Request<Body>) -> Response {
+        let client: SocketAddr = client.parse().unwrap();
         request.extensions_mut().insert(ConnectInfo(client));
         self.router.clone().oneshot(request).await.expect("infallible")
     }

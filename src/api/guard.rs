@@ -5,8 +5,13 @@
 //! rule is refused: deny by default), answers 413 to a body declared larger
 //! than the route reads, resolves the session from the bearer token or the
 //! cookie (whose CSRF token must come back on every change), checks the
-//! rule with [`authorize`], records every refusal with a session in the
-//! audit log, and only then calls the handler with the [`Session`].
+//! rule with [`authorize`], records every refusal in the audit log (with
+//! the session's user, or anonymous for a missing, expired or ended
+//! session), admits a large upload only while an upload slot is free
+//! ([`super::limits`]), and only then calls the handler with the
+//! [`Session`]. A session is checked against the user as the principals
+//! are now on every request: a deleted, disabled, demoted or moved user's
+//! session ends.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +24,37 @@ use axum::response::Response;
 use super::routes;
 use super::state::{Access, ApiError, ApiState, Session, CSRF_HEADER, SESSION_COOKIE};
 use crate::access::auth::authorize;
+
+/// Security headers on every response, whatever route or error made it:
+/// no caching of anything unless the route says otherwise (ALPR data must
+/// not sit in a browser or proxy cache), HSTS, no MIME sniffing, no
+/// framing, no referrer, and a content security policy that allows
+/// nothing unless the route sets its own (the board page does).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let defaults = [
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    ];
+    for (name, value) in defaults {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    let always = [
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    for (name, value) in always {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
 
 /// Answers 413 to a body declared larger than the route reads, before
 /// reading any of it: a client that waits for `100 Continue` never sends
@@ -60,7 +96,14 @@ pub async fn authorize_request(
     if access == Access::Public {
         return Ok(next.run(request).await);
     }
-    let (session, from_cookie) = session_of(&state, &request)?;
+    let (session, from_cookie) = match session_of(&state, &request) {
+        Ok(found) => found,
+        Err(refusal) => {
+            let terms = vec![format!("{} {}", request.method(), path), refusal.to_string()];
+            state.record(anonymous_refusal(&state, client, terms)).await?;
+            return Err(refusal);
+        }
+    };
     if from_cookie && request.method() != Method::GET && !csrf_echoed(&request, &session) {
         let terms = vec![
             format!("{} {}", request.method(), path),
@@ -68,7 +111,7 @@ pub async fn authorize_request(
         ];
         state
             .record(state.event(&session, "access_denied", client, terms))
-            .await;
+            .await?;
         return Err(ApiError::Forbidden);
     }
     if let Access::Action(action) = access {
@@ -81,12 +124,36 @@ pub async fn authorize_request(
             let terms = vec![format!("{} {}", request.method(), path)];
             state
                 .record(state.event(&session, "access_denied", client, terms))
-                .await;
+                .await?;
             return Err(ApiError::Forbidden);
         }
     }
     request.extensions_mut().insert(session);
+    // A large upload is read whole: only a few at once.
+    let _slot = match routes::rules()
+        .iter()
+        .find(|(m, route, _, _)| *route == path && m == request.method())
+    {
+        Some((_, _, _, limit)) if *limit > routes::JSON_BODY_LIMIT => Some(state.uploads.admit()?),
+        _ => None,
+    };
     Ok(next.run(request).await)
+}
+
+/// The audit event of a request refused for want of a live session.
+fn anonymous_refusal(state: &ApiState, client: SocketAddr, terms: Vec<String>) -> crate::access::audit::AuditEvent {
+    crate::access::audit::AuditEvent {
+        at: state.now().into(),
+        username: String::new(),
+        organisation: String::new(),
+        role: None,
+        action: "access_denied".into(),
+        query_terms: terms,
+        purpose: None,
+        result_count: None,
+        client_addr: client.ip().to_string(),
+        truncated: false,
+    }
 }
 
 /// Whether a request presents its session's CSRF token (a cookie session
@@ -114,6 +181,18 @@ fn session_of(state: &ApiState, request: &Request) -> Result<(Session, bool), Ap
         .map(|s| s.clone())
         .ok_or(ApiError::Unauthenticated)?;
     if state.now() >= session.expires_at {
+        state.sessions.remove(&token);
+        return Err(ApiError::SessionExpired);
+    }
+    // The user as the principals are now: a session of a user since
+    // deleted, disabled, or given another role or organisation ends.
+    let unchanged = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .user(&session.username)
+        .is_some_and(|u| !u.disabled && u.role == session.role && u.organisation == session.organisation);
+    if !unchanged {
         state.sessions.remove(&token);
         return Err(ApiError::SessionExpired);
     }

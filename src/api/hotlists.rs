@@ -1,5 +1,6 @@
-//! Hotlist uploads over HTTPS: an agency replaces its own lists, the
-//! custodian any list.
+//! Hotlist uploads over HTTPS: an agency replaces the lists the custodian
+//! registered to it ([`super::lists`]), in their category; the custodian
+//! any list.
 //!
 //! The file is validated whole before anything is written and refused with
 //! every bad line listed; the upload needs a reason
@@ -15,9 +16,10 @@ use serde::Deserialize;
 use super::state::{ApiError, ApiState, Session};
 use crate::access::audit::check_reason;
 use crate::access::auth::Role;
+use crate::access::principals::ListRegistration;
 use crate::hotlist::feed::{self, FeedOptions, Format};
 use crate::hotlist::plan::{UploadOutcome, Uploader};
-use crate::hotlist::Category;
+use crate::hotlist::{Category, HotlistEntry};
 
 #[derive(Deserialize)]
 pub struct UploadParams {
@@ -30,8 +32,9 @@ pub struct UploadParams {
     covert: Option<bool>,
 }
 
-/// Replaces a list with the uploaded file: validated whole first; refused
-/// with every bad line listed; an agency may only replace its own lists.
+/// Replaces a list with the uploaded file: the list id checked first; an
+/// agency only to a list registered to it, in its registered category;
+/// validated whole; refused with every bad line listed.
 pub async fn upload_hotlist(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -40,28 +43,54 @@ pub async fn upload_hotlist(
     Query(params): Query<UploadParams>,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    crate::text::check_id(&list_id).map_err(|e| ApiError::BadRequest(format!("list id {e}")))?;
     let format = Format::parse(&params.format).ok_or_else(|| ApiError::BadRequest("unknown format".into()))?;
-    let category = match params.category.as_deref() {
-        None => Category::StolenVehicle,
-        Some(name) => Category::parse(name).ok_or_else(|| ApiError::BadRequest("unknown category".into()))?,
+    let asked = match params.category.as_deref() {
+        None => None,
+        Some(name) => Some(Category::parse(name).ok_or_else(|| ApiError::BadRequest("unknown category".into()))?),
     };
     let reason = check_reason(&params.reason).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let options = FeedOptions {
-        list_id: list_id.clone(),
-        category,
-        limits: state.config.hotlist.limits,
-    };
     let mut event = state.event(
         &session,
         "hotlist_upload",
         client,
         vec![format!("list={list_id}"), format!("reason={reason}")],
     );
-    let entries = match feed::parse(&body, &format, &options) {
+    let registered = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .list(&list_id)
+        .cloned();
+    let category = match registered_category(&session, registered.as_ref(), asked) {
+        Ok(category) => category,
+        Err(refusal) => {
+            event.action = "hotlist_upload_refused".into();
+            state.record(event).await?;
+            return Err(refusal);
+        }
+    };
+    let options = FeedOptions {
+        list_id: list_id.clone(),
+        category,
+        limits: state.config.hotlist.limits,
+    };
+    let parsed = feed::parse(&body, &format, &options)
+        .map_err(|e| e.to_string())
+        .and_then(
+            |entries| match registered.as_ref().and_then(|r| other_category(&entries, r.category)) {
+                Some(entry_id) => Err(format!(
+                    "entry {entry_id} has another category than the list's registered {}",
+                    category.name()
+                )),
+                None => Ok(entries),
+            },
+        );
+    let entries = match parsed {
         Ok(entries) => entries,
         Err(e) => {
             event.action = "hotlist_upload_refused".into();
-            state.record(event).await;
+            state.record(event).await?;
             return Err(ApiError::BadRequest(format!("nothing uploaded: {e}")));
         }
     };
@@ -69,6 +98,7 @@ pub async fn upload_hotlist(
         organisation: &session.organisation,
         enforce_owner: session.role != Role::Custodian,
         covert: params.covert,
+        registered_owner: registered.as_ref().map(|r| r.organisation.as_str()),
     };
     let outcome = state.stores.hotlists.upload(&list_id, &entries, uploader).await?;
     match outcome {
@@ -79,15 +109,47 @@ pub async fn upload_hotlist(
                 report.added, report.changed, report.removed
             ));
             event.result_count = Some(entries.len() as u64);
-            state.record(event).await;
+            state.record(event).await?;
             Ok(Json(serde_json::json!({ "list": list_id, "report": report })))
         }
         UploadOutcome::NotOwner { .. } => {
             event.action = "hotlist_upload_refused".into();
-            state.record(event).await;
+            state.record(event).await?;
             Err(ApiError::Refused("this list belongs to another organisation".into()))
         }
     }
+}
+
+/// The category an upload's entries get: an agency uploads only to a list
+/// registered to its organisation, in the registered category; the
+/// custodian to any list (the registered category by default).
+fn registered_category(
+    session: &Session,
+    registered: Option<&ListRegistration>,
+    asked: Option<Category>,
+) -> Result<Category, ApiError> {
+    match registered {
+        Some(list) if session.role == Role::Custodian || list.organisation == session.organisation => match asked {
+            Some(category) if category != list.category => Err(ApiError::BadRequest(format!(
+                "list {} is registered as {}",
+                list.list_id,
+                list.category.name()
+            ))),
+            _ => Ok(list.category),
+        },
+        None if session.role == Role::Custodian => Ok(asked.unwrap_or(Category::StolenVehicle)),
+        _ => Err(ApiError::Refused(
+            "this list is not registered to your organisation; the custodian registers lists".into(),
+        )),
+    }
+}
+
+/// The first entry whose category is not `category`.
+fn other_category(entries: &[Arc<HotlistEntry>], category: Category) -> Option<&str> {
+    entries
+        .iter()
+        .find(|e| e.category != category)
+        .map(|e| e.entry_id.as_str())
 }
 
 #[cfg(test)]

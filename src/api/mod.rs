@@ -10,7 +10,9 @@
 //! refusals); the handlers live by resource: [`session`] (login, logout),
 //! [`users`] (users and grants), [`search`] (searches, exports, agencies,
 //! sharing), [`audit`] (verify, report), [`hotlists`] (uploads) and
-//! [`health`] (health, metrics). [`state`] holds what they share, and
+//! [`lists`] (the register of hotlists) and [`health`] (health, metrics).
+//! [`limits`] bounds password checks and uploads, [`state`] holds what
+//! they share, and
 //! [`server`] builds the router, serves it over TLS and starts it all.
 //! It must never hold a policy rule of its own, nor send internals in a
 //! response.
@@ -20,6 +22,9 @@ pub mod board;
 pub mod guard;
 pub mod health;
 pub mod hotlists;
+pub mod limits;
+pub mod lists;
+pub mod openapi;
 pub mod routes;
 pub mod search;
 pub mod server;
@@ -30,3 +35,7 @@ pub mod users;
 
 #[cfg(test)]
 mod fakes;
+#[cfg(test)]
+mod pentest_auth_tests;
+#[cfg(test)]
+mod pentest_data_tests;

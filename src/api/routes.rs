@@ -9,16 +9,18 @@
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use super::audit::{audit_report, audit_verify};
 use super::board;
 use super::health::{health, metrics};
 use super::hotlists::upload_hotlist;
+use super::lists::{list_lists, register_list, unregister_list};
+use super::openapi::openapi_json;
 use super::search::{add_agency, export, list_agencies, search_alerts, search_reads, sharing_register};
 use super::session::{login, logout};
 use super::state::{Access, Route};
-use super::users::{add_grant, add_user, disable_user, list_users, revoke_grant};
+use super::users::{add_grant, add_user, change_user, disable_user, list_users, revoke_grant};
 use crate::access::auth::Action;
 
 /// Largest hotlist upload over HTTPS; the config's file limit applies too.
@@ -50,6 +52,7 @@ pub fn all() -> Vec<Route> {
         route(Method::POST, "/api/login", Access::Public, post(login)),
         route(Method::POST, "/api/logout", Access::Session, post(logout)),
         route(Method::GET, "/api/session", Access::Session, get(board::whoami)),
+        route(Method::GET, "/api/openapi.json", Access::Session, get(openapi_json)),
         route(Method::GET, "/board", Access::Public, get(board::page)),
         route(Method::GET, "/board.js", Access::Public, get(board::script)),
         route(
@@ -86,6 +89,12 @@ pub fn all() -> Vec<Route> {
             "/api/users",
             Access::Action(Action::ManageUsers),
             post(add_user),
+        ),
+        route(
+            Method::PUT,
+            "/api/users/{username}",
+            Access::Action(Action::ManageUsers),
+            put(change_user),
         ),
         route(
             Method::DELETE,
@@ -144,6 +153,24 @@ pub fn all() -> Vec<Route> {
                 post(upload_hotlist).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
             )
         },
+        route(
+            Method::GET,
+            "/api/lists",
+            Access::Action(Action::ManageAnyHotlist),
+            get(list_lists),
+        ),
+        route(
+            Method::PUT,
+            "/api/lists/{list_id}",
+            Access::Action(Action::ManageAnyHotlist),
+            put(register_list),
+        ),
+        route(
+            Method::DELETE,
+            "/api/lists/{list_id}",
+            Access::Action(Action::ManageAnyHotlist),
+            delete(unregister_list),
+        ),
         route(
             Method::GET,
             "/api/sharing",

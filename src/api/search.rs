@@ -42,7 +42,7 @@ async fn check_purpose(
     if let Err(e) = audit::require_purpose(action, purpose) {
         state
             .record(state.event(session, "refused_without_purpose", client, Vec::new()))
-            .await;
+            .await?;
         return Err(ApiError::BadRequest(e.to_string()));
     }
     Ok(())
@@ -112,7 +112,7 @@ pub async fn search_alerts(
         request.purpose,
         alerts.len(),
     );
-    state.record(event).await;
+    state.record(event).await?;
     Ok(Json(alerts))
 }
 
@@ -140,7 +140,7 @@ pub async fn search_reads(
         request.purpose,
         reads.len(),
     );
-    state.record(event).await;
+    state.record(event).await?;
     Ok(Json(reads))
 }
 
@@ -171,7 +171,7 @@ pub async fn add_agency(
     ];
     state
         .record(state.event(&session, "agency_registered", client, terms))
-        .await;
+        .await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -210,7 +210,7 @@ pub async fn export(
             vec![format!("agency={}", request.agency_ori)],
         );
         event.purpose = request.purpose;
-        state.record(event).await;
+        state.record(event).await?;
         return Err(ApiError::Refused(
             "ALPR data is shared only with registered California public agencies".into(),
         ));
@@ -219,7 +219,7 @@ pub async fn export(
     let alerts = alerts_for(&state, plate, &session.organisation).await?;
     let terms = vec![format!("agency={}", agency.ori), format!("plate={plate}")];
     let event = searched(&state, &session, client, "export", terms, request.purpose, alerts.len());
-    state.record(event).await;
+    state.record(event).await?;
     Ok(Json(ExportResponse { agency, alerts }))
 }
 

@@ -17,7 +17,7 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::guard::{authorize_request, refuse_declared_oversize};
+use super::guard::{authorize_request, refuse_declared_oversize, security_headers};
 use super::routes;
 use super::state::ApiState;
 use super::stores::Stores;
@@ -38,9 +38,14 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error("a start-up task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(
+        "no TLS certificate: set api.tls_cert_path and api.tls_key_path (api.self_signed_for_development makes a throwaway one for a demo or test)"
+    )]
+    NoCertificate,
 }
 
-/// The router: every route of [`routes::all`] behind the authorization layer.
+/// The router: every route of [`routes::all`] behind the authorization
+/// layer, with security headers on every response (unknown routes too).
 pub fn router(state: Arc<ApiState>) -> Router {
     let mut router = Router::new();
     for route in routes::all() {
@@ -49,6 +54,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     router
         .layer(middleware::from_fn_with_state(Arc::clone(&state), authorize_request))
         .layer(middleware::from_fn(refuse_declared_oversize))
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 
@@ -85,15 +91,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// The TLS settings: the configured PEM files, or a fresh self-signed pair
-/// (returned too, so a demo or test can trust it).
+/// The TLS settings: the configured PEM files, or, when the development
+/// flag allows it, a fresh self-signed pair (returned too, so a demo or
+/// test can trust it); without either, [`ServerError::NoCertificate`].
 pub async fn tls_config(
     settings: &ApiSettings,
 ) -> Result<(axum_server::tls_rustls::RustlsConfig, Option<String>), ServerError> {
     let (cert, key, self_signed) = match &settings.tls {
         Some((cert, key)) => (std::fs::read(cert)?, std::fs::read(key)?, None),
+        None if !settings.self_signed => return Err(ServerError::NoCertificate),
         None => {
-            warn!("no TLS certificate configured: using a self-signed one");
+            warn!("no TLS certificate configured: using a self-signed one (development only)");
             let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
             let pair = rcgen::generate_simple_self_signed(names).map_err(std::io::Error::other)?;
             let cert = pair.cert.pem();
@@ -186,4 +194,20 @@ pub async fn start(
         task,
         state,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Penetration test: `serve` fell back to a self-signed certificate
+    /// (valid 1975-4096) in production with only a warning.
+    #[tokio::test]
+    async fn without_a_certificate_the_api_refuses_to_start_unless_told_it_is_development() {
+        let mut config = Config::from_toml(crate::config::DEFAULT_TOML, std::iter::empty()).unwrap();
+        assert!(matches!(tls_config(&config.api).await, Err(ServerError::NoCertificate)));
+        config.api.self_signed = true;
+        let (_, cert) = tls_config(&config.api).await.unwrap();
+        assert!(cert.unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    }
 }

@@ -1,7 +1,10 @@
 //! Logging in and out: the one public route, and the end of a session.
 //!
-//! Login applies the lockout, verifies the argon2id hash (an unknown user
-//! costs as much as a known one), and audits success and failure. A session
+//! Login refuses a name no user can have at once, counts the attempt
+//! against its (username, address) pair before checking the password
+//! ([`crate::access::lockout`]), checks the argon2id hash through the
+//! bounded password gate ([`super::limits`]; an unknown user costs as much
+//! as a known one), and audits success, failure and delay. A session
 //! is a random bearer token, also set as a Secure, HttpOnly, SameSite=Strict
 //! cookie for browsers, which must echo its CSRF token on every change.
 
@@ -17,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::state::{ApiError, ApiState, Session, SESSION_COOKIE};
 use crate::access::audit::AuditEvent;
 use crate::access::auth::{self, Role};
+use crate::access::lockout::Delayed;
+use crate::access::principals::check_username;
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -51,28 +56,33 @@ pub async fn login(
     let now = state.now();
     let addr = client.ip();
     let username = request.username.trim().to_owned();
-    let security_event = |action: &str, role: Role, organisation: String| AuditEvent {
+    let event = |action: &str, role: Option<Role>, organisation: String, terms: Vec<String>| AuditEvent {
         at: now.into(),
         username: username.clone(),
         organisation,
         role,
         action: action.to_owned(),
-        query_terms: Vec::new(),
+        query_terms: terms,
         purpose: None,
         result_count: None,
         client_addr: addr.to_string(),
+        truncated: false,
     };
-    if state
-        .lockout
-        .lock()
-        .expect("lockout lock")
-        .check(&username, addr, now)
-        .is_err()
-    {
+    // A name that no user can have is refused before it costs a password
+    // check or a lockout entry; the audit record keeps a bounded copy.
+    if check_username(&username).is_err() {
+        let terms = vec!["username is not a valid username".into()];
+        state.record(event("login_failed", None, String::new(), terms)).await?;
+        return Err(ApiError::BadCredentials);
+    }
+    let turn = state.passwords.admit()?;
+    let begun = state.lockout.lock().expect("lockout lock").begin(&username, addr, now);
+    if let Err(Delayed { until }) = begun {
         state
-            .record(security_event("login_refused_locked", Role::Ops, String::new()))
-            .await;
-        return Err(ApiError::Locked);
+            .record(event("login_delayed", None, String::new(), Vec::new()))
+            .await?;
+        let secs = until.duration_since(now).unwrap_or_default().as_secs().max(1);
+        return Err(ApiError::Delayed(secs));
     }
     let user = state
         .principals
@@ -85,24 +95,16 @@ pub async fn login(
         _ => (decoy_hash().to_owned(), false),
     };
     let password = request.password;
-    let verified = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash).is_ok())
-        .await
-        .unwrap_or(false);
+    let verified = turn
+        .run(move || auth::verify_password(&password, &hash).is_ok())
+        .await?;
     let Some(user) = user.filter(|_| known && verified) else {
-        let locked = state
-            .lockout
-            .lock()
-            .expect("lockout lock")
-            .record_failure(&username, addr, now);
         state
-            .record(security_event("login_failed", Role::Ops, String::new()))
-            .await;
-        if locked {
-            state.record(security_event("lockout", Role::Ops, String::new())).await;
-        }
+            .record(event("login_failed", None, String::new(), Vec::new()))
+            .await?;
         return Err(ApiError::BadCredentials);
     };
-    state.lockout.lock().expect("lockout lock").record_success(&username);
+    state.lockout.lock().expect("lockout lock").succeeded(&username, addr);
     state.sessions.retain(|_, s| s.expires_at > now); // forget expired sessions
     let session = Session {
         token: random_token(),
@@ -112,10 +114,10 @@ pub async fn login(
         role: user.role,
         expires_at: now + state.config.api.session_ttl,
     };
-    state.sessions.insert(session.token.clone(), session.clone());
     state
-        .record(security_event("login", user.role, user.organisation))
-        .await;
+        .record(event("login", Some(user.role), user.organisation, Vec::new()))
+        .await?;
+    state.sessions.insert(session.token.clone(), session.clone());
     let cookie = format!(
         "{SESSION_COOKIE}={}; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         session.token,
@@ -130,14 +132,18 @@ pub async fn login(
     Ok(([(header::SET_COOKIE, cookie)], body))
 }
 
+/// Ends the session and clears its cookie in the browser.
 pub async fn logout(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Extension(session): Extension<Session>,
-) -> StatusCode {
+) -> Result<(StatusCode, [(header::HeaderName, String); 1]), ApiError> {
     state.sessions.remove(&session.token);
-    state.record(state.event(&session, "logout", client, Vec::new())).await;
-    StatusCode::NO_CONTENT
+    state
+        .record(state.event(&session, "logout", client, Vec::new()))
+        .await?;
+    let cleared = format!("{SESSION_COOKIE}=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared)]))
 }
 
 #[cfg(test)]

@@ -12,16 +12,18 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use axum::http::{Method, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Json;
 use dashmap::DashMap;
 use tracing::warn;
 
+use super::limits::{Gate, PARALLEL_UPLOADS};
 use super::stores::{StoreError, Stores};
 use crate::access::audit::{AuditEvent, AuditRecord};
-use crate::access::auth::{Action, Lockout, Role};
+use crate::access::auth::{Action, Role};
+use crate::access::lockout::Lockout;
 use crate::access::principals::Principals;
 use crate::config::Config;
 use crate::dispatch::board::Board;
@@ -41,8 +43,10 @@ pub enum ApiError {
     Forbidden,
     #[error("wrong username or password")]
     BadCredentials,
-    #[error("too many failed logins; try again later")]
-    Locked,
+    /// Too many failed logins of this user from this address: the next
+    /// attempt may start in this many seconds (429 with `Retry-After`).
+    #[error("too many failed logins for this user from this address; try again in {0} s")]
+    Delayed(u64),
     #[error("{0}")]
     BadRequest(String),
     /// Allowed to ask, but the policy refuses this request (e.g. sharing
@@ -59,6 +63,10 @@ pub enum ApiError {
     /// A store (the broker) failed; the detail is logged, never sent.
     #[error("storage is unavailable; try again")]
     Unavailable(String),
+    /// A bounded resource is in use (password checks, uploads, the audit
+    /// queue): 503 with `Retry-After`, and the body says which.
+    #[error("busy: {0}; try again in a second")]
+    Busy(String),
 }
 
 impl IntoResponse for ApiError {
@@ -66,7 +74,11 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::Unauthenticated | ApiError::SessionExpired | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::Refused(_) => StatusCode::FORBIDDEN,
-            ApiError::Locked => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Delayed(secs) => {
+                let body = Json(serde_json::json!({ "error": self.to_string() }));
+                let headers = [(header::RETRY_AFTER, secs.to_string())];
+                return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -75,6 +87,10 @@ impl IntoResponse for ApiError {
                 warn!(error = %detail, "storage unavailable");
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::Busy(_) => {
+                let body = Json(serde_json::json!({ "error": self.to_string() }));
+                return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response();
+            }
         };
         (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
     }
@@ -82,7 +98,10 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        ApiError::Unavailable(e.to_string())
+        match e {
+            StoreError::Failed(detail) => ApiError::Unavailable(detail),
+            StoreError::Busy(what) => ApiError::Busy(what),
+        }
     }
 }
 
@@ -138,6 +157,10 @@ pub struct ApiState {
     pub principals: Arc<RwLock<Principals>>,
     pub sessions: DashMap<String, Session>,
     pub lockout: Mutex<Lockout>,
+    /// Password checks (argon2id), at most one per core.
+    pub passwords: Gate,
+    /// Large uploads being read, at most [`PARALLEL_UPLOADS`].
+    pub uploads: Gate,
     /// The principals writer, audit log, topic scan and hotlist upload.
     pub stores: Stores,
     pub metrics: Metrics,
@@ -160,6 +183,8 @@ impl ApiState {
     ) -> ApiState {
         ApiState {
             lockout: Mutex::new(Lockout::new(config.api.lockout)),
+            passwords: Gate::for_passwords(),
+            uploads: Gate::new(PARALLEL_UPLOADS, 0, "too many uploads at once"),
             config,
             principals,
             sessions: DashMap::new(),
@@ -175,9 +200,10 @@ impl ApiState {
         (self.clock)()
     }
 
-    /// Queues an audit event; the audit log chains and stores it.
-    pub async fn record(&self, event: AuditEvent) {
-        self.stores.audit.record(event).await;
+    /// Queues an audit event; the audit log chains and stores it. Fails
+    /// (503) when the log is not keeping up: the request fails with it.
+    pub async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
+        Ok(self.stores.audit.record(event).await?)
     }
 
     /// The audit records `keep` selects, read for `session` and audited as
@@ -193,7 +219,7 @@ impl ApiState {
         records.retain(|r| keep(r));
         let mut event = self.event(session, action, client, query_terms);
         event.result_count = Some(records.len() as u64);
-        self.record(event).await;
+        self.record(event).await?;
         Ok(records)
     }
 
@@ -203,12 +229,13 @@ impl ApiState {
             at: self.now().into(),
             username: session.username.clone(),
             organisation: session.organisation.clone(),
-            role: session.role,
+            role: Some(session.role),
             action: action.to_owned(),
             query_terms,
             purpose: None,
             result_count: None,
             client_addr: client.ip().to_string(),
+            truncated: false,
         }
     }
 

@@ -30,18 +30,24 @@ pub type Keep = Box<dyn FnMut(&[u8]) -> bool + Send>;
 
 /// Why a store could not do what was asked. The detail is for the log.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The store failed (the broker is down, a task panicked).
+    #[error("{0}")]
+    Failed(String),
+    /// The store is working but behind; the caller should try again soon.
+    #[error("{0}")]
+    Busy(String),
+}
 
 impl From<KafkaError> for StoreError {
     fn from(e: KafkaError) -> StoreError {
-        StoreError(e.to_string())
+        StoreError::Failed(e.to_string())
     }
 }
 
 impl From<tokio::task::JoinError> for StoreError {
     fn from(e: tokio::task::JoinError) -> StoreError {
-        StoreError(e.to_string())
+        StoreError::Failed(e.to_string())
     }
 }
 
@@ -54,9 +60,11 @@ pub trait PrincipalWriter: Send + Sync {
 
 /// The hash-chained audit log.
 pub trait AuditLog: Send + Sync {
-    /// Queues an event to be chained and stored, in order. Never fails the
-    /// request that caused it: a writer that has stopped is logged.
-    fn record(&self, event: AuditEvent) -> BoxFuture<'_, ()>;
+    /// Queues an event to be chained and stored, in order. Fails when the
+    /// log is not keeping up (its queue stayed full for
+    /// [`crate::kafka::audit::QUEUE_WAIT`]) or its writer has stopped: the
+    /// request that caused it then fails too, so nothing goes unrecorded.
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Every stored record, in order.
     fn read_all(&self) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>>;
 }
@@ -140,10 +148,16 @@ struct KafkaAudit {
 }
 
 impl AuditLog for KafkaAudit {
-    fn record(&self, event: AuditEvent) -> BoxFuture<'_, ()> {
+    fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), StoreError>> {
+        use tokio::sync::mpsc::error::SendTimeoutError;
         Box::pin(async move {
-            if self.queue.send(event).await.is_err() {
-                warn!("audit writer stopped; event not recorded");
+            match self.queue.send_timeout(event, crate::kafka::audit::QUEUE_WAIT).await {
+                Ok(()) => Ok(()),
+                Err(SendTimeoutError::Timeout(_)) => Err(StoreError::Busy("the audit log is not keeping up".into())),
+                Err(SendTimeoutError::Closed(_)) => {
+                    warn!("audit writer stopped; event not recorded");
+                    Err(StoreError::Failed("the audit writer has stopped".into()))
+                }
             }
         })
     }

@@ -2,8 +2,12 @@
 //!
 //! Each change is a principal record ([`ApiState::publish`]), applied here
 //! at once and by every other instance when it reads it, and an audit
-//! record. A user is disabled, never deleted, so the audit trail keeps a
-//! name; disabling ends their sessions. Secrets never come back.
+//! record. A user is added once (an existing name is a conflict) and
+//! changed explicitly; disabled, never deleted, so the audit trail keeps a
+//! name; a change or disabling ends their sessions. A grant is checked by
+//! [`crate::access::principals::Principals::check_new_grant`]: contractor
+//! actions only, at most 30 days, to an existing contractor. Secrets never
+//! come back.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{ApiError, ApiState, Session};
 use crate::access::auth::{self, Action, Grant, Role};
-use crate::access::principals::User;
+use crate::access::principals::{check_username, User};
 
 #[derive(Serialize)]
 pub struct UserView {
@@ -30,7 +34,7 @@ pub async fn list_users(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Extension(session): Extension<Session>,
-) -> Json<Vec<UserView>> {
+) -> Result<Json<Vec<UserView>>, ApiError> {
     let users: Vec<UserView> = state
         .principals
         .read()
@@ -45,8 +49,8 @@ pub async fn list_users(
         .collect();
     let mut event = state.event(&session, "list_users", client, Vec::new());
     event.result_count = Some(users.len() as u64);
-    state.record(event).await;
-    Json(users)
+    state.record(event).await?;
+    Ok(Json(users))
 }
 
 #[derive(Deserialize)]
@@ -57,38 +61,94 @@ pub struct NewUser {
     password: String,
 }
 
+/// Adds a user; an existing name is a conflict (changes go through
+/// [`change_user`], so nothing is overwritten by accident).
 pub async fn add_user(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Extension(session): Extension<Session>,
     Json(new): Json<NewUser>,
 ) -> Result<StatusCode, ApiError> {
-    let password = new.password;
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await?
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let user =
-        User::new(&new.username, &new.organisation, new.role, hash).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    check_username(&new.username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if state
+        .principals
+        .read()
+        .expect("principals lock")
+        .user(&new.username)
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "user {} exists; change it with PUT /api/users/{}",
+            new.username, new.username
+        )));
+    }
+    let user = new_user(&state, &new.username, &new.organisation, new.role, new.password).await?;
+    let (key, value) = user.record();
+    state.publish(&key, Some(&value)).await?;
+    let terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    state.record(state.event(&session, "user_added", client, terms)).await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Deserialize)]
+pub struct ChangedUser {
+    organisation: String,
+    role: Role,
+    password: String,
+    /// Re-enables a disabled user when true; absent or false keeps them disabled.
+    #[serde(default)]
+    enable: bool,
+}
+
+/// Changes an existing user's organisation, role and password. Their
+/// sessions end: nobody keeps an old role or organisation.
+pub async fn change_user(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+    Path(username): Path<String>,
+    Json(changed): Json<ChangedUser>,
+) -> Result<StatusCode, ApiError> {
     let existing = state
         .principals
         .read()
         .expect("principals lock")
-        .user(&user.username)
-        .map(|u| (u.role, u.organisation.clone()));
+        .user(&username)
+        .cloned()
+        .ok_or(ApiError::NotFound)?;
+    let mut user = new_user(&state, &username, &changed.organisation, changed.role, changed.password).await?;
+    user.disabled = existing.disabled && !changed.enable;
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
-    // A changed user logs in again: no session keeps the old role or organisation.
     state.sessions.retain(|_, s| s.username != user.username);
-    let mut terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
-    let action = match existing {
-        Some((role, organisation)) => {
-            terms.push(format!("was={role:?}/{organisation}"));
-            "user_changed"
-        }
-        None => "user_added",
-    };
-    state.record(state.event(&session, action, client, terms)).await;
-    Ok(StatusCode::CREATED)
+    let terms = vec![
+        format!("username={}", user.username),
+        format!("role={:?}", user.role),
+        format!("was={:?}/{}", existing.role, existing.organisation),
+        format!("disabled={}", user.disabled),
+    ];
+    state
+        .record(state.event(&session, "user_changed", client, terms))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A checked user with a freshly hashed password (through the password gate).
+async fn new_user(
+    state: &ApiState,
+    username: &str,
+    organisation: &str,
+    role: Role,
+    password: String,
+) -> Result<User, ApiError> {
+    auth::check_password(&password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    User::new(username, organisation, role, String::new()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let turn = state.passwords.admit()?;
+    let hash = turn
+        .run(move || auth::hash_password(&password))
+        .await?
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    User::new(username, organisation, role, hash).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// Disables a user (kept for the audit trail) and ends their sessions.
@@ -112,7 +172,7 @@ pub async fn disable_user(
     let terms = vec![format!("username={username}")];
     state
         .record(state.event(&session, "user_disabled", client, terms))
-        .await;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -130,29 +190,29 @@ pub async fn add_grant(
     Extension(session): Extension<Session>,
     Json(new): Json<NewGrant>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    if new.document_ref.trim().len() < 3 || new.scope.is_empty() {
-        return Err(ApiError::BadRequest(
-            "a grant names its permission document and a scope".into(),
-        ));
-    }
-    if new.expires_at <= DateTime::<Utc>::from(state.now()) {
-        return Err(ApiError::BadRequest("a grant must expire in the future".into()));
-    }
     let id = uuid::Uuid::new_v4().to_string();
     let grant = Grant {
         grantee: new.grantee,
-        document_ref: new.document_ref,
+        document_ref: new.document_ref.trim().to_owned(),
         scope: new.scope,
         expires_at: new.expires_at.into(),
         revoked: false,
     };
+    state
+        .principals
+        .read()
+        .expect("principals lock")
+        .check_new_grant(&grant, state.now())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let value = serde_json::to_vec(&grant).expect("grants serialize");
     state.publish(&format!("grant:{id}"), Some(&value)).await?;
     let terms = vec![
         format!("grantee={}", grant.grantee),
         format!("document={}", grant.document_ref),
     ];
-    state.record(state.event(&session, "grant_issued", client, terms)).await;
+    state
+        .record(state.event(&session, "grant_issued", client, terms))
+        .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
 }
 
@@ -175,7 +235,7 @@ pub async fn revoke_grant(
     let terms = vec![format!("grant={id}")];
     state
         .record(state.event(&session, "grant_revoked", client, terms))
-        .await;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -26,8 +26,11 @@ async fn the_custodian_adds_a_user_who_can_log_in_and_secrets_never_come_back() 
     assert!(stored.contains("$argon2id$") && !stored.contains("another long password"));
     let weak = NEW_USER.replace("another long password", "short");
     let (status, body) = api.call("POST", "/api/users", Some(&manager), Some(&weak)).await;
+    assert_eq!(status, 409, "an existing name is never overwritten: {body}");
+    let weak = weak.replace("deputy.two", "deputy.three");
+    let (status, body) = api.call("POST", "/api/users", Some(&manager), Some(&weak)).await;
     assert_eq!(status, 400);
-    assert!(body.contains("at least 12 characters"), "{body}");
+    assert!(body.contains("12 to 256 characters"), "{body}");
     assert_eq!(api.audit.count("user_added"), 1);
     assert_eq!(api.audit.count("list_users"), 1);
 }

@@ -94,7 +94,18 @@ pub fn load_csv_file(path: &std::path::Path, limits: CsvLimits) -> Result<Vec<Ar
 /// Parses a whole hotlist, or reports every bad row and loads nothing.
 ///
 /// The delimiter (comma, semicolon or tab) is taken from the header line.
-pub fn load_csv(mut input: impl Read, limits: CsvLimits) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+pub fn load_csv(input: impl Read, limits: CsvLimits) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+    load_csv_for(input, limits, None)
+}
+
+/// [`load_csv`] for an upload that replaces list `only_list`: a row that
+/// names another list is a bad row (it would otherwise be dropped and the
+/// uploader's own list emptied of it).
+pub fn load_csv_for(
+    mut input: impl Read,
+    limits: CsvLimits,
+    only_list: Option<&str>,
+) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
     let mut bytes = Vec::new();
     input
         .by_ref()
@@ -132,14 +143,16 @@ pub fn load_csv(mut input: impl Read, limits: CsvLimits) -> Result<Vec<Arc<Hotli
             (line, Err(row_error(line, None, e.to_string())))
         }
     });
-    collect_rows(rows, limits)
+    collect_rows(rows, limits, only_list)
 }
 
-/// Gathers parsed rows into a list: every bad row and every duplicate
-/// `(list, entry)` id is reported; any error refuses the whole file.
+/// Gathers parsed rows into a list: every bad row, every duplicate
+/// `(list, entry)` id and, with `only_list`, every row for another list is
+/// reported; any error refuses the whole file.
 pub(crate) fn collect_rows(
     rows: impl Iterator<Item = (u64, Result<Option<HotlistEntry>, RowError>)>,
     limits: CsvLimits,
+    only_list: Option<&str>,
 ) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
     let mut entries = Vec::new();
     let mut errors = Vec::new();
@@ -150,6 +163,15 @@ pub(crate) fn collect_rows(
         }
         match result {
             Ok(None) => {}
+            Ok(Some(entry)) if only_list.is_some_and(|list| entry.list_id != list) => errors.push(row_error(
+                line,
+                Some("list_id"),
+                format!(
+                    "names list {}, but this upload replaces list {}; upload each list on its own",
+                    entry.list_id,
+                    only_list.unwrap_or_default()
+                ),
+            )),
             Ok(Some(entry)) => {
                 let key = (entry.list_id.clone(), entry.entry_id.clone());
                 match seen.get(&key) {
@@ -342,16 +364,7 @@ fn parse_plate(text: &str) -> Result<EntryPlate, String> {
 }
 
 fn checked_id(text: &str, name: &str, line: u64) -> Result<String, RowError> {
-    if text.is_empty() {
-        return Err(row_error(line, Some(name), "must not be empty"));
-    }
-    if text.len() > MAX_ID_LEN || !text.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(row_error(
-            line,
-            Some(name),
-            "must be 1 to 64 printable ASCII characters",
-        ));
-    }
+    crate::text::check_id(text).map_err(|e| row_error(line, Some(name), e.to_string()))?;
     Ok(text.to_owned())
 }
 
@@ -419,7 +432,7 @@ mod tests {
                 "line 6, column priority: must be a whole number from 0 to 9",
                 "line 7, column entry_id: duplicate entry id in list l1 (first on line 2)",
                 "line 8: has 3 fields, the header has 6",
-                "line 9, column entry_id: must not be empty",
+                "line 9, column entry_id: must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
                 "line 10, column plate: is not UTF-8 text (save the file as UTF-8)",
                 "line 11, column plate: pattern needs at least 3 known characters",
             ]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::csv::{build_entry, collect_rows, load_csv, row_error, RawEntry};
+use super::csv::{build_entry, collect_rows, load_csv_for, row_error, RawEntry};
 use super::{Category, CsvLimits, EntryDetails, HotlistEntry, HotlistError, RowError};
 
 /// The formats an upload may have.
@@ -92,13 +92,22 @@ pub fn parse(bytes: &[u8], format: &Format, options: &FeedOptions) -> Result<Vec
         .map(|(i, line)| (i as u64 + 1, line.strip_suffix(b"\r").unwrap_or(line)))
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace));
     match format {
-        Format::Delimited => load_csv(bytes, options.limits),
+        Format::Delimited => load_csv_for(bytes, options.limits, Some(&options.list_id)),
         Format::FixedWidth(layout) => collect_rows(
             lines.map(|(n, l)| (n, fixed_width(l, n, layout, options))),
             options.limits,
+            Some(&options.list_id),
         ),
-        Format::NcicFields => collect_rows(lines.map(|(n, l)| (n, ncic(l, n, options))), options.limits),
-        Format::JsonLines => collect_rows(lines.map(|(n, l)| (n, json_line(l, n, options))), options.limits),
+        Format::NcicFields => collect_rows(
+            lines.map(|(n, l)| (n, ncic(l, n, options))),
+            options.limits,
+            Some(&options.list_id),
+        ),
+        Format::JsonLines => collect_rows(
+            lines.map(|(n, l)| (n, json_line(l, n, options))),
+            options.limits,
+            Some(&options.list_id),
+        ),
     }
 }
 
@@ -132,7 +141,14 @@ fn fixed_width(line: &[u8], n: u64, layout: &Layout, options: &FeedOptions) -> R
         .map(str::trim)
         .unwrap_or("");
     let date = layout.entry_date.clone().map(|r| line[r].trim()).unwrap_or("");
-    let entry_id = format!("{}-{}", plate.replace(' ', ""), state.unwrap_or(""));
+    // The id is the plate and state, in the id alphabet (a plate's
+    // separators and wildcards are not part of it).
+    let id_plate: String = plate
+        .chars()
+        .filter(|c| *c != ' ')
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let entry_id = format!("{id_plate}-{}", state.unwrap_or(""));
     let description = [vehicle, date]
         .iter()
         .filter(|s| !s.is_empty())

@@ -133,6 +133,9 @@ pub struct Uploader<'a> {
     /// Sets the list's covert flag; `None` keeps it (a new list is not covert).
     /// Only the owning organisation may change it.
     pub covert: Option<bool>,
+    /// The organisation the custodian registered the list to, if any: it
+    /// owns the list whatever the list's own record says.
+    pub registered_owner: Option<&'a str>,
 }
 
 /// What an upload will write.
@@ -169,7 +172,10 @@ pub fn plan(
     uploader: Uploader<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Planned {
-    let owner = lists.get(list_id).map(|m| m.organisation.clone());
+    let owner = uploader
+        .registered_owner
+        .map(str::to_owned)
+        .or_else(|| lists.get(list_id).map(|m| m.organisation.clone()));
     let was_covert = lists.get(list_id).is_some_and(|m| m.covert);
     let flips_covert = uploader.covert.is_some_and(|c| c != was_covert);
     if let Some(owner) = owner

@@ -26,6 +26,7 @@ const DOJ: Uploader<'static> = Uploader {
     organisation: "CA DOJ",
     enforce_owner: true,
     covert: None,
+    registered_owner: None,
 };
 
 /// The topic as it holds `entries`, owned by `owner`.
@@ -121,6 +122,7 @@ fn only_the_owner_replaces_a_list_unless_the_uploader_is_not_held_to_ownership()
         organisation: "Some Other PD",
         enforce_owner: true,
         covert: None,
+        registered_owner: None,
     };
     assert_eq!(
         plan("doj", &[], &current, &lists, other, now()),
@@ -130,10 +132,32 @@ fn only_the_owner_replaces_a_list_unless_the_uploader_is_not_held_to_ownership()
         organisation: "City of Coachella",
         enforce_owner: false,
         covert: None,
+        registered_owner: None,
     };
     let plan = planned(plan("doj", &[], &current, &lists, custodian, now()));
     assert_eq!(plan.report.removed, 1);
     assert_eq!(plan.meta.organisation, "CA DOJ", "the owner stays the owner");
+}
+
+/// The custodian's register decides the owner, whatever the list's own
+/// record says: a list moved to another organisation is theirs to replace.
+#[test]
+fn a_registered_owner_outranks_the_lists_own_record() {
+    let (current, lists) = topic(&[entry("a", "ABC123", "")], "CA DOJ");
+    let moved_to = |organisation| Uploader {
+        organisation,
+        enforce_owner: true,
+        covert: None,
+        registered_owner: Some("Indio PD"),
+    };
+    assert_eq!(
+        plan("doj", &[], &current, &lists, moved_to("CA DOJ"), now()),
+        Planned::NotOwner {
+            owner: "Indio PD".into()
+        }
+    );
+    let plan = planned(plan("doj", &[], &current, &lists, moved_to("Indio PD"), now()));
+    assert_eq!(plan.meta.organisation, "Indio PD");
 }
 
 #[test]
@@ -162,6 +186,7 @@ fn only_the_owning_organisation_sets_or_lifts_the_covert_flag_and_it_survives_re
         organisation: "City of Coachella",
         enforce_owner: false,
         covert: None,
+        registered_owner: None,
     };
     assert!(
         planned(plan("doj", &[], &current, &lists, custodian, now()))

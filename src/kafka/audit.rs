@@ -6,9 +6,19 @@
 //! two writers appending at the same moment would fork it, which `verify`
 //! then reports, so appends are meant to go through one writer: the API's
 //! [`Writer`] task, or [`append`] from the CLI when no API runs.
+//!
+//! The writer never stalls on one record: events are bounded before they
+//! are chained, a record the broker refuses for what it is (too large,
+//! invalid) is stored as its flagged outline instead, and only transient
+//! failures are retried. Events reach it through a bounded queue that a
+//! request waits on for at most [`QUEUE_WAIT`]: a log that is not keeping
+//! up makes requests fail with 503 rather than pile up. A record that is
+//! not an audit record does not stop an instance from starting: the writer
+//! continues after the last one it can read, and `audit verify` names it.
 
 use std::time::Duration;
 
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
 use tokio::sync::mpsc;
@@ -20,28 +30,52 @@ use crate::config::Config;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Events waiting for the writer, at most.
+pub const QUEUE_CAPACITY: usize = 1024;
+/// How long a request waits for room in the queue before it fails (503).
+pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
+
 /// Every record of the audit topic, in order. A record that is not valid
 /// JSON is returned as an error naming its offset.
 pub fn read_all(config: &Config) -> Result<Vec<AuditRecord>, KafkaError> {
-    let topic = &config.topics.audit;
-    let mut records = Vec::new();
-    let mut broken = None;
-    read_to_end(config, topic, "audit-reader", |message| {
-        match serde_json::from_slice(message.payload().unwrap_or_default()) {
-            Ok(record) => records.push(record),
-            Err(e) => {
-                broken = Some(KafkaError::Topic {
-                    topic: topic.clone(),
-                    reason: format!("record at offset {} is not an audit record: {e}", message.offset()),
-                })
-            }
-        }
-        broken.is_none()
-    })?;
-    match broken {
-        Some(e) => Err(e),
+    let (records, unreadable) = read_readable(config)?;
+    match unreadable.into_iter().next() {
+        Some((offset, e)) => Err(KafkaError::Topic {
+            topic: config.topics.audit.clone(),
+            reason: format!("record at offset {offset} is not an audit record: {e}"),
+        }),
         None => Ok(records),
     }
+}
+
+/// The offset and decoding error of each record that is not an audit record.
+type Unreadable = Vec<(i64, String)>;
+
+/// The records of the audit topic that decode, in order, and the offset
+/// and error of each that does not.
+fn read_readable(config: &Config) -> Result<(Vec<AuditRecord>, Unreadable), KafkaError> {
+    let mut records = Vec::new();
+    let mut unreadable = Vec::new();
+    read_to_end(config, &config.topics.audit, "audit-reader", |message| {
+        match serde_json::from_slice(message.payload().unwrap_or_default()) {
+            Ok(record) => records.push(record),
+            Err(e) => unreadable.push((message.offset(), e.to_string())),
+        }
+        true
+    })?;
+    Ok((records, unreadable))
+}
+
+/// Whether the broker refused a record for what it is (size, format), so
+/// retrying the same record can never succeed.
+fn refused_for_good(e: &KafkaError) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        e,
+        KafkaError::Client(rdkafka::error::KafkaError::MessageProduction(
+            MessageSizeTooLarge | InvalidMessageSize | InvalidRecord | InvalidMessage
+        ))
+    )
 }
 
 /// Appends `event`, continuing the chain from the topic's last record.
@@ -79,9 +113,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Reads the topic (blocking) to continue its chain.
+    /// Reads the topic (blocking) to continue its chain, after the last
+    /// record that decodes (one that does not is logged by offset, never
+    /// a reason not to start).
     pub fn open(config: &Config) -> Result<Writer, KafkaError> {
-        let records = read_all(config)?;
+        let (records, unreadable) = read_readable(config)?;
+        for (offset, error) in &unreadable {
+            warn!(offset, %error, "alpr.audit holds a record that is not an audit record; `audit verify` will fail");
+        }
         Ok(Writer {
             config: config.clone(),
             chain: records.last().map(Chain::after).unwrap_or_default(),
@@ -92,20 +131,35 @@ impl Writer {
     /// Starts the single writer task: it chains and stores each queued
     /// event in order, until every sender is dropped.
     pub fn start(mut self) -> mpsc::Sender<AuditEvent> {
-        let (tx, mut rx) = mpsc::channel::<AuditEvent>(1024);
+        let (tx, mut rx) = mpsc::channel::<AuditEvent>(QUEUE_CAPACITY);
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
-                let record = self.chain.append(event);
-                // A lost record would break the chain for every later one:
-                // keep trying, in order, until the broker takes it.
-                let mut backoff = Duration::from_millis(100);
-                while let Err(e) = store(&self.producer, &self.config, &record).await {
-                    warn!(error = %e, seq = record.seq, "audit record not stored yet; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
+                self.write(event).await;
             }
         });
         tx
+    }
+
+    /// Chains and stores one event. A lost record would break the chain
+    /// for every later one, so transient failures are retried, in order,
+    /// until the broker takes it; a record refused for good is replaced,
+    /// under the same sequence number, by its outline.
+    async fn write(&mut self, event: AuditEvent) {
+        let before = self.chain.clone();
+        let mut record = self.chain.append(event);
+        let mut backoff = Duration::from_millis(100);
+        let mut outlined = false;
+        while let Err(e) = store(&self.producer, &self.config, &record).await {
+            if refused_for_good(&e) && !outlined {
+                outlined = true;
+                warn!(error = %e, seq = record.seq, "audit record refused by the broker; storing its outline");
+                self.chain = before.clone();
+                record = self.chain.append(record.event.outline());
+                continue;
+            }
+            warn!(error = %e, seq = record.seq, "audit record not stored yet; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
     }
 }

@@ -177,6 +177,7 @@ pub async fn upload(
         organisation,
         enforce_owner,
         covert: None,
+        registered_owner: None,
     };
     upload_as(config, list_id, entries, uploader).await
 }

@@ -114,6 +114,7 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
         organisation: "RSO Narcotics",
         enforce_owner: true,
         covert: Some(true),
+        registered_owner: None,
     };
     kafka_hotlist::upload_as(&config, "rso-narc", &covert, uploader)
         .await

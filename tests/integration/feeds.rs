@@ -168,6 +168,7 @@ fn upload_cli(config_path: &std::path::Path, file: &std::path::Path) -> std::pro
         .args(["--config", config_path.to_str().unwrap(), "hotlist", "upload"])
         .arg(file)
         .args(["--list", "ca-doj", "--format", "ncic", "--reason", "weekly DOJ refresh"])
+        .args(["--actor", "city.manager"])
         .output()
         .unwrap()
 }

@@ -6,6 +6,7 @@
 //! never see each other's records.
 
 mod api;
+mod api_harness;
 mod board;
 mod common;
 mod compaction;
@@ -16,6 +17,7 @@ mod failover;
 mod feeds;
 mod group;
 mod historical;
+mod pentest;
 mod pipeline;
 mod receiver;
 mod secure;

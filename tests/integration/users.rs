@@ -34,13 +34,29 @@ async fn the_first_custodian_is_added_with_an_argon2id_hash_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = common::unique("users");
     let (config_path, config) = common::config_file(dir.path(), &prefix);
-    let manager = ["--username", "city.manager", "--organisation", "City of Coachella"];
+    let manager = [
+        "--username",
+        "city.manager",
+        "--organisation",
+        "City of Coachella",
+        "--actor",
+        "installer",
+    ];
     let weak = add_user(&config_path, &manager, "short");
     assert!(!weak.status.success());
-    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 12 characters"));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("a password is 12 to 256 characters"));
     let officer = add_user(
         &config_path,
-        &["--username", "deputy", "--organisation", "RSO", "--role", "officer"],
+        &[
+            "--username",
+            "deputy",
+            "--organisation",
+            "RSO",
+            "--role",
+            "officer",
+            "--actor",
+            "installer",
+        ],
         "a long enough password",
     );
     assert!(!officer.status.success(), "the command line adds custodians only");
@@ -74,4 +90,35 @@ async fn the_first_custodian_is_added_with_an_argon2id_hash_and_nothing_else() {
         verify_password("wrong", &user.password_hash),
         Err(AuthError::BadCredentials)
     );
+
+    // Penetration test: the acting user came from $USER. Now it is named,
+    // and once a custodian exists it must be one.
+    let second = [
+        "--username",
+        "second.manager",
+        "--organisation",
+        "City of Coachella",
+        "--actor",
+        "mallory",
+    ];
+    let refused = add_user(&config_path, &second, "another long password");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--actor mallory is not an enabled custodian"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let by_manager = [
+        "--username",
+        "second.manager",
+        "--organisation",
+        "City of Coachella",
+        "--actor",
+        "city.manager",
+    ];
+    let added = add_user(&config_path, &by_manager, "another long password");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    let names: Vec<&str> = audit.iter().map(|r| r.event.username.as_str()).collect();
+    assert_eq!(names, ["installer", "city.manager"]);
 }

@@ -1,0 +1,669 @@
+//! What the route table cannot say about a route: its summary, the request
+//! it takes and the answer it gives, keyed by (method, path), and the
+//! shared schemas. [`super::openapi`] joins it with [`super::routes::all`]
+//! (access, body limit) and adds the answers every route of a kind gives
+//! (401 and 403 behind a session, 413, 415 and 422 on a JSON body).
+//!
+//! Request schemas are as strict as the handlers, so a fuzzer generates
+//! data they accept: the patterns are those of [`crate::access`],
+//! [`crate::text`] and [`crate::normalize`]. Response schemas name the
+//! fields every answer has and leave nested records open.
+
+use axum::http::Method;
+use serde_json::{json, Value};
+
+/// The documentation of one route.
+pub struct Doc {
+    pub summary: &'static str,
+    pub tag: &'static str,
+    /// OpenAPI parameter objects (path and query).
+    pub parameters: Vec<Value>,
+    pub body: Option<Body>,
+    /// The success status, what it means, and its content (media type and
+    /// schema; none for an empty body).
+    pub ok: (u16, &'static str, Option<(&'static str, Value)>),
+    /// Headers of the success answer (an OpenAPI headers object).
+    pub ok_headers: Option<Value>,
+    /// The errors this route gives beyond those of its kind (400, 404, 409,
+    /// 429, 503 where they apply).
+    pub errors: &'static [u16],
+}
+
+/// A request body: its media types with one schema, and an example.
+pub struct Body {
+    pub media_types: &'static [&'static str],
+    pub schema: Value,
+    pub example: Option<Value>,
+}
+
+impl Body {
+    /// Read by axum's `Json` extractor, which also answers 400, 415 and 422.
+    pub fn is_json(&self) -> bool {
+        self.media_types == ["application/json"]
+    }
+}
+
+fn json(schema: Value) -> Option<Body> {
+    Some(Body {
+        media_types: &["application/json"],
+        schema,
+        example: None,
+    })
+}
+
+/// A `$ref` to a shared schema.
+pub fn r(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn path(name: &str, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": schema, "description": description })
+}
+
+fn query(name: &str, required: bool, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": required, "schema": schema, "description": description })
+}
+
+/// `schema` with an example value.
+fn example(mut schema: Value, value: &str) -> Value {
+    schema["example"] = json!(value);
+    schema
+}
+
+fn array(items: Value) -> Value {
+    json!({ "type": "array", "items": items })
+}
+
+/// `schema`, also allowing `null` (OpenAPI 3.0 style: a `$ref` takes no
+/// siblings, so a reference is wrapped in `allOf`).
+fn nullable(mut schema: Value) -> Value {
+    if schema.get("$ref").is_some() {
+        schema = json!({ "allOf": [schema] });
+    }
+    schema["nullable"] = json!(true);
+    schema
+}
+
+/// Characters [`crate::text::is_invisible`] refuses (those of the basic
+/// multilingual plane; the tag block beyond it is refused too).
+const INVISIBLE: &str = r"\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb";
+
+/// A display name as [`crate::text::check_name`] takes it: `min` (at
+/// least 2) to `max` visible characters, no whitespace at either end.
+fn name(min: usize, max: usize) -> Value {
+    let edge = format!(r"[^\s{INVISIBLE}]");
+    let pattern = format!(r"^{edge}[^{INVISIBLE}]{{{},{}}}{edge}$", min - 2, max - 2);
+    json!({ "type": "string", "pattern": pattern, "minLength": min, "maxLength": max })
+}
+
+/// An identifier as [`crate::text::check_id`] takes it.
+fn id() -> Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" })
+}
+
+fn username() -> Value {
+    json!({ "type": "string", "pattern": "^[a-z0-9._-]{3,64}$" })
+}
+
+/// A new password as [`crate::access::auth::check_password`] takes it.
+fn password() -> Value {
+    json!({ "type": "string", "minLength": 12, "maxLength": 256, "example": "correct horse battery",
+        "description": "12 to 256 characters once trimmed, at least 5 different ones" })
+}
+
+/// A plate: up to 10 letters and digits once separators are removed. The
+/// pattern is the canonical form; separators, full-width forms and
+/// Latin-looking Cyrillic and Greek letters are accepted too.
+fn plate() -> Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z0-9]([A-Za-z0-9 -]{0,8}[A-Za-z0-9])?$",
+        "description": "canonical form shown; separators and look-alike letters are also accepted" })
+}
+
+/// Search and export bodies: the plate and the required purpose.
+fn search(extra: Option<(&str, Value)>) -> Value {
+    let mut schema = json!({
+        "type": "object",
+        "required": ["plate", "purpose"],
+        "properties": { "plate": plate(), "purpose": r("Purpose") },
+    });
+    if let Some((field, value)) = extra {
+        schema["required"].as_array_mut().expect("array").push(json!(field));
+        schema["properties"][field] = value;
+    }
+    schema
+}
+
+/// A static asset of the board.
+fn asset(summary: &'static str, media_type: &'static str) -> Doc {
+    doc(
+        summary,
+        "board",
+        (200, "the asset", Some((media_type, json!({ "type": "string" })))),
+    )
+}
+
+/// A route with no parameters, body or route-specific errors.
+fn doc(summary: &'static str, tag: &'static str, ok: (u16, &'static str, Option<(&'static str, Value)>)) -> Doc {
+    Doc {
+        summary,
+        tag,
+        parameters: Vec::new(),
+        body: None,
+        ok,
+        ok_headers: None,
+        errors: &[],
+    }
+}
+
+fn ok_json(status: u16, what: &'static str, schema: Value) -> (u16, &'static str, Option<(&'static str, Value)>) {
+    (status, what, Some(("application/json", schema)))
+}
+
+/// The example upload: one entry, on the list the example names.
+const EXAMPLE_CSV: &str = "entry_id,list_id,plate,region,category,priority,description\nOA-1,openapi-example,7ABC123,CA,stolen_vehicle,2,example entry\n";
+
+/// Every route's documentation, keyed by (method, path).
+pub fn docs() -> Vec<((Method, &'static str), Doc)> {
+    let created = |what| (201, what, None);
+    let done = |what| (204, what, None);
+    vec![
+        (
+            (Method::POST, "/api/login"),
+            Doc {
+                body: json(json!({
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": { "username": { "type": "string" }, "password": { "type": "string" } },
+                })),
+                ok_headers: Some(json!({ "Set-Cookie": {
+                "description": "the session cookie for browsers (Secure, HttpOnly, SameSite=Strict)",
+                "schema": { "type": "string" } } })),
+                errors: &[400, 401, 429, 503],
+                ..doc(
+                    "Log in: a bearer token, and a cookie for browsers",
+                    "session",
+                    ok_json(200, "logged in", r("Login")),
+                )
+            },
+        ),
+        (
+            (Method::POST, "/api/logout"),
+            Doc {
+                errors: &[503],
+                ..doc("End this session", "session", done("logged out"))
+            },
+        ),
+        (
+            (Method::GET, "/api/session"),
+            doc(
+                "Who is logged in, and the CSRF token",
+                "session",
+                ok_json(200, "the session", r("Whoami")),
+            ),
+        ),
+        (
+            (Method::GET, "/api/openapi.json"),
+            doc(
+                "This document",
+                "session",
+                ok_json(
+                    200,
+                    "the OpenAPI document",
+                    json!({ "type": "object", "required": ["openapi", "paths"] }),
+                ),
+            ),
+        ),
+        ((Method::GET, "/board"), asset("The dispatch board page", "text/html")),
+        (
+            (Method::GET, "/board.js"),
+            asset("The board's main script", "text/javascript"),
+        ),
+        (
+            (Method::GET, "/board-render.js"),
+            asset("The board's card rendering module", "text/javascript"),
+        ),
+        (
+            (Method::GET, "/board-live.js"),
+            asset("The board's live feed module", "text/javascript"),
+        ),
+        (
+            (Method::GET, "/board.css"),
+            asset("The board's style sheet", "text/css"),
+        ),
+        (
+            (Method::GET, "/favicon.ico"),
+            doc("No icon", "board", done("no content")),
+        ),
+        (
+            (Method::GET, "/api/alerts/events"),
+            Doc {
+                errors: &[503],
+                ..doc(
+                    "The live board: server-sent events `snapshot`, `incident` and `status` until the session ends",
+                    "board",
+                    (
+                        200,
+                        "an endless event stream",
+                        Some(("text/event-stream", json!({ "type": "string" }))),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::POST, "/api/alerts/{id}/{action}"),
+            Doc {
+                parameters: vec![
+                    path("id", json!({ "type": "string", "format": "uuid" }), "the alert"),
+                    path(
+                        "action",
+                        json!({ "type": "string", "enum": ["acknowledge", "confirm", "reject", "close"] }),
+                        "the decision; others answer 404",
+                    ),
+                ],
+                body: json(json!({
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "reason": nullable(json!({ "type": "string",
+                            "enum": ["misread", "wrong_state", "no_longer_active", "duplicate", "other"],
+                            "description": "required to reject" })),
+                        "text": nullable(json!({ "type": "string" })),
+                    },
+                })),
+                errors: &[400, 404, 409, 503],
+                ..doc(
+                    "Acknowledge, confirm, reject or close an alert",
+                    "board",
+                    ok_json(
+                        200,
+                        "the decision applied",
+                        json!({
+                    "type": "object", "required": ["incident"],
+                    "properties": { "incident": nullable(r("Incident")) } }),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::GET, "/api/health"),
+            doc(
+                "The health of this instance",
+                "operations",
+                ok_json(200, "health", r("Health")),
+            ),
+        ),
+        (
+            (Method::GET, "/metrics"),
+            doc(
+                "Prometheus metrics",
+                "operations",
+                (
+                    200,
+                    "metrics in the Prometheus text format",
+                    Some(("text/plain", json!({ "type": "string" }))),
+                ),
+            ),
+        ),
+        (
+            (Method::GET, "/api/users"),
+            doc("Every user", "users", ok_json(200, "the users", array(r("User")))),
+        ),
+        (
+            (Method::POST, "/api/users"),
+            Doc {
+                body: json(json!({
+                    "type": "object",
+                    "required": ["username", "organisation", "role", "password"],
+                    "properties": {
+                        "username": username(),
+                        "organisation": name(2, 100),
+                        "role": r("Role"),
+                        "password": password(),
+                    },
+                })),
+                errors: &[400, 409, 503],
+                ..doc("Add a user (an existing name is a conflict)", "users", created("saved"))
+            },
+        ),
+        (
+            (Method::PUT, "/api/users/{username}"),
+            Doc {
+                parameters: vec![path("username", username(), "the user")],
+                body: json(json!({
+                    "type": "object",
+                    "required": ["organisation", "role", "password"],
+                    "properties": {
+                        "organisation": name(2, 100),
+                        "role": r("Role"),
+                        "password": password(),
+                        "enable": { "type": "boolean", "description": "re-enables a disabled user" },
+                    },
+                })),
+                errors: &[400, 404, 503],
+                ..doc(
+                    "Change a user's organisation, role and password; their sessions end",
+                    "users",
+                    done("changed"),
+                )
+            },
+        ),
+        (
+            (Method::DELETE, "/api/users/{username}"),
+            Doc {
+                parameters: vec![path("username", username(), "the user")],
+                errors: &[400, 404, 503],
+                ..doc("Disable a user and end their sessions", "users", done("disabled"))
+            },
+        ),
+        (
+            (Method::POST, "/api/grants"),
+            Doc {
+                body: json(json!({
+                    "type": "object",
+                    "required": ["grantee", "document_ref", "scope", "expires_at"],
+                    "properties": {
+                        "grantee": username(),
+                        "document_ref": name(3, 200),
+                        "scope": { "type": "array", "minItems": 1,
+                            "items": { "type": "string", "enum": ["health", "metrics", "search_reads"] } },
+                        "expires_at": { "type": "string", "format": "date-time",
+                            "description": "in the future, within 30 days" },
+                    },
+                })),
+                errors: &[400, 503],
+                ..doc(
+                    "Grant the contractor actions until a date, on a signed document",
+                    "users",
+                    ok_json(
+                        201,
+                        "granted",
+                        json!({ "type": "object", "required": ["id"],
+                    "properties": { "id": { "type": "string", "format": "uuid" } } }),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::DELETE, "/api/grants/{id}"),
+            Doc {
+                parameters: vec![path("id", json!({ "type": "string" }), "the grant")],
+                errors: &[400, 404, 503],
+                ..doc("Revoke a grant", "users", done("revoked"))
+            },
+        ),
+        (
+            (Method::POST, "/api/search/alerts"),
+            Doc {
+                body: json(search(None)),
+                errors: &[400, 503],
+                ..doc(
+                    "The alerts on a plate (30 days at most), with a purpose",
+                    "search",
+                    ok_json(200, "the alerts", array(r("Alert"))),
+                )
+            },
+        ),
+        (
+            (Method::POST, "/api/search/reads"),
+            Doc {
+                body: json(search(None)),
+                errors: &[400, 503],
+                ..doc(
+                    "The reads of a plate (30 days at most), with a purpose",
+                    "search",
+                    ok_json(
+                        200,
+                        "the reads, as the cameras sent them",
+                        array(json!({ "type": "object" })),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::GET, "/api/agencies"),
+            doc(
+                "The agencies data may be shared with",
+                "sharing",
+                ok_json(200, "the agencies", array(r("Agency"))),
+            ),
+        ),
+        (
+            (Method::POST, "/api/agencies"),
+            Doc {
+                body: json(r("Agency")),
+                errors: &[400, 503],
+                ..doc("Register an agency", "sharing", created("registered"))
+            },
+        ),
+        (
+            (Method::POST, "/api/exports"),
+            Doc {
+                body: json(search(Some((
+                    "agency_ori",
+                    json!({ "type": "string", "pattern": "^[A-Z0-9]{9}$" }),
+                )))),
+                errors: &[400, 503],
+                ..doc(
+                    "Share the alerts on a plate with a registered California public agency",
+                    "sharing",
+                    ok_json(
+                        200,
+                        "the export",
+                        json!({
+                    "type": "object", "required": ["agency", "alerts"],
+                    "properties": { "agency": r("Agency"), "alerts": array(r("Alert")) } }),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::POST, "/api/hotlists/{list_id}"),
+            Doc {
+                parameters: vec![
+                    path(
+                        "list_id",
+                        example(id(), "openapi-example"),
+                        "the list the file replaces",
+                    ),
+                    query(
+                        "format",
+                        true,
+                        json!({ "type": "string",
+                    "enum": ["csv", "delimited", "fixed", "fixed-width", "ncic", "jsonl", "json-lines"], "example": "csv" }),
+                        "the file's format (csv for the example body)",
+                    ),
+                    query(
+                        "category",
+                        false,
+                        r("Category"),
+                        "the entries' category where the file gives none",
+                    ),
+                    query(
+                        "reason",
+                        true,
+                        json!({ "type": "string", "pattern": r"^\S.*\S$", "minLength": 5, "example": "weekly refresh" }),
+                        "why the list is replaced (audited)",
+                    ),
+                    query(
+                        "covert",
+                        false,
+                        json!({ "type": "boolean" }),
+                        "sets the list's covert flag; absent keeps it",
+                    ),
+                ],
+                body: Some(Body {
+                    media_types: &["text/csv", "application/octet-stream"],
+                    schema: json!({ "type": "string", "format": "binary" }),
+                    example: Some(json!(EXAMPLE_CSV)),
+                }),
+                errors: &[400, 503],
+                ..doc(
+                    "Replace a hotlist with a file, validated whole first",
+                    "hotlists",
+                    ok_json(
+                        200,
+                        "replaced",
+                        json!({
+                    "type": "object", "required": ["list", "report"],
+                    "properties": { "list": { "type": "string" }, "report": r("UploadReport") } }),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::GET, "/api/lists"),
+            doc(
+                "The register of hotlists: who may upload each, in which category",
+                "hotlists",
+                ok_json(200, "the registered lists", array(r("ListRegistration"))),
+            ),
+        ),
+        (
+            (Method::PUT, "/api/lists/{list_id}"),
+            Doc {
+                parameters: vec![path("list_id", id(), "the list")],
+                body: json(json!({
+                    "type": "object",
+                    "required": ["organisation", "category"],
+                    "properties": { "organisation": name(2, 100), "category": r("Category") },
+                })),
+                errors: &[400, 503],
+                ..doc(
+                    "Register a list to an organisation and a category, or move it",
+                    "hotlists",
+                    done("registered"),
+                )
+            },
+        ),
+        (
+            (Method::DELETE, "/api/lists/{list_id}"),
+            Doc {
+                parameters: vec![path("list_id", id(), "the list")],
+                errors: &[400, 404, 503],
+                ..doc(
+                    "Remove a list from the register (its entries stay)",
+                    "hotlists",
+                    done("removed"),
+                )
+            },
+        ),
+        (
+            (Method::GET, "/api/sharing"),
+            Doc {
+                errors: &[503],
+                ..doc(
+                    "The sharing register: every export and refused export",
+                    "sharing",
+                    ok_json(200, "the register", array(r("AuditRecord"))),
+                )
+            },
+        ),
+        (
+            (Method::GET, "/api/audit/verify"),
+            Doc {
+                errors: &[503],
+                ..doc(
+                    "Whether the audit chain is intact",
+                    "audit",
+                    ok_json(
+                        200,
+                        "the verdict",
+                        json!({
+                "type": "object", "required": ["intact", "records"],
+                "properties": { "intact": { "type": "boolean" }, "records": { "type": "integer", "minimum": 0 },
+                    "problem": { "type": "string" } } }),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::GET, "/api/audit/report"),
+            Doc {
+                parameters: vec![
+                    query(
+                        "from",
+                        true,
+                        json!({ "type": "string", "format": "date-time" }),
+                        "start of the period",
+                    ),
+                    query(
+                        "to",
+                        true,
+                        json!({ "type": "string", "format": "date-time" }),
+                        "end of the period",
+                    ),
+                ],
+                errors: &[400, 503],
+                ..doc(
+                    "The audit records of a period",
+                    "audit",
+                    ok_json(200, "the records", array(r("AuditRecord"))),
+                )
+            },
+        ),
+    ]
+}
+
+/// The shared schemas (`#/components/schemas`).
+pub fn schemas() -> Value {
+    let string = || json!({ "type": "string" });
+    let enumeration = |names: &[&str]| json!({ "type": "string", "enum": names });
+    let object = |required: &[&str], properties: Value| json!({ "type": "object", "required": required, "properties": properties });
+    let purpose = object(
+        &["category", "case_number", "details"],
+        json!({
+            "category": enumeration(&["criminal_investigation", "stolen_vehicle", "missing_person", "amber_alert",
+                "officer_safety", "court_order", "compliance_audit"]),
+            "case_number": { "type": "string", "pattern": "^[!-~][ -~]{1,38}[!-~]$" },
+            "details": { "type": "string", "pattern": r"^\S.{8,998}\S$" },
+        }),
+    );
+    let role = enumeration(&["custodian", "officer", "dispatcher", "agency_feed", "contractor", "ops"]);
+    json!({
+        "Error": object(&["error"], json!({ "error": string() })),
+        "Role": role,
+        "Category": enumeration(&["stolen_vehicle", "stolen_plate", "felony_vehicle", "amber", "wanted_person",
+            "bolo", "officer_entered", "other"]),
+        "Purpose": purpose,
+        "Login": object(&["token", "csrf_token", "role", "expires_at"], json!({
+            "token": string(), "csrf_token": string(), "role": r("Role"),
+            "expires_at": { "type": "string", "format": "date-time" } })),
+        "Whoami": object(&["username", "organisation", "role", "csrf_token"], json!({
+            "username": string(), "organisation": string(), "role": r("Role"), "csrf_token": string() })),
+        "User": object(&["username", "organisation", "role", "disabled"], json!({
+            "username": string(), "organisation": string(), "role": r("Role"), "disabled": { "type": "boolean" } })),
+        "Agency": object(&["ori", "name", "california_public_agency"], json!({
+            "ori": { "type": "string", "pattern": "^[A-Z0-9]{9}$", "description": "NCIC ORI; CA... to be shared with" },
+            "name": name(2, 200),
+            "california_public_agency": { "type": "boolean" } })),
+        "Alert": object(&["schema", "alert_id", "read", "entry", "match"], json!({
+            "schema": { "type": "integer" }, "alert_id": { "type": "string", "format": "uuid" },
+            "read": { "type": "object" }, "entry": { "type": "object" }, "match": { "type": "object" },
+            "historical": { "type": "boolean" } })),
+        "Incident": object(&["id", "state", "list_id"], json!({
+            "id": { "type": "string", "format": "uuid" },
+            "state": enumeration(&["new", "acknowledged", "confirmed", "rejected", "closed"]),
+            "list_id": string() })),
+        "Health": object(&["status", "reads_partitions", "unassigned_seconds", "stale_lists", "custodian_exists",
+            "sessions"], json!({
+            "status": enumeration(&["ok", "degraded", "not_ready"]),
+            "reads_partitions": { "type": "integer" }, "unassigned_seconds": { "type": "integer", "minimum": 0 },
+            "stale_lists": array(json!({ "type": "object" })), "custodian_exists": { "type": "boolean" },
+            "sessions": { "type": "integer", "minimum": 0 } })),
+        "ListRegistration": object(&["list_id", "organisation", "category"], json!({
+            "list_id": id(), "organisation": string(), "category": r("Category") })),
+        "UploadReport": object(&["added", "changed", "removed", "unchanged", "historical_alerts"], json!({
+            "added": { "type": "integer", "minimum": 0 }, "changed": { "type": "integer", "minimum": 0 },
+            "removed": { "type": "integer", "minimum": 0 }, "unchanged": { "type": "integer", "minimum": 0 },
+            "historical_alerts": { "type": "integer", "minimum": 0 } })),
+        "AuditRecord": object(&["seq", "at", "username", "organisation", "action", "query_terms", "client_addr",
+            "prev_hash", "hash"], json!({
+            "seq": { "type": "integer", "minimum": 0 }, "at": { "type": "string", "format": "date-time" },
+            "username": string(), "organisation": string(), "role": nullable(r("Role")), "action": string(),
+            "query_terms": array(string()), "purpose": nullable(json!({ "type": "object" })),
+            "result_count": nullable(json!({ "type": "integer", "minimum": 0 })), "client_addr": string(),
+            "truncated": { "type": "boolean" },
+            "prev_hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" } })),
+    })
+}
