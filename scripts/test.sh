@@ -6,6 +6,10 @@
 #    first time), unless HOTLIST_TEST_BOOTSTRAP names another cluster; then
 #    cargo fmt --check, clippy -D warnings, and the unit, doc and integration
 #    tests against it, the board's in headless Chromium (scripts/browser.sh).
+#    Then Schemathesis against the live API over TLS (scripts/schemathesis.sh:
+#    the OpenAPI document the server serves, a custodian's token, no 5xx, no
+#    response outside the schema, no hang) and every parser fuzzed for
+#    HOTLIST_FUZZ_SECONDS (60) each (scripts/fuzz.sh, cargo-fuzz on stable).
 #    The broker is stopped afterwards if this run started it.
 # 2. The failover tests (the integration tests marked #[ignore]): the
 #    three-node cluster (scripts/broker.sh cluster-start, 127.0.0.1:19092,
@@ -18,6 +22,7 @@
 #   HOTLIST_TEST_WEBDRIVER   URL of a running chromedriver; none is started
 #   HOTLIST_WEBDRIVER_PORT   chromedriver's port when this script starts it (9515)
 #   HOTLIST_SKIP_CLUSTER=1   skip phase 2 (a quicker inner loop)
+#   HOTLIST_FUZZ_SECONDS     seconds per fuzz target (60)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -58,6 +63,11 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test
+
+# The live API against its own OpenAPI document, then the parsers fuzzed.
+cargo build --bin hotlist-matcher
+scripts/schemathesis.sh
+scripts/fuzz.sh
 
 if [ "${HOTLIST_SKIP_CLUSTER:-}" = 1 ]; then
   echo "HOTLIST_SKIP_CLUSTER=1: the failover tests on the three-node cluster are skipped" >&2

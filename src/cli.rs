@@ -177,4 +177,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         alerts: usize,
     },
+    /// The HTTPS API under logins, searches and uploads from three `wrk`
+    /// processes (REQUESTS of each), and matching speed meanwhile against
+    /// the API idle, same run. Needs a broker (fresh topics) and `wrk`.
+    ApiLoad {
+        #[arg(long, default_value_t = 100_000)]
+        reads: usize,
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+    },
 }

@@ -96,6 +96,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            what: BenchCommand::ApiLoad { reads, requests },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            print!("{}", bench::api_load::api_load(&config, reads, requests).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             what: BenchCommand::HotlistReplace { entries },
         } => {
             let config = Config::load(cli.config.as_deref())?;

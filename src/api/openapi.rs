@@ -5,13 +5,13 @@
 //! (`scripts/schemathesis.sh`) work from one description of what every
 //! route takes and answers, and so that description cannot drift from the
 //! routes: it is built from [`routes::all`] (method, path, access, body
-//! limit) joined with the documentation table of [`docs`], and a unit test
-//! fails when a route has no entry there or an entry names no route. The
-//! answers every route of a kind gives are added here: 401, 403 and 503
-//! behind a session, 413 with a body, 400, 415 and 422 from the JSON
-//! extractor. Errors of the handlers are JSON `{"error": "..."}`
+//! limit) joined with the documentation table in `openapi_docs.rs`, and a
+//! unit test fails when a route has no entry there or an entry names no
+//! route. The answers every route of a kind gives are added here: 401, 403
+//! and 503 behind a session, 413 with a body, 400, 415 and 422 from the
+//! JSON extractor. Errors of the handlers are JSON `{"error": "..."}`
 //! ([`super::state::ApiError`]); those of axum's extractors (a path, query
-//! or body it cannot parse) are plain text, and documented as such.
+//! or body they cannot parse) are plain text, and documented as such.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -26,7 +26,7 @@ use super::state::Access;
 #[path = "openapi_docs.rs"]
 mod docs;
 
-use docs::{r, Doc};
+use docs::{array, id, name, nullable, r, Doc};
 
 /// The document, built once.
 pub fn document() -> &'static Value {
@@ -82,7 +82,7 @@ fn build(routes: &[RouteRow], docs: &[((Method, &'static str), Doc)]) -> Value {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "description": "the token of POST /api/login" },
             },
-            "schemas": docs::schemas(),
+            "schemas": schemas(),
         },
     })
 }
@@ -215,6 +215,75 @@ fn error_response(status: u16, access: Access) -> Value {
         } });
     }
     response
+}
+
+/// An object schema with its required fields.
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+/// The shared schemas (`#/components/schemas`).
+fn schemas() -> Value {
+    let string = || json!({ "type": "string" });
+    let enumeration = |names: &[&str]| json!({ "type": "string", "enum": names });
+    let purpose = object(
+        &["category", "case_number", "details"],
+        json!({
+            "category": enumeration(&["criminal_investigation", "stolen_vehicle", "missing_person", "amber_alert",
+                "officer_safety", "court_order", "compliance_audit"]),
+            "case_number": { "type": "string", "pattern": "^[!-~][ -~]{1,38}[!-~]$" },
+            "details": { "type": "string", "pattern": r"^\S.{8,998}\S$" },
+        }),
+    );
+    let role = enumeration(&["custodian", "officer", "dispatcher", "agency_feed", "contractor", "ops"]);
+    json!({
+        "Error": object(&["error"], json!({ "error": string() })),
+        "Role": role,
+        "Category": enumeration(&["stolen_vehicle", "stolen_plate", "felony_vehicle", "amber", "wanted_person",
+            "bolo", "officer_entered", "other"]),
+        "Purpose": purpose,
+        "Login": object(&["token", "csrf_token", "role", "expires_at"], json!({
+            "token": string(), "csrf_token": string(), "role": r("Role"),
+            "expires_at": { "type": "string", "format": "date-time" } })),
+        "Whoami": object(&["username", "organisation", "role", "csrf_token"], json!({
+            "username": string(), "organisation": string(), "role": r("Role"), "csrf_token": string() })),
+        "User": object(&["username", "organisation", "role", "disabled"], json!({
+            "username": string(), "organisation": string(), "role": r("Role"), "disabled": { "type": "boolean" } })),
+        "Agency": object(&["ori", "name", "california_public_agency"], json!({
+            "ori": { "type": "string", "pattern": "^[A-Z0-9]{9}$",
+                "description": "NCIC ORI; a California public agency's starts with CA" },
+            "name": name(2, 200),
+            "california_public_agency": { "type": "boolean" } })),
+        "Alert": object(&["schema", "alert_id", "read", "entry", "match"], json!({
+            "schema": { "type": "integer" }, "alert_id": { "type": "string", "format": "uuid" },
+            "read": { "type": "object" }, "entry": { "type": "object" }, "match": { "type": "object" },
+            "historical": { "type": "boolean" } })),
+        "Incident": object(&["id", "state", "list_id"], json!({
+            "id": { "type": "string", "format": "uuid" },
+            "state": enumeration(&["new", "acknowledged", "confirmed", "rejected", "closed"]),
+            "list_id": string() })),
+        "Health": object(&["status", "reads_partitions", "unassigned_seconds", "stale_lists", "custodian_exists",
+            "sessions"], json!({
+            "status": enumeration(&["ok", "degraded", "not_ready"]),
+            "reads_partitions": { "type": "integer" }, "unassigned_seconds": { "type": "integer", "minimum": 0 },
+            "stale_lists": array(json!({ "type": "object" })), "custodian_exists": { "type": "boolean" },
+            "sessions": { "type": "integer", "minimum": 0 } })),
+        "ListRegistration": object(&["list_id", "organisation", "category"], json!({
+            "list_id": id(), "organisation": string(), "category": r("Category") })),
+        "UploadReport": object(&["added", "changed", "removed", "unchanged", "historical_alerts"], json!({
+            "added": { "type": "integer", "minimum": 0 }, "changed": { "type": "integer", "minimum": 0 },
+            "removed": { "type": "integer", "minimum": 0 }, "unchanged": { "type": "integer", "minimum": 0 },
+            "historical_alerts": { "type": "integer", "minimum": 0 } })),
+        "AuditRecord": object(&["seq", "at", "username", "organisation", "action", "query_terms", "client_addr",
+            "prev_hash", "hash"], json!({
+            "seq": { "type": "integer", "minimum": 0 }, "at": { "type": "string", "format": "date-time" },
+            "username": string(), "organisation": string(), "role": nullable(r("Role")), "action": string(),
+            "query_terms": array(string()), "purpose": nullable(json!({ "type": "object" })),
+            "result_count": nullable(json!({ "type": "integer", "minimum": 0 })), "client_addr": string(),
+            "truncated": { "type": "boolean" },
+            "prev_hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
+            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" } })),
+    })
 }
 
 #[cfg(test)]

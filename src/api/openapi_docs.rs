@@ -1,16 +1,22 @@
 //! What the route table cannot say about a route: its summary, the request
-//! it takes and the answer it gives, keyed by (method, path), and the
-//! shared schemas. [`super::openapi`] joins it with [`super::routes::all`]
-//! (access, body limit) and adds the answers every route of a kind gives
-//! (401 and 403 behind a session, 413, 415 and 422 on a JSON body).
+//! it takes and the answer it gives, keyed by (method, path).
+//! [`crate::api::openapi`] joins it with [`crate::api::routes::all`]
+//! (access, body limit), adds the answers every route of a kind gives (401,
+//! 403 and 503 behind a session, 413, 415 and 422 on a JSON body) and the
+//! shared schemas.
 //!
 //! Request schemas are as strict as the handlers, so a fuzzer generates
 //! data they accept: the patterns are those of [`crate::access`],
-//! [`crate::text`] and [`crate::normalize`]. Response schemas name the
-//! fields every answer has and leave nested records open.
+//! [`crate::text`] and [`crate::normalize`]. Rules a schema cannot say (a
+//! grantee must be an existing contractor, a rejection needs a reason) are
+//! in the descriptions, and the handlers answer 400 to them.
 
 use axum::http::Method;
 use serde_json::{json, Value};
+
+/// The success status, what it means, and its content (media type and
+/// schema; none for an empty body).
+pub type Answer = (u16, &'static str, Option<(&'static str, Value)>);
 
 /// The documentation of one route.
 pub struct Doc {
@@ -19,9 +25,7 @@ pub struct Doc {
     /// OpenAPI parameter objects (path and query).
     pub parameters: Vec<Value>,
     pub body: Option<Body>,
-    /// The success status, what it means, and its content (media type and
-    /// schema; none for an empty body).
-    pub ok: (u16, &'static str, Option<(&'static str, Value)>),
+    pub ok: Answer,
     /// Headers of the success answer (an OpenAPI headers object).
     pub ok_headers: Option<Value>,
     /// The errors this route gives beyond those of its kind (400, 404, 409,
@@ -43,7 +47,8 @@ impl Body {
     }
 }
 
-fn json(schema: Value) -> Option<Body> {
+/// A JSON request body.
+fn json_body(schema: Value) -> Option<Body> {
     Some(Body {
         media_types: &["application/json"],
         schema,
@@ -70,13 +75,13 @@ fn example(mut schema: Value, value: &str) -> Value {
     schema
 }
 
-fn array(items: Value) -> Value {
+pub(super) fn array(items: Value) -> Value {
     json!({ "type": "array", "items": items })
 }
 
 /// `schema`, also allowing `null` (OpenAPI 3.0 style: a `$ref` takes no
 /// siblings, so a reference is wrapped in `allOf`).
-fn nullable(mut schema: Value) -> Value {
+pub(super) fn nullable(mut schema: Value) -> Value {
     if schema.get("$ref").is_some() {
         schema = json!({ "allOf": [schema] });
     }
@@ -86,18 +91,21 @@ fn nullable(mut schema: Value) -> Value {
 
 /// Characters [`crate::text::is_invisible`] refuses (those of the basic
 /// multilingual plane; the tag block beyond it is refused too).
-const INVISIBLE: &str = r"\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb";
+const INVISIBLE: &str = concat!(
+    r"\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e",
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb",
+);
 
 /// A display name as [`crate::text::check_name`] takes it: `min` (at
 /// least 2) to `max` visible characters, no whitespace at either end.
-fn name(min: usize, max: usize) -> Value {
+pub(super) fn name(min: usize, max: usize) -> Value {
     let edge = format!(r"[^\s{INVISIBLE}]");
     let pattern = format!(r"^{edge}[^{INVISIBLE}]{{{},{}}}{edge}$", min - 2, max - 2);
     json!({ "type": "string", "pattern": pattern, "minLength": min, "maxLength": max })
 }
 
 /// An identifier as [`crate::text::check_id`] takes it.
-fn id() -> Value {
+pub(super) fn id() -> Value {
     json!({ "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" })
 }
 
@@ -143,7 +151,7 @@ fn asset(summary: &'static str, media_type: &'static str) -> Doc {
 }
 
 /// A route with no parameters, body or route-specific errors.
-fn doc(summary: &'static str, tag: &'static str, ok: (u16, &'static str, Option<(&'static str, Value)>)) -> Doc {
+fn doc(summary: &'static str, tag: &'static str, ok: Answer) -> Doc {
     Doc {
         summary,
         tag,
@@ -155,12 +163,15 @@ fn doc(summary: &'static str, tag: &'static str, ok: (u16, &'static str, Option<
     }
 }
 
-fn ok_json(status: u16, what: &'static str, schema: Value) -> (u16, &'static str, Option<(&'static str, Value)>) {
+fn ok_json(status: u16, what: &'static str, schema: Value) -> Answer {
     (status, what, Some(("application/json", schema)))
 }
 
 /// The example upload: one entry, on the list the example names.
-const EXAMPLE_CSV: &str = "entry_id,list_id,plate,region,category,priority,description\nOA-1,openapi-example,7ABC123,CA,stolen_vehicle,2,example entry\n";
+const EXAMPLE_CSV: &str = concat!(
+    "entry_id,list_id,plate,region,category,priority,description\n",
+    "OA-1,openapi-example,7ABC123,CA,stolen_vehicle,2,example entry\n",
+);
 
 /// Every route's documentation, keyed by (method, path).
 pub fn docs() -> Vec<((Method, &'static str), Doc)> {
@@ -170,14 +181,14 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
         (
             (Method::POST, "/api/login"),
             Doc {
-                body: json(json!({
+                body: json_body(json!({
                     "type": "object",
                     "required": ["username", "password"],
                     "properties": { "username": { "type": "string" }, "password": { "type": "string" } },
                 })),
                 ok_headers: Some(json!({ "Set-Cookie": {
-                "description": "the session cookie for browsers (Secure, HttpOnly, SameSite=Strict)",
-                "schema": { "type": "string" } } })),
+                    "description": "the session cookie for browsers (Secure, HttpOnly, SameSite=Strict)",
+                    "schema": { "type": "string" } } })),
                 errors: &[400, 401, 429, 503],
                 ..doc(
                     "Log in: a bearer token, and a cookie for browsers",
@@ -260,7 +271,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                         "the decision; others answer 404",
                     ),
                 ],
-                body: json(json!({
+                body: json_body(json!({
                     "type": "object",
                     "additionalProperties": false,
                     "properties": {
@@ -277,9 +288,8 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     ok_json(
                         200,
                         "the decision applied",
-                        json!({
-                    "type": "object", "required": ["incident"],
-                    "properties": { "incident": nullable(r("Incident")) } }),
+                        json!({ "type": "object", "required": ["incident"],
+                            "properties": { "incident": nullable(r("Incident")) } }),
                     ),
                 )
             },
@@ -311,7 +321,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
         (
             (Method::POST, "/api/users"),
             Doc {
-                body: json(json!({
+                body: json_body(json!({
                     "type": "object",
                     "required": ["username", "organisation", "role", "password"],
                     "properties": {
@@ -329,7 +339,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
             (Method::PUT, "/api/users/{username}"),
             Doc {
                 parameters: vec![path("username", username(), "the user")],
-                body: json(json!({
+                body: json_body(json!({
                     "type": "object",
                     "required": ["organisation", "role", "password"],
                     "properties": {
@@ -358,7 +368,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
         (
             (Method::POST, "/api/grants"),
             Doc {
-                body: json(json!({
+                body: json_body(json!({
                     "type": "object",
                     "required": ["grantee", "document_ref", "scope", "expires_at"],
                     "properties": {
@@ -378,7 +388,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                         201,
                         "granted",
                         json!({ "type": "object", "required": ["id"],
-                    "properties": { "id": { "type": "string", "format": "uuid" } } }),
+                            "properties": { "id": { "type": "string", "format": "uuid" } } }),
                     ),
                 )
             },
@@ -394,7 +404,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
         (
             (Method::POST, "/api/search/alerts"),
             Doc {
-                body: json(search(None)),
+                body: json_body(search(None)),
                 errors: &[400, 503],
                 ..doc(
                     "The alerts on a plate (30 days at most), with a purpose",
@@ -406,7 +416,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
         (
             (Method::POST, "/api/search/reads"),
             Doc {
-                body: json(search(None)),
+                body: json_body(search(None)),
                 errors: &[400, 503],
                 ..doc(
                     "The reads of a plate (30 days at most), with a purpose",
@@ -430,7 +440,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
         (
             (Method::POST, "/api/agencies"),
             Doc {
-                body: json(r("Agency")),
+                body: json_body(r("Agency")),
                 errors: &[400, 503],
                 ..doc("Register an agency", "sharing", created("registered"))
             },
@@ -438,7 +448,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
         (
             (Method::POST, "/api/exports"),
             Doc {
-                body: json(search(Some((
+                body: json_body(search(Some((
                     "agency_ori",
                     json!({ "type": "string", "pattern": "^[A-Z0-9]{9}$" }),
                 )))),
@@ -449,9 +459,8 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     ok_json(
                         200,
                         "the export",
-                        json!({
-                    "type": "object", "required": ["agency", "alerts"],
-                    "properties": { "agency": r("Agency"), "alerts": array(r("Alert")) } }),
+                        json!({ "type": "object", "required": ["agency", "alerts"],
+                            "properties": { "agency": r("Agency"), "alerts": array(r("Alert")) } }),
                     ),
                 )
             },
@@ -468,8 +477,8 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     query(
                         "format",
                         true,
-                        json!({ "type": "string",
-                    "enum": ["csv", "delimited", "fixed", "fixed-width", "ncic", "jsonl", "json-lines"], "example": "csv" }),
+                        json!({ "type": "string", "example": "csv",
+                            "enum": ["csv", "delimited", "fixed", "fixed-width", "ncic", "jsonl", "json-lines"] }),
                         "the file's format (csv for the example body)",
                     ),
                     query(
@@ -481,7 +490,10 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     query(
                         "reason",
                         true,
-                        json!({ "type": "string", "pattern": r"^\S.*\S$", "minLength": 5, "example": "weekly refresh" }),
+                        example(
+                            json!({ "type": "string", "pattern": r"^\S.*\S$", "minLength": 5 }),
+                            "weekly refresh",
+                        ),
                         "why the list is replaced (audited)",
                     ),
                     query(
@@ -503,9 +515,8 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     ok_json(
                         200,
                         "replaced",
-                        json!({
-                    "type": "object", "required": ["list", "report"],
-                    "properties": { "list": { "type": "string" }, "report": r("UploadReport") } }),
+                        json!({ "type": "object", "required": ["list", "report"],
+                            "properties": { "list": { "type": "string" }, "report": r("UploadReport") } }),
                     ),
                 )
             },
@@ -522,7 +533,7 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
             (Method::PUT, "/api/lists/{list_id}"),
             Doc {
                 parameters: vec![path("list_id", id(), "the list")],
-                body: json(json!({
+                body: json_body(json!({
                     "type": "object",
                     "required": ["organisation", "category"],
                     "properties": { "organisation": name(2, 100), "category": r("Category") },
@@ -568,10 +579,9 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     ok_json(
                         200,
                         "the verdict",
-                        json!({
-                "type": "object", "required": ["intact", "records"],
-                "properties": { "intact": { "type": "boolean" }, "records": { "type": "integer", "minimum": 0 },
-                    "problem": { "type": "string" } } }),
+                        json!({ "type": "object", "required": ["intact", "records"], "properties": {
+                            "intact": { "type": "boolean" }, "records": { "type": "integer", "minimum": 0 },
+                            "problem": { "type": "string" } } }),
                     ),
                 )
             },
@@ -602,68 +612,4 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
             },
         ),
     ]
-}
-
-/// The shared schemas (`#/components/schemas`).
-pub fn schemas() -> Value {
-    let string = || json!({ "type": "string" });
-    let enumeration = |names: &[&str]| json!({ "type": "string", "enum": names });
-    let object = |required: &[&str], properties: Value| json!({ "type": "object", "required": required, "properties": properties });
-    let purpose = object(
-        &["category", "case_number", "details"],
-        json!({
-            "category": enumeration(&["criminal_investigation", "stolen_vehicle", "missing_person", "amber_alert",
-                "officer_safety", "court_order", "compliance_audit"]),
-            "case_number": { "type": "string", "pattern": "^[!-~][ -~]{1,38}[!-~]$" },
-            "details": { "type": "string", "pattern": r"^\S.{8,998}\S$" },
-        }),
-    );
-    let role = enumeration(&["custodian", "officer", "dispatcher", "agency_feed", "contractor", "ops"]);
-    json!({
-        "Error": object(&["error"], json!({ "error": string() })),
-        "Role": role,
-        "Category": enumeration(&["stolen_vehicle", "stolen_plate", "felony_vehicle", "amber", "wanted_person",
-            "bolo", "officer_entered", "other"]),
-        "Purpose": purpose,
-        "Login": object(&["token", "csrf_token", "role", "expires_at"], json!({
-            "token": string(), "csrf_token": string(), "role": r("Role"),
-            "expires_at": { "type": "string", "format": "date-time" } })),
-        "Whoami": object(&["username", "organisation", "role", "csrf_token"], json!({
-            "username": string(), "organisation": string(), "role": r("Role"), "csrf_token": string() })),
-        "User": object(&["username", "organisation", "role", "disabled"], json!({
-            "username": string(), "organisation": string(), "role": r("Role"), "disabled": { "type": "boolean" } })),
-        "Agency": object(&["ori", "name", "california_public_agency"], json!({
-            "ori": { "type": "string", "pattern": "^[A-Z0-9]{9}$", "description": "NCIC ORI; CA... to be shared with" },
-            "name": name(2, 200),
-            "california_public_agency": { "type": "boolean" } })),
-        "Alert": object(&["schema", "alert_id", "read", "entry", "match"], json!({
-            "schema": { "type": "integer" }, "alert_id": { "type": "string", "format": "uuid" },
-            "read": { "type": "object" }, "entry": { "type": "object" }, "match": { "type": "object" },
-            "historical": { "type": "boolean" } })),
-        "Incident": object(&["id", "state", "list_id"], json!({
-            "id": { "type": "string", "format": "uuid" },
-            "state": enumeration(&["new", "acknowledged", "confirmed", "rejected", "closed"]),
-            "list_id": string() })),
-        "Health": object(&["status", "reads_partitions", "unassigned_seconds", "stale_lists", "custodian_exists",
-            "sessions"], json!({
-            "status": enumeration(&["ok", "degraded", "not_ready"]),
-            "reads_partitions": { "type": "integer" }, "unassigned_seconds": { "type": "integer", "minimum": 0 },
-            "stale_lists": array(json!({ "type": "object" })), "custodian_exists": { "type": "boolean" },
-            "sessions": { "type": "integer", "minimum": 0 } })),
-        "ListRegistration": object(&["list_id", "organisation", "category"], json!({
-            "list_id": id(), "organisation": string(), "category": r("Category") })),
-        "UploadReport": object(&["added", "changed", "removed", "unchanged", "historical_alerts"], json!({
-            "added": { "type": "integer", "minimum": 0 }, "changed": { "type": "integer", "minimum": 0 },
-            "removed": { "type": "integer", "minimum": 0 }, "unchanged": { "type": "integer", "minimum": 0 },
-            "historical_alerts": { "type": "integer", "minimum": 0 } })),
-        "AuditRecord": object(&["seq", "at", "username", "organisation", "action", "query_terms", "client_addr",
-            "prev_hash", "hash"], json!({
-            "seq": { "type": "integer", "minimum": 0 }, "at": { "type": "string", "format": "date-time" },
-            "username": string(), "organisation": string(), "role": nullable(r("Role")), "action": string(),
-            "query_terms": array(string()), "purpose": nullable(json!({ "type": "object" })),
-            "result_count": nullable(json!({ "type": "integer", "minimum": 0 })), "client_addr": string(),
-            "truncated": { "type": "boolean" },
-            "prev_hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
-            "hash": { "type": "string", "pattern": "^[0-9a-f]{64}$" } })),
-    })
 }

@@ -31,7 +31,7 @@ const PASSWORD: &str = "bench-dispatcher-password";
 
 /// The config on fresh topics `bench-<pid>-<what>.*`, its own group, an
 /// ephemeral API port and an empty hotlist file.
-fn fresh(config: &Config, what: &str) -> Result<Config, BenchError> {
+pub(super) fn fresh(config: &Config, what: &str) -> Result<Config, BenchError> {
     let mut config = config.clone();
     let run = format!("bench-{}-{what}", std::process::id());
     let t = &mut config.topics;
@@ -56,7 +56,7 @@ fn fresh(config: &Config, what: &str) -> Result<Config, BenchError> {
     Ok(config)
 }
 
-fn error(e: impl std::fmt::Display) -> BenchError {
+pub(super) fn error(e: impl std::fmt::Display) -> BenchError {
     BenchError::Upload(e.to_string())
 }
 
@@ -84,7 +84,7 @@ async fn seed_dispatcher(config: &Config) -> Result<(), BenchError> {
 }
 
 /// An HTTPS client that trusts the PEM certificate `pem` (self-signed).
-fn client_for(pem: &str) -> Result<reqwest::Client, BenchError> {
+pub(super) fn client_for(pem: &str) -> Result<reqwest::Client, BenchError> {
     let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(error)?;
     reqwest::Client::builder()
         .use_rustls_tls()
@@ -312,7 +312,11 @@ async fn count(axum::extract::State(count): axum::extract::State<Arc<Count>>) ->
 /// A local HTTPS receiver that answers 200; its URL, CA and count.
 async fn receiver(shutdown: CancellationToken) -> Result<(String, String, Arc<Count>), BenchError> {
     let defaults = Config::from_toml(crate::config::DEFAULT_TOML, []).map_err(error)?.api;
-    let settings = crate::config::ApiSettings { tls: None, ..defaults };
+    let settings = crate::config::ApiSettings {
+        tls: None,
+        self_signed: true,
+        ..defaults
+    };
     let (tls, cert) = crate::api::server::tls_config(&settings).await.map_err(error)?;
     let counted = Arc::new(Count::default());
     let router = axum::Router::new()

@@ -8,6 +8,7 @@
 //! These print figures for docs/BENCHMARKS.md; nothing here asserts on time.
 //! They write to the configured topics, so point them at a test broker.
 
+pub mod api_load;
 pub mod dispatch;
 
 use std::fmt::Write as _;
@@ -486,7 +487,7 @@ fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
 }
 
 /// A `/proc/self/status` figure in KiB (0 where there is no /proc).
-fn proc_status_kib(field: &str) -> u64 {
+pub(crate) fn proc_status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -496,6 +497,6 @@ fn proc_status_kib(field: &str) -> u64 {
 }
 
 /// Resets the peak resident size (VmHWM) to the current one.
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -94,7 +94,11 @@ pub async fn start(dir: &Path) -> Receiver {
     let settings = hotlist_matcher::config::Config::from_toml(hotlist_matcher::config::DEFAULT_TOML, [])
         .unwrap()
         .api;
-    let settings = hotlist_matcher::config::ApiSettings { tls: None, ..settings };
+    let settings = hotlist_matcher::config::ApiSettings {
+        tls: None,
+        self_signed: true,
+        ..settings
+    };
     let (tls, cert) = hotlist_matcher::api::server::tls_config(&settings).await.unwrap();
     let ca_file = dir.join("receiver-ca.pem");
     std::fs::write(&ca_file, cert.expect("self-signed")).unwrap();
