@@ -31,7 +31,10 @@ const PASSWORD: &str = "bench api load password";
 const LIST: &str = "bench-api";
 
 /// The `wrk` script: one request, repeated; the thread stops after
-/// `HM_LIMIT` answers, so the request count is bounded.
+/// `HM_LIMIT` answers, so the request count is bounded, and creates the
+/// file `HM_DONE`. `wrk`'s main thread sleeps for the whole `-d` whatever
+/// its threads do, so the bench interrupts it (SIGINT) when that file
+/// appears: its summary then covers the time the requests took.
 const SCRIPT: &str = r#"
 wrk.method = "POST"
 wrk.body = os.getenv("HM_BODY")
@@ -42,7 +45,10 @@ local limit = tonumber(os.getenv("HM_LIMIT"))
 local answered = 0
 function response(status, headers, body)
   answered = answered + 1
-  if answered >= limit then wrk.thread:stop() end
+  if answered == limit then
+    io.open(os.getenv("HM_DONE"), "w"):close()
+    wrk.thread:stop()
+  end
 end
 "#;
 
@@ -101,7 +107,8 @@ pub async fn api_load(config: &Config, reads: usize, requests: usize) -> Result<
     let load_started = Instant::now();
     let mut children = Vec::new();
     for kind in &kinds {
-        children.push(spawn_wrk(&script, kind, requests)?);
+        let done = dir.join(format!("{}.done", kind.name.replace(' ', "-")));
+        children.push((spawn_wrk(&script, kind, requests, &done)?, done));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
@@ -117,7 +124,8 @@ pub async fn api_load(config: &Config, reads: usize, requests: usize) -> Result<
     );
     let _ = writeln!(out, "| kind | connections | requests/s | p50 | p99 | non-2xx | took |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-    for (kind, child) in kinds.iter().zip(children) {
+    interrupt_when_done(&children).await;
+    for (kind, (child, _)) in kinds.iter().zip(children) {
         let output = child.wait_with_output()?;
         let text = String::from_utf8_lossy(&output.stdout);
         let _ = writeln!(out, "{}", summary_row(kind, &text));
@@ -175,7 +183,25 @@ fn kinds(base: &str, deputy: &str, feed: &str) -> Vec<Kind> {
     ]
 }
 
-fn spawn_wrk(script: &Path, kind: &Kind, requests: usize) -> Result<Child, BenchError> {
+/// Sends SIGINT to each `wrk` as soon as its marker file appears (its
+/// requests are answered); returns when all were interrupted, or after
+/// `wrk`'s own 600 s bound.
+async fn interrupt_when_done(children: &[(Child, std::path::PathBuf)]) {
+    let mut pending: Vec<&(Child, std::path::PathBuf)> = children.iter().collect();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !pending.is_empty() && Instant::now() < deadline {
+        pending.retain(|(child, done)| {
+            if !done.exists() {
+                return true;
+            }
+            let _ = Command::new("kill").arg("-INT").arg(child.id().to_string()).status();
+            false
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn spawn_wrk(script: &Path, kind: &Kind, requests: usize, done: &Path) -> Result<Child, BenchError> {
     Command::new("wrk")
         .args(["-t1", "--latency", "-d", "600s", "-c"])
         .arg(kind.connections.to_string())
@@ -186,6 +212,7 @@ fn spawn_wrk(script: &Path, kind: &Kind, requests: usize) -> Result<Child, Bench
         .env("HM_TYPE", kind.content_type)
         .env("HM_TOKEN", &kind.token)
         .env("HM_LIMIT", requests.to_string())
+        .env("HM_DONE", done)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
