@@ -96,10 +96,12 @@ impl AuditLog for MemoryAudit {
     }
 }
 
-/// Topics as lists of payloads.
+/// Topics as lists of payloads; `down` makes every scan fail as an
+/// unreachable broker does.
 #[derive(Default)]
 pub struct MemoryScan {
     pub topics: Mutex<HashMap<String, Vec<Vec<u8>>>>,
+    pub down: AtomicBool,
 }
 
 impl TopicScan for MemoryScan {
@@ -109,6 +111,9 @@ impl TopicScan for MemoryScan {
         limit: usize,
         mut keep: Keep,
     ) -> BoxFuture<'a, Result<Vec<Vec<u8>>, StoreError>> {
+        if self.down.load(Ordering::Relaxed) {
+            return Box::pin(async { Err(StoreError::Failed("broker 10.0.0.7:9092 is down (test)".into())) });
+        }
         let payloads = self.topics.lock().unwrap().get(topic).cloned().unwrap_or_default();
         let found = payloads.into_iter().filter(|p| keep(p)).take(limit).collect();
         Box::pin(async move { Ok(found) })

@@ -73,6 +73,30 @@ async fn alerts_for(state: &ApiState, plate: Plate, organisation: &str) -> Resul
         .collect())
 }
 
+/// A search or export that failed is on the log too, with its error,
+/// before the error is answered; a success passes through.
+async fn unless_failed<T>(
+    state: &ApiState,
+    session: &Session,
+    client: SocketAddr,
+    action: &str,
+    terms: &[String],
+    purpose: &Option<audit::Purpose>,
+    outcome: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let Err(error) = outcome else { return outcome };
+    let detail = match &error {
+        ApiError::Unavailable(detail) => detail.clone(),
+        other => other.to_string(),
+    };
+    let mut terms = terms.to_vec();
+    terms.push(format!("error={detail}"));
+    let mut event = state.event(session, &format!("{action}_failed"), client, terms);
+    event.purpose = purpose.clone();
+    state.record(event).await?;
+    Err(error)
+}
+
 fn plate_of(text: &str) -> Result<Plate, ApiError> {
     normalize(text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
@@ -101,8 +125,18 @@ pub async fn search_alerts(
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     check_purpose(&state, &session, client, Action::SearchAlerts, request.purpose.as_ref()).await?;
     let plate = plate_of(&request.plate)?;
-    let alerts = alerts_for(&state, plate, &session.organisation).await?;
     let terms = vec![format!("plate={plate}")];
+    let found = alerts_for(&state, plate, &session.organisation).await;
+    let alerts = unless_failed(
+        &state,
+        &session,
+        client,
+        "search_alerts",
+        &terms,
+        &request.purpose,
+        found,
+    )
+    .await?;
     let event = searched(
         &state,
         &session,
@@ -125,12 +159,22 @@ pub async fn search_reads(
     check_purpose(&state, &session, client, Action::SearchReads, request.purpose.as_ref()).await?;
     let plate = plate_of(&request.plate)?;
     let limit = state.config.pipeline.max_record_bytes;
+    let terms = vec![format!("plate={plate}")];
     let found = scan(&state, &state.config.topics.reads, move |bytes| {
         crate::read::parse(bytes, limit).is_ok_and(|r| normalize(&r.plate).is_ok_and(|p| p == plate))
     })
+    .await;
+    let found = unless_failed(
+        &state,
+        &session,
+        client,
+        "search_reads",
+        &terms,
+        &request.purpose,
+        found,
+    )
     .await?;
     let reads: Vec<serde_json::Value> = found.iter().filter_map(|b| serde_json::from_slice(b).ok()).collect();
-    let terms = vec![format!("plate={plate}")];
     let event = searched(
         &state,
         &session,
@@ -216,8 +260,9 @@ pub async fn export(
         ));
     };
     let plate = plate_of(&request.plate)?;
-    let alerts = alerts_for(&state, plate, &session.organisation).await?;
     let terms = vec![format!("agency={}", agency.ori), format!("plate={plate}")];
+    let found = alerts_for(&state, plate, &session.organisation).await;
+    let alerts = unless_failed(&state, &session, client, "export", &terms, &request.purpose, found).await?;
     let event = searched(&state, &session, client, "export", terms, request.purpose, alerts.len());
     state.record(event).await?;
     Ok(Json(ExportResponse { agency, alerts }))

@@ -182,3 +182,33 @@ async fn exports_go_only_to_registered_california_public_agencies() {
         2
     );
 }
+
+/// Issue 12: a search that fails (the broker is unreachable) answers 503
+/// with no data and is on the log with its terms, purpose and error.
+#[tokio::test]
+async fn a_failed_search_is_recorded_with_its_error() {
+    let api = Harness::new();
+    seed_alert(&api);
+    api.scan.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    let deputy = api.token("deputy").await;
+    let search = format!(r#"{{"plate":"7abc 123","purpose":{PURPOSE}}}"#);
+    for (path, action) in [
+        ("/api/search/reads", "search_reads_failed"),
+        ("/api/search/alerts", "search_alerts_failed"),
+    ] {
+        let (status, text) = api.call("POST", path, Some(&deputy), Some(&search)).await;
+        assert_eq!(
+            (status, text.as_str()),
+            (503, r#"{"error":"storage is unavailable; try again"}"#),
+            "{path}"
+        );
+        let failed = api.audit.last().unwrap();
+        assert_eq!(failed.action, action);
+        assert_eq!(
+            failed.query_terms,
+            ["plate=7ABC123", "error=broker 10.0.0.7:9092 is down (test)"]
+        );
+        assert_eq!(failed.purpose.unwrap().case_number, "RSO-26-004417");
+        assert_eq!(failed.result_count, None);
+    }
+}

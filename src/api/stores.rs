@@ -117,7 +117,7 @@ impl Stores {
     pub fn kafka(
         config: &Config,
         principals: crate::kafka::principals::Writer,
-        audit: mpsc::Sender<AuditEvent>,
+        audit: mpsc::Sender<crate::kafka::audit::Pending>,
         decisions: crate::kafka::alert_state::Writer,
     ) -> Stores {
         let config = Arc::new(config.clone());
@@ -141,22 +141,37 @@ impl PrincipalWriter for crate::kafka::principals::Writer {
 }
 
 /// The audit topic: events go to the single writer task
-/// ([`crate::kafka::audit::Writer`]); reads read the whole topic.
+/// ([`crate::kafka::audit::Writer`]) and `record` returns once the broker
+/// has stored them; reads read the whole topic.
 struct KafkaAudit {
     config: Arc<Config>,
-    queue: mpsc::Sender<AuditEvent>,
+    queue: mpsc::Sender<crate::kafka::audit::Pending>,
 }
 
 impl AuditLog for KafkaAudit {
     fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), StoreError>> {
+        use crate::kafka::audit::{Pending, ACK_WAIT, QUEUE_WAIT};
         use tokio::sync::mpsc::error::SendTimeoutError;
         Box::pin(async move {
-            match self.queue.send_timeout(event, crate::kafka::audit::QUEUE_WAIT).await {
-                Ok(()) => Ok(()),
-                Err(SendTimeoutError::Timeout(_)) => Err(StoreError::Busy("the audit log is not keeping up".into())),
+            let action = event.action.clone();
+            let (pending, stored) = Pending::new(event);
+            match self.queue.send_timeout(pending, QUEUE_WAIT).await {
+                Ok(()) => {}
+                Err(SendTimeoutError::Timeout(_)) => {
+                    warn!(%action, "audit log not keeping up; request refused");
+                    return Err(StoreError::Busy("the audit log is not keeping up".into()));
+                }
                 Err(SendTimeoutError::Closed(_)) => {
-                    warn!("audit writer stopped; event not recorded");
-                    Err(StoreError::Failed("the audit writer has stopped".into()))
+                    warn!(%action, "audit writer stopped; request refused");
+                    return Err(StoreError::Failed("the audit writer has stopped".into()));
+                }
+            }
+            match tokio::time::timeout(ACK_WAIT, stored).await {
+                Ok(Ok(_seq)) => Ok(()),
+                Ok(Err(_)) => Err(StoreError::Failed("the audit writer has stopped".into())),
+                Err(_) => {
+                    warn!(%action, "audit record not confirmed in time; request refused");
+                    Err(StoreError::Busy("the audit log did not confirm the record".into()))
                 }
             }
         })

@@ -7,6 +7,12 @@
 //! then reports, so appends are meant to go through one writer: the API's
 //! [`Writer`] task, or [`append`] from the CLI when no API runs.
 //!
+//! A request learns that its record is stored: each event travels with a
+//! [`Pending`] acknowledgement that the writer answers once the broker has
+//! acknowledged the record (acks from all in-sync replicas), so the API
+//! hands out data only after the access is on the log (fail closed: a log
+//! that does not confirm within [`ACK_WAIT`] means 503 and no data).
+//!
 //! The writer never stalls on one record: events are bounded before they
 //! are chained, a record the broker refuses for what it is (too large,
 //! invalid) is stored as its flagged outline instead, and only transient
@@ -21,7 +27,7 @@ use std::time::Duration;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use super::{client_config, read_to_end, KafkaError};
@@ -34,6 +40,24 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 pub const QUEUE_CAPACITY: usize = 1024;
 /// How long a request waits for room in the queue before it fails (503).
 pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// How long a request waits for its record to be stored before it fails
+/// (503, no data returned).
+pub const ACK_WAIT: Duration = Duration::from_secs(10);
+
+/// An event on its way to the log, and who to tell once it is stored.
+pub struct Pending {
+    pub event: AuditEvent,
+    /// Answered with the record's sequence number once the broker has it.
+    pub stored: oneshot::Sender<u64>,
+}
+
+impl Pending {
+    /// An event and the receiver that learns when it is stored.
+    pub fn new(event: AuditEvent) -> (Pending, oneshot::Receiver<u64>) {
+        let (stored, receiver) = oneshot::channel();
+        (Pending { event, stored }, receiver)
+    }
+}
 
 /// Every record of the audit topic, in order. A record that is not valid
 /// JSON is returned as an error naming its offset.
@@ -129,12 +153,14 @@ impl Writer {
     }
 
     /// Starts the single writer task: it chains and stores each queued
-    /// event in order, until every sender is dropped.
-    pub fn start(mut self) -> mpsc::Sender<AuditEvent> {
-        let (tx, mut rx) = mpsc::channel::<AuditEvent>(QUEUE_CAPACITY);
+    /// event in order, tells its sender, until every sender is dropped.
+    pub fn start(mut self) -> mpsc::Sender<Pending> {
+        let (tx, mut rx) = mpsc::channel::<Pending>(QUEUE_CAPACITY);
         tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                self.write(event).await;
+            while let Some(pending) = rx.recv().await {
+                let seq = self.write(pending.event).await;
+                // The requester may have given up waiting (it answered 503).
+                let _ = pending.stored.send(seq);
             }
         });
         tx
@@ -143,8 +169,9 @@ impl Writer {
     /// Chains and stores one event. A lost record would break the chain
     /// for every later one, so transient failures are retried, in order,
     /// until the broker takes it; a record refused for good is replaced,
-    /// under the same sequence number, by its outline.
-    async fn write(&mut self, event: AuditEvent) {
+    /// under the same sequence number, by its outline. Returns the stored
+    /// record's sequence number.
+    async fn write(&mut self, event: AuditEvent) -> u64 {
         let before = self.chain.clone();
         let mut record = self.chain.append(event);
         let mut backoff = Duration::from_millis(100);
@@ -161,5 +188,6 @@ impl Writer {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
+        record.seq
     }
 }
