@@ -2,14 +2,18 @@
 //!
 //! Health is `ok`, `degraded` (a hotlist not refreshed within its age, so
 //! new thefts are missed) or `not_ready` (no reads partition for longer
-//! than the grace period, so nothing is matched here).
+//! than the grace period, so nothing is matched here). Both are read by a
+//! logged-in person (ops, a contractor with a grant), and every read is on
+//! the audit log like any other access; automated scrapes belong on an
+//! admin port that serves no ALPR data (the ops issue).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::{Extension, Json};
 
-use super::state::ApiState;
+use super::state::{ApiError, ApiState, Session};
 use crate::kafka::hotlist::{stale, ListMeta};
 
 /// Lists not refreshed within the configured age; also sets the metric.
@@ -20,7 +24,14 @@ fn stale_lists(state: &ApiState) -> Vec<ListMeta> {
     stale
 }
 
-pub async fn health(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
+pub async fn health(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .record(state.event(&session, "health", client, Vec::new()))
+        .await?;
     let stale = stale_lists(&state);
     let principals = state.principals.read().expect("principals lock");
     // An instance holding no reads partition for long matches nothing.
@@ -31,17 +42,24 @@ pub async fn health(State(state): State<Arc<ApiState>>) -> Json<serde_json::Valu
         (true, false) => "degraded",
         (true, true) => "ok",
     };
-    Json(serde_json::json!({
+    Ok(Json(serde_json::json!({
         "status": status,
         "reads_partitions": state.metrics.assigned_partitions.get(),
         "unassigned_seconds": unassigned,
         "stale_lists": stale,
         "custodian_exists": principals.has_custodian(),
         "sessions": state.sessions.len(),
-    }))
+    })))
 }
 
-pub async fn metrics(State(state): State<Arc<ApiState>>) -> String {
+pub async fn metrics(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Result<String, ApiError> {
+    state
+        .record(state.event(&session, "metrics", client, Vec::new()))
+        .await?;
     stale_lists(&state);
-    state.metrics.render()
+    Ok(state.metrics.render())
 }

@@ -227,3 +227,22 @@ async fn every_json_route_refuses_an_oversized_body_declared_or_not() {
     // Without a session, a declared oversize is refused before the session is looked at.
     assert_eq!(api.call("POST", "/api/users", None, Some(&huge)).await.0, 413);
 }
+
+/// Issue 12: every access is on the log, health, metrics and the agency
+/// list included, with who read it.
+#[tokio::test]
+async fn health_metrics_and_the_agency_list_are_audited() {
+    let api = Harness::new();
+    let ops = api.token("ops").await;
+    let manager = api.token("manager").await;
+    for (path, token, action, who) in [
+        ("/api/health", &ops, "health", "ops"),
+        ("/metrics", &ops, "metrics", "ops"),
+        ("/api/agencies", &manager, "list_agencies", "manager"),
+    ] {
+        let before = api.audit.count(action);
+        assert_eq!(api.call("GET", path, Some(token), None).await.0, 200, "{path}");
+        assert_eq!(api.audit.count(action), before + 1, "{path}");
+        assert_eq!(api.audit.last().unwrap().username, who);
+    }
+}

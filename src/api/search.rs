@@ -188,16 +188,23 @@ pub async fn search_reads(
     Ok(Json(reads))
 }
 
-pub async fn list_agencies(State(state): State<Arc<ApiState>>) -> Json<Vec<Agency>> {
-    Json(
-        state
-            .principals
-            .read()
-            .expect("principals lock")
-            .agencies()
-            .cloned()
-            .collect(),
-    )
+/// The agencies ALPR data may be shared with (audited: who looked).
+pub async fn list_agencies(
+    State(state): State<Arc<ApiState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Extension(session): Extension<Session>,
+) -> Result<Json<Vec<Agency>>, ApiError> {
+    state
+        .record(state.event(&session, "list_agencies", client, Vec::new()))
+        .await?;
+    let agencies = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .agencies()
+        .cloned()
+        .collect();
+    Ok(Json(agencies))
 }
 
 pub async fn add_agency(
