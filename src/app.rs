@@ -3,8 +3,8 @@
 //!
 //! In the spirit of tokio-rs/mini-redis's `server::run(listener, shutdown)`:
 //! [`run`] loads the hotlists (the configured file, then the compacted topic),
-//! builds the matcher and follows the topic, starts the read source and the
-//! HTTPS API, and returns once everything is listening, with the address and
+//! builds the matcher and follows the topic, starts the read source, the
+//! audit sealer and the HTTPS API, and returns once everything is listening, with the address and
 //! handles a caller needs. `main` (`serve`), the demo and the integration
 //! tests all start the service through it, so they run the same thing.
 //! Nothing here decides anything; it only connects the pieces.
@@ -21,6 +21,7 @@ use crate::dispatch::board::{self, Board};
 use crate::dispatch::webhook::{self, WebhookError};
 use crate::hotlist::{load_csv_file, HotlistEntry, HotlistError, LiveMatcher};
 use crate::kafka::hotlist as kafka_hotlist;
+use crate::kafka::sealer::{self, SealerCounts};
 use crate::kafka::source::Source;
 use crate::kafka::KafkaError;
 use crate::metrics::Metrics;
@@ -55,6 +56,9 @@ pub struct Running {
     pub metrics: Metrics,
     /// Incidents and decisions, as the dispatch board shows them.
     pub board: Arc<Board>,
+    /// What this instance's audit sealer has done (it seals only while it
+    /// holds the events partition).
+    pub sealer: Arc<SealerCounts>,
     task: JoinHandle<Result<(), AppError>>,
 }
 
@@ -92,6 +96,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     let board = Board::new(config.dispatch.suppression_window, lists.clone(), shutdown.clone());
     board::follow(&config, &board)?;
     let webhooks = webhook::start(&config, Arc::clone(&board), metrics.clone(), shutdown.clone())?;
+    let sealed = Arc::new(SealerCounts::default());
+    sealer::start(&config, Arc::clone(&sealed), shutdown.clone())?;
     let api = crate::api::server::start(
         &config,
         metrics.clone(),
@@ -119,6 +125,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         lists,
         metrics,
         board,
+        sealer: sealed,
         task,
     })
 }

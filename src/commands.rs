@@ -177,7 +177,7 @@ pub enum AuditQuery {
 pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
     let records = kafka_audit::read_all(config)?;
     match what {
-        AuditQuery::Verify => match audit::verify(&records) {
+        AuditQuery::Verify => match audit::verify(&config.key, &records) {
             Ok(()) => {
                 println!("audit chain intact: {} records", records.len());
                 Ok(ExitCode::SUCCESS)
@@ -449,7 +449,7 @@ mod tests {
             client_addr: "10.0.0.9".into(),
             truncated: false,
         };
-        let line = report_line(&Chain::default().append(event));
+        let line = report_line(&Chain::start(crate::access::keys::ServiceKey::development()).append(event));
         assert_eq!(
             line,
             "2026-11-27T11:00:00+00:00 #0 eve\\u{a}2026-11-27T11:00:01+00:00 #2 city.manager (City, Custodian) audit_verified\\u{1b}[2K\\u{202e} (, not logged in) login_failed terms=[term\\u{d}\\u{a}x] results=- from 10.0.0.9 purpose: -"

@@ -24,11 +24,20 @@ use crate::hotlist::{Category, CsvLimits, RegionRule, Tolerance, TolerancePolicy
 mod dispatch;
 use dispatch::RawDispatch;
 pub use dispatch::{DispatchSettings, RetryPolicy, Secret, WebhookEndpoint};
+#[path = "config_security.rs"]
+mod security;
+use security::RawSecurity;
 
 /// The policy's retention: ALPR data is deleted after 30 days.
 pub const RETENTION_DAYS_MAX: u32 = 30;
 /// The defaults, shipped inside the binary so it runs without any file.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// The defaults with the well-known development key allowed: for the
+/// demo and the tests only.
+pub fn development_toml() -> String {
+    DEFAULT_TOML.replace("development_key = false", "development_key = true")
+}
 
 const ENV_PROPERTY_PREFIX: &str = "HOTLIST_KAFKA_PROPERTY_";
 
@@ -63,6 +72,8 @@ struct Raw {
     matching: RawMatching,
     api: RawApi,
     dispatch: RawDispatch,
+    #[serde(default)]
+    security: RawSecurity,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,6 +112,7 @@ struct RawTopics {
     hotlist: String,
     principals: String,
     audit: String,
+    audit_events: String,
     alert_state: String,
     webhook_dlq: String,
     partitions: i32,
@@ -201,6 +213,8 @@ pub struct Config {
     pub matching: TolerancePolicy,
     pub api: ApiSettings,
     pub dispatch: DispatchSettings,
+    /// Keys the audit chain and signs principals ([`crate::access::keys`]).
+    pub key: crate::access::keys::ServiceKey,
 }
 
 /// The HTTPS API.
@@ -264,6 +278,8 @@ pub struct Topics {
     pub principals: String,
     /// The SB 34 access log (one partition: one chain).
     pub audit: String,
+    /// Audit events on their way to the sealer (one partition).
+    pub audit_events: String,
     /// Dispatchers' decisions on alerts, keyed by alert id.
     pub alert_state: String,
     /// Webhook deliveries that failed past their last retry.
@@ -348,7 +364,9 @@ impl Raw {
             matching,
             api,
             dispatch,
+            security,
         } = self;
+        let key = security.validate(env)?;
         let dispatch = dispatch.validate(env)?;
         let matching = matching.validate()?;
         let api = api.validate()?;
@@ -363,6 +381,7 @@ impl Raw {
             &topics.hotlist,
             &topics.principals,
             &topics.audit,
+            &topics.audit_events,
             &topics.alert_state,
             &topics.webhook_dlq,
         ];
@@ -452,6 +471,7 @@ impl Raw {
                 hotlist: topics.hotlist,
                 principals: topics.principals,
                 audit: topics.audit,
+                audit_events: topics.audit_events,
                 alert_state: topics.alert_state,
                 webhook_dlq: topics.webhook_dlq,
                 audit_retention: Duration::from_secs(u64::from(topics.audit_retention_days) * 86_400),
@@ -477,6 +497,7 @@ impl Raw {
             matching,
             api,
             dispatch,
+            key,
         })
     }
 }

@@ -6,7 +6,7 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn the_shipped_defaults_are_valid_and_follow_the_policy() {
-    let config = Config::from_toml(DEFAULT_TOML, env(&[])).unwrap();
+    let config = Config::from_toml(&development_toml(), env(&[])).unwrap();
     assert_eq!(config.topics.reads, "alpr.reads");
     assert_eq!(config.topics.alerts, "alpr.alerts");
     assert_eq!(config.topics.dlq, "alpr.reads.dlq");
@@ -22,7 +22,7 @@ fn the_shipped_defaults_are_valid_and_follow_the_policy() {
 #[test]
 fn environment_overrides_the_file() {
     let config = Config::from_toml(
-        DEFAULT_TOML,
+        &development_toml(),
         env(&[
             ("HOTLIST_BOOTSTRAP_SERVERS", "kafka-1:9093,kafka-2:9093"),
             ("HOTLIST_GROUP_ID", "matchers-east"),
@@ -57,8 +57,8 @@ fn bad_values_are_refused_with_the_key() {
         ("group_id = \"hotlist-matcher\"", "group_id = \" \"", "kafka.group_id"),
     ];
     for (from, to, key) in cases {
-        assert!(DEFAULT_TOML.contains(from), "default.toml lacks {from}");
-        match Config::from_toml(&DEFAULT_TOML.replace(from, to), env(&[])) {
+        assert!(development_toml().contains(from), "default.toml lacks {from}");
+        match Config::from_toml(&development_toml().replace(from, to), env(&[])) {
             Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{to}"),
             other => panic!("{to}: {other:?}"),
         }
@@ -75,6 +75,11 @@ fn the_helm_charts_config_is_valid() {
         .take_while(|l| l.is_empty() || l.starts_with("  "))
         .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
         .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("service.key");
+    std::fs::write(&key, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff").unwrap();
+    assert!(block.contains("key_file = \"/service-key/service.key\""));
+    let block = block.replace("/service-key/service.key", &key.display().to_string());
     let config = Config::from_toml(&block, env(&[])).unwrap();
     assert_eq!(config.kafka.bootstrap_servers, "kafka:9092");
     assert_eq!(config.hotlist.path, std::path::Path::new("/hotlist/hotlist.csv"));
@@ -83,7 +88,7 @@ fn the_helm_charts_config_is_valid() {
 
 #[test]
 fn unknown_keys_and_broken_toml_are_refused() {
-    let typo = DEFAULT_TOML.replace("batch_size =", "batch_sise =");
+    let typo = development_toml().replace("batch_size =", "batch_sise =");
     assert!(matches!(Config::from_toml(&typo, env(&[])), Err(ConfigError::Parse(_))));
     assert!(matches!(
         Config::from_toml("[kafka", env(&[])),
@@ -92,7 +97,7 @@ fn unknown_keys_and_broken_toml_are_refused() {
 }
 
 fn with_webhook(table: &str) -> String {
-    format!("{DEFAULT_TOML}\n[[dispatch.webhooks]]\n{table}\n")
+    format!("{}\n[[dispatch.webhooks]]\n{table}\n", development_toml())
 }
 
 #[test]
@@ -190,4 +195,32 @@ fn a_bad_webhook_is_refused_with_what_to_fix() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("two endpoints are named \"cad\""), "{error}");
+}
+
+/// Production refuses to start without a service key, and a key file
+/// that is too short; the development key is used only when asked for.
+#[test]
+fn the_service_key_comes_from_a_mounted_file_or_is_refused() {
+    let refused = Config::from_toml(DEFAULT_TOML, env(&[])).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("config key security.key_file is invalid: no service key"),
+        "{refused}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("service.key");
+    std::fs::write(&path, "0123456789abcdef0123456789abcdef0123456789abcdef\n").unwrap();
+    let file = path.display().to_string();
+    let config = Config::from_toml(DEFAULT_TOML, env(&[("HOTLIST_SERVICE_KEY_FILE", &file)])).unwrap();
+    assert_eq!(
+        config.key,
+        crate::access::keys::ServiceKey::from_bytes(b"0123456789abcdef0123456789abcdef0123456789abcdef").unwrap()
+    );
+    assert_ne!(config.key, crate::access::keys::ServiceKey::development());
+    std::fs::write(&path, "short").unwrap();
+    let short = Config::from_toml(DEFAULT_TOML, env(&[("HOTLIST_SERVICE_KEY_FILE", &file)])).unwrap_err();
+    assert!(short.to_string().contains("at least 32 bytes (it is 5)"), "{short}");
+    let development = Config::from_toml(&development_toml(), env(&[])).unwrap();
+    assert_eq!(development.key, crate::access::keys::ServiceKey::development());
 }

@@ -62,7 +62,7 @@ struct Planted {
 /// Runs the demo, writing alerts and the summary to `out`.
 pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut config = Config::load(None)?;
+    let mut config = Config::from_toml(&crate::config::development_toml(), std::env::vars())?;
     config.kafka.group_id = "hotlist-matcher-demo".into();
     config.topics.partitions = 3;
     let _mock; // keeps the embedded cluster alive until the demo ends

@@ -4,18 +4,25 @@
 //! Civil Code 1798.90.52 requires a record of each access: date and time,
 //! who (username, organisation), what was searched, and why. [`Purpose`] is
 //! required for every search and export: a category from a fixed list, a case
-//! or incident number, and free text. Each [`AuditRecord`] carries the hash of
+//! or incident number, and free text. Each [`AuditRecord`] carries the MAC of
 //! the one before it; [`verify`] walks the chain and names the first record
-//! that was edited, removed or reordered. A change that is not a search (a
+//! that was edited, removed, reordered or written without the service key.
+//! The MAC is HMAC-SHA256 under the service key ([`super::keys`]): write
+//! access to the topic is not enough to append a record that verifies.
+//! Because every record is keyed, each is its own signed checkpoint: once
+//! retention has removed the oldest, `verify` starts from the first record
+//! still kept, trusting its sequence number and link because its MAC
+//! checks, and goes on from there. Events travel from every instance to
+//! the one sealer signed too ([`sign_event`], [`open_event`]), so a forged
+//! event is never sealed. A change that is not a search (a
 //! hotlist upload) states a reason instead, checked by [`check_reason`].
 //! Building and checking the chain is pure; writing it to `alpr.audit` is
 //! [`crate::kafka::audit`]'s.
 
+use super::auth::{Action, Role};
+use super::keys::{Domain, ServiceKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use super::auth::{Action, Role};
 
 /// Why a purpose or a chain is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +35,8 @@ pub enum AuditError {
     ReasonRequired,
     #[error("audit record {seq} is broken: {reason}")]
     Broken { seq: u64, reason: &'static str },
+    #[error("audit event refused: {0}")]
+    BadEvent(&'static str),
 }
 
 /// Why ALPR data was looked at: the fixed categories of official use.
@@ -182,48 +191,71 @@ pub struct AuditRecord {
     pub seq: u64,
     #[serde(flatten)]
     pub event: AuditEvent,
-    /// Hex SHA-256 of the previous record (64 zeros for the first).
+    /// Hex MAC of the previous record (64 zeros for the first).
     pub prev_hash: String,
-    /// Hex SHA-256 of this record's other fields.
+    /// Hex HMAC-SHA256, under the service key, of this record's other fields.
     pub hash: String,
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn digest(seq: u64, event: &AuditEvent, prev_hash: &str) -> String {
+fn digest(key: &ServiceKey, seq: u64, event: &AuditEvent, prev_hash: &str) -> String {
     let body = serde_json::to_vec(&(seq, event, prev_hash)).expect("audit events serialize");
-    Sha256::digest(&body).iter().map(|b| format!("{b:02x}")).collect()
+    key.mac(Domain::AuditRecord, &[&body])
+}
+
+fn checks(key: &ServiceKey, record: &AuditRecord) -> bool {
+    let body = serde_json::to_vec(&(record.seq, &record.event, &record.prev_hash)).expect("audit events serialize");
+    key.verify(Domain::AuditRecord, &[&body], &record.hash)
 }
 
 /// Appends events to a chain.
 #[derive(Debug, Clone)]
 pub struct Chain {
+    key: ServiceKey,
     next_seq: u64,
     last_hash: String,
 }
 
-impl Default for Chain {
-    fn default() -> Self {
+impl Chain {
+    /// A chain with no record yet.
+    pub fn start(key: ServiceKey) -> Chain {
         Chain {
+            key,
             next_seq: 0,
             last_hash: GENESIS.to_owned(),
         }
     }
-}
 
-impl Chain {
-    /// Continues a chain whose last record is `last` (after a restart).
-    pub fn after(last: &AuditRecord) -> Chain {
+    /// Continues a chain whose last record is `last` (after a restart or
+    /// when another sealer takes over).
+    pub fn after(key: ServiceKey, last: &AuditRecord) -> Chain {
         Chain {
+            key,
             next_seq: last.seq + 1,
             last_hash: last.hash.clone(),
         }
     }
 
+    /// Continues after the last record of `records` that carries the
+    /// service key's MAC (a record anyone else wrote is passed over; `verify`
+    /// names it), or starts afresh.
+    pub fn after_last_of(key: ServiceKey, records: &[AuditRecord]) -> Chain {
+        match records.iter().rev().find(|r| checks(&key, r)) {
+            Some(last) => Chain::after(key, last),
+            None => Chain::start(key),
+        }
+    }
+
+    /// The sequence number the next record gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Chains `event`, [bounded](AuditEvent::bounded) first.
     pub fn append(&mut self, event: AuditEvent) -> AuditRecord {
         let event = event.bounded();
-        let hash = digest(self.next_seq, &event, &self.last_hash);
+        let hash = digest(&self.key, self.next_seq, &event, &self.last_hash);
         let record = AuditRecord {
             seq: self.next_seq,
             event,
@@ -235,31 +267,64 @@ impl Chain {
     }
 }
 
-/// Checks a whole chain from its first record; names the first broken one.
-pub fn verify(records: &[AuditRecord]) -> Result<(), AuditError> {
-    let mut expected_prev = GENESIS.to_owned();
-    for (i, record) in records.iter().enumerate() {
+/// Checks a chain from its first retained record (record 0, or the oldest
+/// retention left, whose own MAC vouches for where it starts); names the
+/// first broken one.
+pub fn verify(key: &ServiceKey, records: &[AuditRecord]) -> Result<(), AuditError> {
+    let Some(first) = records.first() else { return Ok(()) };
+    let mut expected_prev = if first.seq == 0 {
+        GENESIS.to_owned()
+    } else {
+        first.prev_hash.clone()
+    };
+    for (expected_seq, record) in (first.seq..).zip(records) {
         let broken = |reason| AuditError::Broken {
             seq: record.seq,
             reason,
         };
-        if record.seq != i as u64 {
+        if !checks(key, record) {
+            return Err(broken("not written with the service key, or changed since"));
+        }
+        if record.seq != expected_seq {
             return Err(broken("sequence gap: a record before it was removed or reordered"));
         }
         if record.prev_hash != expected_prev {
             return Err(broken("does not follow the record before it"));
-        }
-        if digest(record.seq, &record.event, &record.prev_hash) != record.hash {
-            return Err(broken("its contents were changed after it was written"));
         }
         expected_prev = record.hash.clone();
     }
     Ok(())
 }
 
+/// An event signed for the sealer: the MAC, a newline, the event's JSON.
+pub fn sign_event(key: &ServiceKey, event: &AuditEvent) -> Vec<u8> {
+    let json = serde_json::to_vec(event).expect("audit events serialize");
+    let mut payload = key.mac(Domain::AuditEvent, &[&json]).into_bytes();
+    payload.push(b'\n');
+    payload.extend_from_slice(&json);
+    payload
+}
+
+/// The event of a payload made by [`sign_event`] with the same key.
+pub fn open_event(key: &ServiceKey, payload: &[u8]) -> Result<AuditEvent, AuditError> {
+    let split = payload.iter().position(|&b| b == b'\n');
+    let (mac, json) = split
+        .map(|at| (&payload[..at], &payload[at + 1..]))
+        .ok_or(AuditError::BadEvent("not a signed event"))?;
+    let mac = std::str::from_utf8(mac).map_err(|_| AuditError::BadEvent("not a signed event"))?;
+    if !key.verify(Domain::AuditEvent, &[json], mac) {
+        return Err(AuditError::BadEvent("not signed with the service key"));
+    }
+    serde_json::from_slice(json).map_err(|_| AuditError::BadEvent("signed, but not an audit event"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key() -> ServiceKey {
+        ServiceKey::development()
+    }
 
     fn purpose() -> Purpose {
         Purpose {
@@ -285,7 +350,7 @@ mod tests {
     }
 
     fn chain(n: u32) -> Vec<AuditRecord> {
-        let mut chain = Chain::default();
+        let mut chain = Chain::start(key());
         (0..n).map(|i| chain.append(search(i))).collect()
     }
 
@@ -328,10 +393,10 @@ mod tests {
     #[test]
     fn an_intact_chain_verifies_and_continues_after_a_restart() {
         let mut records = chain(5);
-        assert_eq!(verify(&records), Ok(()));
-        let mut resumed = Chain::after(records.last().unwrap());
+        assert_eq!(verify(&key(), &records), Ok(()));
+        let mut resumed = Chain::after(key(), records.last().unwrap());
         records.push(resumed.append(search(9)));
-        assert_eq!(verify(&records), Ok(()));
+        assert_eq!(verify(&key(), &records), Ok(()));
         assert_eq!(records[5].seq, 5);
     }
 
@@ -340,10 +405,10 @@ mod tests {
         let mut records = chain(5);
         records[2].event.query_terms = vec!["plate=XXXXXXX".into()];
         assert_eq!(
-            verify(&records),
+            verify(&key(), &records),
             Err(AuditError::Broken {
                 seq: 2,
-                reason: "its contents were changed after it was written"
+                reason: "not written with the service key, or changed since"
             })
         );
     }
@@ -353,7 +418,7 @@ mod tests {
         let mut records = chain(5);
         records.remove(3);
         assert_eq!(
-            verify(&records),
+            verify(&key(), &records),
             Err(AuditError::Broken {
                 seq: 4,
                 reason: "sequence gap: a record before it was removed or reordered"
@@ -366,9 +431,9 @@ mod tests {
         let mut records = chain(4);
         // Someone edits record 1 and recomputes its hash: record 2's link breaks.
         records[1].event.username = "someone-else".into();
-        records[1].hash = digest(1, &records[1].event, &records[1].prev_hash);
+        records[1].hash = digest(&key(), 1, &records[1].event, &records[1].prev_hash);
         assert_eq!(
-            verify(&records),
+            verify(&key(), &records),
             Err(AuditError::Broken {
                 seq: 2,
                 reason: "does not follow the record before it"
@@ -406,14 +471,14 @@ mod tests {
         let mut event = search(0);
         event.username = "x".repeat(1_500_000);
         event.query_terms = vec!["t".repeat(10_000); 1000];
-        let record = Chain::default().append(event);
+        let record = Chain::start(key()).append(event);
         assert_eq!(record.event.username.len(), bounds::NAME);
         assert_eq!(record.event.query_terms.len(), bounds::TERMS);
         assert!(record.event.query_terms.iter().all(|t| t.len() == bounds::TERM));
         assert!(record.event.truncated);
         assert!(serde_json::to_vec(&record).unwrap().len() < 16 * 1024);
-        assert_eq!(verify(&[record]), Ok(()));
-        let whole = Chain::default().append(search(1));
+        assert_eq!(verify(&key(), &[record]), Ok(()));
+        let whole = Chain::start(key()).append(search(1));
         assert!(!whole.event.truncated, "nothing cut, nothing flagged");
         assert!(
             !serde_json::to_string(&whole).unwrap().contains("truncated"),
@@ -428,5 +493,63 @@ mod tests {
         assert_eq!(outline.action, "search_reads");
         assert!(outline.query_terms.is_empty() && outline.purpose.is_none());
         assert!(outline.truncated);
+    }
+
+    /// Anyone who can produce to the topic can compute an unkeyed hash;
+    /// without the service key their record is named.
+    #[test]
+    fn a_record_appended_without_the_key_is_named() {
+        let mut records = chain(3);
+        let mut forger = Chain::after(ServiceKey::from_bytes(&[b'f'; 32]).unwrap(), &records[2]);
+        records.push(forger.append(search(7)));
+        assert_eq!(
+            verify(&key(), &records),
+            Err(AuditError::Broken {
+                seq: 3,
+                reason: "not written with the service key, or changed since"
+            })
+        );
+        let resumed = Chain::after_last_of(key(), &records);
+        assert_eq!(
+            resumed.next_seq(),
+            3,
+            "the sealer continues after the last keyed record"
+        );
+    }
+
+    /// Retention removed records 0 to 2: the chain verifies from the
+    /// oldest kept, and a gap after it is still named.
+    #[test]
+    fn the_chain_verifies_from_the_oldest_retained_record() {
+        let records = chain(6);
+        assert_eq!(verify(&key(), &records[3..]), Ok(()));
+        let mut gapped = records[3..].to_vec();
+        gapped.remove(1);
+        assert_eq!(
+            verify(&key(), &gapped),
+            Err(AuditError::Broken {
+                seq: 5,
+                reason: "sequence gap: a record before it was removed or reordered"
+            })
+        );
+    }
+
+    #[test]
+    fn an_event_is_sealed_only_if_signed_with_the_key() {
+        let payload = sign_event(&key(), &search(1));
+        assert_eq!(open_event(&key(), &payload), Ok(search(1)));
+        let forged = sign_event(&ServiceKey::from_bytes(&[b'f'; 32]).unwrap(), &search(1));
+        assert_eq!(
+            open_event(&key(), &forged),
+            Err(AuditError::BadEvent("not signed with the service key"))
+        );
+        let mut edited = payload.clone();
+        let last = edited.len() - 2;
+        edited[last] ^= 1;
+        assert!(open_event(&key(), &edited).is_err());
+        assert_eq!(
+            open_event(&key(), b"{}"),
+            Err(AuditError::BadEvent("not a signed event"))
+        );
     }
 }

@@ -12,6 +12,10 @@
 //! trigger for the custodian from anywhere, each failure past the free ones
 //! doubles the wait before the next attempt, up to a maximum. Entries are
 //! forgotten once quiet for the window, and the table is bounded.
+//! With several replicas each counts its own attempts and adds those the
+//! others counted ([`crate::access::sessions::Logins::failures_elsewhere`]),
+//! passed in as `elsewhere`, so five failures spread over two instances
+//! slow the pair as five on one would.
 //! Pure: time is passed in.
 
 use std::collections::HashMap;
@@ -80,10 +84,18 @@ impl Lockout {
     }
 
     /// Starts an attempt by `user` from `addr`: refused while the pair
-    /// must wait, otherwise counted as a failure until [`Self::succeeded`].
-    /// The caller holds the lock around this call only, so parallel
-    /// attempts are counted one by one.
-    pub fn begin(&mut self, user: &str, addr: IpAddr, now: SystemTime) -> Result<(), Delayed> {
+    /// must wait, counting this instance's and the other instances'
+    /// (`elsewhere`: their count and latest attempt) failures, otherwise
+    /// counted as a failure until [`Self::succeeded`]. Returns this
+    /// instance's count, to share. The caller holds the lock around this
+    /// call only, so parallel attempts are counted one by one.
+    pub fn begin(
+        &mut self,
+        user: &str,
+        addr: IpAddr,
+        now: SystemTime,
+        elsewhere: Option<(u32, SystemTime)>,
+    ) -> Result<u32, Delayed> {
         self.forget_quiet(now);
         let policy = self.policy;
         let key = (user.to_owned(), addr);
@@ -91,14 +103,24 @@ impl Lockout {
         if now >= entry.last + quiet_for(policy) {
             entry.count = 0;
         }
-        if let Some(until) = wait_until(policy, entry) {
+        let (other_count, other_last) = elsewhere.unwrap_or((0, entry.last));
+        let all = Failures {
+            count: entry.count + other_count,
+            last: entry.last.max(other_last),
+        };
+        if let Some(until) = wait_until(policy, &all) {
             if now < until {
                 return Err(Delayed { until });
             }
         }
         entry.count += 1;
         entry.last = now;
-        Ok(())
+        Ok(entry.count)
+    }
+
+    /// How long a pair must be quiet to be forgotten.
+    pub fn quiet_for(&self) -> Duration {
+        quiet_for(self.policy)
     }
 
     /// The attempt had the right password: the pair starts afresh.
@@ -169,13 +191,34 @@ mod tests {
     fn parallel_attempts_are_counted_as_they_start() {
         let mut lockout = Lockout::new(LockoutPolicy::default());
         let admitted = (0..41)
-            .filter(|_| lockout.begin("custodian", addr(1), at(0)).is_ok())
+            .filter(|_| lockout.begin("custodian", addr(1), at(0), None).is_ok())
             .count();
         assert_eq!(admitted, 5);
         assert_eq!(
-            lockout.begin("custodian", addr(1), at(0)),
+            lockout.begin("custodian", addr(1), at(0), None),
             Err(Delayed { until: at(1) })
         );
+    }
+
+    /// Five failures spread over two instances slow the pair as five on
+    /// one would: this instance adds the other's count and latest attempt.
+    #[test]
+    fn failures_counted_elsewhere_are_added() {
+        let mut lockout = Lockout::new(LockoutPolicy::default());
+        for expected in 1..=2 {
+            assert_eq!(lockout.begin("deputy", addr(1), at(0), Some((3, at(0)))), Ok(expected));
+        }
+        assert_eq!(
+            lockout.begin("deputy", addr(1), at(0), Some((3, at(0)))),
+            Err(Delayed { until: at(1) }),
+            "2 here and 3 elsewhere"
+        );
+        assert_eq!(
+            lockout.begin("deputy", addr(1), at(10), Some((3, at(10)))),
+            Err(Delayed { until: at(11) }),
+            "the wait runs from the latest attempt, wherever it was"
+        );
+        assert_eq!(lockout.begin("deputy", addr(2), at(0), Some((4, at(0)))), Ok(1));
     }
 
     #[test]
@@ -183,17 +226,17 @@ mod tests {
         let mut lockout = Lockout::new(LockoutPolicy::default());
         let mut now = 0;
         for _ in 0..5 {
-            lockout.begin("deputy", addr(1), at(now)).unwrap();
+            lockout.begin("deputy", addr(1), at(now), None).unwrap();
         }
         let mut waits = Vec::new();
         for _ in 0..12 {
-            let Err(Delayed { until }) = lockout.begin("deputy", addr(1), at(now)) else {
+            let Err(Delayed { until }) = lockout.begin("deputy", addr(1), at(now), None) else {
                 panic!("must wait");
             };
             let wait = until.duration_since(at(now)).unwrap().as_secs();
             waits.push(wait);
             now += wait;
-            lockout.begin("deputy", addr(1), at(now)).unwrap();
+            lockout.begin("deputy", addr(1), at(now), None).unwrap();
         }
         assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
     }
@@ -204,43 +247,47 @@ mod tests {
     fn only_the_same_user_from_the_same_address_is_slowed() {
         let mut lockout = Lockout::new(LockoutPolicy::default());
         for _ in 0..20 {
-            let _ = lockout.begin("custodian", addr(66), at(0));
+            let _ = lockout.begin("custodian", addr(66), at(0), None);
         }
-        assert!(lockout.begin("custodian", addr(66), at(0)).is_err());
-        assert_eq!(lockout.begin("deputy", addr(66), at(0)), Ok(()), "another user");
-        assert_eq!(lockout.begin("custodian", addr(1), at(0)), Ok(()), "another address");
+        assert!(lockout.begin("custodian", addr(66), at(0), None).is_err());
+        assert_eq!(lockout.begin("deputy", addr(66), at(0), None), Ok(1), "another user");
+        assert_eq!(
+            lockout.begin("custodian", addr(1), at(0), None),
+            Ok(1),
+            "another address"
+        );
     }
 
     #[test]
     fn a_right_password_forgives_and_quiet_pairs_are_forgotten() {
         let mut lockout = Lockout::new(LockoutPolicy::default());
         for _ in 0..5 {
-            lockout.begin("deputy", addr(1), at(0)).unwrap();
+            lockout.begin("deputy", addr(1), at(0), None).unwrap();
         }
         lockout.succeeded("deputy", addr(1));
-        assert_eq!(lockout.begin("deputy", addr(1), at(0)), Ok(()));
+        assert_eq!(lockout.begin("deputy", addr(1), at(0), None), Ok(1));
         for i in 0..6 {
-            let _ = lockout.begin("sergeant", addr(1), at(i));
+            let _ = lockout.begin("sergeant", addr(1), at(i), None);
         }
         for _ in 0..5 {
-            let _ = lockout.begin("sergeant", addr(1), at(5));
+            let _ = lockout.begin("sergeant", addr(1), at(5), None);
         }
         assert!(
-            lockout.begin("sergeant", addr(1), at(5 + 900)).is_ok(),
+            lockout.begin("sergeant", addr(1), at(5 + 900), None).is_ok(),
             "the maximum wait is over"
         );
         assert!(
-            lockout.begin("sergeant", addr(1), at(905)).is_err(),
+            lockout.begin("sergeant", addr(1), at(905), None).is_err(),
             "but not forgotten"
         );
         assert_eq!(
-            lockout.begin("sergeant", addr(1), at(905 + 1800)),
-            Ok(()),
+            lockout.begin("sergeant", addr(1), at(905 + 1800), None),
+            Ok(1),
             "forgotten after the window of quiet past the longest wait"
         );
         assert_eq!(
-            lockout.begin("sergeant", addr(1), at(2706)),
-            Ok(()),
+            lockout.begin("sergeant", addr(1), at(2706), None),
+            Ok(2),
             "the count starts again"
         );
     }
@@ -249,7 +296,7 @@ mod tests {
     fn the_table_stays_bounded_under_a_spray_of_names() {
         let mut lockout = Lockout::new(LockoutPolicy::default());
         for i in 0..(MAX_TRACKED as u64 + 10) {
-            let _ = lockout.begin(&format!("user{i}"), addr(9), at(i / 1000));
+            let _ = lockout.begin(&format!("user{i}"), addr(9), at(i / 1000), None);
         }
         assert!(lockout.tracked() <= MAX_TRACKED, "{}", lockout.tracked());
         assert!(lockout.tracked() >= MAX_TRACKED / 2 - 1);

@@ -9,7 +9,8 @@
 //! [`auth`] (roles, the deny-by-default permission table, contractor grants,
 //! argon2id passwords), [`lockout`] (growing delays for failed logins),
 //! [`principals`] (users, grants, sharing agencies and the register of
-//! hotlists, folded from their records) and [`audit`] (purposes of use,
+//! hotlists, folded from their records), [`sessions`] (logins every
+//! instance knows) and [`audit`] (purposes of use,
 //! reasons for changes, the hash-chained audit record and its verification).
 //!
 //! It sits below both [`crate::kafka`], which stores principals and audit
@@ -22,5 +23,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod keys;
 pub mod lockout;
 pub mod principals;
+pub mod sessions;

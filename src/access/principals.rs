@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
 use super::auth::{Grant, Role, CONTRACTOR_ACTIONS, MAX_GRANT};
+use super::sessions::Logins;
 
 /// Why a principal record or a new user is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +153,9 @@ pub struct Principals {
     grants: BTreeMap<String, Grant>,
     agencies: BTreeMap<String, Agency>,
     lists: BTreeMap<String, ListRegistration>,
+    /// Sessions and failed-login counts every instance shares
+    /// ([`super::sessions`]).
+    pub logins: Logins,
 }
 
 impl Principals {
@@ -185,6 +189,8 @@ impl Principals {
                     Err(bad_record(key, "list id differs from the key"))
                 }
             })
+        } else if let Some(handled) = self.logins.apply(key, value) {
+            handled.map_err(|reason| bad_record(key, reason))
         } else {
             Err(PrincipalError::BadKey(key.to_owned()))
         }

@@ -21,7 +21,7 @@ pub async fn audit_verify(
     state
         .record(state.event(&session, "audit_verified", client, Vec::new()))
         .await?;
-    Ok(Json(match audit::verify(&records) {
+    Ok(Json(match audit::verify(&state.config.key, &records) {
         Ok(()) => serde_json::json!({ "intact": true, "records": records.len() }),
         Err(e) => serde_json::json!({ "intact": false, "records": records.len(), "problem": e.to_string() }),
     }))

@@ -164,7 +164,9 @@ struct Feed {
 impl Feed {
     /// Whether the stream's session still stands.
     fn live(&self) -> bool {
-        self.state.sessions.contains_key(&self.session.token) && self.state.now() < self.session.expires_at
+        let digest = crate::access::sessions::digest(&self.session.token);
+        let principals = self.state.principals.read().expect("principals lock");
+        principals.logins.session(&digest).is_some() && self.state.now() < self.session.expires_at
     }
 
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Feed)> {

@@ -29,7 +29,7 @@ use crate::access::audit::{AuditEvent, AuditRecord, Chain};
 use crate::access::auth::{hash_password, Action, Grant, Role};
 use crate::access::principals::{ListRegistration, Principals, User};
 use crate::alert::lifecycle::Transition;
-use crate::config::{Config, DEFAULT_TOML};
+use crate::config::Config;
 use crate::dispatch::board::Board;
 use crate::hotlist::plan::{UploadOutcome, UploadReport, Uploader};
 use crate::hotlist::{Category, HotlistEntry};
@@ -40,6 +40,18 @@ use crate::metrics::Metrics;
 pub struct MemoryPrincipals {
     pub written: Mutex<Vec<(String, Option<Vec<u8>>)>>,
     pub down: AtomicBool,
+}
+
+impl MemoryPrincipals {
+    /// The records written, sessions and failed-login counts left out.
+    pub fn written_principals(&self) -> Vec<(String, Option<Vec<u8>>)> {
+        let written = self.written.lock().unwrap();
+        let principals = written.iter().filter(|(key, _)| {
+            use crate::access::sessions::{FAILURES, PREFIX};
+            !key.starts_with(PREFIX) && !key.starts_with(FAILURES)
+        });
+        principals.cloned().collect()
+    }
 }
 
 impl PrincipalWriter for MemoryPrincipals {
@@ -57,10 +69,18 @@ impl PrincipalWriter for MemoryPrincipals {
 
 /// The audit chain, in memory; `behind` makes it refuse events as a log
 /// that is not keeping up does.
-#[derive(Default)]
 pub struct MemoryAudit {
     chain: Mutex<(Chain, Vec<AuditRecord>)>,
     pub behind: AtomicBool,
+}
+
+impl Default for MemoryAudit {
+    fn default() -> Self {
+        MemoryAudit {
+            chain: Mutex::new((Chain::start(crate::access::keys::ServiceKey::development()), Vec::new())),
+            behind: AtomicBool::new(false),
+        }
+    }
 }
 
 impl MemoryAudit {
@@ -257,7 +277,8 @@ pub const CLIENT: &str = "127.0.0.1:50000";
 
 impl Harness {
     pub fn new() -> Harness {
-        let config = Config::from_toml(DEFAULT_TOML, std::iter::empty()).expect("the default config");
+        let config =
+            Config::from_toml(&crate::config::development_toml(), std::iter::empty()).expect("the default config");
         let principals = Arc::new(MemoryPrincipals::default());
         let audit = Arc::new(MemoryAudit::default());
         let scan = Arc::new(MemoryScan::default());

@@ -21,9 +21,10 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::routes;
 use super::state::{Access, ApiError, ApiState, Session, CSRF_HEADER, SESSION_COOKIE};
+use super::{routes, session};
 use crate::access::auth::authorize;
+use crate::access::sessions;
 
 /// Security headers on every response, whatever route or error made it:
 /// no caching of anything unless the route says otherwise (ALPR data must
@@ -96,7 +97,7 @@ pub async fn authorize_request(
     if access == Access::Public {
         return Ok(next.run(request).await);
     }
-    let (session, from_cookie) = match session_of(&state, &request) {
+    let (session, from_cookie) = match session_of(&state, token_of(&request)).await {
         Ok(found) => found,
         Err(refusal) => {
             let terms = vec![format!("{} {}", request.method(), path), refusal.to_string()];
@@ -163,25 +164,36 @@ fn csrf_echoed(request: &Request, session: &Session) -> bool {
     presented.is_some_and(|p| constant_time_eq(p.as_bytes(), session.csrf_token.as_bytes()))
 }
 
+/// How long a request with a token this instance does not know waits for
+/// the principals topic to bring it (a login a moment ago on another
+/// replica), checking every [`SESSION_POLL`].
+const SESSION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const SESSION_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The live session named by the `Authorization: Bearer` header, or by the
-/// session cookie, and whether it came by cookie.
-fn session_of(state: &ApiState, request: &Request) -> Result<(Session, bool), ApiError> {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let (token, from_cookie) = match bearer {
-        Some(token) => (token.to_owned(), false),
-        None => (cookie(request, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?, true),
+/// session cookie, and whether it came by cookie. Sessions are known to
+/// every instance from the principals topic ([`crate::access::sessions`]).
+async fn session_of(state: &ApiState, token: Result<(String, bool), ApiError>) -> Result<(Session, bool), ApiError> {
+    let (token, from_cookie) = token?;
+    let digest = sessions::digest(&token);
+    let known = || {
+        state
+            .principals
+            .read()
+            .expect("principals lock")
+            .logins
+            .session(&digest)
+            .cloned()
     };
-    let session = state
-        .sessions
-        .get(&token)
-        .map(|s| s.clone())
-        .ok_or(ApiError::Unauthenticated)?;
-    if state.now() >= session.expires_at {
-        state.sessions.remove(&token);
+    let mut record = known();
+    let deadline = tokio::time::Instant::now() + SESSION_WAIT;
+    while record.is_none() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(SESSION_POLL).await;
+        record = known();
+    }
+    let record = record.ok_or(ApiError::Unauthenticated)?;
+    if !record.live_at(state.now()) {
+        session::end_sessions(state, vec![digest]).await;
         return Err(ApiError::SessionExpired);
     }
     // The user as the principals are now: a session of a user since
@@ -190,13 +202,27 @@ fn session_of(state: &ApiState, request: &Request) -> Result<(Session, bool), Ap
         .principals
         .read()
         .expect("principals lock")
-        .user(&session.username)
-        .is_some_and(|u| !u.disabled && u.role == session.role && u.organisation == session.organisation);
+        .user(&record.username)
+        .is_some_and(|u| !u.disabled && u.role == record.role && u.organisation == record.organisation);
     if !unchanged {
-        state.sessions.remove(&token);
+        session::end_sessions(state, vec![digest]).await;
         return Err(ApiError::SessionExpired);
     }
-    Ok((session, from_cookie))
+    Ok((Session::of(&token, &record), from_cookie))
+}
+
+/// The token of the `Authorization: Bearer` header, or else of the
+/// session cookie, and whether it came by cookie.
+fn token_of(request: &Request) -> Result<(String, bool), ApiError> {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match bearer {
+        Some(token) => Ok((token.to_owned(), false)),
+        None => Ok((cookie(request, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?, true)),
+    }
 }
 
 /// The value of cookie `name`, if the request carries it.

@@ -48,7 +48,7 @@ pub async fn health(
         "unassigned_seconds": unassigned,
         "stale_lists": stale,
         "custodian_exists": principals.has_custodian(),
-        "sessions": state.sessions.len(),
+        "sessions": principals.logins.session_count(),
     })))
 }
 

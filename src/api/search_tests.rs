@@ -142,7 +142,7 @@ async fn exports_go_only_to_registered_california_public_agencies() {
         400
     );
     assert_eq!(
-        api.principals.written.lock().unwrap().len(),
+        api.principals.written_principals().len(),
         2,
         "two agency records written"
     );

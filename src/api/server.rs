@@ -4,7 +4,7 @@
 //! [`router`] mounts every route of [`routes::all`] behind the middleware of
 //! [`super::guard`], over any [`Stores`], so unit tests drive it with
 //! in-memory stores. [`start`] wires it for service: it loads users and
-//! grants and follows their topic, continues the audit chain, binds and
+//! grants and follows their topic, binds and
 //! serves until shutdown. TLS is on unless the development flag says
 //! otherwise, and that is logged loudly.
 
@@ -144,7 +144,7 @@ pub struct Running {
     pub state: Arc<ApiState>,
 }
 
-/// Loads users and grants, starts the audit writer, binds and serves until
+/// Loads users and grants, binds and serves until
 /// `shutdown`. Returns once it is listening.
 pub async fn start(
     config: &Config,
@@ -159,14 +159,10 @@ pub async fn start(
     };
     let principals = Arc::new(RwLock::new(principals));
     crate::kafka::principals::follow(config, end, Arc::clone(&principals), shutdown.clone())?;
-    let audit = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::audit::Writer::open(&config)).await??
-    };
     let stores = Stores::kafka(
         config,
         crate::kafka::principals::Writer::new(config)?,
-        audit.start(),
+        crate::kafka::audit::Events::new(config)?,
         crate::kafka::alert_state::Writer::new(config)?,
     );
     let state = Arc::new(ApiState::new(
@@ -204,7 +200,7 @@ mod tests {
     /// (valid 1975-4096) in production with only a warning.
     #[tokio::test]
     async fn without_a_certificate_the_api_refuses_to_start_unless_told_it_is_development() {
-        let mut config = Config::from_toml(crate::config::DEFAULT_TOML, std::iter::empty()).unwrap();
+        let mut config = Config::from_toml(&crate::config::development_toml(), std::iter::empty()).unwrap();
         assert!(matches!(tls_config(&config.api).await, Err(ServerError::NoCertificate)));
         config.api.self_signed = true;
         let (_, cert) = tls_config(&config.api).await.unwrap();

@@ -7,6 +7,10 @@
 //! as a known one), and audits success, failure and delay. A session
 //! is a random bearer token, also set as a Secure, HttpOnly, SameSite=Strict
 //! cookie for browsers, which must echo its CSRF token on every change.
+//! Every instance knows every session: a login is on the principals topic
+//! (by the digest of its token, [`crate::access::sessions`]) before the
+//! token is handed out, and a logout or a disabled user's end is a
+//! tombstone there, so a token works, and stops working, on every replica.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use crate::access::audit::AuditEvent;
 use crate::access::auth::{self, Role};
 use crate::access::lockout::Delayed;
 use crate::access::principals::check_username;
+use crate::access::sessions::{self, FailureRecord, SessionRecord};
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -76,8 +81,8 @@ pub async fn login(
         return Err(ApiError::BadCredentials);
     }
     let turn = state.passwords.admit()?;
-    let begun = state.lockout.lock().expect("lockout lock").begin(&username, addr, now);
-    if let Err(Delayed { until }) = begun {
+    let pair = sessions::pair_of(&username, addr);
+    if let Err(Delayed { until }) = begin_attempt(&state, &username, addr, &pair).await {
         state
             .record(event("login_delayed", None, String::new(), Vec::new()))
             .await?;
@@ -105,19 +110,26 @@ pub async fn login(
         return Err(ApiError::BadCredentials);
     };
     state.lockout.lock().expect("lockout lock").succeeded(&username, addr);
-    state.sessions.retain(|_, s| s.expires_at > now); // forget expired sessions
-    let session = Session {
-        token: random_token(),
-        csrf_token: random_token(),
+    forgive(&state, &pair).await;
+    let token = random_token();
+    let record = SessionRecord {
         username: user.username.clone(),
         organisation: user.organisation.clone(),
         role: user.role,
         expires_at: now + state.config.api.session_ttl,
     };
+    let session = Session::of(&token, &record);
     state
         .record(event("login", Some(user.role), user.organisation, Vec::new()))
         .await?;
-    state.sessions.insert(session.token.clone(), session.clone());
+    start_session(&state, &token, record).await?;
+    let expired = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .logins
+        .expired_sessions(now, 16);
+    end_sessions(&state, expired).await; // tidy the topic as we go
     let cookie = format!(
         "{SESSION_COOKIE}={}; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         session.token,
@@ -138,12 +150,104 @@ pub async fn logout(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Extension(session): Extension<Session>,
 ) -> Result<(StatusCode, [(header::HeaderName, String); 1]), ApiError> {
-    state.sessions.remove(&session.token);
     state
         .record(state.event(&session, "logout", client, Vec::new()))
         .await?;
+    end_sessions(&state, vec![sessions::digest(&session.token)]).await;
     let cleared = format!("{SESSION_COOKIE}=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cleared)]))
+}
+
+/// Counts a login attempt before its password is checked, adding what
+/// the other instances counted, and shares this instance's count on the
+/// principals topic. A count that cannot be shared is logged: it still
+/// holds here.
+async fn begin_attempt(state: &ApiState, username: &str, addr: std::net::IpAddr, pair: &str) -> Result<(), Delayed> {
+    let now = state.now();
+    let count = {
+        let mut lockout = state.lockout.lock().expect("lockout lock");
+        let principals = state.principals.read().expect("principals lock");
+        let elsewhere = principals
+            .logins
+            .failures_elsewhere(pair, &state.instance, now, lockout.quiet_for());
+        lockout.begin(username, addr, now, elsewhere.map(|r| (r.count, r.last)))?
+    };
+    let record = serde_json::to_vec(&FailureRecord { count, last: now }).expect("failure records serialize");
+    let key = sessions::failures_key(pair, &state.instance);
+    if let Err(e) = state.stores.principals.write(&key, Some(&record)).await {
+        tracing::warn!(error = %e, "a failed-login count could not be shared on the principals topic");
+    }
+    Ok(())
+}
+
+/// A right password: tombstones the pair's counts of every instance, and
+/// up to 16 counts that have been quiet long enough to be forgotten.
+async fn forgive(state: &ApiState, pair: &str) {
+    let quiet = state.lockout.lock().expect("lockout lock").quiet_for();
+    let mut keys = {
+        let principals = state.principals.read().expect("principals lock");
+        let mut keys = principals.logins.failure_keys(pair);
+        keys.extend(principals.logins.stale_failures(state.now(), quiet, 16));
+        keys
+    };
+    keys.push(sessions::failures_key(pair, &state.instance));
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let _ = state
+            .principals
+            .write()
+            .expect("principals lock")
+            .logins
+            .apply(&key, None);
+        if let Err(e) = state.stores.principals.write(&key, None).await {
+            tracing::warn!(error = %e, "a failed-login count could not be cleared on the principals topic");
+        }
+    }
+}
+
+/// Puts a new session on the principals topic (every instance follows it)
+/// and into this instance's copy, before its token is handed out.
+async fn start_session(state: &ApiState, token: &str, record: SessionRecord) -> Result<(), ApiError> {
+    let value = serde_json::to_vec(&record).expect("session records serialize");
+    state
+        .stores
+        .principals
+        .write(&sessions::key_of(token), Some(&value))
+        .await?;
+    let mut principals = state.principals.write().expect("principals lock");
+    principals.logins.insert_session(sessions::digest(token), record);
+    Ok(())
+}
+
+/// Ends sessions, by the digests of their tokens, here at once and on every
+/// instance through a tombstone each. A tombstone that cannot be written
+/// is logged: the session has ended here, and on the others it ends when
+/// it expires or its user changes.
+pub async fn end_sessions(state: &ApiState, digests: Vec<String>) {
+    for digest in digests {
+        state
+            .principals
+            .write()
+            .expect("principals lock")
+            .logins
+            .remove_session(&digest);
+        let key = format!("{}{digest}", sessions::PREFIX);
+        if let Err(e) = state.stores.principals.write(&key, None).await {
+            tracing::warn!(error = %e, "a session's end could not be written to the principals topic");
+        }
+    }
+}
+
+/// Ends every session of `username` (changed, disabled or deleted).
+pub async fn end_sessions_of(state: &ApiState, username: &str) {
+    let digests = state
+        .principals
+        .read()
+        .expect("principals lock")
+        .logins
+        .sessions_of(username);
+    end_sessions(state, digests).await;
 }
 
 #[cfg(test)]

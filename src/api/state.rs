@@ -16,7 +16,6 @@ use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Json;
-use dashmap::DashMap;
 use tracing::warn;
 
 use super::limits::{Gate, PARALLEL_UPLOADS};
@@ -150,13 +149,30 @@ pub struct Session {
     pub expires_at: SystemTime,
 }
 
+impl Session {
+    /// The session of `token`, as its record on the principals topic says.
+    pub fn of(token: &str, record: &crate::access::sessions::SessionRecord) -> Session {
+        Session {
+            token: token.to_owned(),
+            csrf_token: crate::access::sessions::csrf_of(token),
+            username: record.username.clone(),
+            organisation: record.organisation.clone(),
+            role: record.role,
+            expires_at: record.expires_at,
+        }
+    }
+}
+
 /// Everything the handlers share.
 pub struct ApiState {
     pub config: Config,
     /// Users, grants and agencies, kept in step with the principals topic.
     pub principals: Arc<RwLock<Principals>>,
-    pub sessions: DashMap<String, Session>,
+    /// Failed logins counted here; other instances' counts come with the
+    /// principals ([`crate::access::sessions`]).
     pub lockout: Mutex<Lockout>,
+    /// This instance's name for its failure counts on the principals topic.
+    pub instance: String,
     /// Password checks (argon2id), at most one per core.
     pub passwords: Gate,
     /// Large uploads being read, at most [`PARALLEL_UPLOADS`].
@@ -183,11 +199,11 @@ impl ApiState {
     ) -> ApiState {
         ApiState {
             lockout: Mutex::new(Lockout::new(config.api.lockout)),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
             passwords: Gate::for_passwords(),
             uploads: Gate::new(PARALLEL_UPLOADS, 0, "too many uploads at once"),
             config,
             principals,
-            sessions: DashMap::new(),
             stores,
             metrics,
             clock,

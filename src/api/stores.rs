@@ -12,7 +12,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tracing::warn;
 
 use crate::access::audit::{AuditEvent, AuditRecord};
@@ -112,12 +111,12 @@ pub struct Stores {
 
 impl Stores {
     /// The Kafka stores: principal records through `principals`, audit
-    /// events to the writer task behind `audit`, scans and uploads on the
+    /// events to the sealer through `audit`, scans and uploads on the
     /// topics of `config`.
     pub fn kafka(
         config: &Config,
         principals: crate::kafka::principals::Writer,
-        audit: mpsc::Sender<crate::kafka::audit::Pending>,
+        audit: crate::kafka::audit::Events,
         decisions: crate::kafka::alert_state::Writer,
     ) -> Stores {
         let config = Arc::new(config.clone());
@@ -125,7 +124,7 @@ impl Stores {
             principals: Arc::new(principals),
             audit: Arc::new(KafkaAudit {
                 config: Arc::clone(&config),
-                queue: audit,
+                events: audit,
             }),
             scan: Arc::new(KafkaScan(Arc::clone(&config))),
             hotlists: Arc::new(KafkaHotlists(config)),
@@ -140,37 +139,27 @@ impl PrincipalWriter for crate::kafka::principals::Writer {
     }
 }
 
-/// The audit topic: events go to the single writer task
-/// ([`crate::kafka::audit::Writer`]) and `record` returns once the broker
-/// has stored them; reads read the whole topic.
+/// The audit log: events go to the events topic, signed, and `record`
+/// returns once the broker has them (the sealer chains them); reads read
+/// the sealed chain.
 struct KafkaAudit {
     config: Arc<Config>,
-    queue: mpsc::Sender<crate::kafka::audit::Pending>,
+    events: crate::kafka::audit::Events,
 }
 
 impl AuditLog for KafkaAudit {
     fn record(&self, event: AuditEvent) -> BoxFuture<'_, Result<(), StoreError>> {
-        use crate::kafka::audit::{Pending, ACK_WAIT, QUEUE_WAIT};
-        use tokio::sync::mpsc::error::SendTimeoutError;
+        use crate::kafka::audit::ACK_WAIT;
         Box::pin(async move {
             let action = event.action.clone();
-            let (pending, stored) = Pending::new(event);
-            match self.queue.send_timeout(pending, QUEUE_WAIT).await {
-                Ok(()) => {}
-                Err(SendTimeoutError::Timeout(_)) => {
-                    warn!(%action, "audit log not keeping up; request refused");
-                    return Err(StoreError::Busy("the audit log is not keeping up".into()));
+            match tokio::time::timeout(ACK_WAIT, self.events.send(event)).await {
+                Ok(Ok(_offset)) => Ok(()),
+                Ok(Err(e)) => {
+                    warn!(%action, error = %e, "audit event not stored; request refused");
+                    Err(StoreError::Busy("the audit log did not confirm the record".into()))
                 }
-                Err(SendTimeoutError::Closed(_)) => {
-                    warn!(%action, "audit writer stopped; request refused");
-                    return Err(StoreError::Failed("the audit writer has stopped".into()));
-                }
-            }
-            match tokio::time::timeout(ACK_WAIT, stored).await {
-                Ok(Ok(_seq)) => Ok(()),
-                Ok(Err(_)) => Err(StoreError::Failed("the audit writer has stopped".into())),
                 Err(_) => {
-                    warn!(%action, "audit record not confirmed in time; request refused");
+                    warn!(%action, "audit event not confirmed in time; request refused");
                     Err(StoreError::Busy("the audit log did not confirm the record".into()))
                 }
             }
@@ -179,7 +168,20 @@ impl AuditLog for KafkaAudit {
 
     fn read_all(&self) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>> {
         let config = Arc::clone(&self.config);
-        Box::pin(async move { Ok(tokio::task::spawn_blocking(move || crate::kafka::audit::read_all(&config)).await??) })
+        let last = self.events.last_sent();
+        Box::pin(async move {
+            let read = move || {
+                if let Some(offset) = last {
+                    // This instance's own accesses are in what it reads.
+                    use crate::kafka::{audit::ACK_WAIT, sealer::wait_sealed};
+                    if !wait_sealed(&config, offset, ACK_WAIT)? {
+                        warn!("the audit sealer is behind; reading the chain as it is");
+                    }
+                }
+                crate::kafka::audit::read_all(&config)
+            };
+            Ok(tokio::task::spawn_blocking(read).await??)
+        })
     }
 }
 

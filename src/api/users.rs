@@ -120,7 +120,7 @@ pub async fn change_user(
     user.disabled = existing.disabled && !changed.enable;
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
-    state.sessions.retain(|_, s| s.username != user.username);
+    super::session::end_sessions_of(&state, &user.username).await;
     let terms = vec![
         format!("username={}", user.username),
         format!("role={:?}", user.role),
@@ -168,7 +168,7 @@ pub async fn disable_user(
     user.disabled = true;
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
-    state.sessions.retain(|_, s| s.username != username);
+    super::session::end_sessions_of(&state, &username).await;
     let terms = vec![format!("username={username}")];
     state
         .record(state.event(&session, "user_disabled", client, terms))

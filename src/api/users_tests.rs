@@ -19,7 +19,7 @@ async fn the_custodian_adds_a_user_who_can_log_in_and_secrets_never_come_back() 
     assert_eq!(api.login("deputy.two", "another long password").await.0, 200);
     let (_, users) = api.call("GET", "/api/users", Some(&manager), None).await;
     assert!(users.contains("deputy.two") && !users.contains("argon2"), "{users}");
-    let written = api.principals.written.lock().unwrap().clone();
+    let written = api.principals.written_principals();
     assert_eq!(written.len(), 1);
     assert_eq!(written[0].0, "user:deputy.two");
     let stored = String::from_utf8(written[0].1.clone().unwrap()).unwrap();

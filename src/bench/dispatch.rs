@@ -311,7 +311,9 @@ async fn count(axum::extract::State(count): axum::extract::State<Arc<Count>>) ->
 
 /// A local HTTPS receiver that answers 200; its URL, CA and count.
 async fn receiver(shutdown: CancellationToken) -> Result<(String, String, Arc<Count>), BenchError> {
-    let defaults = Config::from_toml(crate::config::DEFAULT_TOML, []).map_err(error)?.api;
+    let defaults = Config::from_toml(&crate::config::development_toml(), [])
+        .map_err(error)?
+        .api;
     let settings = crate::config::ApiSettings {
         tls: None,
         self_signed: true,

@@ -1,68 +1,41 @@
-//! The audit log on Kafka: appending chained records to `alpr.audit` and
-//! reading them back for `audit verify` and `audit report`.
+//! The audit log on Kafka: audit events on their way to the sealer, and the
+//! sealed chain of `alpr.audit` read back for `audit verify` and `audit
+//! report`.
 //!
-//! The topic has one partition, so the records have one order and one hash
-//! chain. A writer continues the chain from the last record in the topic;
-//! two writers appending at the same moment would fork it, which `verify`
-//! then reports, so appends are meant to go through one writer: the API's
-//! [`Writer`] task, or [`append`] from the CLI when no API runs.
+//! An instance (or the CLI) never writes the chain itself: with several
+//! replicas that forked it. It produces each event, signed with the service
+//! key, to the one partition of `alpr.audit-events` and waits for the
+//! broker's acknowledgement (acks from all in-sync replicas, idempotent);
+//! the one sealer ([`super::sealer`]) numbers and chains it. So the API
+//! hands out data only once the access is durably on the log (fail closed:
+//! a log that does not confirm within [`ACK_WAIT`] means 503 and no data),
+//! and a crash after that loses nothing: the sealer seals what is there.
 //!
-//! A request learns that its record is stored: each event travels with a
-//! [`Pending`] acknowledgement that the writer answers once the broker has
-//! acknowledged the record (acks from all in-sync replicas), so the API
-//! hands out data only after the access is on the log (fail closed: a log
-//! that does not confirm within [`ACK_WAIT`] means 503 and no data).
-//!
-//! The writer never stalls on one record: events are bounded before they
-//! are chained, a record the broker refuses for what it is (too large,
-//! invalid) is stored as its flagged outline instead, and only transient
-//! failures are retried. Events reach it through a bounded queue that a
-//! request waits on for at most [`QUEUE_WAIT`]: a log that is not keeping
-//! up makes requests fail with 503 rather than pile up. A record that is
-//! not an audit record does not stop an instance from starting: the writer
-//! continues after the last one it can read, and `audit verify` names it.
+//! An event is bounded before it is sent, so it stays far below any
+//! broker's message size; an event the broker still refuses for what it is
+//! (too large, invalid) is sent as its flagged outline instead. The chain
+//! is written in Kafka transactions, so readers read committed records only.
 
 use std::time::Duration;
 
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
-use tokio::sync::{mpsc, oneshot};
-use tracing::warn;
 
 use super::{client_config, read_to_end, KafkaError};
-use crate::access::audit::{AuditEvent, AuditRecord, Chain};
+use crate::access::audit::{sign_event, AuditEvent, AuditRecord};
 use crate::config::Config;
 
-const TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Events waiting for the writer, at most.
-pub const QUEUE_CAPACITY: usize = 1024;
-/// How long a request waits for room in the queue before it fails (503).
-pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
-/// How long a request waits for its record to be stored before it fails
+/// How long a request waits for its event to be stored before it fails
 /// (503, no data returned).
 pub const ACK_WAIT: Duration = Duration::from_secs(10);
-
-/// An event on its way to the log, and who to tell once it is stored.
-pub struct Pending {
-    pub event: AuditEvent,
-    /// Answered with the record's sequence number once the broker has it.
-    pub stored: oneshot::Sender<u64>,
-}
-
-impl Pending {
-    /// An event and the receiver that learns when it is stored.
-    pub fn new(event: AuditEvent) -> (Pending, oneshot::Receiver<u64>) {
-        let (stored, receiver) = oneshot::channel();
-        (Pending { event, stored }, receiver)
-    }
-}
+/// How long the CLI waits to see its event sealed.
+pub const SEAL_WAIT: Duration = Duration::from_secs(60);
 
 /// Every record of the audit topic, in order. A record that is not valid
 /// JSON is returned as an error naming its offset.
 pub fn read_all(config: &Config) -> Result<Vec<AuditRecord>, KafkaError> {
-    let (records, unreadable) = read_readable(config)?;
+    let (records, unreadable, _) = read_readable(config, None)?;
     match unreadable.into_iter().next() {
         Some((offset, e)) => Err(KafkaError::Topic {
             topic: config.topics.audit.clone(),
@@ -75,19 +48,41 @@ pub fn read_all(config: &Config) -> Result<Vec<AuditRecord>, KafkaError> {
 /// The offset and decoding error of each record that is not an audit record.
 type Unreadable = Vec<(i64, String)>;
 
-/// The records of the audit topic that decode, in order, and the offset
-/// and error of each that does not.
-fn read_readable(config: &Config) -> Result<(Vec<AuditRecord>, Unreadable), KafkaError> {
+/// The records of the audit topic (all, or the last `back` offsets) that
+/// decode, in order; the offset and error of each that does not; and
+/// whether the read reached the first record kept.
+fn read_readable(config: &Config, back: Option<i64>) -> Result<(Vec<AuditRecord>, Unreadable, bool), KafkaError> {
     let mut records = Vec::new();
     let mut unreadable = Vec::new();
-    read_to_end(config, &config.topics.audit, "audit-reader", |message| {
+    let topic = &config.topics.audit;
+    let collect = |message: &rdkafka::message::BorrowedMessage<'_>| {
         match serde_json::from_slice(message.payload().unwrap_or_default()) {
             Ok(record) => records.push(record),
             Err(e) => unreadable.push((message.offset(), e.to_string())),
         }
         true
-    })?;
-    Ok((records, unreadable))
+    };
+    let whole = match back {
+        None => read_to_end(config, topic, "audit-reader", collect).map(|_| true)?,
+        Some(back) => super::read_tail(config, topic, "audit-reader", back, collect)?,
+    };
+    Ok((records, unreadable, whole))
+}
+
+/// The last records of the audit topic, enough to hold its last record
+/// written with the service key if there is one (the sealer continues
+/// after it; records anyone else wrote are passed over and named by
+/// `verify`).
+pub fn read_tail(config: &Config) -> Result<Vec<AuditRecord>, KafkaError> {
+    let mut back = 64i64;
+    loop {
+        let (records, _, whole) = read_readable(config, Some(back))?;
+        let keyed = crate::access::audit::Chain::after_last_of(config.key.clone(), &records).next_seq() > 0;
+        if keyed || whole {
+            return Ok(records);
+        }
+        back = back.saturating_mul(16);
+    }
 }
 
 /// Whether the broker refused a record for what it is (size, format), so
@@ -102,92 +97,81 @@ fn refused_for_good(e: &KafkaError) -> bool {
     )
 }
 
-/// Appends `event`, continuing the chain from the topic's last record.
-pub async fn append(config: &Config, event: AuditEvent) -> Result<AuditRecord, KafkaError> {
-    let records = read_all(config)?;
-    let mut chain = records.last().map(Chain::after).unwrap_or_default();
-    let record = chain.append(event);
-    store(&producer(config)?, config, &record).await?;
-    Ok(record)
-}
-
-/// A producer for audit records (acks from all replicas).
-pub fn producer(config: &Config) -> Result<FutureProducer, KafkaError> {
-    Ok(client_config(&config.kafka).set("acks", "all").create()?)
-}
-
-/// Writes one chained record to the audit topic and waits for the ack.
-pub async fn store(producer: &FutureProducer, config: &Config, record: &AuditRecord) -> Result<(), KafkaError> {
-    let payload = serde_json::to_vec(record).expect("audit records serialize");
-    let key = record.seq.to_string();
-    let target = FutureRecord::to(&config.topics.audit)
-        .key(&key)
-        .payload(&payload)
-        .partition(0);
-    producer.send(target, TIMEOUT).await.map_err(|(e, _)| e)?;
-    Ok(())
-}
-
-/// The audit chain as found in the topic, ready to be continued by one
-/// writer task.
-pub struct Writer {
+/// Sends audit events to the sealer.
+#[derive(Clone)]
+pub struct Events {
     config: Config,
-    chain: Chain,
     producer: FutureProducer,
+    /// The offset of the last event this process sent, -1 before any.
+    last: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
-impl Writer {
-    /// Reads the topic (blocking) to continue its chain, after the last
-    /// record that decodes (one that does not is logged by offset, never
-    /// a reason not to start).
-    pub fn open(config: &Config) -> Result<Writer, KafkaError> {
-        let (records, unreadable) = read_readable(config)?;
-        for (offset, error) in &unreadable {
-            warn!(offset, %error, "alpr.audit holds a record that is not an audit record; `audit verify` will fail");
-        }
-        Ok(Writer {
+impl Events {
+    /// A producer for audit events (acks from all in-sync replicas).
+    pub fn new(config: &Config) -> Result<Events, KafkaError> {
+        let producer = client_config(&config.kafka)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", ACK_WAIT.as_millis().to_string())
+            .create()?;
+        Ok(Events {
             config: config.clone(),
-            chain: records.last().map(Chain::after).unwrap_or_default(),
-            producer: producer(config)?,
+            producer,
+            last: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         })
     }
 
-    /// Starts the single writer task: it chains and stores each queued
-    /// event in order, tells its sender, until every sender is dropped.
-    pub fn start(mut self) -> mpsc::Sender<Pending> {
-        let (tx, mut rx) = mpsc::channel::<Pending>(QUEUE_CAPACITY);
-        tokio::spawn(async move {
-            while let Some(pending) = rx.recv().await {
-                let seq = self.write(pending.event).await;
-                // The requester may have given up waiting (it answered 503).
-                let _ = pending.stored.send(seq);
-            }
-        });
-        tx
+    /// The offset of the last event sent from here, if any: a reader of
+    /// the chain waits until it is sealed ([`super::sealer::wait_sealed`])
+    /// to see its own accesses.
+    pub fn last_sent(&self) -> Option<i64> {
+        Some(self.last.load(std::sync::atomic::Ordering::Relaxed)).filter(|&offset| offset >= 0)
     }
 
-    /// Chains and stores one event. A lost record would break the chain
-    /// for every later one, so transient failures are retried, in order,
-    /// until the broker takes it; a record refused for good is replaced,
-    /// under the same sequence number, by its outline. Returns the stored
-    /// record's sequence number.
-    async fn write(&mut self, event: AuditEvent) -> u64 {
-        let before = self.chain.clone();
-        let mut record = self.chain.append(event);
-        let mut backoff = Duration::from_millis(100);
-        let mut outlined = false;
-        while let Err(e) = store(&self.producer, &self.config, &record).await {
-            if refused_for_good(&e) && !outlined {
-                outlined = true;
-                warn!(error = %e, seq = record.seq, "audit record refused by the broker; storing its outline");
-                self.chain = before.clone();
-                record = self.chain.append(record.event.outline());
-                continue;
+    /// Sends `event`, bounded, and returns its offset once the broker has
+    /// it; an event refused for what it is goes as its outline.
+    pub async fn send(&self, event: AuditEvent) -> Result<i64, KafkaError> {
+        let event = event.bounded();
+        match self.send_once(&event).await {
+            Err(e) if refused_for_good(&e) => {
+                tracing::warn!(error = %e, "audit event refused by the broker; sending its outline");
+                self.send_once(&event.outline()).await
             }
-            warn!(error = %e, seq = record.seq, "audit record not stored yet; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            sent => sent,
         }
-        record.seq
+    }
+
+    async fn send_once(&self, event: &AuditEvent) -> Result<i64, KafkaError> {
+        let payload = sign_event(&self.config.key, event);
+        let target: FutureRecord<'_, (), _> = FutureRecord::to(&self.config.topics.audit_events)
+            .payload(&payload)
+            .partition(0);
+        let delivery = self.producer.send(target, ACK_WAIT).await.map_err(|(e, _)| e)?;
+        self.last
+            .fetch_max(delivery.offset, std::sync::atomic::Ordering::Relaxed);
+        Ok(delivery.offset)
+    }
+}
+
+/// Records `event` from the CLI: sends it, then takes part in sealing
+/// until it is sealed (by this process or a running instance).
+pub async fn append(config: &Config, event: AuditEvent) -> Result<(), KafkaError> {
+    let offset = Events::new(config)?.send(event).await?;
+    let config = config.clone();
+    let sealed = tokio::task::spawn_blocking(move || super::sealer::seal_through(&config, offset, SEAL_WAIT))
+        .await
+        .map_err(|e| KafkaError::Topic {
+            topic: "audit sealer".into(),
+            reason: e.to_string(),
+        })??;
+    match sealed {
+        true => Ok(()),
+        false => Err(KafkaError::Topic {
+            topic: "audit sealer".into(),
+            reason: format!(
+                "the audit event is stored (offset {offset}) but was not sealed within {} s; it is sealed when an instance runs",
+                SEAL_WAIT.as_secs()
+            ),
+        }),
     }
 }

@@ -239,7 +239,7 @@ pub fn check_connection_within(settings: &KafkaSettings, timeout: std::time::Dur
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, DEFAULT_TOML};
+    use crate::config::Config;
     use rdkafka::types::RDKafkaErrorCode as Code;
 
     const PASSWORD: &str = "s3cret-Pa55word";
@@ -254,7 +254,9 @@ mod tests {
             ("HOTLIST_KAFKA_PROPERTY_SSL_KEY_PASSWORD", "key-Pa55"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        Config::from_toml(DEFAULT_TOML, env).unwrap().kafka
+        Config::from_toml(&crate::config::development_toml(), env)
+            .unwrap()
+            .kafka
     }
 
     fn message(errors: &[(Code, &str)]) -> String {

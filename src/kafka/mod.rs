@@ -12,6 +12,7 @@ pub mod historical;
 pub mod hotlist;
 pub mod principals;
 pub mod scan;
+pub mod sealer;
 pub mod source;
 pub mod topics;
 
@@ -136,28 +137,74 @@ pub fn read_to_end(
     config: &crate::config::Config,
     topic: &str,
     reader: &str,
-    mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
+    f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
 ) -> Result<rdkafka::TopicPartitionList, KafkaError> {
+    Ok(read_range(config, topic, reader, None, f)?.0)
+}
+
+/// Reads the last `back` offsets of each partition of `topic` (the audit
+/// chain's tail), like [`read_to_end`]; returns whether that reached back
+/// to the first offset kept.
+pub fn read_tail(
+    config: &crate::config::Config,
+    topic: &str,
+    reader: &str,
+    back: i64,
+    f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
+) -> Result<bool, KafkaError> {
+    Ok(read_range(config, topic, reader, Some(back), f)?.1)
+}
+
+/// A client context that does not report reaching the end of a partition
+/// (which [`read_range`] asks to be told) as an error.
+struct QuietEof;
+
+impl rdkafka::ClientContext for QuietEof {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+            tracing::error!(%error, reason, "kafka client error");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for QuietEof {}
+
+/// Reads committed records only (transactional topics end in a commit
+/// marker, not a record, so the end is known by the end-of-partition
+/// event as well as by the last offset).
+fn read_range(
+    config: &crate::config::Config,
+    topic: &str,
+    reader: &str,
+    back: Option<i64>,
+    mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
+) -> Result<(rdkafka::TopicPartitionList, bool), KafkaError> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::error::KafkaError as RdError;
     use rdkafka::{Message, Offset, TopicPartitionList};
-    let consumer: BaseConsumer = client_config(&config.kafka)
+    let consumer: BaseConsumer<QuietEof> = client_config(&config.kafka)
         .set("group.id", format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
-        .create()?;
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .create_with_context(QuietEof)?;
     let metadata = settled(|| consumer.fetch_metadata(Some(topic), READ_TIMEOUT))?;
     let mut start = TopicPartitionList::new();
     let mut end = TopicPartitionList::new();
     let mut remaining = std::collections::HashMap::new();
+    let mut whole = true;
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
         let (low, high) = settled(|| consumer.fetch_watermarks(topic, partition.id(), READ_TIMEOUT))?;
         end.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
-        if high > low {
-            start.add_partition_offset(topic, partition.id(), Offset::Offset(low))?;
+        let first = back.map_or(low, |back| low.max(high - back));
+        whole &= first == low;
+        if high > first {
+            start.add_partition_offset(topic, partition.id(), Offset::Offset(first))?;
             remaining.insert(partition.id(), high);
         }
     }
     if remaining.is_empty() {
-        return Ok(end);
+        return Ok((end, whole));
     }
     consumer.assign(&start)?;
     while !remaining.is_empty() {
@@ -167,7 +214,13 @@ pub fn read_to_end(
                 reason: "records stopped arriving before the end of the topic".into(),
             });
         };
-        let message = message?;
+        let message = match message {
+            Err(RdError::PartitionEOF(partition)) => {
+                remaining.remove(&partition);
+                continue;
+            }
+            other => other?,
+        };
         if remaining
             .get(&message.partition())
             .is_some_and(|high| message.offset() + 1 >= *high)
@@ -178,7 +231,7 @@ pub fn read_to_end(
             break;
         }
     }
-    Ok(end)
+    Ok((end, whole))
 }
 
 /// Most records handed to a follower in one batch.

@@ -83,8 +83,21 @@ pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
         spec(
             &topics.webhook_dlq,
             true,
-            vec![("cleanup.policy", "delete".into()), ("retention.ms", retention_ms)],
+            vec![
+                ("cleanup.policy", "delete".into()),
+                ("retention.ms", retention_ms.clone()),
+            ],
         ),
+        // Events wait here only until the sealer chains them: one
+        // partition, so one sealer at a time takes them in one order.
+        TopicSpec {
+            partitions: 1,
+            ..spec(
+                &topics.audit_events,
+                true,
+                vec![("cleanup.policy", "delete".into()), ("retention.ms", retention_ms)],
+            )
+        },
         spec(&topics.hotlist, false, vec![("cleanup.policy", "compact".into())]),
         spec(&topics.principals, false, vec![("cleanup.policy", "compact".into())]),
         TopicSpec {
@@ -258,7 +271,7 @@ fn policy_set(policy: &str) -> std::collections::BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, DEFAULT_TOML};
+    use crate::config::Config;
 
     fn live(pairs: &[(&str, &str)]) -> BTreeMap<String, Option<String>> {
         pairs
@@ -268,7 +281,11 @@ mod tests {
     }
 
     fn default_specs() -> Vec<TopicSpec> {
-        specs(&Config::from_toml(DEFAULT_TOML, []).unwrap().topics)
+        specs(
+            &Config::from_toml(&crate::config::development_toml(), [])
+                .unwrap()
+                .topics,
+        )
     }
 
     #[test]
@@ -289,7 +306,14 @@ mod tests {
             assert_eq!(by_name[name].configs, reads.configs, "{name}");
             assert!(by_name[name].alpr_data);
         }
-        assert_eq!(specs.len(), 8);
+        assert_eq!(specs.len(), 9);
+        let events = by_name["alpr.audit-events"];
+        assert_eq!(
+            (events.partitions, events.alpr_data),
+            (1, true),
+            "one sealer, one order"
+        );
+        assert_eq!(events.configs, reads.configs);
         assert_eq!(
             by_name["alpr.hotlist"].configs,
             vec![("cleanup.policy", "compact".to_string())]

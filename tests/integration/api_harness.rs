@@ -206,6 +206,7 @@ impl Api {
         let running = server::start(&config, Metrics::new(), clock, (lists.clone(), board), shutdown.clone())
             .await
             .unwrap();
+        hotlist_matcher::kafka::sealer::start(&config, Default::default(), shutdown.clone()).unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, running.self_signed_cert.as_ref().expect("self-signed")).unwrap();
         let client = Client {
@@ -229,7 +230,7 @@ impl Api {
     }
 
     /// Verifies the chain over HTTPS, then reads the audit topic once the
-    /// writer has stored that request's own record (it stores in order, so
+    /// sealer has sealed that request's own record (it seals in order, so
     /// everything before it is there too). Called once per test, at the end.
     pub fn audit_records(&self, manager: &str) -> (serde_json::Value, Vec<AuditRecord>) {
         let (status, verify) = self.client.call("GET", "/api/audit/verify", Some(manager), None);

@@ -210,13 +210,10 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
     })
     .await;
     assert!(on_b, "the other instance read the rejection from the alert-state topic");
-    let audited = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || hotlist_matcher::kafka::audit::read_all(&config))
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let audited = common::sealed_audit(&config, |records| {
+        records.iter().any(|r| r.event.action == "alert_reject")
+    })
+    .await;
     let reject = audited
         .iter()
         .find(|r| r.event.action == "alert_reject")

@@ -61,6 +61,7 @@ pub fn config_text(prefix: &str, hotlist: &Path, batch_size: usize) -> String {
             "self_signed_for_development = false",
             "self_signed_for_development = true",
         )
+        .replace("development_key = false", "development_key = true")
 }
 
 pub fn config(prefix: &str, hotlist: &Path, batch_size: usize) -> Config {
@@ -393,6 +394,28 @@ pub fn cluster_config_text(prefix: &str, hotlist: &Path, batch_size: usize, extr
 }
 
 /// Polls `done` every 50 ms until it holds or `timeout` passes; whether it held.
+/// The sealed audit records once `done` holds for them (the sealer seals
+/// a moment after the request was answered), or as they are after 30 s.
+pub async fn sealed_audit(
+    config: &Config,
+    done: impl Fn(&[hotlist_matcher::access::audit::AuditRecord]) -> bool,
+) -> Vec<hotlist_matcher::access::audit::AuditRecord> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let records = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || hotlist_matcher::kafka::audit::read_all(&config))
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        if done(&records) || Instant::now() > deadline {
+            return records;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {

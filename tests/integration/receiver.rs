@@ -91,7 +91,7 @@ async fn hook(State(log): State<Arc<Mutex<Log>>>, headers: HeaderMap, body: Byte
 
 /// Starts a receiver whose certificate is written to `dir/receiver-ca.pem`.
 pub async fn start(dir: &Path) -> Receiver {
-    let settings = hotlist_matcher::config::Config::from_toml(hotlist_matcher::config::DEFAULT_TOML, [])
+    let settings = hotlist_matcher::config::Config::from_toml(&hotlist_matcher::config::development_toml(), [])
         .unwrap()
         .api;
     let settings = hotlist_matcher::config::ApiSettings {

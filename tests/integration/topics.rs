@@ -17,7 +17,7 @@ async fn topics_are_created_with_their_configs_and_read_back() {
     let first = topics::ensure(&admin, &specs).await.unwrap();
     assert_eq!(
         first.iter().filter(|(_, c)| *c == Created::Created).count(),
-        8,
+        9,
         "{first:?}"
     );
     let second = topics::ensure(&admin, &specs).await.unwrap();
