@@ -12,7 +12,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::access::audit::{self, AuditEvent, AuditRecord};
+use crate::access::audit::{self, upload_terms, AuditEvent, AuditRecord};
 use crate::access::auth::{self, Role};
 use crate::access::principals::User;
 use crate::app;
@@ -229,7 +229,7 @@ pub async fn upload_hotlist(
     let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
         unreachable!("the command line is not held to list ownership");
     };
-    let event = AuditEvent {
+    let mut event = AuditEvent {
         at: chrono::Utc::now(),
         username: actor,
         organisation: "command line".into(),
@@ -238,10 +238,6 @@ pub async fn upload_hotlist(
         query_terms: vec![
             format!("list={list}"),
             format!("file={}", file.display()),
-            format!(
-                "added={} changed={} removed={}",
-                report.added, report.changed, report.removed
-            ),
             format!("reason={reason}"),
             format!("os_user={}", os_user()),
         ],
@@ -250,6 +246,7 @@ pub async fn upload_hotlist(
         client_addr: "local".into(),
         truncated: false,
     };
+    event.truncated = !upload_terms(&mut event.query_terms, &report);
     kafka_audit::append(config, event).await?;
     println!(
         "list {list}: {} added, {} changed, {} removed, {} unchanged; {} historical alert(s) from retained reads",

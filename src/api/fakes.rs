@@ -31,7 +31,7 @@ use crate::access::principals::{ListRegistration, Principals, User};
 use crate::alert::lifecycle::Transition;
 use crate::config::{Config, DEFAULT_TOML};
 use crate::dispatch::board::Board;
-use crate::hotlist::plan::{UploadOutcome, UploadReport, Uploader};
+use crate::hotlist::plan::{PlateChanges, UploadOutcome, UploadReport, Uploader};
 use crate::hotlist::{Category, HotlistEntry};
 use crate::metrics::Metrics;
 
@@ -120,10 +120,12 @@ impl TopicScan for MemoryScan {
     }
 }
 
-/// Lists and their owners; an upload adds every entry it is given.
+/// Lists, their owners and plates; an upload replaces a list's plates
+/// (every entry counts as added; the plates it no longer has as removed).
 #[derive(Default)]
 pub struct MemoryHotlists {
     pub owners: Mutex<HashMap<String, String>>,
+    pub plates: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl HotlistUpload for MemoryHotlists {
@@ -140,10 +142,20 @@ impl HotlistUpload for MemoryHotlists {
         let outcome = if uploader.enforce_owner && owner.as_str() != uploader.organisation {
             UploadOutcome::NotOwner { owner: owner.clone() }
         } else {
+            let new: Vec<String> = entries.iter().map(|e| e.plate.to_string()).collect();
+            let old = self
+                .plates
+                .lock()
+                .unwrap()
+                .insert(list_id.to_owned(), new.clone())
+                .unwrap_or_default();
+            let removed: Vec<String> = old.into_iter().filter(|p| !new.contains(p)).collect();
             // As if each upload's new entries matched one retained read.
             UploadOutcome::Done(UploadReport {
                 added: entries.len(),
+                removed: removed.len(),
                 historical_alerts: 1,
+                plates: PlateChanges { added: new, removed },
                 ..UploadReport::default()
             })
         };

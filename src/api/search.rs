@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::state::{ApiError, ApiState, Session};
 use crate::access::audit::{self, AuditEvent, AuditRecord};
 use crate::access::auth::Action;
-use crate::access::principals::Agency;
+use crate::access::principals::{Agency, PrincipalError};
 use crate::alert::Alert;
 use crate::normalize::{normalize, Plate};
 
@@ -213,7 +213,16 @@ pub async fn add_agency(
     Extension(session): Extension<Session>,
     Json(agency): Json<Agency>,
 ) -> Result<StatusCode, ApiError> {
-    agency.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if let Err(e) = agency.validate() {
+        let terms = vec![format!("ori={}", agency.ori), format!("error={e}")];
+        state
+            .record(state.event(&session, "agency_refused", client, terms))
+            .await?;
+        return Err(match e {
+            PrincipalError::NotCalifornian(_) => ApiError::Unprocessable(e.to_string()),
+            _ => ApiError::BadRequest(e.to_string()),
+        });
+    }
     let value = serde_json::to_vec(&agency).expect("agencies serialize");
     state.publish(&format!("agency:{}", agency.ori), Some(&value)).await?;
     let terms = vec![

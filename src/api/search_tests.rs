@@ -183,6 +183,42 @@ async fn exports_go_only_to_registered_california_public_agencies() {
     );
 }
 
+/// Issue 12: an ORI is checked, and an agency outside California is never
+/// registered as a California public agency; each refusal is audited.
+#[tokio::test]
+async fn agencies_are_registered_only_with_a_valid_ori_and_california_only_if_californian() {
+    let api = Harness::new();
+    let manager = api.token("manager").await;
+    let nevada = r#"{"ori":"NV0020000","name":"Las Vegas Metro PD","california_public_agency":true}"#;
+    let (status, body) = api.call("POST", "/api/agencies", Some(&manager), Some(nevada)).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({ "error": "agency NV0020000 is not Californian: only an agency whose ORI begins with CA can be a California public agency" })
+    );
+    let refused = api.audit.last().unwrap();
+    assert_eq!(refused.action, "agency_refused");
+    assert_eq!(refused.query_terms[0], "ori=NV0020000");
+    for ori in ["ZZ0020000", "CA03300", "ca0330000"] {
+        let malformed = format!(r#"{{"ori":"{ori}","name":"Somewhere PD","california_public_agency":false}}"#);
+        let (status, body) = api
+            .call("POST", "/api/agencies", Some(&manager), Some(&malformed))
+            .await;
+        assert_eq!(status, 400, "{ori}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"],
+            format!("ORI \"{ori}\" is invalid: an ORI is exactly 9 characters of A-Z and 0-9, the first two a US state or territory postal code (e.g. CA0330000)")
+        );
+    }
+    assert_eq!(api.audit.count("agency_refused"), 4);
+    assert!(api.principals.written.lock().unwrap().is_empty(), "nothing registered");
+    let known = r#"{"ori":"NV0020000","name":"Las Vegas Metro PD","california_public_agency":false}"#;
+    assert_eq!(
+        api.call("POST", "/api/agencies", Some(&manager), Some(known)).await.0,
+        201
+    );
+}
+
 /// Issue 12: a search that fails (the broker is unreachable) answers 503
 /// with no data and is on the log with its terms, purpose and error.
 #[tokio::test]

@@ -53,6 +53,10 @@ pub enum ApiError {
     /// with an agency that may not receive ALPR data).
     #[error("{0}")]
     Refused(String),
+    /// Well-formed, but a rule of the policy refuses what it says (an
+    /// agency outside California marked a California public agency): 422.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("not found")]
     NotFound,
     /// Someone else changed it first (a dispatcher's decision that lost).
@@ -80,6 +84,7 @@ impl IntoResponse for ApiError {
                 return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
             }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
