@@ -63,6 +63,27 @@ struct Raw {
     matching: RawMatching,
     api: RawApi,
     dispatch: RawDispatch,
+    #[serde(default)]
+    access: RawAccess,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    #[serde(default = "default_training_valid_days")]
+    training_valid_days: u64,
+}
+
+impl Default for RawAccess {
+    fn default() -> Self {
+        RawAccess {
+            training_valid_days: default_training_valid_days(),
+        }
+    }
+}
+
+fn default_training_valid_days() -> u64 {
+    730
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +222,14 @@ pub struct Config {
     pub matching: TolerancePolicy,
     pub api: ApiSettings,
     pub dispatch: DispatchSettings,
+    pub access: AccessSettings,
+}
+
+/// The policy's prerequisites of users ([`crate::access::prerequisites`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AccessSettings {
+    /// Days an officer's ALPR training stays current.
+    pub training_valid_days: u32,
 }
 
 /// The HTTPS API.
@@ -348,7 +377,9 @@ impl Raw {
             matching,
             api,
             dispatch,
+            access,
         } = self;
+        in_range("access.training_valid_days", access.training_valid_days, 1, 3650)?;
         let dispatch = dispatch.validate(env)?;
         let matching = matching.validate()?;
         let api = api.validate()?;
@@ -477,6 +508,9 @@ impl Raw {
             matching,
             api,
             dispatch,
+            access: AccessSettings {
+                training_valid_days: access.training_valid_days as u32,
+            },
         })
     }
 }

@@ -9,7 +9,8 @@
 //! [`auth`] (roles, the deny-by-default permission table, contractor grants,
 //! argon2id passwords), [`lockout`] (growing delays for failed logins),
 //! [`principals`] (users, grants, sharing agencies and the register of
-//! hotlists, folded from their records) and [`audit`] (purposes of use,
+//! hotlists, folded from their records), [`prerequisites`] (sworn status,
+//! training and account expiry, checked before a search) and [`audit`] (purposes of use,
 //! reasons for changes, the hash-chained audit record and its verification).
 //!
 //! It sits below both [`crate::kafka`], which stores principals and audit
@@ -18,9 +19,10 @@
 //! files, no clock of its own: the time is always passed in), so that every
 //! rule can be checked without a broker or a server. Each submodule has its
 //! own error enum ([`auth::AuthError`], [`principals::PrincipalError`],
-//! [`audit::AuditError`]).
+//! [`prerequisites::PrerequisiteError`], [`audit::AuditError`]).
 
 pub mod audit;
 pub mod auth;
 pub mod lockout;
+pub mod prerequisites;
 pub mod principals;

@@ -53,10 +53,22 @@ pub struct User {
     /// argon2id PHC string.
     pub password_hash: String,
     pub disabled: bool,
+    /// A sworn officer (policy §3, §6): only sworn officers search.
+    #[serde(default)]
+    pub sworn: bool,
+    /// The day of the user's last ALPR training; searches need it current
+    /// ([`super::prerequisites`]).
+    #[serde(default)]
+    pub trained_on: Option<chrono::NaiveDate>,
+    /// The last day (UTC) the account may be used; `None` never expires.
+    #[serde(default)]
+    pub expires_on: Option<chrono::NaiveDate>,
 }
 
 impl User {
-    /// A new, enabled user; checks the name and organisation.
+    /// A new, enabled user without prerequisites (not sworn, no training
+    /// on record, no expiry: see [`User::with_prerequisites`]); checks the
+    /// name and organisation.
     pub fn new(username: &str, organisation: &str, role: Role, password_hash: String) -> Result<User, PrincipalError> {
         check_username(username)?;
         let org = check_organisation(organisation)?;
@@ -66,6 +78,9 @@ impl User {
             role,
             password_hash,
             disabled: false,
+            sworn: false,
+            trained_on: None,
+            expires_on: None,
         })
     }
 

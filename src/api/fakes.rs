@@ -198,6 +198,12 @@ pub fn start_time() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
+/// The day the seeded officers were trained: about half a year before
+/// [`start_time`] (2027-01-15).
+pub fn trained_on() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 7, 1).expect("a date")
+}
+
 fn seeded_hash() -> String {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| hash_password(PASSWORD).expect("hashes")).clone()
@@ -225,7 +231,13 @@ fn seeded_principals() -> Principals {
             "doj.feed" => "CA DOJ",
             _ => "Test Org",
         };
-        let (key, value) = User::new(name, organisation, role, seeded_hash()).unwrap().record();
+        let user = User::new(name, organisation, role, seeded_hash()).unwrap();
+        // Officers are sworn and were trained half a year before the clock starts.
+        let user = match role {
+            Role::Officer => user.with_prerequisites(true, Some(trained_on()), None),
+            _ => user,
+        };
+        let (key, value) = user.record();
         principals.apply(&key, Some(&value)).unwrap();
     }
     for (id, grantee, expires_at) in [

@@ -178,8 +178,10 @@ fn error_response(status: u16, access: Access) -> Value {
             "no session, an unknown one or an expired one",
             json!({ "application/json": error }),
         ),
+        403 if access == Access::Public => ("the account has expired", json!({ "application/json": error })),
         403 => (
-            "not allowed: the role (or a grant) does not allow it, the policy refuses it, or a cookie session \
+            "not allowed: the role (or a grant) does not allow it, the policy refuses it (an expired account; \
+             an officer's search or export without sworn status or current training), or a cookie session \
              did not echo its CSRF token",
             json!({ "application/json": error }),
         ),
@@ -248,8 +250,10 @@ fn schemas() -> Value {
             "expires_at": { "type": "string", "format": "date-time" } })),
         "Whoami": object(&["username", "organisation", "role", "csrf_token"], json!({
             "username": string(), "organisation": string(), "role": r("Role"), "csrf_token": string() })),
-        "User": object(&["username", "organisation", "role", "disabled"], json!({
-            "username": string(), "organisation": string(), "role": r("Role"), "disabled": { "type": "boolean" } })),
+        "User": object(&["username", "organisation", "role", "disabled", "sworn", "trained_on", "expires_on"], json!({
+            "username": string(), "organisation": string(), "role": r("Role"), "disabled": { "type": "boolean" },
+            "sworn": { "type": "boolean" }, "trained_on": nullable(json!({ "type": "string", "format": "date" })),
+            "expires_on": nullable(json!({ "type": "string", "format": "date" })) })),
         "Agency": object(&["ori", "name", "california_public_agency"], json!({
             "ori": { "type": "string", "pattern": "^(A[LKZRS]|C[AOT]|D[EC]|FL|G[AU]|HI|I[DLNA]|K[SY]|LA|M[EDAINSOTP]|N[EVHJMYCD]|O[HKR]|P[AR]|RI|S[CD]|T[NX]|UT|V[TAI]|W[AVIY])[A-Z0-9]{7}$",
                 "description": "NCIC ORI: a US state or territory postal code and 7 letters or digits; a California public agency's starts with CA" },

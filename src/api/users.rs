@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::state::{ApiError, ApiState, Session};
@@ -28,6 +28,9 @@ pub struct UserView {
     organisation: String,
     role: Role,
     disabled: bool,
+    sworn: bool,
+    trained_on: Option<NaiveDate>,
+    expires_on: Option<NaiveDate>,
 }
 
 pub async fn list_users(
@@ -45,6 +48,9 @@ pub async fn list_users(
             organisation: u.organisation.clone(),
             role: u.role,
             disabled: u.disabled,
+            sworn: u.sworn,
+            trained_on: u.trained_on,
+            expires_on: u.expires_on,
         })
         .collect();
     let mut event = state.event(&session, "list_users", client, Vec::new());
@@ -59,6 +65,15 @@ pub struct NewUser {
     organisation: String,
     role: Role,
     password: String,
+    /// A sworn officer (an officer searches only if sworn and trained).
+    #[serde(default)]
+    sworn: bool,
+    /// The day of the last ALPR training, not in the future.
+    #[serde(default)]
+    trained_on: Option<NaiveDate>,
+    /// The last day the account may be used; absent: no expiry.
+    #[serde(default)]
+    expires_on: Option<NaiveDate>,
 }
 
 /// Adds a user; an existing name is a conflict (changes go through
@@ -82,10 +97,19 @@ pub async fn add_user(
             new.username, new.username
         )));
     }
-    let user = new_user(&state, &new.username, &new.organisation, new.role, new.password).await?;
+    let prerequisites = (new.sworn, new.trained_on, new.expires_on);
+    let user = checked_prerequisites(
+        &state,
+        User::new(&new.username, &new.organisation, new.role, String::new()),
+        prerequisites,
+    )?;
+    let user = new_user(&state, &new.username, &new.organisation, new.role, new.password)
+        .await?
+        .with_prerequisites(user.sworn, user.trained_on, user.expires_on);
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
-    let terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    let mut terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    terms.extend(prerequisite_terms(&user));
     state.record(state.event(&session, "user_added", client, terms)).await?;
     Ok(StatusCode::CREATED)
 }
@@ -98,6 +122,15 @@ pub struct ChangedUser {
     /// Re-enables a disabled user when true; absent or false keeps them disabled.
     #[serde(default)]
     enable: bool,
+    /// Absent keeps the user's sworn status.
+    #[serde(default)]
+    sworn: Option<bool>,
+    /// Absent keeps the user's training date.
+    #[serde(default)]
+    trained_on: Option<NaiveDate>,
+    /// Absent keeps the user's expiry.
+    #[serde(default)]
+    expires_on: Option<NaiveDate>,
 }
 
 /// Changes an existing user's organisation, role and password. Their
@@ -116,21 +149,57 @@ pub async fn change_user(
         .user(&username)
         .cloned()
         .ok_or(ApiError::NotFound)?;
-    let mut user = new_user(&state, &username, &changed.organisation, changed.role, changed.password).await?;
+    let prerequisites = (
+        changed.sworn.unwrap_or(existing.sworn),
+        changed.trained_on.or(existing.trained_on),
+        changed.expires_on.or(existing.expires_on),
+    );
+    checked_prerequisites(&state, Ok(existing.clone()), prerequisites)?;
+    let mut user = new_user(&state, &username, &changed.organisation, changed.role, changed.password)
+        .await?
+        .with_prerequisites(prerequisites.0, prerequisites.1, prerequisites.2);
     user.disabled = existing.disabled && !changed.enable;
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
     state.sessions.retain(|_, s| s.username != user.username);
-    let terms = vec![
+    let mut terms = vec![
         format!("username={}", user.username),
         format!("role={:?}", user.role),
         format!("was={:?}/{}", existing.role, existing.organisation),
         format!("disabled={}", user.disabled),
     ];
+    terms.extend(prerequisite_terms(&user));
     state
         .record(state.event(&session, "user_changed", client, terms))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `user` (its name and organisation checked) with `prerequisites` (sworn,
+/// trained on, expires on), refused with 400 if a training date is in
+/// the future.
+fn checked_prerequisites(
+    state: &ApiState,
+    user: Result<User, crate::access::principals::PrincipalError>,
+    (sworn, trained_on, expires_on): (bool, Option<NaiveDate>, Option<NaiveDate>),
+) -> Result<User, ApiError> {
+    let user = user
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?
+        .with_prerequisites(sworn, trained_on, expires_on);
+    let today = DateTime::<Utc>::from(state.now()).date_naive();
+    user.check_new_prerequisites(today)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(user)
+}
+
+/// The audit terms of a user's prerequisites.
+fn prerequisite_terms(user: &User) -> [String; 3] {
+    let day = |d: Option<NaiveDate>| d.map_or_else(|| "none".to_owned(), |d| d.to_string());
+    [
+        format!("sworn={}", user.sworn),
+        format!("trained_on={}", day(user.trained_on)),
+        format!("expires_on={}", day(user.expires_on)),
+    ]
 }
 
 /// A checked user with a freshly hashed password (through the password gate).
