@@ -117,19 +117,6 @@ impl std::fmt::Debug for Redacted<'_> {
     }
 }
 
-/// An optional [`Redacted`] text.
-#[derive(Clone, Copy)]
-pub struct RedactedOption<'a>(pub Option<&'a str>);
-
-impl std::fmt::Debug for RedactedOption<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(text) => f.debug_tuple("Some").field(&Redacted(text)).finish(),
-            None => f.write_str("None"),
-        }
-    }
-}
-
 /// A list of texts that must not be shown, each [`Redacted`].
 #[derive(Clone, Copy)]
 pub struct RedactedList<'a, T: AsRef<str>>(pub &'a [T]);
@@ -206,11 +193,6 @@ mod tests {
     #[test]
     fn redacted_text_shows_its_length_only() {
         assert_eq!(format!("{:?}", Redacted("7ABC123")), "<redacted 7 chars>");
-        assert_eq!(
-            format!("{:?}", RedactedOption(Some("7ABC123"))),
-            "Some(<redacted 7 chars>)"
-        );
-        assert_eq!(format!("{:?}", RedactedOption(None)), "None");
         assert_eq!(
             format!("{:?}", RedactedList(&["7ABC123", "AB1"])),
             "[<redacted 7 chars>, <redacted 3 chars>]"

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::csv::{build_entry, RawEntry};
 use super::{EntryDetails, HotlistEntry, RowError};
 
-/// An entry as stored on the topic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An entry as stored on the topic. Its `Debug` hides the plate.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRecord {
     pub entry_id: String,
     pub list_id: String,
@@ -32,6 +32,22 @@ pub struct EntryRecord {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub details: EntryDetails,
+}
+
+impl std::fmt::Debug for EntryRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryRecord")
+            .field("entry_id", &self.entry_id)
+            .field("list_id", &self.list_id)
+            .field("plate", &crate::text::Redacted(&self.plate))
+            .field("region", &self.region)
+            .field("category", &self.category)
+            .field("priority", &self.priority)
+            .field("description", &self.description)
+            .field("expires_at", &self.expires_at)
+            .field("details", &self.details)
+            .finish()
+    }
 }
 
 impl EntryRecord {
