@@ -38,6 +38,15 @@ pub fn needs_training(action: Action) -> bool {
     matches!(action, Action::SearchAlerts | Action::SearchReads | Action::Export)
 }
 
+/// Checks a training date about to be recorded on `today`: nobody was
+/// trained in the future.
+pub fn check_training_date(trained_on: Option<NaiveDate>, today: NaiveDate) -> Result<(), PrerequisiteError> {
+    match trained_on {
+        Some(date) if date > today => Err(PrerequisiteError::TrainedInFuture(date)),
+        _ => Ok(()),
+    }
+}
+
 impl User {
     /// The user with the policy's prerequisites set.
     pub fn with_prerequisites(
@@ -52,13 +61,10 @@ impl User {
         self
     }
 
-    /// Checks prerequisites the custodian is about to record on `today`:
-    /// nobody was trained in the future.
+    /// Checks prerequisites the custodian is about to record on `today`
+    /// ([`check_training_date`]).
     pub fn check_new_prerequisites(&self, today: NaiveDate) -> Result<(), PrerequisiteError> {
-        match self.trained_on {
-            Some(date) if date > today => Err(PrerequisiteError::TrainedInFuture(date)),
-            _ => Ok(()),
-        }
+        check_training_date(self.trained_on, today)
     }
 
     /// Whether the account is usable on `today`: it is through the day of

@@ -192,3 +192,44 @@ async fn an_expired_account_cannot_log_in_or_use_its_session() {
     api.state.principals.write().unwrap().apply(&key, Some(&value)).unwrap();
     assert_eq!(api.login("spare", PASSWORD).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_change_keeps_the_prerequisites_it_does_not_name() {
+    let api = Harness::new();
+    add_officer(
+        &api,
+        "deputy.two",
+        r#","sworn":true,"trained_on":"2026-11-02","expires_on":"2027-12-31""#,
+    )
+    .await;
+    let manager = api.token("manager").await;
+    let prerequisites = |api: &Harness| {
+        let principals = api.state.principals.read().unwrap();
+        let user = principals.user("deputy.two").unwrap();
+        (
+            user.sworn,
+            user.trained_on.map(|d| d.to_string()),
+            user.expires_on.map(|d| d.to_string()),
+        )
+    };
+    let change = format!(r#"{{"organisation":"RSO","role":"officer","password":"{PASSWORD}"}}"#);
+    let path = "/api/users/deputy.two";
+    assert_eq!(api.call("PUT", path, Some(&manager), Some(&change)).await.0, 204);
+    assert_eq!(
+        prerequisites(&api),
+        (true, Some("2026-11-02".to_string()), Some("2027-12-31".to_string()))
+    );
+    let change = format!(
+        r#"{{"organisation":"RSO","role":"officer","password":"{PASSWORD}","sworn":false,"trained_on":"2027-01-10"}}"#
+    );
+    assert_eq!(api.call("PUT", path, Some(&manager), Some(&change)).await.0, 204);
+    assert_eq!(
+        prerequisites(&api),
+        (false, Some("2027-01-10".to_string()), Some("2027-12-31".to_string()))
+    );
+    let changed = api.audit.last().unwrap();
+    assert_eq!(
+        changed.query_terms[4..],
+        ["sworn=false", "trained_on=2027-01-10", "expires_on=2027-12-31"]
+    );
+}

@@ -7,7 +7,9 @@
 //! name; a change or disabling ends their sessions. A grant is checked by
 //! [`crate::access::principals::Principals::check_new_grant`]: contractor
 //! actions only, at most 30 days, to an existing contractor. Secrets never
-//! come back.
+//! come back. A user carries the policy's prerequisites (`sworn`,
+//! `trained_on`, `expires_on`; [`crate::access::prerequisites`]), set when
+//! added and kept by a change that does not name them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{ApiError, ApiState, Session};
 use crate::access::auth::{self, Action, Grant, Role};
+use crate::access::prerequisites;
 use crate::access::principals::{check_username, User};
 
 #[derive(Serialize)]
@@ -97,15 +100,10 @@ pub async fn add_user(
             new.username, new.username
         )));
     }
-    let prerequisites = (new.sworn, new.trained_on, new.expires_on);
-    let user = checked_prerequisites(
-        &state,
-        User::new(&new.username, &new.organisation, new.role, String::new()),
-        prerequisites,
-    )?;
+    check_training_date(&state, new.trained_on)?;
     let user = new_user(&state, &new.username, &new.organisation, new.role, new.password)
         .await?
-        .with_prerequisites(user.sworn, user.trained_on, user.expires_on);
+        .with_prerequisites(new.sworn, new.trained_on, new.expires_on);
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
     let mut terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
@@ -149,15 +147,14 @@ pub async fn change_user(
         .user(&username)
         .cloned()
         .ok_or(ApiError::NotFound)?;
-    let prerequisites = (
-        changed.sworn.unwrap_or(existing.sworn),
-        changed.trained_on.or(existing.trained_on),
-        changed.expires_on.or(existing.expires_on),
-    );
-    checked_prerequisites(&state, Ok(existing.clone()), prerequisites)?;
+    check_training_date(&state, changed.trained_on)?;
     let mut user = new_user(&state, &username, &changed.organisation, changed.role, changed.password)
         .await?
-        .with_prerequisites(prerequisites.0, prerequisites.1, prerequisites.2);
+        .with_prerequisites(
+            changed.sworn.unwrap_or(existing.sworn),
+            changed.trained_on.or(existing.trained_on),
+            changed.expires_on.or(existing.expires_on),
+        );
     user.disabled = existing.disabled && !changed.enable;
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
@@ -175,21 +172,10 @@ pub async fn change_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `user` (its name and organisation checked) with `prerequisites` (sworn,
-/// trained on, expires on), refused with 400 if a training date is in
-/// the future.
-fn checked_prerequisites(
-    state: &ApiState,
-    user: Result<User, crate::access::principals::PrincipalError>,
-    (sworn, trained_on, expires_on): (bool, Option<NaiveDate>, Option<NaiveDate>),
-) -> Result<User, ApiError> {
-    let user = user
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?
-        .with_prerequisites(sworn, trained_on, expires_on);
+/// Refuses (400) a training date in the future.
+fn check_training_date(state: &ApiState, trained_on: Option<NaiveDate>) -> Result<(), ApiError> {
     let today = DateTime::<Utc>::from(state.now()).date_naive();
-    user.check_new_prerequisites(today)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(user)
+    prerequisites::check_training_date(trained_on, today).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// The audit terms of a user's prerequisites.
