@@ -143,8 +143,8 @@ pub const SESSION_COOKIE: &str = "hm_session";
 /// The header a browser request must echo the session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// A logged-in user.
-#[derive(Debug, Clone)]
+/// A logged-in user. Its `Debug` hides the token and the CSRF token.
+#[derive(Clone)]
 pub struct Session {
     pub token: String,
     /// Echoed in the `X-CSRF-Token` header by browser (cookie) requests.
@@ -153,6 +153,19 @@ pub struct Session {
     pub organisation: String,
     pub role: Role,
     pub expires_at: SystemTime,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &crate::text::Redacted(&self.token))
+            .field("csrf_token", &crate::text::Redacted(&self.csrf_token))
+            .field("username", &self.username)
+            .field("organisation", &self.organisation)
+            .field("role", &self.role)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Everything the handlers share.
