@@ -102,6 +102,15 @@ pub enum UsersCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// A sworn officer (policy §3, §6).
+        #[arg(long)]
+        sworn: bool,
+        /// The day of the user's last ALPR training (YYYY-MM-DD, not in the future).
+        #[arg(long)]
+        trained_on: Option<chrono::NaiveDate>,
+        /// The last day (UTC) the account may be used (YYYY-MM-DD); without it, no expiry.
+        #[arg(long)]
+        expires_on: Option<chrono::NaiveDate>,
         /// The custodian doing this, by username (recorded in the audit
         /// log); for the first custodian, the name of the person adding it.
         #[arg(long, env = "HOTLIST_ACTOR")]

@@ -12,7 +12,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::access::audit::{self, AuditEvent, AuditRecord};
+use crate::access::audit::{self, upload_terms, AuditEvent, AuditRecord};
 use crate::access::auth::{self, Role};
 use crate::access::principals::User;
 use crate::app;
@@ -120,12 +120,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     organisation,
                     role,
                     password_stdin,
+                    sworn,
+                    trained_on,
+                    expires_on,
                     actor,
                 },
         } => {
             let config = Config::load(cli.config.as_deref())?;
             let new = (username.as_str(), organisation.as_str(), role.as_str());
-            add_user(&config, new, password_stdin, &actor).await
+            let prerequisites = (sworn, trained_on, expires_on);
+            add_user(&config, new, prerequisites, password_stdin, &actor).await
         }
         Command::Hotlist {
             what:
@@ -229,7 +233,7 @@ pub async fn upload_hotlist(
     let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
         unreachable!("the command line is not held to list ownership");
     };
-    let event = AuditEvent {
+    let mut event = AuditEvent {
         at: chrono::Utc::now(),
         username: actor,
         organisation: "command line".into(),
@@ -238,10 +242,6 @@ pub async fn upload_hotlist(
         query_terms: vec![
             format!("list={list}"),
             format!("file={}", file.display()),
-            format!(
-                "added={} changed={} removed={}",
-                report.added, report.changed, report.removed
-            ),
             format!("reason={reason}"),
             format!("os_user={}", os_user()),
         ],
@@ -250,6 +250,7 @@ pub async fn upload_hotlist(
         client_addr: "local".into(),
         truncated: false,
     };
+    event.truncated = !upload_terms(&mut event.query_terms, &report);
     kafka_audit::append(config, event).await?;
     println!(
         "list {list}: {} added, {} changed, {} removed, {} unchanged; {} historical alert(s) from retained reads",
@@ -263,6 +264,7 @@ pub async fn upload_hotlist(
 pub async fn add_user(
     config: &Config,
     (username, organisation, role): (&str, &str, &str),
+    (sworn, trained_on, expires_on): (bool, Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
     password_stdin: bool,
     actor: &str,
 ) -> anyhow::Result<ExitCode> {
@@ -273,7 +275,13 @@ pub async fn add_user(
         "the command line adds custodians only; a custodian adds other users through the API"
     );
     let password = read_password(password_stdin)?;
-    let user = User::new(username, organisation, role, auth::hash_password(&password)?)?;
+    let user =
+        User::new(username, organisation, role, String::new())?.with_prerequisites(sworn, trained_on, expires_on);
+    user.check_new_prerequisites(chrono::Utc::now().date_naive())?;
+    let user = User {
+        password_hash: auth::hash_password(&password)?,
+        ..user
+    };
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     topics::ensure(&admin, &topics::specs(&config.topics)).await?;
     let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
@@ -294,6 +302,15 @@ pub async fn add_user(
         query_terms: vec![
             format!("username={username}"),
             format!("role={role:?}"),
+            format!("sworn={sworn}"),
+            format!(
+                "trained_on={}",
+                trained_on.map_or_else(|| "none".into(), |d| d.to_string())
+            ),
+            format!(
+                "expires_on={}",
+                expires_on.map_or_else(|| "none".into(), |d| d.to_string())
+            ),
             format!("os_user={}", os_user()),
         ],
         purpose: None,

@@ -74,6 +74,27 @@ struct Raw {
     dispatch: RawDispatch,
     #[serde(default)]
     security: RawSecurity,
+    #[serde(default)]
+    access: RawAccess,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    #[serde(default = "default_training_valid_days")]
+    training_valid_days: u64,
+}
+
+impl Default for RawAccess {
+    fn default() -> Self {
+        RawAccess {
+            training_valid_days: default_training_valid_days(),
+        }
+    }
+}
+
+fn default_training_valid_days() -> u64 {
+    730
 }
 
 #[derive(Debug, Deserialize)]
@@ -215,6 +236,14 @@ pub struct Config {
     pub dispatch: DispatchSettings,
     /// Keys the audit chain and signs principals ([`crate::access::keys`]).
     pub key: crate::access::keys::ServiceKey,
+    pub access: AccessSettings,
+}
+
+/// The policy's prerequisites of users ([`crate::access::prerequisites`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AccessSettings {
+    /// Days an officer's ALPR training stays current.
+    pub training_valid_days: u32,
 }
 
 /// The HTTPS API.
@@ -365,8 +394,10 @@ impl Raw {
             api,
             dispatch,
             security,
+            access,
         } = self;
         let key = security.validate(env)?;
+        in_range("access.training_valid_days", access.training_valid_days, 1, 3650)?;
         let dispatch = dispatch.validate(env)?;
         let matching = matching.validate()?;
         let api = api.validate()?;
@@ -498,6 +529,9 @@ impl Raw {
             api,
             dispatch,
             key,
+            access: AccessSettings {
+                training_valid_days: access.training_valid_days as u32,
+            },
         })
     }
 }

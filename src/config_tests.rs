@@ -17,6 +17,15 @@ fn the_shipped_defaults_are_valid_and_follow_the_policy() {
     assert_eq!(config.matching.by_category, defaults.by_category);
     assert_eq!(config.matching.fuzzy_max_list_entries, defaults.fuzzy_max_list_entries);
     assert_eq!(config.matching.region, RegionRule::Reject);
+    assert_eq!(config.access.training_valid_days, 730);
+    let without = development_toml()
+        .replace("[access]", "")
+        .replace("training_valid_days = 730", "");
+    let config = Config::from_toml(&without, env(&[])).unwrap();
+    assert_eq!(
+        config.access.training_valid_days, 730,
+        "older config files keep working"
+    );
 }
 
 #[test]
@@ -55,6 +64,11 @@ fn bad_values_are_refused_with_the_key() {
             "pipeline.max_record_bytes",
         ),
         ("group_id = \"hotlist-matcher\"", "group_id = \" \"", "kafka.group_id"),
+        (
+            "training_valid_days = 730",
+            "training_valid_days = 0",
+            "access.training_valid_days",
+        ),
     ];
     for (from, to, key) in cases {
         assert!(development_toml().contains(from), "default.toml lacks {from}");

@@ -45,6 +45,9 @@ pub mod read;
 pub mod sample;
 pub mod text;
 
+#[cfg(test)]
+mod redaction_tests;
+
 /// Now, as the service sees it. Everything time-dependent takes one, so
 /// tests can move time instead of waiting for it.
 pub type Clock = std::sync::Arc<dyn Fn() -> std::time::SystemTime + Send + Sync>;

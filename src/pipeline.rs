@@ -12,8 +12,9 @@ use crate::hotlist::{Hit, Matcher, Query};
 use crate::normalize::{normalize, Plate};
 use crate::read::{self, ReadError};
 
-/// An alert ready for the alerts topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An alert ready for the alerts topic. Its `Debug` shows the payload's
+/// length, not the JSON (which holds the plates).
+#[derive(Clone, PartialEq, Eq)]
 pub struct EncodedAlert {
     /// The alert id, the record key.
     pub key: String,
@@ -25,6 +26,17 @@ pub struct EncodedAlert {
     /// [`crate::alert::entry_hash`] of the entry: picks the partition, so
     /// every alert on one entry lands on one partition.
     pub entry_hash: u64,
+}
+
+impl std::fmt::Debug for EncodedAlert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedAlert")
+            .field("key", &self.key)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .field("captured_at_ms", &self.captured_at_ms)
+            .field("entry_hash", &self.entry_hash)
+            .finish()
+    }
 }
 
 /// What became of one record.

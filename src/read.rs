@@ -19,6 +19,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::normalize::{normalize_region, NormalizeError, Region};
+use crate::text::Redacted;
 
 /// The newest read schema this build understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -88,8 +89,8 @@ pub struct Location {
     pub lon: f64,
 }
 
-/// One alternative reading from the OCR engine.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One alternative reading from the OCR engine. Its `Debug` hides the plate.
+#[derive(Clone, PartialEq, Deserialize)]
 pub struct Candidate<'a> {
     #[serde(borrow)]
     pub plate: Cow<'a, str>,
@@ -97,8 +98,9 @@ pub struct Candidate<'a> {
     pub confidence: Option<f32>,
 }
 
-/// A validated plate read, borrowing its text from the record bytes.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated plate read, borrowing its text from the record bytes. Its
+/// `Debug` hides the plate and the candidates' plates.
+#[derive(Clone, PartialEq)]
 pub struct PlateRead<'a> {
     pub read_id: Uuid,
     pub camera_id: Cow<'a, str>,
@@ -110,6 +112,31 @@ pub struct PlateRead<'a> {
     pub location: Option<Location>,
     pub image_ref: Option<Cow<'a, str>>,
     pub candidates: Vec<Candidate<'a>>,
+}
+
+impl std::fmt::Debug for Candidate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("plate", &Redacted(&self.plate))
+            .field("confidence", &self.confidence)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PlateRead<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlateRead")
+            .field("read_id", &self.read_id)
+            .field("camera_id", &self.camera_id)
+            .field("captured_at", &self.captured_at)
+            .field("plate", &Redacted(&self.plate))
+            .field("region", &self.region)
+            .field("confidence", &self.confidence)
+            .field("location", &self.location)
+            .field("image_ref", &self.image_ref)
+            .field("candidates", &self.candidates)
+            .finish()
+    }
 }
 
 /// The wire shape; [`parse`] validates it into a [`PlateRead`].

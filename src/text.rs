@@ -106,6 +106,29 @@ pub fn truncated(text: &str, max: usize) -> (&str, bool) {
     (&text[..end], true)
 }
 
+/// Text that must not be shown (a plate), shown in `Debug` as its length
+/// only: `<redacted 7 chars>`. Wrap a field in it in a hand-written `Debug`.
+#[derive(Clone, Copy)]
+pub struct Redacted<'a>(pub &'a str);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<redacted {} chars>", self.0.chars().count())
+    }
+}
+
+/// A list of texts that must not be shown, each [`Redacted`].
+#[derive(Clone, Copy)]
+pub struct RedactedList<'a, T: AsRef<str>>(pub &'a [T]);
+
+impl<T: AsRef<str>> std::fmt::Debug for RedactedList<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|t| Redacted(t.as_ref())))
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +188,15 @@ mod tests {
             "a typed escape is not mistaken for one"
         );
         assert_eq!(escaped("Policía"), "Policía");
+    }
+
+    #[test]
+    fn redacted_text_shows_its_length_only() {
+        assert_eq!(format!("{:?}", Redacted("7ABC123")), "<redacted 7 chars>");
+        assert_eq!(
+            format!("{:?}", RedactedList(&["7ABC123", "AB1"])),
+            "[<redacted 7 chars>, <redacted 3 chars>]"
+        );
     }
 
     #[test]

@@ -52,8 +52,9 @@ pub enum PurposeCategory {
     ComplianceAudit,
 }
 
-/// A stated purpose of use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A stated purpose of use. Its `Debug` hides the details (free text
+/// that may name a plate).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purpose {
     pub category: PurposeCategory,
     /// Case, incident or report number.
@@ -76,6 +77,16 @@ impl Purpose {
             return Err(AuditError::InvalidPurpose("details must be 10 to 1000 characters"));
         }
         Ok(())
+    }
+}
+
+impl std::fmt::Debug for Purpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Purpose")
+            .field("category", &self.category)
+            .field("case_number", &self.case_number)
+            .field("details", &crate::text::Redacted(&self.details))
+            .finish()
     }
 }
 
@@ -103,8 +114,9 @@ pub fn check_reason(reason: &str) -> Result<&str, AuditError> {
     Ok(reason)
 }
 
-/// What is being recorded, before it is chained.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What is being recorded, before it is chained. Its `Debug` hides the
+/// values of query terms (they carry plates) and the purpose's details.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub at: DateTime<Utc>,
     /// As typed for a failed login (bounded and flagged by [`Chain::append`]).
@@ -125,6 +137,100 @@ pub struct AuditEvent {
     /// ([`AuditEvent::outline`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+}
+
+impl std::fmt::Debug for AuditEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let terms: Vec<RedactedTerm<'_>> = self.query_terms.iter().map(|t| RedactedTerm(t)).collect();
+        f.debug_struct("AuditEvent")
+            .field("at", &self.at)
+            .field("username", &self.username)
+            .field("organisation", &self.organisation)
+            .field("role", &self.role)
+            .field("action", &self.action)
+            .field("query_terms", &terms)
+            .field("purpose", &self.purpose)
+            .field("result_count", &self.result_count)
+            .field("client_addr", &self.client_addr)
+            .field("truncated", &self.truncated)
+            .finish()
+    }
+}
+
+/// A query term in `Debug`: its name, its value redacted (`plate=<redacted 7 chars>`).
+struct RedactedTerm<'a>(&'a str);
+
+impl std::fmt::Debug for RedactedTerm<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.split_once('=') {
+            Some((name, value)) => write!(f, "{name}={:?}", crate::text::Redacted(value)),
+            None => write!(f, "{:?}", crate::text::Redacted(self.0)),
+        }
+    }
+}
+
+/// Packs lists of items (plates added to and removed from a hotlist, the
+/// ids of records exported) into query terms `name=a,b,c` of at most
+/// [`bounds::TERM`] bytes each, at most `room` terms in all. Each list gets
+/// an equal share of the room, and a list that needs less leaves the rest
+/// to the others. Returns the terms, in the order of `lists`, and whether
+/// every item fitted (a record whose items did not is flagged `truncated`
+/// by its caller; its counts say how many there were).
+pub fn packed_terms(lists: &[(&str, &[String])], room: usize) -> (Vec<String>, bool) {
+    let chunked: Vec<Vec<String>> = lists.iter().map(|(name, items)| chunks(name, items)).collect();
+    let mut share = vec![0; chunked.len()];
+    let mut order: Vec<usize> = (0..chunked.len()).collect();
+    order.sort_by_key(|&i| chunked[i].len());
+    let mut left = room;
+    for (n, &i) in order.iter().enumerate() {
+        let fair = left / (order.len() - n);
+        share[i] = chunked[i].len().min(fair);
+        left -= share[i];
+    }
+    let complete = chunked.iter().zip(&share).all(|(c, &s)| c.len() == s);
+    let terms = chunked
+        .into_iter()
+        .zip(share)
+        .flat_map(|(c, s)| c.into_iter().take(s))
+        .collect();
+    (terms, complete)
+}
+
+/// Adds what an upload changed to its audit terms: `added_count=N`,
+/// `removed_count=N`, `changed_count=N` first, then the plates added and
+/// removed (`added=A,B,...`, `removed=C,...`) in as many of the remaining
+/// terms as the audit bounds allow. Returns whether every plate fitted.
+pub fn upload_terms(terms: &mut Vec<String>, report: &crate::hotlist::plan::UploadReport) -> bool {
+    let plates = &report.plates;
+    terms.push(format!("added_count={}", plates.added.len()));
+    terms.push(format!("removed_count={}", plates.removed.len()));
+    terms.push(format!("changed_count={}", report.changed));
+    let room = bounds::TERMS.saturating_sub(terms.len());
+    let (packed, complete) = packed_terms(&[("added", &plates.added), ("removed", &plates.removed)], room);
+    terms.extend(packed);
+    complete
+}
+
+/// `items` as terms `name=a,b,...` of at most [`bounds::TERM`] bytes (an
+/// item too long for one term alone gets a term of its own, cut later).
+fn chunks(name: &str, items: &[String]) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for item in items {
+        if !current.is_empty() && current.len() + 1 + item.len() > bounds::TERM {
+            terms.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            current = format!("{name}={item}");
+        } else {
+            current.push(',');
+            current.push_str(item);
+        }
+    }
+    if !current.is_empty() {
+        terms.push(current);
+    }
+    terms
 }
 
 /// Bounds of the fields of an audit record, in bytes. Together they keep
@@ -551,5 +657,45 @@ mod tests {
             open_event(&key(), b"{}"),
             Err(AuditError::BadEvent("not a signed event"))
         );
+    }
+
+    #[test]
+    fn lists_are_packed_into_bounded_terms_sharing_the_room() {
+        let few: Vec<String> = ["7ABC123", "8XYZ999"].map(String::from).to_vec();
+        let none: Vec<String> = Vec::new();
+        assert_eq!(
+            packed_terms(&[("added", &few), ("removed", &none)], 12),
+            (vec!["added=7ABC123,8XYZ999".to_string()], true)
+        );
+        // 200 plates of 7 characters: 63 to a term of 512 bytes.
+        let many: Vec<String> = (0..200).map(|i| format!("7AB{i:04}")).collect();
+        let (terms, complete) = packed_terms(&[("added", &many), ("removed", &few)], 12);
+        assert!(complete);
+        assert_eq!(terms.len(), 5);
+        assert!(terms.iter().all(|t| t.len() <= bounds::TERM), "{terms:?}");
+        assert_eq!(terms[0], format!("added={}", many[..63].join(",")));
+        assert_eq!(terms[4], "removed=7ABC123,8XYZ999");
+        let listed: Vec<&str> = terms[..4]
+            .iter()
+            .flat_map(|t| t.strip_prefix("added=").unwrap().split(','))
+            .collect();
+        assert_eq!(listed, many.iter().map(String::as_str).collect::<Vec<_>>());
+        // Too many for the room: each list gets its share, the rest is cut.
+        let (terms, complete) = packed_terms(&[("added", &many), ("removed", &many)], 5);
+        assert!(!complete);
+        let names: Vec<&str> = terms.iter().map(|t| t.split_once('=').unwrap().0).collect();
+        assert_eq!(names, ["added", "added", "removed", "removed", "removed"]);
+        assert_eq!(packed_terms(&[("added", &many)], 0), (vec![], false));
+    }
+
+    #[test]
+    fn debug_of_an_event_hides_term_values_and_purpose_details() {
+        let mut event = search(1);
+        event.purpose.as_mut().unwrap().details = "looking for 7ABC123 on Hwy 111".into();
+        event.query_terms.push("added=7ABC123,8XYZ999".into());
+        for shown in [format!("{event:?}"), format!("{event:#?}"), format!("{:?}", chain(1))] {
+            assert!(!shown.contains("7ABC123"), "{shown}");
+        }
+        assert!(format!("{event:?}").contains("plate=<redacted 7 chars>"));
     }
 }

@@ -10,7 +10,8 @@
 //! argon2id passwords), [`lockout`] (growing delays for failed logins),
 //! [`principals`] (users, grants, sharing agencies and the register of
 //! hotlists, folded from their records), [`sessions`] (logins every
-//! instance knows) and [`audit`] (purposes of use,
+//! instance knows), [`prerequisites`] (sworn status, training and account
+//! expiry, checked before a search) and [`audit`] (purposes of use,
 //! reasons for changes, the hash-chained audit record and its verification).
 //!
 //! It sits below both [`crate::kafka`], which stores principals and audit
@@ -19,11 +20,12 @@
 //! files, no clock of its own: the time is always passed in), so that every
 //! rule can be checked without a broker or a server. Each submodule has its
 //! own error enum ([`auth::AuthError`], [`principals::PrincipalError`],
-//! [`audit::AuditError`]).
+//! [`prerequisites::PrerequisiteError`], [`audit::AuditError`]).
 
 pub mod audit;
 pub mod auth;
 pub mod keys;
 pub mod lockout;
+pub mod prerequisites;
 pub mod principals;
 pub mod sessions;

@@ -33,6 +33,16 @@ pub enum PrincipalError {
     BadGrant(&'static str),
     #[error("record {key} is not a valid principal: {reason}")]
     BadRecord { key: String, reason: String },
+    #[error("ORI {0:?} is invalid: an ORI is exactly 9 characters of A-Z and 0-9, the first two a US state or territory postal code (e.g. CA0330000)")]
+    BadOri(String),
+    #[error(
+        "agency {0}: an agency name is 2 to 200 characters without control, invisible or direction-changing characters"
+    )]
+    BadAgencyName(String),
+    #[error(
+        "agency {0} is not Californian: only an agency whose ORI begins with CA can be a California public agency"
+    )]
+    NotCalifornian(String),
 }
 
 /// A person who may log in.
@@ -44,10 +54,22 @@ pub struct User {
     /// argon2id PHC string.
     pub password_hash: String,
     pub disabled: bool,
+    /// A sworn officer (policy §3, §6): only sworn officers search.
+    #[serde(default)]
+    pub sworn: bool,
+    /// The day of the user's last ALPR training; searches need it current
+    /// ([`super::prerequisites`]).
+    #[serde(default)]
+    pub trained_on: Option<chrono::NaiveDate>,
+    /// The last day (UTC) the account may be used; `None` never expires.
+    #[serde(default)]
+    pub expires_on: Option<chrono::NaiveDate>,
 }
 
 impl User {
-    /// A new, enabled user; checks the name and organisation.
+    /// A new, enabled user without prerequisites (not sworn, no training
+    /// on record, no expiry: see [`User::with_prerequisites`]); checks the
+    /// name and organisation.
     pub fn new(username: &str, organisation: &str, role: Role, password_hash: String) -> Result<User, PrincipalError> {
         check_username(username)?;
         let org = check_organisation(organisation)?;
@@ -57,6 +79,9 @@ impl User {
             role,
             password_hash,
             disabled: false,
+            sworn: false,
+            trained_on: None,
+            expires_on: None,
         })
     }
 
@@ -99,22 +124,39 @@ pub struct Agency {
 }
 
 impl Agency {
-    /// Checks the ORI shape, the name, and that only an agency whose ORI
-    /// is Californian (`CA...`) is marked a California public agency.
+    /// Checks the ORI ([`check_ori`]), the name, and that only an agency
+    /// whose ORI is Californian (`CA...`) is marked a California public
+    /// agency (SB 34 §1798.90.55: no sharing outside California).
     pub fn validate(&self) -> Result<(), PrincipalError> {
-        let ori_ok = self.ori.len() == 9 && self.ori.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        let name_ok = crate::text::check_name(&self.name, 2, 200).is_ok();
-        let reason = if !ori_ok || !name_ok {
-            "an agency has a 9-character ORI (e.g. CA0330000) and a name of 2 to 200 visible characters"
-        } else if self.california_public_agency && !self.ori.starts_with("CA") {
-            "only an agency with a California ORI (CA...) can be a California public agency"
-        } else {
-            return Ok(());
-        };
-        Err(PrincipalError::BadRecord {
-            key: format!("agency:{}", self.ori),
-            reason: reason.into(),
-        })
+        check_ori(&self.ori)?;
+        if crate::text::check_name(&self.name, 2, 200).is_err() {
+            return Err(PrincipalError::BadAgencyName(self.ori.clone()));
+        }
+        if self.california_public_agency && !self.ori.starts_with("CA") {
+            return Err(PrincipalError::NotCalifornian(self.ori.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// The postal codes an ORI may begin with: the 50 states, the District of
+/// Columbia, and the territories (Puerto Rico, Guam, the US Virgin
+/// Islands, American Samoa, the Northern Mariana Islands).
+pub const ORI_PREFIXES: [&str; 56] = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA", "ME",
+    "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA",
+    "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "PR", "GU", "VI", "AS", "MP",
+];
+
+/// Checks an NCIC Originating Agency Identifier: exactly 9 characters of
+/// `A-Z` and `0-9`, the first two a US state or territory postal code
+/// ([`ORI_PREFIXES`]).
+pub fn check_ori(ori: &str) -> Result<(), PrincipalError> {
+    let shaped = ori.len() == 9 && ori.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if shaped && ORI_PREFIXES.contains(&&ori[..2]) {
+        Ok(())
+    } else {
+        Err(PrincipalError::BadOri(ori.to_owned()))
     }
 }
 
@@ -179,7 +221,14 @@ impl Principals {
                 }
             })
         } else if let Some(ori) = key.strip_prefix("agency:") {
-            upsert(&mut self.agencies, key, ori, value, Agency::validate)
+            upsert(&mut self.agencies, key, ori, value, |agency: &Agency| {
+                agency.validate()?;
+                if agency.ori == ori {
+                    Ok(())
+                } else {
+                    Err(bad_record(key, "ORI differs from the key"))
+                }
+            })
         } else if let Some(id) = key.strip_prefix("list:") {
             upsert(&mut self.lists, key, id, value, |list: &ListRegistration| {
                 list.validate()?;
@@ -298,227 +347,5 @@ fn bad_record(key: &str, reason: impl std::fmt::Display) -> PrincipalError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::access::auth::Action;
-    use std::time::{Duration, SystemTime};
-
-    fn user(name: &str, role: Role) -> User {
-        User::new(
-            name,
-            "City of Coachella",
-            role,
-            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn records_fold_into_the_current_state() {
-        let mut p = Principals::default();
-        let (key, value) = user("city.manager", Role::Custodian).record();
-        assert_eq!(key, "user:city.manager");
-        p.apply(&key, Some(&value)).unwrap();
-        assert!(p.has_custodian());
-        let mut officer = user("deputy.ruiz", Role::Officer);
-        p.apply(&officer.record().0, Some(&officer.record().1)).unwrap();
-        officer.disabled = true;
-        p.apply(&officer.record().0, Some(&officer.record().1)).unwrap();
-        assert!(
-            p.user("deputy.ruiz").unwrap().disabled,
-            "a later record replaces an earlier one"
-        );
-        p.apply("user:city.manager", None).unwrap();
-        assert!(!p.has_custodian(), "a tombstone deletes");
-        let grant = Grant {
-            grantee: "acme".into(),
-            document_ref: "CM-2026-114".into(),
-            scope: vec![Action::SearchReads],
-            expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000),
-            revoked: false,
-        };
-        p.apply("grant:g1", Some(&serde_json::to_vec(&grant).unwrap())).unwrap();
-        assert_eq!(p.grants_for("acme"), vec![grant]);
-        assert_eq!(p.grants_for("deputy.ruiz"), vec![]);
-    }
-
-    #[test]
-    fn grants_and_agencies_are_replaced_and_deleted_like_users() {
-        let mut p = Principals::default();
-        let agency = Agency {
-            ori: "CA0330000".into(),
-            name: "Riverside County DA".into(),
-            california_public_agency: true,
-        };
-        p.apply("agency:CA0330000", Some(&serde_json::to_vec(&agency).unwrap()))
-            .unwrap();
-        assert_eq!(p.agency("CA0330000"), Some(&agency));
-        let bad = Agency {
-            ori: "x".into(),
-            ..agency.clone()
-        };
-        assert!(matches!(
-            p.apply("agency:x", Some(&serde_json::to_vec(&bad).unwrap())),
-            Err(PrincipalError::BadRecord { .. })
-        ));
-        assert!(matches!(
-            p.apply("grant:g1", Some(b"[]")),
-            Err(PrincipalError::BadRecord { .. })
-        ));
-        p.apply("agency:CA0330000", None).unwrap();
-        p.apply("grant:never-issued", None).unwrap();
-        assert_eq!(p, Principals::default());
-    }
-
-    #[test]
-    fn bad_records_and_names_are_refused() {
-        let mut p = Principals::default();
-        assert_eq!(
-            p.apply("admin", Some(b"{}")),
-            Err(PrincipalError::BadKey("admin".into()))
-        );
-        assert!(matches!(
-            p.apply("user:bob", Some(b"not json")),
-            Err(PrincipalError::BadRecord { .. })
-        ));
-        let (_, value) = user("alice", Role::Officer).record();
-        assert!(matches!(
-            p.apply("user:mallory", Some(&value)),
-            Err(PrincipalError::BadRecord { .. })
-        ));
-        for name in ["", "ab", "Bob", "bob smith", "bob;drop", &"x".repeat(65)] {
-            assert_eq!(
-                User::new(name, "RSO", Role::Officer, String::new()),
-                Err(PrincipalError::BadUsername),
-                "{name:?}"
-            );
-        }
-        assert_eq!(
-            User::new("bob", " ", Role::Officer, String::new()),
-            Err(PrincipalError::BadOrganisation)
-        );
-        assert_eq!(p, Principals::default(), "nothing applied");
-    }
-
-    /// Penetration test: an ORI from Arizona registered as a California
-    /// public agency received an export; organisation names carried
-    /// zero-width and bidi characters.
-    #[test]
-    fn agencies_and_organisations_are_what_they_claim_to_be() {
-        let arizona = Agency {
-            ori: "AZ0070001".into(),
-            name: "Mesa PD".into(),
-            california_public_agency: true,
-        };
-        let err = arizona.validate().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "record agency:AZ0070001 is not a valid principal: only an agency with a California ORI (CA...) can be a California public agency"
-        );
-        let not_shared = Agency {
-            california_public_agency: false,
-            ..arizona
-        };
-        assert_eq!(not_shared.validate(), Ok(()), "known, but never sent data");
-        for org in ["RSO\u{200B}", "R\u{202E}OS", "R\nSO", "\u{2066}RSO"] {
-            assert_eq!(
-                User::new("bob", org, Role::Officer, String::new()),
-                Err(PrincipalError::BadOrganisation),
-                "{org:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn lists_are_registered_by_id_with_one_owner_and_category() {
-        use crate::hotlist::Category;
-        let mut p = Principals::default();
-        let amber = ListRegistration {
-            list_id: "amber-ca".into(),
-            organisation: "CA DOJ".into(),
-            category: Category::Amber,
-        };
-        let (key, value) = amber.record();
-        assert_eq!(key, "list:amber-ca");
-        p.apply(&key, Some(&value)).unwrap();
-        assert_eq!(p.list("amber-ca"), Some(&amber));
-        assert!(matches!(
-            p.apply("list:other", Some(&value)),
-            Err(PrincipalError::BadRecord { .. })
-        ));
-        let hostile = ListRegistration {
-            list_id: "#list".into(),
-            ..amber.clone()
-        };
-        assert!(matches!(
-            p.apply("list:#list", Some(&serde_json::to_vec(&hostile).unwrap())),
-            Err(PrincipalError::BadRecord { .. })
-        ));
-        p.apply("list:amber-ca", None).unwrap();
-        assert_eq!(p.lists().count(), 0);
-    }
-
-    /// Penetration test: a grant to a non-existent grantee expiring in
-    /// 9999 was accepted, and one with scope `manage_users` too.
-    #[test]
-    fn grants_are_bounded_in_scope_time_and_grantee() {
-        let mut p = Principals::default();
-        for (name, role) in [("acme", Role::Contractor), ("deputy", Role::Officer)] {
-            let (key, value) = user(name, role).record();
-            p.apply(&key, Some(&value)).unwrap();
-        }
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let good = Grant {
-            grantee: "acme".into(),
-            document_ref: "CM-2026-114".into(),
-            scope: vec![Action::SearchReads],
-            expires_at: now + Duration::from_secs(7 * 86_400),
-            revoked: false,
-        };
-        assert_eq!(p.check_new_grant(&good, now), Ok(()));
-        let cases = [
-            Grant {
-                grantee: "nobody".into(),
-                ..good.clone()
-            },
-            Grant {
-                grantee: "deputy".into(),
-                ..good.clone()
-            },
-            Grant {
-                scope: vec![Action::ManageUsers],
-                ..good.clone()
-            },
-            Grant {
-                scope: vec![],
-                ..good.clone()
-            },
-            Grant {
-                expires_at: now + Duration::from_secs(31 * 86_400),
-                ..good.clone()
-            },
-            Grant {
-                expires_at: now,
-                ..good.clone()
-            },
-            Grant {
-                document_ref: "\u{202E}x".into(),
-                ..good.clone()
-            },
-        ];
-        for grant in cases {
-            assert!(
-                matches!(p.check_new_grant(&grant, now), Err(PrincipalError::BadGrant(_))),
-                "{grant:?}"
-            );
-        }
-        let forged = Grant {
-            scope: vec![Action::ManageUsers],
-            ..good
-        };
-        assert!(matches!(
-            p.apply("grant:g9", Some(&serde_json::to_vec(&forged).unwrap())),
-            Err(PrincipalError::BadRecord { .. })
-        ));
-    }
-}
+#[path = "principals_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::hotlist::{CandidateHit, Category, Hit, MatchKind};
 use crate::normalize::Plate;
 use crate::read::{Location, PlateRead};
+use crate::text::Redacted;
 
 pub mod incident;
 pub mod lifecycle;
@@ -74,8 +75,8 @@ pub struct Alert {
     pub historical: bool,
 }
 
-/// The read that hit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The read that hit. Its `Debug` hides the plates.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertRead {
     pub read_id: Uuid,
     pub camera_id: String,
@@ -90,8 +91,8 @@ pub struct AlertRead {
     pub image_ref: Option<String>,
 }
 
-/// The hotlist entry that was hit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The hotlist entry that was hit. Its `Debug` hides the plate.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEntry {
     pub list_id: String,
     pub entry_id: String,
@@ -103,6 +104,37 @@ pub struct AlertEntry {
     /// NCIC number, agencies and vehicle, when the list gave them.
     #[serde(default)]
     pub details: crate::hotlist::EntryDetails,
+}
+
+impl std::fmt::Debug for AlertRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertRead")
+            .field("read_id", &self.read_id)
+            .field("camera_id", &self.camera_id)
+            .field("captured_at", &self.captured_at)
+            .field("plate_raw", &Redacted(&self.plate_raw))
+            .field("plate", &Redacted(&self.plate))
+            .field("region", &self.region)
+            .field("confidence", &self.confidence)
+            .field("location", &self.location)
+            .field("image_ref", &self.image_ref)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AlertEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertEntry")
+            .field("list_id", &self.list_id)
+            .field("entry_id", &self.entry_id)
+            .field("plate", &Redacted(&self.plate))
+            .field("region", &self.region)
+            .field("category", &self.category)
+            .field("priority", &self.priority)
+            .field("description", &self.description)
+            .field("details", &self.details)
+            .finish()
+    }
 }
 
 /// How the read matched the entry.

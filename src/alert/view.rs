@@ -16,8 +16,9 @@ use crate::hotlist::{Category, MatchKind};
 use crate::read::Location;
 
 /// One incident as the board shows it (the contract of `board.js`, and of
-/// the `incident` server-sent event in docs/SCHEMAS.md).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// the `incident` server-sent event in docs/SCHEMAS.md). Its `Debug` hides
+/// the plates and the words that name them.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct IncidentView {
     pub id: Uuid,
     pub state: AlertState,
@@ -68,6 +69,42 @@ pub struct SightingView {
     pub image_ref: Option<String>,
     /// Another camera than the sighting before: the vehicle moved.
     pub moved: bool,
+}
+
+impl std::fmt::Debug for IncidentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::text::Redacted;
+        f.debug_struct("IncidentView")
+            .field("id", &self.id)
+            .field("state", &self.state)
+            .field("priority", &self.priority)
+            .field("category", &self.category)
+            .field("list_id", &self.list_id)
+            .field("description", &self.description)
+            .field("nic", &self.nic)
+            .field("vehicle", &self.vehicle)
+            .field("read_plate", &Redacted(&self.read_plate))
+            .field("entry_plate", &Redacted(&self.entry_plate))
+            .field("read_diff", &self.read_diff)
+            .field("entry_diff", &self.entry_diff)
+            .field("match_kind", &self.match_kind)
+            .field("match_words", &Redacted(&self.match_words))
+            .field("score", &self.score)
+            .field("region_mismatch", &self.region_mismatch)
+            .field("camera_id", &self.camera_id)
+            .field("location", &self.location)
+            .field("captured_at", &self.captured_at)
+            .field("image_ref", &self.image_ref)
+            .field("historical", &self.historical)
+            .field("sightings", &self.sightings)
+            .field("history", &self.history)
+            .field("decided_by", &self.decided_by)
+            .field("reason", &self.reason)
+            .field("reason_text", &self.reason_text)
+            .field("last_seen", &self.last_seen)
+            .field("reopened", &self.reopened)
+            .finish()
+    }
 }
 
 impl IncidentView {

@@ -31,7 +31,7 @@ use crate::access::principals::{ListRegistration, Principals, User};
 use crate::alert::lifecycle::Transition;
 use crate::config::Config;
 use crate::dispatch::board::Board;
-use crate::hotlist::plan::{UploadOutcome, UploadReport, Uploader};
+use crate::hotlist::plan::{PlateChanges, UploadOutcome, UploadReport, Uploader};
 use crate::hotlist::{Category, HotlistEntry};
 use crate::metrics::Metrics;
 
@@ -140,10 +140,12 @@ impl TopicScan for MemoryScan {
     }
 }
 
-/// Lists and their owners; an upload adds every entry it is given.
+/// Lists, their owners and plates; an upload replaces a list's plates
+/// (every entry counts as added; the plates it no longer has as removed).
 #[derive(Default)]
 pub struct MemoryHotlists {
     pub owners: Mutex<HashMap<String, String>>,
+    pub plates: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl HotlistUpload for MemoryHotlists {
@@ -160,10 +162,20 @@ impl HotlistUpload for MemoryHotlists {
         let outcome = if uploader.enforce_owner && owner.as_str() != uploader.organisation {
             UploadOutcome::NotOwner { owner: owner.clone() }
         } else {
+            let new: Vec<String> = entries.iter().map(|e| e.plate.to_string()).collect();
+            let old = self
+                .plates
+                .lock()
+                .unwrap()
+                .insert(list_id.to_owned(), new.clone())
+                .unwrap_or_default();
+            let removed: Vec<String> = old.into_iter().filter(|p| !new.contains(p)).collect();
             // As if each upload's new entries matched one retained read.
             UploadOutcome::Done(UploadReport {
                 added: entries.len(),
+                removed: removed.len(),
                 historical_alerts: 1,
+                plates: PlateChanges { added: new, removed },
                 ..UploadReport::default()
             })
         };
@@ -206,6 +218,12 @@ pub fn start_time() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
 }
 
+/// The day the seeded officers were trained: about half a year before
+/// [`start_time`] (2027-01-15).
+pub fn trained_on() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 7, 1).expect("a date")
+}
+
 fn seeded_hash() -> String {
     static HASH: OnceLock<String> = OnceLock::new();
     HASH.get_or_init(|| hash_password(PASSWORD).expect("hashes")).clone()
@@ -233,7 +251,13 @@ fn seeded_principals() -> Principals {
             "doj.feed" => "CA DOJ",
             _ => "Test Org",
         };
-        let (key, value) = User::new(name, organisation, role, seeded_hash()).unwrap().record();
+        let user = User::new(name, organisation, role, seeded_hash()).unwrap();
+        // Officers are sworn and were trained half a year before the clock starts.
+        let user = match role {
+            Role::Officer => user.with_prerequisites(true, Some(trained_on()), None),
+            _ => user,
+        };
+        let (key, value) = user.record();
         principals.apply(&key, Some(&value)).unwrap();
     }
     for (id, grantee, expires_at) in [

@@ -11,7 +11,9 @@
 //! ([`super::limits`]), and only then calls the handler with the
 //! [`Session`]. A session is checked against the user as the principals
 //! are now on every request: a deleted, disabled, demoted or moved user's
-//! session ends.
+//! session ends, an expired account's too (403), and an officer who is not
+//! sworn or not currently trained is refused searches and exports (403,
+//! [`crate::access::prerequisites`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +25,8 @@ use axum::response::Response;
 
 use super::state::{Access, ApiError, ApiState, Session, CSRF_HEADER, SESSION_COOKIE};
 use super::{routes, session};
-use crate::access::auth::authorize;
+use crate::access::auth::{authorize, Action};
+use crate::access::prerequisites::PrerequisiteError;
 use crate::access::sessions;
 
 /// Security headers on every response, whatever route or error made it:
@@ -129,6 +132,20 @@ pub async fn authorize_request(
             return Err(ApiError::Forbidden);
         }
     }
+    let action = match access {
+        Access::Action(action) => Some(action),
+        _ => None,
+    };
+    if let Err(unmet) = prerequisites(&state, &session, action) {
+        if matches!(unmet, PrerequisiteError::AccountExpired(_)) {
+            session::end_sessions(&state, vec![sessions::digest(&session.token)]).await;
+        }
+        let terms = vec![format!("{} {}", request.method(), path), unmet.to_string()];
+        state
+            .record(state.event(&session, "access_denied", client, terms))
+            .await?;
+        return Err(ApiError::Refused(unmet.to_string()));
+    }
     request.extensions_mut().insert(session);
     // A large upload is read whole: only a few at once.
     let _slot = match routes::rules()
@@ -139,6 +156,18 @@ pub async fn authorize_request(
         _ => None,
     };
     Ok(next.run(request).await)
+}
+
+/// The session's user's prerequisites for `action` as the principals are
+/// now: an account not expired; for an officer's search or export, sworn
+/// and currently trained.
+fn prerequisites(state: &ApiState, session: &Session, action: Option<Action>) -> Result<(), PrerequisiteError> {
+    let today = chrono::DateTime::<chrono::Utc>::from(state.now()).date_naive();
+    let principals = state.principals.read().expect("principals lock");
+    match principals.user(&session.username) {
+        Some(user) => user.check_prerequisites(action, today, state.config.access.training_valid_days),
+        None => Ok(()), // a deleted user's session has already ended in session_of
+    }
 }
 
 /// The audit event of a request refused for want of a live session.

@@ -14,7 +14,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 
 use super::state::{ApiError, ApiState, Session};
-use crate::access::audit::check_reason;
+use crate::access::audit::{check_reason, upload_terms};
 use crate::access::auth::Role;
 use crate::access::principals::ListRegistration;
 use crate::hotlist::feed::{self, FeedOptions, Format};
@@ -103,14 +103,13 @@ pub async fn upload_hotlist(
     let outcome = state.stores.hotlists.upload(&list_id, &entries, uploader).await?;
     match outcome {
         UploadOutcome::Done(report) => {
+            // Historical hits go to dispatch and a metric, never back to
+            // the uploader: that a plate was seen is not theirs to learn.
             state.metrics.historical_alerts.inc_by(report.historical_alerts as u64);
-            event.query_terms.push(format!(
-                "added={} changed={} removed={}",
-                report.added, report.changed, report.removed
-            ));
+            event.truncated |= !upload_terms(&mut event.query_terms, &report);
             event.result_count = Some(entries.len() as u64);
             state.record(event).await?;
-            Ok(Json(serde_json::json!({ "list": list_id, "report": report })))
+            Ok(Json(serde_json::json!({ "list": list_id, "report": report.counts() })))
         }
         UploadOutcome::NotOwner { .. } => {
             event.action = "hotlist_upload_refused".into();

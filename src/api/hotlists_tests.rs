@@ -91,9 +91,10 @@ async fn an_upload_needs_a_format_and_a_reason() {
     assert_eq!(upload.query_terms[..2], ["list=doj-stolen", "reason=fixes"]);
 }
 
-/// Historical alerts an upload raised are counted in the metrics.
+/// Historical alerts an upload raised are counted in the metrics, and
+/// never told to the uploader: the answer holds entry counts only.
 #[tokio::test]
-async fn historical_alerts_of_uploads_are_counted() {
+async fn historical_alerts_of_uploads_are_counted_but_never_told_to_the_uploader() {
     let api = Harness::new();
     let feed = api.token("doj.feed").await;
     for _ in 0..2 {
@@ -101,6 +102,67 @@ async fn historical_alerts_of_uploads_are_counted() {
             .call("POST", DOJ, Some(&feed), Some("LIC/ABC123.LIS/CA.NIC/V1\n"))
             .await;
         assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({
+                "list": "doj-stolen",
+                "report": { "added": 1, "changed": 0, "removed": 0, "unchanged": 0 }
+            })
+        );
     }
     assert_eq!(api.state.metrics.historical_alerts.get(), 2);
+}
+
+/// The audit record of an upload lists the plates it added and removed,
+/// after their counts.
+#[tokio::test]
+async fn an_upload_is_audited_with_the_plates_added_and_removed() {
+    let api = Harness::new();
+    let feed = api.token("doj.feed").await;
+    let first = "LIC/ABC123.LIS/CA.NIC/V1\nLIC/7XYZ999.LIS/CA.NIC/V2\n";
+    assert_eq!(api.call("POST", DOJ, Some(&feed), Some(first)).await.0, 200);
+    let second = "LIC/ABC123.LIS/CA.NIC/V1\nLIC/8JKL111.LIS/CA.NIC/V3\n";
+    assert_eq!(api.call("POST", DOJ, Some(&feed), Some(second)).await.0, 200);
+    let upload = api.audit.last().unwrap();
+    assert_eq!(upload.action, "hotlist_upload");
+    assert_eq!(
+        upload.query_terms,
+        [
+            "list=doj-stolen",
+            "reason=nightly DOJ extract",
+            "added_count=2",
+            "removed_count=1",
+            "changed_count=0",
+            "added=ABC123,8JKL111",
+            "removed=7XYZ999"
+        ]
+    );
+    assert!(!upload.truncated);
+}
+
+/// A big upload keeps its counts and as many plates as the bounds allow,
+/// and is flagged truncated.
+#[tokio::test]
+async fn a_big_upload_is_audited_as_completely_as_the_bounds_allow() {
+    use crate::access::audit::bounds;
+    let api = Harness::new();
+    let feed = api.token("doj.feed").await;
+    let file: String = (0..2000).map(|i| format!("LIC/7AB{i:04}.LIS/CA.NIC/V{i}\n")).collect();
+    let (status, body) = api.call("POST", DOJ, Some(&feed), Some(&file)).await;
+    assert_eq!(status, 200, "{body}");
+    let upload = api.audit.last().unwrap();
+    assert!(upload.truncated);
+    assert_eq!(upload.query_terms.len(), bounds::TERMS);
+    assert_eq!(
+        upload.query_terms[2..5],
+        ["added_count=2000", "removed_count=0", "changed_count=0"]
+    );
+    let listed: Vec<&str> = upload.query_terms[5..]
+        .iter()
+        .flat_map(|t| t.strip_prefix("added=").unwrap().split(','))
+        .collect();
+    // 11 terms of 63 plates each, in upload order.
+    assert_eq!(listed.len(), 11 * 63);
+    assert_eq!(listed[..2], ["7AB0000", "7AB0001"]);
+    assert_eq!(listed[listed.len() - 1], "7AB0692");
 }

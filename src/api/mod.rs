@@ -39,3 +39,5 @@ mod fakes;
 mod pentest_auth_tests;
 #[cfg(test)]
 mod pentest_data_tests;
+#[cfg(test)]
+mod prerequisites_tests;

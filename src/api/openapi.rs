@@ -178,8 +178,10 @@ fn error_response(status: u16, access: Access) -> Value {
             "no session, an unknown one or an expired one",
             json!({ "application/json": error }),
         ),
+        403 if access == Access::Public => ("the account has expired", json!({ "application/json": error })),
         403 => (
-            "not allowed: the role (or a grant) does not allow it, the policy refuses it, or a cookie session \
+            "not allowed: the role (or a grant) does not allow it, the policy refuses it (an expired account; \
+             an officer's search or export without sworn status or current training), or a cookie session \
              did not echo its CSRF token",
             json!({ "application/json": error }),
         ),
@@ -194,8 +196,9 @@ fn error_response(status: u16, access: Access) -> Value {
             json!({ "text/plain": text }),
         ),
         422 => (
-            "the JSON body does not have the required shape",
-            json!({ "text/plain": text }),
+            "the JSON body does not have the required shape (plain text), or breaks a rule of the policy \
+             (JSON; e.g. an agency outside California marked a California public agency)",
+            json!({ "application/json": error, "text/plain": text }),
         ),
         429 => (
             "too many failed logins; try again later",
@@ -247,11 +250,13 @@ fn schemas() -> Value {
             "expires_at": { "type": "string", "format": "date-time" } })),
         "Whoami": object(&["username", "organisation", "role", "csrf_token"], json!({
             "username": string(), "organisation": string(), "role": r("Role"), "csrf_token": string() })),
-        "User": object(&["username", "organisation", "role", "disabled"], json!({
-            "username": string(), "organisation": string(), "role": r("Role"), "disabled": { "type": "boolean" } })),
+        "User": object(&["username", "organisation", "role", "disabled", "sworn", "trained_on", "expires_on"], json!({
+            "username": string(), "organisation": string(), "role": r("Role"), "disabled": { "type": "boolean" },
+            "sworn": { "type": "boolean" }, "trained_on": nullable(json!({ "type": "string", "format": "date" })),
+            "expires_on": nullable(json!({ "type": "string", "format": "date" })) })),
         "Agency": object(&["ori", "name", "california_public_agency"], json!({
-            "ori": { "type": "string", "pattern": "^[A-Z0-9]{9}$",
-                "description": "NCIC ORI; a California public agency's starts with CA" },
+            "ori": { "type": "string", "pattern": "^(A[LKZRS]|C[AOT]|D[EC]|FL|G[AU]|HI|I[DLNA]|K[SY]|LA|M[EDAINSOTP]|N[EVHJMYCD]|O[HKR]|P[AR]|RI|S[CD]|T[NX]|UT|V[TAI]|W[AVIY])[A-Z0-9]{7}$",
+                "description": "NCIC ORI: a US state or territory postal code and 7 letters or digits; a California public agency's starts with CA" },
             "name": name(2, 200),
             "california_public_agency": { "type": "boolean" } })),
         "Alert": object(&["schema", "alert_id", "read", "entry", "match"], json!({
@@ -270,10 +275,12 @@ fn schemas() -> Value {
             "sessions": { "type": "integer", "minimum": 0 } })),
         "ListRegistration": object(&["list_id", "organisation", "category"], json!({
             "list_id": id(), "organisation": string(), "category": r("Category") })),
-        "UploadReport": object(&["added", "changed", "removed", "unchanged", "historical_alerts"], json!({
+        // Entry counts only: whether retained reads hit the new entries is
+        // for dispatch, never told to the uploader.
+        "UploadReport": json!({ "type": "object", "required": ["added", "changed", "removed", "unchanged"],
+            "additionalProperties": false, "properties": {
             "added": { "type": "integer", "minimum": 0 }, "changed": { "type": "integer", "minimum": 0 },
-            "removed": { "type": "integer", "minimum": 0 }, "unchanged": { "type": "integer", "minimum": 0 },
-            "historical_alerts": { "type": "integer", "minimum": 0 } })),
+            "removed": { "type": "integer", "minimum": 0 }, "unchanged": { "type": "integer", "minimum": 0 } } }),
         "AuditRecord": object(&["seq", "at", "username", "organisation", "action", "query_terms", "client_addr",
             "prev_hash", "hash"], json!({
             "seq": { "type": "integer", "minimum": 0 }, "at": { "type": "string", "format": "date-time" },
@@ -292,6 +299,15 @@ mod tests {
 
     use super::*;
     use crate::api::fakes::Harness;
+
+    /// The upload's answer, as documented, says nothing of historical hits.
+    #[test]
+    fn the_upload_report_is_entry_counts_only() {
+        let report = &document()["components"]["schemas"]["UploadReport"];
+        let names: Vec<&String> = report["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["added", "changed", "removed", "unchanged"]);
+        assert_eq!(report["additionalProperties"], false);
+    }
 
     #[test]
     fn every_route_is_documented_and_every_entry_names_a_route() {

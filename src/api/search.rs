@@ -16,9 +16,9 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::state::{ApiError, ApiState, Session};
-use crate::access::audit::{self, AuditEvent, AuditRecord};
+use crate::access::audit::{self, bounds, packed_terms, AuditEvent, AuditRecord};
 use crate::access::auth::Action;
-use crate::access::principals::Agency;
+use crate::access::principals::{Agency, PrincipalError};
 use crate::alert::Alert;
 use crate::normalize::{normalize, Plate};
 
@@ -213,7 +213,16 @@ pub async fn add_agency(
     Extension(session): Extension<Session>,
     Json(agency): Json<Agency>,
 ) -> Result<StatusCode, ApiError> {
-    agency.validate().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if let Err(e) = agency.validate() {
+        let terms = vec![format!("ori={}", agency.ori), format!("error={e}")];
+        state
+            .record(state.event(&session, "agency_refused", client, terms))
+            .await?;
+        return Err(match e {
+            PrincipalError::NotCalifornian(_) => ApiError::Unprocessable(e.to_string()),
+            _ => ApiError::BadRequest(e.to_string()),
+        });
+    }
     let value = serde_json::to_vec(&agency).expect("agencies serialize");
     state.publish(&format!("agency:{}", agency.ori), Some(&value)).await?;
     let terms = vec![
@@ -239,7 +248,11 @@ pub struct ExportResponse {
     alerts: Vec<Alert>,
 }
 
-/// Shares the alerts for a plate with a registered California public agency.
+/// Shares the alerts for a plate with a registered California public
+/// agency. The audit record names the requesting user, the receiving
+/// agency (ORI and name), the plate, how many alerts were sent and their
+/// ids (`alerts=<id>,<id>`, as many as the bounds hold; flagged truncated
+/// if not all).
 pub async fn export(
     State(state): State<Arc<ApiState>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -267,10 +280,20 @@ pub async fn export(
         ));
     };
     let plate = plate_of(&request.plate)?;
-    let terms = vec![format!("agency={}", agency.ori), format!("plate={plate}")];
+    let mut terms = vec![
+        format!("agency={}", agency.ori),
+        format!("agency_name={}", agency.name),
+        format!("plate={plate}"),
+    ];
     let found = alerts_for(&state, plate, &session.organisation).await;
     let alerts = unless_failed(&state, &session, client, "export", &terms, &request.purpose, found).await?;
-    let event = searched(&state, &session, client, "export", terms, request.purpose, alerts.len());
+    // The records sent: their count, then their ids as far as the bounds allow.
+    terms.push(format!("sent_count={}", alerts.len()));
+    let ids: Vec<String> = alerts.iter().map(|a| a.alert_id.to_string()).collect();
+    let (listed, complete) = packed_terms(&[("alerts", &ids)], bounds::TERMS - terms.len());
+    terms.extend(listed);
+    let mut event = searched(&state, &session, client, "export", terms, request.purpose, alerts.len());
+    event.truncated |= !complete;
     state.record(event).await?;
     Ok(Json(ExportResponse { agency, alerts }))
 }

@@ -10,25 +10,38 @@ use crate::pipeline::{Outcome, Processor};
 
 /// One read and its alert, on the harness's reads and alerts topics.
 fn seed_alert(api: &Harness) {
+    seed_alerts(api, 1);
+}
+
+/// `n` reads of 7ABC123, each hitting list `rso` once.
+fn seed_alerts(api: &Harness, n: usize) {
     let list = "entry_id,list_id,plate,region,category\ne1,rso,7ABC123,CA,stolen_vehicle\n";
     let matcher = LiveMatcher::new(
         load_csv(list.as_bytes(), CsvLimits::default()).unwrap(),
         TolerancePolicy::default(),
     );
-    let read = crate::sample::read_json(
-        uuid::Uuid::new_v4(),
-        "cam-1",
-        "2026-11-27T03:00:00-08:00",
-        "7abc-123",
-        Some("CA"),
-    );
-    let Outcome::Alerts(alerts) = Processor::new(Arc::new(matcher), 65536).process(&read) else {
-        panic!("the read hits");
-    };
+    let mut processor = Processor::new(Arc::new(matcher), 65536);
+    let mut reads = Vec::new();
+    let mut alerts = Vec::new();
+    for _ in 0..n {
+        let read = crate::sample::read_json(
+            uuid::Uuid::new_v4(),
+            "cam-1",
+            "2026-11-27T03:00:00-08:00",
+            "7abc-123",
+            Some("CA"),
+        );
+        let Outcome::Alerts(hits) = processor.process(&read) else {
+            panic!("the read hits");
+        };
+        alerts.push(hits[0].payload.clone());
+        reads.push(read);
+    }
+    reads.push(b"not a read".to_vec());
     let topics = &api.state.config.topics;
     let mut scan = api.scan.topics.lock().unwrap();
-    scan.insert(topics.reads.clone(), vec![read, b"not a read".to_vec()]);
-    scan.insert(topics.alerts.clone(), vec![alerts[0].payload.clone()]);
+    scan.insert(topics.reads.clone(), reads);
+    scan.insert(topics.alerts.clone(), alerts);
 }
 
 #[tokio::test]
@@ -166,6 +179,20 @@ async fn exports_go_only_to_registered_california_public_agencies() {
     let shared: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(shared["agency"]["ori"], "CA0330000");
     assert_eq!(shared["alerts"].as_array().unwrap().len(), 1);
+    // The audit record: who asked, who received, what was sent.
+    let sent = api.audit.last().unwrap();
+    assert_eq!((sent.action.as_str(), sent.username.as_str()), ("export", "deputy"));
+    assert_eq!(
+        sent.query_terms,
+        [
+            "agency=CA0330000".to_string(),
+            "agency_name=Riverside County DA".into(),
+            "plate=7ABC123".into(),
+            "sent_count=1".into(),
+            format!("alerts={}", shared["alerts"][0]["alert_id"].as_str().unwrap()),
+        ]
+    );
+    assert_eq!((sent.result_count, sent.truncated), (Some(1), false));
 
     let (status, register) = api.call("GET", "/api/sharing", Some(&manager), None).await;
     assert_eq!(status, 200);
@@ -180,6 +207,81 @@ async fn exports_go_only_to_registered_california_public_agencies() {
     assert_eq!(
         serde_json::from_str::<Vec<serde_json::Value>>(&agencies).unwrap().len(),
         2
+    );
+}
+
+/// Issue 12: an export of more records than the audit bounds can list
+/// keeps its count and as many ids as fit, and is flagged truncated.
+#[tokio::test]
+async fn a_big_export_is_audited_with_its_count_and_as_many_ids_as_fit() {
+    use crate::access::audit::bounds;
+    let api = Harness::new();
+    seed_alerts(&api, 200);
+    let manager = api.token("manager").await;
+    let riverside = r#"{"ori":"CA0330000","name":"Riverside County DA","california_public_agency":true}"#;
+    assert_eq!(
+        api.call("POST", "/api/agencies", Some(&manager), Some(riverside))
+            .await
+            .0,
+        201
+    );
+    let deputy = api.token("deputy").await;
+    let export = format!(r#"{{"agency_ori":"CA0330000","plate":"7ABC123","purpose":{PURPOSE}}}"#);
+    let (status, body) = api.call("POST", "/api/exports", Some(&deputy), Some(&export)).await;
+    assert_eq!(status, 200);
+    let shared: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let sent_ids: Vec<&str> = shared["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alert_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent_ids.len(), 200);
+    let sent = api.audit.last().unwrap();
+    assert_eq!(sent.query_terms.len(), bounds::TERMS);
+    assert_eq!(sent.query_terms[3], "sent_count=200");
+    let listed: Vec<&str> = sent.query_terms[4..]
+        .iter()
+        .flat_map(|t| t.strip_prefix("alerts=").unwrap().split(','))
+        .collect();
+    // 12 terms of 13 ids (36 characters and a comma) each, in the order sent.
+    assert_eq!(listed, sent_ids[..12 * 13]);
+    assert_eq!((sent.result_count, sent.truncated), (Some(200), true));
+}
+
+/// Issue 12: an ORI is checked, and an agency outside California is never
+/// registered as a California public agency; each refusal is audited.
+#[tokio::test]
+async fn agencies_are_registered_only_with_a_valid_ori_and_california_only_if_californian() {
+    let api = Harness::new();
+    let manager = api.token("manager").await;
+    let nevada = r#"{"ori":"NV0020000","name":"Las Vegas Metro PD","california_public_agency":true}"#;
+    let (status, body) = api.call("POST", "/api/agencies", Some(&manager), Some(nevada)).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({ "error": "agency NV0020000 is not Californian: only an agency whose ORI begins with CA can be a California public agency" })
+    );
+    let refused = api.audit.last().unwrap();
+    assert_eq!(refused.action, "agency_refused");
+    assert_eq!(refused.query_terms[0], "ori=NV0020000");
+    for ori in ["ZZ0020000", "CA03300", "ca0330000"] {
+        let malformed = format!(r#"{{"ori":"{ori}","name":"Somewhere PD","california_public_agency":false}}"#);
+        let (status, body) = api
+            .call("POST", "/api/agencies", Some(&manager), Some(&malformed))
+            .await;
+        assert_eq!(status, 400, "{ori}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"],
+            format!("ORI \"{ori}\" is invalid: an ORI is exactly 9 characters of A-Z and 0-9, the first two a US state or territory postal code (e.g. CA0330000)")
+        );
+    }
+    assert_eq!(api.audit.count("agency_refused"), 4);
+    assert!(api.principals.written_principals().is_empty(), "nothing registered");
+    let known = r#"{"ori":"NV0020000","name":"Las Vegas Metro PD","california_public_agency":false}"#;
+    assert_eq!(
+        api.call("POST", "/api/agencies", Some(&manager), Some(known)).await.0,
+        201
     );
 }
 

@@ -4,7 +4,8 @@
 //! against its (username, address) pair before checking the password
 //! ([`crate::access::lockout`]), checks the argon2id hash through the
 //! bounded password gate ([`super::limits`]; an unknown user costs as much
-//! as a known one), and audits success, failure and delay. A session
+//! as a known one), refuses an expired account (403) even with the right
+//! password, and audits success, failure, refusal and delay. A session
 //! is a random bearer token, also set as a Secure, HttpOnly, SameSite=Strict
 //! cookie for browsers, which must echo its CSRF token on every change.
 //! Every instance knows every session: a login is on the principals topic
@@ -111,6 +112,15 @@ pub async fn login(
     };
     state.lockout.lock().expect("lockout lock").succeeded(&username, addr);
     forgive(&state, &pair).await;
+    // The password is right, but an expired account may not log in.
+    let today = chrono::DateTime::<chrono::Utc>::from(now).date_naive();
+    if let Err(expired) = user.check_account(today) {
+        let terms = vec!["POST /api/login".into(), expired.to_string()];
+        state
+            .record(event("access_denied", Some(user.role), user.organisation, terms))
+            .await?;
+        return Err(ApiError::Refused(expired.to_string()));
+    }
     let token = random_token();
     let record = SessionRecord {
         username: user.username.clone(),

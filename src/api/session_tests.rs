@@ -125,3 +125,23 @@ async fn browser_sessions_need_the_csrf_token_on_every_change() {
         201
     );
 }
+
+/// A session's `Debug` never shows its token or CSRF token.
+#[tokio::test]
+async fn the_debug_of_a_session_hides_its_tokens() {
+    let api = Harness::new();
+    let token = api.token("deputy").await;
+    let record = {
+        let principals = api.state.principals.read().unwrap();
+        let digest = crate::access::sessions::digest(&token);
+        principals.logins.session(&digest).unwrap().clone()
+    };
+    let session = crate::api::state::Session::of(&token, &record);
+    for shown in [format!("{session:?}"), format!("{session:#?}")] {
+        assert!(
+            !shown.contains(&token) && !shown.contains(&session.csrf_token),
+            "{shown}"
+        );
+        assert!(shown.contains("deputy"), "{shown}");
+    }
+}

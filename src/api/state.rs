@@ -52,6 +52,10 @@ pub enum ApiError {
     /// with an agency that may not receive ALPR data).
     #[error("{0}")]
     Refused(String),
+    /// Well-formed, but a rule of the policy refuses what it says (an
+    /// agency outside California marked a California public agency): 422.
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("not found")]
     NotFound,
     /// Someone else changed it first (a dispatcher's decision that lost).
@@ -79,6 +83,7 @@ impl IntoResponse for ApiError {
                 return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
             }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -137,8 +142,8 @@ pub const SESSION_COOKIE: &str = "hm_session";
 /// The header a browser request must echo the session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// A logged-in user.
-#[derive(Debug, Clone)]
+/// A logged-in user. Its `Debug` hides the token and the CSRF token.
+#[derive(Clone)]
 pub struct Session {
     pub token: String,
     /// Echoed in the `X-CSRF-Token` header by browser (cookie) requests.
@@ -160,6 +165,19 @@ impl Session {
             role: record.role,
             expires_at: record.expires_at,
         }
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &crate::text::Redacted(&self.token))
+            .field("csrf_token", &crate::text::Redacted(&self.csrf_token))
+            .field("username", &self.username)
+            .field("organisation", &self.organisation)
+            .field("role", &self.role)
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 

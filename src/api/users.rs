@@ -7,7 +7,9 @@
 //! name; a change or disabling ends their sessions. A grant is checked by
 //! [`crate::access::principals::Principals::check_new_grant`]: contractor
 //! actions only, at most 30 days, to an existing contractor. Secrets never
-//! come back.
+//! come back. A user carries the policy's prerequisites (`sworn`,
+//! `trained_on`, `expires_on`; [`crate::access::prerequisites`]), set when
+//! added and kept by a change that does not name them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,11 +17,12 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::state::{ApiError, ApiState, Session};
 use crate::access::auth::{self, Action, Grant, Role};
+use crate::access::prerequisites;
 use crate::access::principals::{check_username, User};
 
 #[derive(Serialize)]
@@ -28,6 +31,9 @@ pub struct UserView {
     organisation: String,
     role: Role,
     disabled: bool,
+    sworn: bool,
+    trained_on: Option<NaiveDate>,
+    expires_on: Option<NaiveDate>,
 }
 
 pub async fn list_users(
@@ -45,6 +51,9 @@ pub async fn list_users(
             organisation: u.organisation.clone(),
             role: u.role,
             disabled: u.disabled,
+            sworn: u.sworn,
+            trained_on: u.trained_on,
+            expires_on: u.expires_on,
         })
         .collect();
     let mut event = state.event(&session, "list_users", client, Vec::new());
@@ -59,6 +68,15 @@ pub struct NewUser {
     organisation: String,
     role: Role,
     password: String,
+    /// A sworn officer (an officer searches only if sworn and trained).
+    #[serde(default)]
+    sworn: bool,
+    /// The day of the last ALPR training, not in the future.
+    #[serde(default)]
+    trained_on: Option<NaiveDate>,
+    /// The last day the account may be used; absent: no expiry.
+    #[serde(default)]
+    expires_on: Option<NaiveDate>,
 }
 
 /// Adds a user; an existing name is a conflict (changes go through
@@ -82,10 +100,14 @@ pub async fn add_user(
             new.username, new.username
         )));
     }
-    let user = new_user(&state, &new.username, &new.organisation, new.role, new.password).await?;
+    check_training_date(&state, new.trained_on)?;
+    let user = new_user(&state, &new.username, &new.organisation, new.role, new.password)
+        .await?
+        .with_prerequisites(new.sworn, new.trained_on, new.expires_on);
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
-    let terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    let mut terms = vec![format!("username={}", user.username), format!("role={:?}", user.role)];
+    terms.extend(prerequisite_terms(&user));
     state.record(state.event(&session, "user_added", client, terms)).await?;
     Ok(StatusCode::CREATED)
 }
@@ -98,6 +120,15 @@ pub struct ChangedUser {
     /// Re-enables a disabled user when true; absent or false keeps them disabled.
     #[serde(default)]
     enable: bool,
+    /// Absent keeps the user's sworn status.
+    #[serde(default)]
+    sworn: Option<bool>,
+    /// Absent keeps the user's training date.
+    #[serde(default)]
+    trained_on: Option<NaiveDate>,
+    /// Absent keeps the user's expiry.
+    #[serde(default)]
+    expires_on: Option<NaiveDate>,
 }
 
 /// Changes an existing user's organisation, role and password. Their
@@ -116,21 +147,45 @@ pub async fn change_user(
         .user(&username)
         .cloned()
         .ok_or(ApiError::NotFound)?;
-    let mut user = new_user(&state, &username, &changed.organisation, changed.role, changed.password).await?;
+    check_training_date(&state, changed.trained_on)?;
+    let mut user = new_user(&state, &username, &changed.organisation, changed.role, changed.password)
+        .await?
+        .with_prerequisites(
+            changed.sworn.unwrap_or(existing.sworn),
+            changed.trained_on.or(existing.trained_on),
+            changed.expires_on.or(existing.expires_on),
+        );
     user.disabled = existing.disabled && !changed.enable;
     let (key, value) = user.record();
     state.publish(&key, Some(&value)).await?;
     super::session::end_sessions_of(&state, &user.username).await;
-    let terms = vec![
+    let mut terms = vec![
         format!("username={}", user.username),
         format!("role={:?}", user.role),
         format!("was={:?}/{}", existing.role, existing.organisation),
         format!("disabled={}", user.disabled),
     ];
+    terms.extend(prerequisite_terms(&user));
     state
         .record(state.event(&session, "user_changed", client, terms))
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses (400) a training date in the future.
+fn check_training_date(state: &ApiState, trained_on: Option<NaiveDate>) -> Result<(), ApiError> {
+    let today = DateTime::<Utc>::from(state.now()).date_naive();
+    prerequisites::check_training_date(trained_on, today).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// The audit terms of a user's prerequisites.
+fn prerequisite_terms(user: &User) -> [String; 3] {
+    let day = |d: Option<NaiveDate>| d.map_or_else(|| "none".to_owned(), |d| d.to_string());
+    [
+        format!("sworn={}", user.sworn),
+        format!("trained_on={}", day(user.trained_on)),
+        format!("expires_on={}", day(user.expires_on)),
+    ]
 }
 
 /// A checked user with a freshly hashed password (through the password gate).

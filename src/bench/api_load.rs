@@ -275,6 +275,8 @@ async fn seed(config: &Config) -> Result<(), BenchError> {
         records.push(
             User::new(name, organisation, role, hash.clone())
                 .map_err(error)?
+                // The officer is sworn and trained today, as searching requires.
+                .with_prerequisites(role == Role::Officer, Some(chrono::Utc::now().date_naive()), None)
                 .record(),
         );
     }

@@ -267,8 +267,9 @@ fn details_of(record: &csv::ByteRecord, header: &csv::StringRecord, line: u64) -
     Ok(details)
 }
 
-/// The text fields of one entry, however the file laid them out.
-#[derive(Debug, Default)]
+/// The text fields of one entry, however the file laid them out. Its
+/// `Debug` hides the plate.
+#[derive(Default)]
 pub(crate) struct RawEntry<'a> {
     pub entry_id: &'a str,
     pub list_id: &'a str,
@@ -280,6 +281,22 @@ pub(crate) struct RawEntry<'a> {
     /// RFC 3339; empty or absent for no expiry.
     pub expires_at: Option<&'a str>,
     pub details: EntryDetails,
+}
+
+impl std::fmt::Debug for RawEntry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawEntry")
+            .field("entry_id", &self.entry_id)
+            .field("list_id", &self.list_id)
+            .field("plate", &crate::text::Redacted(self.plate))
+            .field("category", &self.category)
+            .field("region", &self.region)
+            .field("priority", &self.priority)
+            .field("description", &self.description)
+            .field("expires_at", &self.expires_at)
+            .field("details", &self.details)
+            .finish()
+    }
 }
 
 /// Validates the fields of one row into an entry; `line` locates errors.

@@ -14,7 +14,7 @@
 //! logging, because it runs once per read.
 
 pub mod confusion;
-mod csv;
+pub(crate) mod csv;
 pub mod feed;
 pub mod index;
 pub mod live;

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use super::csv::{build_entry, RawEntry};
 use super::{EntryDetails, HotlistEntry, RowError};
 
-/// An entry as stored on the topic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An entry as stored on the topic. Its `Debug` hides the plate.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryRecord {
     pub entry_id: String,
     pub list_id: String,
@@ -32,6 +32,22 @@ pub struct EntryRecord {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub details: EntryDetails,
+}
+
+impl std::fmt::Debug for EntryRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntryRecord")
+            .field("entry_id", &self.entry_id)
+            .field("list_id", &self.list_id)
+            .field("plate", &crate::text::Redacted(&self.plate))
+            .field("region", &self.region)
+            .field("category", &self.category)
+            .field("priority", &self.priority)
+            .field("description", &self.description)
+            .field("expires_at", &self.expires_at)
+            .field("details", &self.details)
+            .finish()
+    }
 }
 
 impl EntryRecord {
@@ -89,8 +105,9 @@ pub enum UploadOutcome {
     },
 }
 
-/// What an upload changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+/// What an upload changed. Not serialized: the uploader is answered with
+/// [`UploadReport::counts`] only, which says nothing of sightings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UploadReport {
     pub added: usize,
     pub changed: usize,
@@ -98,8 +115,52 @@ pub struct UploadReport {
     pub unchanged: usize,
     /// Alerts raised by checking retained reads against entries that match
     /// differently than before (new plates, states, categories); only
-    /// (read, entry) pairs that had no alert yet.
+    /// (read, entry) pairs that had no alert yet. Never told to the
+    /// uploader (it would reveal that a plate was seen): dispatch gets the
+    /// alerts, metrics the count.
     pub historical_alerts: usize,
+    /// The plates put on and taken off the list, for the audit record.
+    pub plates: PlateChanges,
+}
+
+impl UploadReport {
+    /// What the uploader is told: entry counts, nothing about sightings.
+    pub fn counts(&self) -> UploadCounts {
+        UploadCounts {
+            added: self.added,
+            changed: self.changed,
+            removed: self.removed,
+            unchanged: self.unchanged,
+        }
+    }
+}
+
+/// The counts an uploader sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct UploadCounts {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+}
+
+/// The plates an upload put on the list (new entries, and the new plate of
+/// an entry whose plate changed) and took off it (removed entries, and the
+/// old plate of an entry whose plate changed), in upload order then key
+/// order. Its `Debug` shows counts, never plate text.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct PlateChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl std::fmt::Debug for PlateChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlateChanges")
+            .field("added", &crate::text::RedactedList(&self.added))
+            .field("removed", &crate::text::RedactedList(&self.removed))
+            .finish()
+    }
 }
 
 impl EntryRecord {
@@ -195,10 +256,18 @@ pub fn plan(
         match current.get(&key) {
             Some(existing) if *existing == record => report.unchanged += 1,
             existing => {
-                if existing.is_some() {
-                    report.changed += 1;
-                } else {
-                    report.added += 1;
+                match existing {
+                    Some(old) => {
+                        report.changed += 1;
+                        if old.plate != record.plate {
+                            report.plates.removed.push(old.plate.clone());
+                            report.plates.added.push(record.plate.clone());
+                        }
+                    }
+                    None => {
+                        report.added += 1;
+                        report.plates.added.push(record.plate.clone());
+                    }
                 }
                 if !existing.is_some_and(|e| e.matches_like(&record)) {
                     fresh.push(Arc::clone(entry));
@@ -210,6 +279,7 @@ pub fn plan(
     for (key, record) in current {
         if record.list_id == list_id && !keep.contains(key) {
             report.removed += 1;
+            report.plates.removed.push(record.plate.clone());
             writes.push((key.clone(), None));
         }
     }

@@ -89,6 +89,14 @@ fn a_replacement_writes_changes_and_tombstones_and_checks_only_what_matches_diff
         ),
         (3, 1, 1, 1)
     );
+    assert_eq!(
+        plan.report.plates,
+        PlateChanges {
+            added: vec!["9NEW999".into(), "4MOVE44".into(), "5GONE56".into()],
+            removed: vec!["5GONE55".into()],
+        },
+        "a new description puts no plate on the list"
+    );
     let tombstones: Vec<_> = plan
         .writes
         .iter()
@@ -210,5 +218,26 @@ fn only_the_owning_organisation_sets_or_lifts_the_covert_flag_and_it_survives_re
         !planned(plan("doj", &[], &current, &lists, owner_lifts, now()))
             .meta
             .covert
+    );
+}
+
+/// An entry whose plate changed takes its old plate off the list and puts
+/// the new one on, for the audit record.
+#[test]
+fn a_changed_plate_is_one_plate_removed_and_one_added() {
+    let (current, lists) = topic(&[entry("a", "ABC123", ""), entry("b", "7XYZ999", "")], "CA DOJ");
+    let after = [entry("a", "ABC124", ""), entry("b", "7XYZ999", "")];
+    let plan = planned(plan("doj", &after, &current, &lists, DOJ, now()));
+    assert_eq!((plan.report.added, plan.report.changed, plan.report.removed), (0, 1, 0));
+    assert_eq!(
+        plan.report.plates,
+        PlateChanges {
+            added: vec!["ABC124".into()],
+            removed: vec!["ABC123".into()],
+        }
+    );
+    assert_eq!(
+        format!("{:?}", plan.report.plates),
+        "PlateChanges { added: [<redacted 6 chars>], removed: [<redacted 6 chars>] }"
     );
 }

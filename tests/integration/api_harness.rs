@@ -131,7 +131,10 @@ pub async fn seed(config: &Config, now: SystemTime) {
             "doj.feed" => "CA DOJ",
             _ => "Test Org",
         };
-        let (key, value) = User::new(name, organisation, role, hash.clone()).unwrap().record();
+        // Officers are sworn and trained today, as searching requires.
+        let user = User::new(name, organisation, role, hash.clone()).unwrap();
+        let trained = (role == Role::Officer).then(|| chrono::Utc::now().date_naive());
+        let (key, value) = user.with_prerequisites(trained.is_some(), trained, None).record();
         keys.push(key);
         records.push(value);
     }
