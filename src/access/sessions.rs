@@ -98,7 +98,14 @@ pub struct Logins {
     sessions: BTreeMap<String, SessionRecord>,
     /// Failure counts by pair digest, then by instance.
     failures: BTreeMap<String, BTreeMap<String, FailureRecord>>,
+    /// Pairs whose counts were tombstoned (a right password on some
+    /// instance) since this instance last looked ([`Logins::take_forgiven`]).
+    forgiven: std::collections::BTreeSet<String>,
 }
+
+/// Most forgiven pairs remembered; past it they are forgotten at once
+/// (the worst outcome: a pair keeps this instance's own count).
+const MAX_FORGIVEN: usize = 100_000;
 
 fn is_digest(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
@@ -139,6 +146,10 @@ impl Logins {
         match value {
             None => {
                 counts.remove(instance);
+                if self.forgiven.len() >= MAX_FORGIVEN {
+                    self.forgiven.clear();
+                }
+                self.forgiven.insert(pair.to_owned());
             }
             Some(bytes) => {
                 let record = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
@@ -200,6 +211,12 @@ impl Logins {
             count: a.count + b.count,
             last: a.last.max(b.last),
         })
+    }
+
+    /// Whether `pair`'s counts were tombstoned since the last call: then
+    /// this instance forgets its own count too.
+    pub fn take_forgiven(&mut self, pair: &str) -> bool {
+        self.forgiven.remove(pair)
     }
 
     /// The keys of every instance's count for `pair`, to tombstone.
@@ -275,6 +292,8 @@ mod tests {
         }
         assert_eq!(logins.failures_elsewhere(&pair, "z", at(20), quiet), None);
         assert!(logins.failures.is_empty());
+        assert!(logins.take_forgiven(&pair), "a right password elsewhere");
+        assert!(!logins.take_forgiven(&pair), "told once");
     }
 
     #[test]

@@ -176,7 +176,10 @@ async fn begin_attempt(state: &ApiState, username: &str, addr: std::net::IpAddr,
     let now = state.now();
     let count = {
         let mut lockout = state.lockout.lock().expect("lockout lock");
-        let principals = state.principals.read().expect("principals lock");
+        let mut principals = state.principals.write().expect("principals lock");
+        if principals.logins.take_forgiven(pair) {
+            lockout.succeeded(username, addr); // a right password elsewhere
+        }
         let elsewhere = principals
             .logins
             .failures_elsewhere(pair, &state.instance, now, lockout.quiet_for());

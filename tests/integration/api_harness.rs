@@ -89,6 +89,26 @@ impl Client {
         (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
+    /// Whether a login succeeds; false also when the server is not up yet.
+    pub fn try_login(&self, username: &str, password: &str) -> bool {
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&self.ca)
+            .args([
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &body,
+            ])
+            .arg(format!("{}/api/login", self.base))
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).trim() == "200"
+    }
+
     pub fn login(&self, username: &str, password: &str) -> (u16, String) {
         let body = serde_json::json!({ "username": username, "password": password }).to_string();
         self.call("POST", "/api/login", None, Some(&body))

@@ -416,6 +416,18 @@ pub async fn sealed_audit(
     }
 }
 
+/// Polls `done` (which may block) until it holds or `timeout` has passed.
+pub fn wait_for_sync(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    done()
+}
+
 pub async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {

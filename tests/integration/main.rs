@@ -20,6 +20,8 @@ mod historical;
 mod pentest;
 mod pipeline;
 mod receiver;
+mod replicas;
+mod sealer;
 mod secure;
 mod topics;
 mod users;
