@@ -30,8 +30,8 @@ impl Instance {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let last = log
             .lines()
-            .filter(|l| l.contains("audit sealer: took over") || l.contains("audit sealer: partition given up"))
-            .last();
+            .rev()
+            .find(|l| l.contains("audit sealer: took over") || l.contains("audit sealer: partition given up"));
         last.is_some_and(|l| l.contains("took over"))
     }
 }
