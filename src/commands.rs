@@ -68,7 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             print!(
                 "{}",
-                bench::hotlist_load(&Config::load(cli.config.as_deref())?, entries).await?
+                bench::hotlist_load(&bench_config(cli.config.as_deref())?, entries).await?
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -77,40 +77,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             print!(
                 "{}",
-                bench::throughput(&Config::load(cli.config.as_deref())?, reads).await?
+                bench::throughput(&bench_config(cli.config.as_deref())?, reads).await?
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
             what: BenchCommand::BoardLatency { seconds, rate },
         } => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = bench_config(cli.config.as_deref())?;
             print!("{}", bench::dispatch::board_latency(&config, seconds, rate).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
             what: BenchCommand::WebhookThroughput { alerts },
         } => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = bench_config(cli.config.as_deref())?;
             print!("{}", bench::dispatch::webhook_throughput(&config, alerts).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
             what: BenchCommand::ApiLoad { reads, requests },
         } => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = bench_config(cli.config.as_deref())?;
             print!("{}", bench::api_load::api_load(&config, reads, requests).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
             what: BenchCommand::HotlistReplace { entries },
         } => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = bench_config(cli.config.as_deref())?;
             let exe = std::env::current_exe().context("finding this program for the upload process")?;
-            print!(
-                "{}",
-                bench::hotlist_replace(&config, &exe, cli.config.as_deref(), entries).await?
-            );
+            let path = bench_config_file(cli.config.as_deref())?;
+            print!("{}", bench::hotlist_replace(&config, &exe, Some(&path), entries).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Users {
@@ -175,6 +173,26 @@ pub enum AuditQuery {
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     },
+}
+
+/// The config of a measurement: the file given, or the defaults with the
+/// development key (benchmarks run against a test broker).
+fn bench_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Ok(match path {
+        Some(_) => Config::load(path)?,
+        None => Config::from_toml(&crate::config::development_toml(), std::env::vars())?,
+    })
+}
+
+/// The file a measurement's child processes read its config from: the one
+/// given, or the development defaults written to a temporary file.
+fn bench_config_file(path: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    if let Some(path) = path {
+        return Ok(path.to_owned());
+    }
+    let file = std::env::temp_dir().join(format!("hotlist-bench-{}.toml", std::process::id()));
+    std::fs::write(&file, crate::config::development_toml()).context("writing the bench config")?;
+    Ok(file)
 }
 
 /// `audit verify` (exit 2 naming the first broken record) or `audit report`.
