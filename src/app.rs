@@ -21,7 +21,7 @@ use crate::dispatch::board::{self, Board};
 use crate::dispatch::webhook::{self, WebhookError};
 use crate::hotlist::{load_csv_file, HotlistEntry, HotlistError, LiveMatcher};
 use crate::kafka::hotlist as kafka_hotlist;
-use crate::kafka::sealer::{self, SealerCounts};
+use crate::kafka::sealer;
 use crate::kafka::source::Source;
 use crate::kafka::KafkaError;
 use crate::metrics::Metrics;
@@ -56,9 +56,6 @@ pub struct Running {
     pub metrics: Metrics,
     /// Incidents and decisions, as the dispatch board shows them.
     pub board: Arc<Board>,
-    /// What this instance's audit sealer has done (it seals only while it
-    /// holds the events partition).
-    pub sealer: Arc<SealerCounts>,
     task: JoinHandle<Result<(), AppError>>,
 }
 
@@ -96,8 +93,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     let board = Board::new(config.dispatch.suppression_window, lists.clone(), shutdown.clone());
     board::follow(&config, &board)?;
     let webhooks = webhook::start(&config, Arc::clone(&board), metrics.clone(), shutdown.clone())?;
-    let sealed = Arc::new(SealerCounts::default());
-    sealer::start(&config, Arc::clone(&sealed), shutdown.clone())?;
+    sealer::start(&config, metrics.clone(), shutdown.clone())?;
     let api = crate::api::server::start(
         &config,
         metrics.clone(),
@@ -125,7 +121,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         lists,
         metrics,
         board,
-        sealer: sealed,
         task,
     })
 }

@@ -47,6 +47,12 @@ pub struct Metrics {
     pub webhook_dead_letters: IntCounterVec,
     /// Live board connections.
     pub board_streams: IntGauge,
+    /// Audit events this instance's sealer chained into the audit log.
+    pub audit_sealed: IntCounter,
+    /// Audit events refused by the sealer: not signed with the service key.
+    pub audit_events_refused: IntCounter,
+    /// Times this instance's sealer took the audit chain over.
+    pub audit_sealer_takeovers: IntCounter,
 }
 
 impl Metrics {
@@ -128,7 +134,22 @@ impl Metrics {
             &endpoint,
         );
         let board_streams = gauge("board_streams", "Live dispatch board connections.");
+        let audit_sealed = counter(
+            "audit_sealed_total",
+            "Audit events this instance's sealer chained into the audit log.",
+        );
+        let audit_events_refused = counter(
+            "audit_events_refused_total",
+            "Audit events refused by the sealer: not signed with the service key.",
+        );
+        let audit_sealer_takeovers = counter(
+            "audit_sealer_takeovers_total",
+            "Times this instance's sealer took the audit chain over.",
+        );
         Metrics {
+            audit_sealed,
+            audit_events_refused,
+            audit_sealer_takeovers,
             misread_rejections,
             decisions,
             webhook_delivered,

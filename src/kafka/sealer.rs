@@ -17,8 +17,6 @@
 //! never a guess. Runs on a thread of its own (the transactional calls
 //! block), until shutdown.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -31,6 +29,7 @@ use tracing::{info, warn};
 use super::{client_config, KafkaError};
 use crate::access::audit::{open_event, AuditRecord, Chain};
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// How long the sealer waits for events before checking its partition.
 const POLL: Duration = Duration::from_millis(100);
@@ -38,17 +37,6 @@ const POLL: Duration = Duration::from_millis(100);
 const BATCH: usize = 500;
 /// Longest a transactional call may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What the sealers of this process have done, for metrics and tests.
-#[derive(Debug, Default)]
-pub struct SealerCounts {
-    /// Records sealed into the chain.
-    pub sealed: AtomicU64,
-    /// Events refused: not signed with the service key.
-    pub refused: AtomicU64,
-    /// Times this process took the partition over.
-    pub takeovers: AtomicU64,
-}
 
 /// The consumer group of every sealer of a deployment.
 pub fn group_id(config: &Config) -> String {
@@ -61,12 +49,12 @@ fn transactional_id(config: &Config) -> String {
 }
 
 /// Starts this instance's sealer on a thread of its own.
-pub fn start(config: &Config, counts: Arc<SealerCounts>, shutdown: CancellationToken) -> Result<(), KafkaError> {
+pub fn start(config: &Config, metrics: Metrics, shutdown: CancellationToken) -> Result<(), KafkaError> {
     let consumer = consumer(config)?;
     let config = config.clone();
     std::thread::Builder::new()
         .name("audit-sealer".into())
-        .spawn(move || run(&config, &consumer, &counts, || shutdown.is_cancelled()))
+        .spawn(move || run(&config, &consumer, &metrics, || shutdown.is_cancelled()))
         .map_err(|e| KafkaError::Topic {
             topic: "audit sealer".into(),
             reason: e.to_string(),
@@ -80,10 +68,10 @@ pub fn start(config: &Config, counts: Arc<SealerCounts>, shutdown: CancellationT
 pub fn seal_through(config: &Config, offset: i64, wait: Duration) -> Result<bool, KafkaError> {
     let consumer = consumer(config)?;
     let deadline = std::time::Instant::now() + wait;
-    let counts = SealerCounts::default();
+    let metrics = Metrics::new();
     let mut sealed = false;
     let mut checked = std::time::Instant::now();
-    run(config, &consumer, &counts, || {
+    run(config, &consumer, &metrics, || {
         if checked.elapsed() >= Duration::from_millis(200) || sealed {
             checked = std::time::Instant::now();
             sealed = committed(config, &consumer).is_ok_and(|next| next > offset);
@@ -135,7 +123,7 @@ struct Holder {
     chain: Chain,
 }
 
-fn run(config: &Config, consumer: &BaseConsumer, counts: &SealerCounts, mut stop: impl FnMut() -> bool) {
+fn run(config: &Config, consumer: &BaseConsumer, metrics: &Metrics, mut stop: impl FnMut() -> bool) {
     let mut holder: Option<Holder> = None;
     while !stop() {
         let first = consumer.poll(POLL);
@@ -149,7 +137,7 @@ fn run(config: &Config, consumer: &BaseConsumer, counts: &SealerCounts, mut stop
             match take_over(config, consumer) {
                 Ok(taken) => {
                     info!(next_seq = taken.chain.next_seq(), "audit sealer: took over the chain");
-                    counts.takeovers.fetch_add(1, Ordering::Relaxed);
+                    metrics.audit_sealer_takeovers.inc();
                     holder = Some(taken);
                 }
                 Err(e) => {
@@ -163,7 +151,7 @@ fn run(config: &Config, consumer: &BaseConsumer, counts: &SealerCounts, mut stop
         if batch.is_empty() {
             continue;
         }
-        if let Err(e) = seal(config, consumer, current, &batch, counts) {
+        if let Err(e) = seal(config, consumer, current, &batch, metrics) {
             warn!(error = %e, "audit sealer: batch not sealed; taking over afresh");
             holder = None;
         }
@@ -234,14 +222,14 @@ fn seal(
     consumer: &BaseConsumer,
     holder: &mut Holder,
     batch: &[(i64, Vec<u8>)],
-    counts: &SealerCounts,
+    metrics: &Metrics,
 ) -> Result<(), KafkaError> {
     let before = holder.chain.clone();
     holder.producer.begin_transaction()?;
-    let result = write_batch(config, consumer, holder, batch, counts);
+    let result = write_batch(config, consumer, holder, batch, metrics);
     match result {
         Ok(sealed) => {
-            counts.sealed.fetch_add(sealed, Ordering::Relaxed);
+            metrics.audit_sealed.inc_by(sealed);
             Ok(())
         }
         Err(e) => {
@@ -257,7 +245,7 @@ fn write_batch(
     consumer: &BaseConsumer,
     holder: &mut Holder,
     batch: &[(i64, Vec<u8>)],
-    counts: &SealerCounts,
+    metrics: &Metrics,
 ) -> Result<u64, KafkaError> {
     let mut sealed = 0;
     for (offset, payload) in batch {
@@ -265,7 +253,7 @@ fn write_batch(
             Ok(event) => event,
             Err(e) => {
                 warn!(offset, error = %e, "audit sealer: event refused, not sealed");
-                counts.refused.fetch_add(1, Ordering::Relaxed);
+                metrics.audit_events_refused.inc();
                 continue;
             }
         };

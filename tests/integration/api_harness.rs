@@ -229,7 +229,7 @@ impl Api {
         let running = server::start(&config, Metrics::new(), clock, (lists.clone(), board), shutdown.clone())
             .await
             .unwrap();
-        hotlist_matcher::kafka::sealer::start(&config, Default::default(), shutdown.clone()).unwrap();
+        hotlist_matcher::kafka::sealer::start(&config, Metrics::new(), shutdown.clone()).unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, running.self_signed_cert.as_ref().expect("self-signed")).unwrap();
         let client = Client {
