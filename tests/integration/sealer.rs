@@ -193,3 +193,67 @@ async fn three_instances_one_killed_mid_way_seal_every_access_exactly_once() {
         }
     }
 }
+
+/// Write access to the topics is not enough (issue 12): a record produced
+/// straight to `alpr.audit` by a client without the service key is named
+/// by `verify`, and an event produced straight to `alpr.audit-events` with
+/// another key is never sealed; the instance's own accesses go on being
+/// sealed after the last keyed record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_events_written_without_the_key_are_named_or_refused() {
+    use hotlist_matcher::access::audit::{sign_event, Chain};
+    use hotlist_matcher::access::keys::ServiceKey;
+    let api = crate::api_harness::Api::start("sealer-forged").await;
+    let manager = api.client.token("manager");
+    let sealed = common::sealed_audit(&api.config, |records| records.iter().any(|r| r.event.action == "login")).await;
+    let last = sealed.last().expect("the login is sealed").clone();
+
+    let forger_key = ServiceKey::from_bytes(&[b'f'; 32]).unwrap();
+    let mut event = last.event.clone();
+    event.username = "forger".into();
+    event.action = "list_users".into();
+    let forged = Chain::after(forger_key.clone(), &last).append(event.clone());
+    common::produce(
+        &api.config,
+        &api.config.topics.audit,
+        &[serde_json::to_vec(&forged).unwrap()],
+    )
+    .await;
+    let forged_event = sign_event(&forger_key, &event);
+    common::produce(&api.config, &api.config.topics.audit_events, &[forged_event]).await;
+
+    assert_eq!(api.client.call("GET", "/api/users", Some(&manager), None).0, 200);
+    let (verify, records) = api.audit_records(&manager);
+    assert_eq!(
+        verify["problem"],
+        format!(
+            "audit record {} is broken: not written with the service key, or changed since",
+            last.seq + 1
+        ),
+        "{verify}"
+    );
+    assert_eq!(verify["intact"], false);
+    let forger: Vec<u64> = records
+        .iter()
+        .filter(|r| r.event.username == "forger")
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(forger, [last.seq + 1], "only the record produced straight to the topic");
+    let ours: Vec<&str> = records
+        .iter()
+        .filter(|r| r.seq > last.seq && r.event.username == "manager")
+        .map(|r| r.event.action.as_str())
+        .collect();
+    assert_eq!(
+        ours,
+        ["list_users", "audit_verified"],
+        "sealed after the last keyed record"
+    );
+    let keyed: Vec<_> = records
+        .iter()
+        .filter(|r| r.event.username != "forger")
+        .cloned()
+        .collect();
+    assert_eq!(hotlist_matcher::access::audit::verify(&api.config.key, &keyed), Ok(()));
+    api.stop().await;
+}
