@@ -158,12 +158,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `serve`: the service until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     crate::kafka::check_connection_async(&config.kafka).await?;
+    let violations = topics::violations(&config).await?;
+    if !violations.is_empty() {
+        for violation in &violations {
+            eprintln!("POLICY VIOLATION {violation}");
+            eprintln!("  fix: {}", violation.fix(&config.kafka.bootstrap_servers));
+        }
+        anyhow::bail!(
+            "refusing to start: {} topic setting(s) break the retention policy (see above)",
+            violations.len()
+        );
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let running = app::run(config, shutdown).await?;
+    let running = app::run(config.clone(), shutdown.clone()).await?;
+    tokio::spawn(check_topics_hourly(config, running.metrics.clone(), shutdown));
     running.wait().await?;
     info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the topics' settings every hour while serving: a violation is
+/// logged and sets the `topic_policy_violations` gauge (health: critical).
+async fn check_topics_hourly(config: Config, metrics: crate::metrics::Metrics, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    every.tick().await; // the first tick is now: checked at start already
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match topics::violations(&config).await {
+            Ok(found) => {
+                for violation in &found {
+                    tracing::error!(topic = %violation.topic, key = %violation.key, "topic setting breaks the retention policy");
+                }
+                metrics.topic_policy_violations.set(found.len() as i64);
+            }
+            Err(e) => warn!(error = %e, "hourly topic check failed"),
+        }
+    }
 }
 
 /// What `audit verify` and `audit report` ask for.

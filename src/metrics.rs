@@ -53,6 +53,9 @@ pub struct Metrics {
     pub audit_events_refused: IntCounter,
     /// Times this instance's sealer took the audit chain over.
     pub audit_sealer_takeovers: IntCounter,
+    /// Topic settings that break the 30-day policy (or keep the audit log
+    /// too short), as of the last hourly check; above 0 is critical.
+    pub topic_policy_violations: IntGauge,
 }
 
 impl Metrics {
@@ -146,7 +149,12 @@ impl Metrics {
             "audit_sealer_takeovers_total",
             "Times this instance's sealer took the audit chain over.",
         );
+        let topic_policy_violations = gauge(
+            "topic_policy_violations",
+            "Topic settings that break the retention policy, as of the last hourly check.",
+        );
         Metrics {
+            topic_policy_violations,
             audit_sealed,
             audit_events_refused,
             audit_sealer_takeovers,

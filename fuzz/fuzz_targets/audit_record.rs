@@ -5,10 +5,11 @@
 //! decoding that again gives an equal record, and the second encoding is
 //! byte-for-byte the first); and that `access::audit::verify` on the
 //! one-record chain, and on the record bounded and re-chained with
-//! `Chain::append`, returns without panicking (the re-chained one must verify).
+//! `Chain::append` under the development key, returns without panicking (the re-chained one must verify).
 #![no_main]
 
 use hotlist_matcher::access::audit::{verify, AuditRecord, Chain};
+use hotlist_matcher::access::keys::ServiceKey;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -29,7 +30,12 @@ fuzz_target!(|data: &[u8]| {
         encoded,
         "encoding is not stable"
     );
-    let _ = verify(std::slice::from_ref(&record));
-    let rechained = Chain::default().append(record.event.clone());
-    assert_eq!(verify(&[rechained]), Ok(()), "a freshly chained record does not verify");
+    let key = ServiceKey::development();
+    let _ = verify(&key, std::slice::from_ref(&record));
+    let rechained = Chain::start(key.clone()).append(record.event.clone());
+    assert_eq!(
+        verify(&key, &[rechained]),
+        Ok(()),
+        "a freshly chained record does not verify"
+    );
 });

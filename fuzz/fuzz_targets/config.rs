@@ -3,8 +3,8 @@
 //! in-memory environment: no process environment is read. It asserts that
 //! loading never panics and that an accepted config keeps the documented
 //! bounds (retention at most 30 days, unique legal topic names, at least one
-//! partition). Inputs whose webhooks name a `secret_file` or `ca_file` are
-//! skipped, because validating those reads the named file (a fuzzer-made
+//! partition). Inputs whose webhooks name a `secret_file` or `ca_file`, or
+//! whose `[security]` names a `key_file`, are skipped, because validating those reads the named file (a fuzzer-made
 //! `/dev/zero` or `/dev/stdin` would hang): file I/O stays out of the target.
 #![no_main]
 
@@ -25,18 +25,23 @@ fn reads_files(text: &str) -> bool {
     let Ok(table) = toml::from_str::<toml::Table>(text) else {
         return false;
     };
+    let key_file = table
+        .get("security")
+        .and_then(|s| s.get("key_file"))
+        .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()));
     let webhooks = table
         .get("dispatch")
         .and_then(|d| d.get("webhooks"))
         .and_then(|w| w.as_array());
-    webhooks.is_some_and(|hooks| {
-        hooks.iter().any(|hook| {
-            ["secret_file", "ca_file"].iter().any(|key| {
-                hook.get(key)
-                    .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()))
+    key_file
+        || webhooks.is_some_and(|hooks| {
+            hooks.iter().any(|hook| {
+                ["secret_file", "ca_file"].iter().any(|key| {
+                    hook.get(key)
+                        .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()))
+                })
             })
         })
-    })
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,10 @@
 //! Health and metrics: the state of this instance, with no plate data.
 //!
 //! Health is `ok`, `degraded` (a hotlist not refreshed within its age, so
-//! new thefts are missed) or `not_ready` (no reads partition for longer
-//! than the grace period, so nothing is matched here). Both are read by a
+//! new thefts are missed), `not_ready` (no reads partition for longer
+//! than the grace period, so nothing is matched here) or `critical` (a
+//! topic keeps ALPR data longer than the policy allows, found by the
+//! hourly check). Both are read by a
 //! logged-in person (ops, a contractor with a grant), and every read is on
 //! the audit log like any other access; automated scrapes belong on an
 //! admin port that serves no ALPR data (the ops issue).
@@ -37,16 +39,19 @@ pub async fn health(
     // An instance holding no reads partition for long matches nothing.
     let unassigned = state.metrics.unassigned_seconds.get() as u64;
     let matching = unassigned <= state.config.kafka.unassigned_grace.as_secs();
-    let status = match (matching, stale.is_empty()) {
-        (false, _) => "not_ready",
-        (true, false) => "degraded",
-        (true, true) => "ok",
+    let violations = state.metrics.topic_policy_violations.get();
+    let status = match (violations > 0, matching, stale.is_empty()) {
+        (true, _, _) => "critical",
+        (false, false, _) => "not_ready",
+        (false, true, false) => "degraded",
+        (false, true, true) => "ok",
     };
     Ok(Json(serde_json::json!({
         "status": status,
         "reads_partitions": state.metrics.assigned_partitions.get(),
         "unassigned_seconds": unassigned,
         "stale_lists": stale,
+        "topic_policy_violations": violations,
         "custodian_exists": principals.has_custodian(),
         "sessions": principals.logins.session_count(),
     })))

@@ -35,6 +35,9 @@ pub struct TopicSpec {
 pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
     let retention_ms = topics.retention.as_millis().to_string();
     let spec = |name: &str, alpr_data: bool, mut configs: Vec<(&'static str, String)>| {
+        if alpr_data {
+            configs.push(("segment.ms", SEGMENT_MS.to_string()));
+        }
         if topics.min_insync_replicas > 0 {
             configs.push(("min.insync.replicas", topics.min_insync_replicas.to_string()));
         }
@@ -128,6 +131,33 @@ pub struct Violation {
     pub key: String,
     pub expected: String,
     pub actual: Option<String>,
+    /// The spec's value, which fixes it.
+    pub value: String,
+}
+
+impl Violation {
+    /// The command that fixes it with Kafka's own tool.
+    pub fn fix(&self, bootstrap: &str) -> String {
+        format!(
+            "kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics --entity-name {} --add-config {}={}",
+            self.topic, self.key, self.value
+        )
+    }
+}
+
+/// Every way the live topics of `config` break their specs (ALPR data
+/// kept too long, segments kept open too long, the audit log kept too
+/// short): what `serve` checks before it starts and every hour after.
+pub async fn violations(config: &crate::config::Config) -> Result<Vec<Violation>, KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = super::client_config(&config.kafka).create()?;
+    let specs = specs(&config.topics);
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let live = describe(&admin, &names).await?;
+    let empty = BTreeMap::new();
+    Ok(specs
+        .iter()
+        .flat_map(|spec| check(spec, live.get(&spec.name).unwrap_or(&empty)))
+        .collect())
 }
 
 impl std::fmt::Display for Violation {
@@ -219,17 +249,24 @@ async fn describe_once(
     Ok(Ok(out))
 }
 
+/// The longest a segment of an ALPR topic stays open, in milliseconds.
+/// Kafka deletes whole closed segments once their newest record is past
+/// retention, so a record outlives its retention by at most this (plus the
+/// broker's retention check interval, 5 minutes by default); with the
+/// broker's default of 7 days a read lived up to 37 days.
+pub const SEGMENT_MS: u64 = 3_600_000;
+
 /// Compares a live config with its spec. Pure: no broker needed.
 ///
 /// ALPR topics must delete by time within the spec's retention; `-1`
 /// (forever) or a longer retention, or a policy without `delete`, is a
-/// violation. Other configs must equal the spec (policy order ignored).
+/// violation, and so is a segment kept open longer than [`SEGMENT_MS`]. Other configs must equal the spec (policy order ignored).
 pub fn check(spec: &TopicSpec, live: &BTreeMap<String, Option<String>>) -> Vec<Violation> {
     let mut violations = Vec::new();
     for (key, expected) in &spec.configs {
         let actual = live.get(*key).cloned().flatten();
         let ok = match *key {
-            "retention.ms" if spec.alpr_data => retention_at_most(expected, actual.as_deref()),
+            "retention.ms" | "segment.ms" if spec.alpr_data => retention_at_most(expected, actual.as_deref()),
             "retention.ms" => retention_at_least(expected, actual.as_deref()),
             "cleanup.policy" => policy_set(expected) == policy_set(actual.as_deref().unwrap_or("")),
             _ => actual.as_deref() == Some(expected.as_str()),
@@ -240,10 +277,12 @@ pub fn check(spec: &TopicSpec, live: &BTreeMap<String, Option<String>>) -> Vec<V
                 key: key.to_string(),
                 expected: match *key {
                     "retention.ms" if spec.alpr_data => format!("at most {expected} (30-day rule)"),
+                    "segment.ms" => format!("at most {expected} (so retention deletes on time)"),
                     "retention.ms" => format!("at least {expected} (audit records must outlive audits)"),
                     _ => expected.clone(),
                 },
                 actual,
+                value: expected.clone(),
             });
         }
     }
@@ -297,7 +336,8 @@ mod tests {
             reads.configs,
             vec![
                 ("cleanup.policy", "delete".to_string()),
-                ("retention.ms", "2592000000".to_string())
+                ("retention.ms", "2592000000".to_string()),
+                ("segment.ms", "3600000".to_string())
             ]
         );
         assert_eq!(by_name["alpr.alerts"].configs[0].1, "compact,delete");
@@ -341,9 +381,17 @@ mod tests {
     #[test]
     fn a_compliant_topic_has_no_violations() {
         let specs = default_specs();
-        let ok = live(&[("cleanup.policy", "delete,compact"), ("retention.ms", "2592000000")]);
+        let ok = live(&[
+            ("cleanup.policy", "delete,compact"),
+            ("retention.ms", "2592000000"),
+            ("segment.ms", "3600000"),
+        ]);
         assert_eq!(check(&specs[1], &ok), vec![]);
-        let shorter = live(&[("cleanup.policy", "delete"), ("retention.ms", "86400000")]);
+        let shorter = live(&[
+            ("cleanup.policy", "delete"),
+            ("retention.ms", "86400000"),
+            ("segment.ms", "600000"),
+        ]);
         assert_eq!(check(&specs[0], &shorter), vec![]);
     }
 
@@ -356,7 +404,12 @@ mod tests {
             ("2592000000", "compact", vec!["cleanup.policy"]),
             ("junk", "", vec!["cleanup.policy", "retention.ms"]),
         ] {
-            let found = check(spec, &live(&[("cleanup.policy", policy), ("retention.ms", retention)]));
+            let configs = [
+                ("cleanup.policy", policy),
+                ("retention.ms", retention),
+                ("segment.ms", "3600000"),
+            ];
+            let found = check(spec, &live(&configs));
             let keys: Vec<_> = found.iter().map(|v| v.key.as_str()).collect();
             let mut want = bad_keys.clone();
             want.sort();
@@ -365,10 +418,20 @@ mod tests {
             assert_eq!(got, want, "{retention} {policy}");
         }
         let missing = check(spec, &BTreeMap::new());
-        assert_eq!(missing.len(), 2);
+        assert_eq!(missing.len(), 3);
         assert_eq!(
             missing[1].to_string(),
             "alpr.reads: retention.ms is <unset>, must be at most 2592000000 (30-day rule)"
+        );
+        let weekly = live(&[
+            ("cleanup.policy", "delete"),
+            ("retention.ms", "2592000000"),
+            ("segment.ms", "604800000"),
+        ]);
+        assert_eq!(
+            check(spec, &weekly)[0].to_string(),
+            "alpr.reads: segment.ms is 604800000, must be at most 3600000 (so retention deletes on time)",
+            "the broker's default week let reads live 37 days"
         );
     }
 }

@@ -75,10 +75,16 @@ async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
     let violations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("VIOLATION")).collect();
     assert_eq!(
         violations,
-        [format!(
-            "VIOLATION {}: retention.ms is 7776000000, must be at most 2592000000 (30-day rule)",
-            config.topics.reads
-        )]
+        [
+            format!(
+                "VIOLATION {}: retention.ms is 7776000000, must be at most 2592000000 (30-day rule)",
+                config.topics.reads
+            ),
+            format!(
+                "VIOLATION {}: segment.ms is 604800000, must be at most 3600000 (so retention deletes on time)",
+                config.topics.reads
+            )
+        ]
     );
     assert!(
         stdout.contains(&format!("{}: created", config.topics.alerts)),
@@ -91,6 +97,54 @@ async fn the_topics_command_reports_a_topic_kept_longer_than_thirty_days() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
+}
+
+/// Issue 13: `serve` reads the live settings of every topic it uses and
+/// refuses to start on a reads topic kept 60 days, naming the topic, the
+/// setting and the command that fixes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_to_start_on_a_reads_topic_kept_sixty_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("serve-60d");
+    let (config_path, config) = common::config_file(dir.path(), &prefix);
+    let reads = NewTopic::new(&config.topics.reads, 1, TopicReplication::Fixed(1))
+        .set("cleanup.policy", "delete")
+        .set("retention.ms", "5184000000")
+        .set("segment.ms", "3600000");
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    common::admin(&config).create_topics([&reads], &options).await.unwrap()[0]
+        .as_ref()
+        .unwrap();
+    common::create_topics(&config).await; // the others, as specified
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args(["--config", config_path.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let told: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("POLICY VIOLATION") || l.starts_with("  fix:"))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            format!(
+                "POLICY VIOLATION {}: retention.ms is 5184000000, must be at most 2592000000 (30-day rule)",
+                config.topics.reads
+            ),
+            format!(
+                "  fix: kafka-configs.sh --bootstrap-server {} --alter --entity-type topics --entity-name {} --add-config retention.ms=2592000000",
+                config.kafka.bootstrap_servers, config.topics.reads
+            ),
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("refusing to start: 1 topic setting(s) break the retention policy"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
