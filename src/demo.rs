@@ -213,7 +213,7 @@ fn plant(
         .filter(|e| matches!(e.plate, EntryPlate::Pattern(_)))
         .cloned()
         .collect();
-    let clock = chrono::DateTime::parse_from_rfc3339("2026-11-27T03:00:00-08:00").expect("valid");
+    let clock = chrono::DateTime::parse_from_rfc3339(&sample::yesterday_at("03:00:00")).expect("valid");
     while records.len() + malformed.len() < options.reads {
         let at = (clock + chrono::Duration::milliseconds(records.len() as i64 * 250)).to_rfc3339();
         let camera = format!("coachella-cam-{:02}", rng.below(12) + 1);

@@ -58,6 +58,9 @@ pub struct Processor {
     candidates: Vec<(Plate, Option<f32>)>,
     /// Alerts are marked historical: reads checked after the fact against entries new to a list.
     historical: bool,
+    /// Reads captured longer ago than this (by the clock) are past the
+    /// retention: rejected unprocessed.
+    retention: Option<(std::time::Duration, crate::Clock)>,
 }
 
 impl Processor {
@@ -68,6 +71,16 @@ impl Processor {
             hits: Vec::new(),
             candidates: Vec::new(),
             historical: false,
+            retention: None,
+        }
+    }
+
+    /// Rejects reads captured more than `retention` before `clock`'s now
+    /// (policy section 9: a read past 30 days is not processed at all).
+    pub fn with_retention(self, retention: std::time::Duration, clock: crate::Clock) -> Self {
+        Processor {
+            retention: Some((retention, clock)),
+            ..self
         }
     }
 
@@ -86,6 +99,13 @@ impl Processor {
             Ok(read) => read,
             Err(e) => return Outcome::Rejected(e),
         };
+        if let Some((retention, clock)) = &self.retention {
+            let captured = std::time::SystemTime::from(read.captured_at);
+            if clock().duration_since(captured).is_ok_and(|age| age > *retention) {
+                let max_days = retention.as_secs() / 86_400;
+                return Outcome::Rejected(ReadError::TooOld { max_days });
+            }
+        }
         let plate = match normalize(&read.plate) {
             Ok(plate) => plate,
             Err(e) => return Outcome::Rejected(ReadError::Plate(e)),
@@ -183,6 +203,35 @@ mod tests {
         match p.process(b"{oops") {
             Outcome::Rejected(e) => assert_eq!(e.code(), "malformed_json"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Policy section 9 with an injected clock: a read captured 29 days
+    /// ago is matched; one captured 30 days and a minute ago is rejected
+    /// unprocessed, its alert never made.
+    #[test]
+    fn a_read_past_the_retention_is_not_processed() {
+        let captured: std::time::SystemTime = "2026-11-27T11:12:45Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            .into();
+        let at = |age: std::time::Duration| -> crate::Clock { Arc::new(move || captured + age) };
+        let thirty_days = std::time::Duration::from_secs(30 * 86_400);
+        let day = std::time::Duration::from_secs(86_400);
+        let young = processor().with_retention(thirty_days, at(29 * day));
+        assert!(matches!(young.process_owned(&read("7ABC123", "CA")), Outcome::Alerts(a) if a.len() == 2));
+        let minute = std::time::Duration::from_secs(60);
+        let old = processor().with_retention(thirty_days, at(30 * day + minute));
+        assert_eq!(
+            old.process_owned(&read("7ABC123", "CA")),
+            Outcome::Rejected(ReadError::TooOld { max_days: 30 })
+        );
+        assert_eq!(ReadError::TooOld { max_days: 30 }.code(), "too_old");
+    }
+
+    impl Processor {
+        fn process_owned(mut self, payload: &[u8]) -> Outcome {
+            self.process(payload)
         }
     }
 }

@@ -52,6 +52,8 @@ pub enum ReadError {
     InvalidField { field: &'static str, reason: &'static str },
     #[error("plate is not usable: {0}")]
     Plate(#[from] NormalizeError),
+    #[error("captured more than {max_days} days ago: past the retention, not processed")]
+    TooOld { max_days: u64 },
 }
 
 impl ReadError {
@@ -66,11 +68,12 @@ impl ReadError {
             ReadError::UnsupportedVersion(_) => "unsupported_version",
             ReadError::InvalidField { .. } => "invalid_field",
             ReadError::Plate(_) => "invalid_plate",
+            ReadError::TooOld { .. } => "too_old",
         }
     }
 
     /// Every code [`ReadError::code`] can return, for pre-registering metrics.
-    pub const CODES: [&'static str; 8] = [
+    pub const CODES: [&'static str; 9] = [
         "too_large",
         "empty",
         "invalid_utf8",
@@ -79,6 +82,7 @@ impl ReadError {
         "unsupported_version",
         "invalid_field",
         "invalid_plate",
+        "too_old",
     ];
 }
 
@@ -387,6 +391,7 @@ mod tests {
             ReadError::UnsupportedVersion(9),
             invalid("x", "y"),
             ReadError::Plate(NormalizeError::Empty),
+            ReadError::TooOld { max_days: 30 },
         ];
         let codes: Vec<_> = all.iter().map(ReadError::code).collect();
         assert_eq!(codes, ReadError::CODES.to_vec());

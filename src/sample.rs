@@ -269,6 +269,14 @@ pub fn fill_pattern(rng: &mut Rng, pattern: &str) -> String {
 }
 
 /// One read record in the wire format, as a camera would send it.
+/// A capture time yesterday (by the UTC date) at `time` (`HH:MM:SS`,
+/// Pacific standard time): sample and test reads stay inside the 30-day
+/// retention whatever day they run, and keep their times of day.
+pub fn yesterday_at(time: &str) -> String {
+    let day = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    format!("{day}T{time}-08:00")
+}
+
 pub fn read_json(read_id: Uuid, camera_id: &str, captured_at: &str, plate: &str, region: Option<&str>) -> Vec<u8> {
     let record = serde_json::json!({
         "schema": 1,

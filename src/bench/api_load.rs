@@ -80,7 +80,13 @@ pub async fn api_load(config: &Config, reads: usize, requests: usize) -> Result<
         (0..reads)
             .map(|_| {
                 let plate = sample::random_plate(rng).to_string();
-                sample::read_json(rng.uuid(), "cam-load", "2026-11-28T03:00:00-08:00", &plate, Some("CA"))
+                sample::read_json(
+                    rng.uuid(),
+                    "cam-load",
+                    &sample::yesterday_at("03:00:00"),
+                    &plate,
+                    Some("CA"),
+                )
             })
             .collect()
     };

@@ -154,7 +154,13 @@ pub async fn board_latency(config: &Config, seconds: u64, rate: u64) -> Result<S
         } else {
             (sample::random_plate(&mut rng).to_string(), Some("CA".to_owned()))
         };
-        let read = sample::read_json(id, "cam-bench", "2026-11-28T03:00:00-08:00", &plate, region.as_deref());
+        let read = sample::read_json(
+            id,
+            "cam-bench",
+            &sample::yesterday_at("03:00:00"),
+            &plate,
+            region.as_deref(),
+        );
         let key = id.to_string();
         let record = FutureRecord::to(&config.topics.reads).key(&key).payload(&read);
         pending.push(producer.send_result(record).map_err(|(e, _)| KafkaError::from(e))?);
@@ -385,7 +391,7 @@ pub async fn webhook_throughput(config: &Config, n: usize) -> Result<String, Ben
             sample::read_json(
                 rng.uuid(),
                 "cam-bench",
-                "2026-11-28T03:00:00-08:00",
+                &sample::yesterday_at("03:00:00"),
                 &e.plate.to_string(),
                 region.as_deref(),
             )

@@ -102,7 +102,7 @@ pub async fn throughput(config: &Config, n: usize) -> Result<String, BenchError>
             sample::read_json(
                 rng.uuid(),
                 "cam-bench-01",
-                "2026-11-27T03:00:00-08:00",
+                &crate::sample::yesterday_at("03:00:00"),
                 &plate,
                 Some("CA"),
             )

@@ -69,6 +69,10 @@ struct Outgoing {
     dlq_code: Option<&'static str>,
     /// The partition of an alert: the one of its entry.
     partition: Option<i32>,
+    /// The record's timestamp: the read's capture time for an alert, the
+    /// read record's own timestamp for a dead letter, so the broker's
+    /// retention counts from capture, not from when this instance wrote it.
+    timestamp: Option<i64>,
 }
 
 /// The reads taken since offsets were last stored, and what they produced.
@@ -165,7 +169,8 @@ impl Source {
             alert_partitions,
             consumer,
             producer,
-            processor: Processor::new(matcher, config.pipeline.max_record_bytes),
+            processor: Processor::new(matcher, config.pipeline.max_record_bytes)
+                .with_retention(config.topics.retention, crate::system_clock()),
             troubled_since: None,
             config: config.clone(),
             metrics,
@@ -303,6 +308,9 @@ impl Source {
             if let Some(partition) = record.partition {
                 future_record = future_record.partition(partition);
             }
+            if let Some(timestamp) = record.timestamp {
+                future_record = future_record.timestamp(timestamp);
+            }
             let delivery = super::enqueue(&self.producer, future_record, shutdown)
                 .await
                 .map_err(|_| KafkaError::Undelivered(indexes.len() - futures.len()))?;
@@ -358,14 +366,18 @@ fn take(
                 headers: Vec::new(),
                 dlq_code: None,
                 partition: Some(crate::alert::partition_of(alert.entry_hash, alert_partitions)),
+                timestamp: Some(alert.captured_at_ms),
             }));
         }
         Outcome::Rejected(reason) => {
             let source = format!("{}/{}/{}", message.topic(), message.partition(), message.offset());
+            // A read past the retention is not kept, not even as a dead letter.
+            let past_retention = matches!(reason, crate::read::ReadError::TooOld { .. });
             batch.outgoing.push(Outgoing {
                 topic: config.topics.dlq.clone(),
-                key: message.key().map(<[u8]>::to_vec),
-                payload: payload.to_vec(),
+                key: message.key().filter(|_| !past_retention).map(<[u8]>::to_vec),
+                payload: if past_retention { Vec::new() } else { payload.to_vec() },
+                timestamp: message.timestamp().to_millis(),
                 headers: vec![
                     (DLQ_REASON_HEADER, reason.to_string()),
                     (DLQ_CODE_HEADER, reason.code().to_owned()),

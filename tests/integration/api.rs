@@ -416,7 +416,7 @@ async fn seed_alert(config: &Config) {
         load_csv(list.as_bytes(), CsvLimits::default()).unwrap(),
         TolerancePolicy::default(),
     );
-    let read = hotlist_matcher::sample::read_json(uuid::Uuid::new_v4(), "cam-1", common::AT, "7abc-123", Some("CA"));
+    let read = hotlist_matcher::sample::read_json(uuid::Uuid::new_v4(), "cam-1", &common::at(), "7abc-123", Some("CA"));
     let Outcome::Alerts(alerts) = Processor::new(Arc::new(matcher), 65536).process(&read) else {
         panic!("the read hits");
     };

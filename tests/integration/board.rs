@@ -132,7 +132,7 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
         let mut json: serde_json::Value = serde_json::from_slice(&sample::read_json(
             id,
             "cam-7",
-            "2026-11-28T03:01:02-08:00",
+            &hotlist_matcher::sample::yesterday_at("03:01:02"),
             plate,
             Some("CA"),
         ))

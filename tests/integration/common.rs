@@ -163,7 +163,7 @@ pub fn interleave(
         let next = (i % every == every / 2).then(|| planted.next()).flatten();
         records.push(next.unwrap_or_else(|| {
             let plate = innocent_plate(rng, matcher);
-            sample::read_json(rng.uuid(), "cam-it", AT, plate.as_str(), Some("CA"))
+            sample::read_json(rng.uuid(), "cam-it", &at(), plate.as_str(), Some("CA"))
         }));
     }
     assert_eq!(planted.next(), None, "every planted read placed");
@@ -175,7 +175,10 @@ pub fn interleave(
 }
 
 /// When the test reads were captured.
-pub const AT: &str = "2026-11-27T03:00:00-08:00";
+/// The capture time of test reads: yesterday at 03:00 (inside retention).
+pub fn at() -> String {
+    sample::yesterday_at("03:00:00")
+}
 
 /// `valid` reads of which `hits` hit distinct entries exactly (disguised by
 /// case, separators and look-alike Unicode); every other read hits nothing
@@ -199,7 +202,7 @@ pub fn stream(
         }
         let id = rng.uuid();
         let region = entry.region.map(|r| r.to_string());
-        planted.push(sample::read_json(id, "cam-it", AT, &shown, region.as_deref()));
+        planted.push(sample::read_json(id, "cam-it", &at(), &shown, region.as_deref()));
         expected_alerts.insert(alert_id(&id, &entry.list_id, &entry.entry_id));
     }
     assert_eq!(planted.len(), hits, "enough entries to plant");

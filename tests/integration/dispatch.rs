@@ -76,13 +76,13 @@ async fn one_vehicle_read_on_two_partitions_by_two_instances_is_one_alert_with_s
     // Same camera 4 minutes on, another camera 2 minutes later, then 5.5
     // minutes of silence: one partition of the reads topic each.
     let reads = [
-        (0, "cam-1", "2026-11-28T03:00:00-08:00"),
-        (1, "cam-1", "2026-11-28T03:04:00-08:00"),
-        (2, "cam-2", "2026-11-28T03:06:00-08:00"),
-        (0, "cam-2", "2026-11-28T03:11:30-08:00"),
+        (0, "cam-1", "03:00:00"),
+        (1, "cam-1", "03:04:00"),
+        (2, "cam-2", "03:06:00"),
+        (0, "cam-2", "03:11:30"),
     ];
     for (n, (partition, camera, at)) in reads.iter().enumerate() {
-        let read = sample::read_json(Uuid::new_v4(), camera, at, "7SUP123", Some("CA"));
+        let read = sample::read_json(Uuid::new_v4(), camera, &sample::yesterday_at(at), "7SUP123", Some("CA"));
         produce_to(&config, *partition, &read).await;
         let sightings = |board: &Board| shape(board).iter().map(Vec::len).sum::<usize>();
         let seen = common::wait_for(Duration::from_secs(30), || {

@@ -47,7 +47,7 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
 
     // A read from yesterday of a car listed only today.
     let read_id = uuid::Uuid::new_v4();
-    let yesterday = hotlist_matcher::sample::read_json(read_id, "cam-9", common::AT, "abc-123", Some("CA"));
+    let yesterday = hotlist_matcher::sample::read_json(read_id, "cam-9", &common::at(), "abc-123", Some("CA"));
     common::produce(&config, &config.topics.reads, &[yesterday]).await;
 
     let first = ncic(&[

@@ -23,19 +23,20 @@ use crate::common;
 fn twenty_malformed(rng: &mut Rng) -> Vec<(Vec<u8>, &'static str)> {
     let mut records = sample::malformed_records(rng, 65536);
     let id = rng.uuid();
+    let at = common::at();
     records.extend([
         (b"\"just a string\"".to_vec(), "schema"),
         (
-            format!(r#"{{"read_id":"{id}","captured_at":"2026-11-27T03:00:00Z","plate":"7ABC123"}}"#).into_bytes(),
+            format!(r#"{{"read_id":"{id}","captured_at":"{at}","plate":"7ABC123"}}"#).into_bytes(),
             "schema",
         ),
         (
-            format!(r#"{{"read_id":"{id}","camera_id":"c","captured_at":"2026-11-27T03:00:00Z","plate":"7ABC123","location":{{"lat":33.7,"lon":-200}}}}"#).into_bytes(),
+            format!(r#"{{"read_id":"{id}","camera_id":"c","captured_at":"{at}","plate":"7ABC123","location":{{"lat":33.7,"lon":-200}}}}"#).into_bytes(),
             "invalid_field",
         ),
         (vec![0x00, 0x01, 0x02, 0xC3], "invalid_utf8"),
         (
-            format!(r#"{{"read_id":"{id}","camera_id":"c","captured_at":"2026-11-27T03:00:00Z","plate":"名古屋"}}"#).into_bytes(),
+            format!(r#"{{"read_id":"{id}","camera_id":"c","captured_at":"{at}","plate":"名古屋"}}"#).into_bytes(),
             "invalid_plate",
         ),
     ]);
@@ -106,7 +107,7 @@ fn plant(
     }
     let id = rng.uuid();
     let region = entry.region.map(|r| r.to_string());
-    let record = sample::read_json(id, "cam-it", common::AT, shown, region.as_deref());
+    let record = sample::read_json(id, "cam-it", &common::at(), shown, region.as_deref());
     Some((record, alert_id(&id, &entry.list_id, &entry.entry_id)))
 }
 
@@ -238,4 +239,70 @@ async fn ten_thousand_reads_yield_exactly_the_planted_alerts_and_dead_letters() 
         0,
         "every offset committed at shutdown"
     );
+}
+
+/// Issue 13, capture time rules: an alert carries its read's capture time
+/// as its Kafka timestamp (so the broker's retention counts from capture);
+/// a read captured 31 days ago is not processed: no alert, and its dead
+/// letter names the reason and keeps none of its bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_about_a_read_carry_its_capture_time_and_an_expired_read_is_not_kept() {
+    use rdkafka::Timestamp;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("capture-time");
+    let hotlist_path = dir.path().join("hotlist.csv");
+    std::fs::write(
+        &hotlist_path,
+        "entry_id,list_id,plate,region,category,priority,description\ne1,rso,7CAP123,CA,stolen_vehicle,1,\n",
+    )
+    .unwrap();
+    let config = common::config(&prefix, &hotlist_path, 10);
+    common::create_topics(&config).await;
+    let captured = chrono::Utc::now() - chrono::Duration::days(29);
+    let expired = chrono::Utc::now() - chrono::Duration::days(31);
+    let fresh = sample::read_json(Uuid::new_v4(), "cam-t", &captured.to_rfc3339(), "7CAP123", Some("CA"));
+    let old = sample::read_json(Uuid::new_v4(), "cam-t", &expired.to_rfc3339(), "7CAP123", Some("CA"));
+    common::produce(&config, &config.topics.reads, &[fresh, old]).await;
+
+    let entries = load_csv_file(&hotlist_path, config.hotlist.limits).unwrap();
+    let matcher = Arc::new(LiveMatcher::new(entries, config.matching.clone()));
+    let metrics = Metrics::new();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(
+        Source::new(&config, matcher, metrics.clone())
+            .unwrap()
+            .run(shutdown.clone()),
+    );
+    let (mut alerts, mut dead) = (Vec::new(), Vec::new());
+    let alerts_reader = common::reader(&config, &config.topics.alerts);
+    let dlq_reader = common::reader(&config, &config.topics.dlq);
+    common::drain_until(&alerts_reader, &mut alerts, Duration::from_secs(60), |m| !m.is_empty()).await;
+    common::drain_until(&dlq_reader, &mut dead, Duration::from_secs(60), |m| !m.is_empty()).await;
+    common::drain_until(&alerts_reader, &mut alerts, Duration::from_millis(500), |_| false).await;
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+
+    assert_eq!(
+        alerts.len(),
+        1,
+        "the 29-day-old read alerts, the 31-day-old one does not"
+    );
+    assert_eq!(
+        alerts[0].timestamp(),
+        Timestamp::CreateTime(captured.timestamp_millis()),
+        "the alert's timestamp is the capture time"
+    );
+    assert_eq!(dead.len(), 1);
+    assert_eq!(header(&dead[0], DLQ_CODE_HEADER), "too_old");
+    assert_eq!(
+        header(&dead[0], DLQ_REASON_HEADER),
+        "captured more than 30 days ago: past the retention, not processed"
+    );
+    assert_eq!(
+        dead[0].payload().unwrap_or_default(),
+        b"",
+        "none of the read's bytes are kept"
+    );
+    assert_eq!(dead[0].key(), None);
+    assert_eq!(metrics.dlq.with_label_values(&["too_old"]).get(), 1);
 }

@@ -162,7 +162,15 @@ async fn kafka_really_deletes_reads_past_a_topics_retention() {
     for result in admin.create_topics(&[topic], &AdminOptions::new()).await.unwrap() {
         result.unwrap();
     }
-    let read = |i: u32| sample::read_json(uuid::Uuid::new_v4(), "cam-r", common::AT, &format!("RET{i:04}"), None);
+    let read = |i: u32| {
+        sample::read_json(
+            uuid::Uuid::new_v4(),
+            "cam-r",
+            &common::at(),
+            &format!("RET{i:04}"),
+            None,
+        )
+    };
     let old: Vec<_> = (0..100).map(read).collect();
     common::produce(&config, &config.topics.reads, &old).await;
     let consumer: BaseConsumer = hotlist_matcher::kafka::client_config(&config.kafka).create().unwrap();

@@ -49,7 +49,7 @@ fn hotlist_and_reads(path: &Path, n: usize) -> Vec<Vec<u8>> {
         reads.push(sample::read_json(
             Uuid::new_v4(),
             "cam-1",
-            common::AT,
+            &common::at(),
             &format!("8WH{i}00"),
             Some("CA"),
         ));
