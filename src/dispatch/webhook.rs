@@ -81,6 +81,9 @@ struct Outgoing {
     list_id: String,
     category: crate::hotlist::Category,
     priority: u8,
+    /// The earliest capture the body holds (ms since the epoch): a dead
+    /// letter's timestamp, so the broker deletes it 30 days after capture.
+    captured_ms: i64,
 }
 
 /// An endpoint with its HTTPS client.
@@ -305,6 +308,7 @@ impl Deliverer {
         loop {
             let record = FutureRecord::<str, [u8]>::to(&self.config.topics.webhook_dlq)
                 .key(&key)
+                .timestamp(event.captured_ms)
                 .payload(&event.body)
                 .headers(headers.clone());
             let Ok(delivery) = enqueue(&self.dead_letters, record, shutdown).await else {
@@ -355,6 +359,7 @@ fn outgoing(
         list_id: view.list_id.clone(),
         category: view.category,
         priority: view.priority,
+        captured_ms: view.captured_at.timestamp_millis(),
     }
 }
 

@@ -170,6 +170,13 @@ async fn a_receiver_down_past_the_retry_budget_puts_the_delivery_on_the_dead_let
         let event: serde_json::Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
         assert_eq!(event["type"], "alert.opened");
         assert_eq!(message.key(), Some(event["event_id"].as_str().unwrap().as_bytes()));
+        let captured =
+            chrono::DateTime::parse_from_rfc3339(event["incident"]["captured_at"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            message.timestamp(),
+            rdkafka::Timestamp::CreateTime(captured.timestamp_millis()),
+            "the dead letter is deleted 30 days after capture (issue 13)"
+        );
     }
 }
 
