@@ -55,6 +55,12 @@ pub enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
+    /// The 30-day rule: `retention verify` prints the oldest record kept of
+    /// every topic holding ALPR data and exits 2 if one is kept too long.
+    Retention {
+        #[command(subcommand)]
+        what: RetentionCommand,
+    },
     /// Create missing topics, then check every topic's live config against the policy.
     Topics {
         /// Only check; create nothing.
@@ -116,6 +122,13 @@ pub enum UsersCommand {
         #[arg(long, env = "HOTLIST_ACTOR")]
         actor: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// For every partition of every ALPR topic, the age of the oldest
+    /// record kept; exit 2 if one is older than the retention allows.
+    Verify,
 }
 
 #[derive(Subcommand)]

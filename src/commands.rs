@@ -16,7 +16,7 @@ use crate::access::audit::{self, upload_terms, AuditEvent, AuditRecord};
 use crate::access::auth::{self, Role};
 use crate::access::principals::User;
 use crate::app;
-use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, UsersCommand};
+use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::hotlist::{feed, Category};
@@ -152,7 +152,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             audit(&Config::load(cli.config.as_deref())?, query)
         }
         Command::Topics { check } => topics(Config::load(cli.config.as_deref())?, check).await,
+        Command::Retention {
+            what: RetentionCommand::Verify,
+        } => retention_verify(&Config::load(cli.config.as_deref())?),
     }
+}
+
+/// `retention verify`: one line per partition of every ALPR topic; exit 2
+/// if any keeps a record past the retention and Kafka's deletion slack.
+pub fn retention_verify(config: &Config) -> anyhow::Result<ExitCode> {
+    use crate::retention::{days_hours, Verdict};
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut violations = 0;
+    for oldest in crate::kafka::retention::oldest(config, now)? {
+        let place = format!("{}[{}]", oldest.topic, oldest.partition);
+        match oldest.verdict {
+            None => println!("{place}: empty"),
+            Some(Verdict::Within { age }) => {
+                println!("{place}: oldest record {} old, within retention", days_hours(age))
+            }
+            Some(Verdict::Due { age }) => println!("{place}: oldest record {} old, due for deletion", days_hours(age)),
+            Some(Verdict::Violation { age }) => {
+                violations += 1;
+                println!(
+                    "VIOLATION {place}: oldest record {} old, kept past retention",
+                    days_hours(age)
+                );
+            }
+        }
+    }
+    Ok(match violations {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(2),
+    })
 }
 
 /// `serve`: the service until SIGTERM or Ctrl-C.

@@ -42,6 +42,7 @@ pub mod metrics;
 pub mod normalize;
 pub mod pipeline;
 pub mod read;
+pub mod retention;
 pub mod sample;
 pub mod text;
 

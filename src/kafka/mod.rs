@@ -11,6 +11,7 @@ mod connect;
 pub mod historical;
 pub mod hotlist;
 pub mod principals;
+pub mod retention;
 pub mod scan;
 pub mod sealer;
 pub mod source;

@@ -195,3 +195,52 @@ async fn kafka_really_deletes_reads_past_a_topics_retention() {
         "the 100 old reads were deleted by retention (low watermark {low})"
     );
 }
+
+/// Issue 13: `retention verify` names a partition that keeps a record
+/// captured 31 days ago (here produced with that timestamp into the live
+/// segment, which Kafka has not yet rolled) and exits 2; one captured
+/// yesterday is within retention.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_verify_names_a_record_kept_past_thirty_days() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("retention-verify");
+    let (config_path, config) = common::config_file(dir.path(), &prefix);
+    common::create_topics(&config).await;
+    let producer: FutureProducer = hotlist_matcher::kafka::client_config(&config.kafka).create().unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    for (partition, age_days) in [(0, 31), (1, 1)] {
+        let record = FutureRecord::<(), _>::to(&config.topics.reads)
+            .payload("{}")
+            .partition(partition)
+            .timestamp(now - age_days * 86_400_000);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args(["--config", config_path.to_str().unwrap(), "retention", "verify"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    let reads: Vec<&str> = stdout.lines().filter(|l| l.contains(".alpr.reads[")).collect();
+    assert_eq!(
+        reads,
+        [
+            format!(
+                "VIOLATION {}[0]: oldest record 31d 0h old, kept past retention",
+                config.topics.reads
+            ),
+            format!("{}[1]: oldest record 1d 0h old, within retention", config.topics.reads),
+            format!("{}[2]: empty", config.topics.reads),
+        ]
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("VIOLATION")).count(),
+        1,
+        "{stdout}"
+    );
+}
