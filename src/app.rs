@@ -43,12 +43,16 @@ pub enum AppError {
     Task(String),
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
 }
 
 /// The service, running.
 pub struct Running {
     /// Where the HTTPS API listens.
     pub api_address: SocketAddr,
+    /// Where the admin port listens ([`crate::admin`]).
+    pub admin_address: SocketAddr,
     /// The PEM certificate when the API made itself a self-signed one.
     pub self_signed_cert: Option<String>,
     pub matcher: Arc<LiveMatcher>,
@@ -94,6 +98,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     board::follow(&config, &board)?;
     let webhooks = webhook::start(&config, Arc::clone(&board), metrics.clone(), shutdown.clone())?;
     sealer::start(&config, metrics.clone(), shutdown.clone())?;
+    let admin_address = crate::admin::start(
+        config.api.admin_listen,
+        metrics.clone(),
+        config.kafka.unassigned_grace,
+        shutdown.clone(),
+    )
+    .await?;
     let api = crate::api::server::start(
         &config,
         metrics.clone(),
@@ -116,6 +127,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     });
     Ok(Running {
         api_address: api.address,
+        admin_address,
         self_signed_cert: api.self_signed_cert,
         matcher,
         lists,

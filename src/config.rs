@@ -26,7 +26,7 @@ use dispatch::RawDispatch;
 pub use dispatch::{DispatchSettings, RetryPolicy, Secret, WebhookEndpoint};
 #[path = "config_security.rs"]
 mod security;
-use security::RawSecurity;
+use security::{default_admin_listen, RawAccess, RawSecurity};
 
 /// The policy's retention: ALPR data is deleted after 30 days.
 pub const RETENTION_DAYS_MAX: u32 = 30;
@@ -80,25 +80,6 @@ struct Raw {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAccess {
-    #[serde(default = "default_training_valid_days")]
-    training_valid_days: u64,
-}
-
-impl Default for RawAccess {
-    fn default() -> Self {
-        RawAccess {
-            training_valid_days: default_training_valid_days(),
-        }
-    }
-}
-
-fn default_training_valid_days() -> u64 {
-    730
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawApi {
     listen: String,
     tls_cert_path: String,
@@ -106,6 +87,8 @@ struct RawApi {
     plain_http_for_development: bool,
     #[serde(default)]
     self_signed_for_development: bool,
+    #[serde(default = "default_admin_listen")]
+    admin_listen: String,
     session_minutes: u64,
     lockout_failures: usize,
     lockout_minutes: u64,
@@ -250,6 +233,9 @@ pub struct AccessSettings {
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
     pub listen: std::net::SocketAddr,
+    /// The admin port: `/metrics`, `/healthz`, `/readyz`, plain HTTP, no
+    /// ALPR or user data ([`crate::admin`]).
+    pub admin_listen: std::net::SocketAddr,
     /// PEM certificate chain and key; `None` makes a self-signed pair at
     /// start if `self_signed` allows it, and refuses to start otherwise.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -542,6 +528,12 @@ impl RawApi {
             .listen
             .parse()
             .map_err(|_| invalid("api.listen", format!("{:?} is not an address:port", self.listen)))?;
+        let admin_listen = self.admin_listen.parse().map_err(|_| {
+            invalid(
+                "api.admin_listen",
+                format!("{:?} is not an address:port", self.admin_listen),
+            )
+        })?;
         let tls = match (self.tls_cert_path.trim(), self.tls_key_path.trim()) {
             ("", "") => None,
             ("", _) | (_, "") => {
@@ -558,6 +550,7 @@ impl RawApi {
         let minutes = |m: u64| Duration::from_secs(m * 60);
         Ok(ApiSettings {
             listen,
+            admin_listen,
             tls,
             plain_http: self.plain_http_for_development,
             self_signed: self.self_signed_for_development,

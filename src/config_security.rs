@@ -1,4 +1,5 @@
-//! The `[security]` section of the configuration: where the service key
+//! The `[security]` and `[access]` sections of the configuration, and the
+//! admin port's default address. `[security]`: where the service key
 //! ([`crate::access::keys`]) comes from. A deployment mounts it from a
 //! secret (`key_file`, or `HOTLIST_SERVICE_KEY_FILE`); only the demo and
 //! the tests may use the well-known development key, and must say so.
@@ -40,4 +41,28 @@ impl RawSecurity {
         })?;
         ServiceKey::from_bytes(&bytes).map_err(|e| invalid("security.key_file", e.to_string()))
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccess {
+    #[serde(default = "default_training_valid_days")]
+    pub(super) training_valid_days: u64,
+}
+
+impl Default for RawAccess {
+    fn default() -> Self {
+        RawAccess {
+            training_valid_days: default_training_valid_days(),
+        }
+    }
+}
+
+fn default_training_valid_days() -> u64 {
+    730
+}
+
+/// The admin port's address when the config does not name one.
+pub(super) fn default_admin_listen() -> String {
+    "127.0.0.1:9464".into()
 }

@@ -27,6 +27,7 @@
 
 pub mod access;
 pub mod accuracy;
+pub mod admin;
 pub mod alert;
 pub mod api;
 pub mod app;

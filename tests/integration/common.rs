@@ -57,6 +57,7 @@ pub fn config_text(prefix: &str, hotlist: &Path, batch_size: usize) -> String {
             &format!("{:?}", hotlist.display().to_string()),
         )
         .replace("127.0.0.1:8443", "127.0.0.1:0")
+        .replace("127.0.0.1:9464", "127.0.0.1:0")
         .replace(
             "self_signed_for_development = false",
             "self_signed_for_development = true",

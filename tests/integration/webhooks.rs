@@ -92,6 +92,31 @@ async fn a_receiver_that_fails_three_times_gets_each_event_once_signed_as_docume
     .await;
     assert!(four, "the decision was delivered");
     tokio::time::sleep(Duration::from_secs(1)).await; // room for a duplicate to show
+
+    // The admin port answers probes and scrapes without a login (issue 14).
+    let admin = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                &format!("http://{}{path}", running.admin_address),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(admin("/healthz"), "ok\n\n200");
+    assert_eq!(admin("/readyz"), "ready\n\n200");
+    let scraped = admin("/metrics");
+    for series in [
+        "hotlist_reads_total 3",
+        "hotlist_alerts_total 3",
+        "hotlist_webhook_delivered_total{endpoint=\"cad\"} 4",
+    ] {
+        assert!(scraped.lines().any(|l| l == series), "{series} in {scraped}");
+    }
+    assert!(!scraped.contains("8WH0"), "no plate on the admin port");
     shutdown.cancel();
     running.wait().await.unwrap();
 
