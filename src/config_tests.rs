@@ -96,7 +96,11 @@ fn the_helm_charts_config_is_valid() {
     let block = block.replace("/service-key/service.key", &key.display().to_string());
     let config = Config::from_toml(&block, env(&[])).unwrap();
     assert_eq!(config.kafka.bootstrap_servers, "kafka:9092");
-    assert_eq!(config.api.admin_listen, "0.0.0.0:9464".parse().unwrap(), "probes reach it");
+    assert_eq!(
+        config.api.admin_listen,
+        "0.0.0.0:9464".parse().unwrap(),
+        "probes reach it"
+    );
     assert_eq!(config.hotlist.path, std::path::Path::new("/hotlist/hotlist.csv"));
     assert_eq!(config.topics.retention, Duration::from_millis(2_592_000_000));
 }

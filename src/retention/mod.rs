@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+pub mod seal;
+
 /// How long past the retention Kafka may take to delete: one segment's span
 /// ([`crate::kafka::topics::SEGMENT_MS`]) and the broker's default check
 /// interval of 5 minutes.
