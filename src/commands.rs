@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -368,15 +368,10 @@ pub async fn add_user(
     };
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     topics::ensure(&admin, &topics::specs(&config.topics)).await?;
-    let producer: FutureProducer = client_config(&config.kafka).set("acks", "all").create()?;
     let (key, value) = user.record();
-    producer
-        .send(
-            FutureRecord::to(&config.topics.principals).key(&key).payload(&value),
-            std::time::Duration::from_secs(30),
-        )
-        .await
-        .map_err(|(e, _)| e)?;
+    crate::kafka::principals::Writer::new(config)?
+        .write(&key, Some(&value))
+        .await?;
     let event = AuditEvent {
         at: chrono::Utc::now(),
         username: actor,
@@ -447,7 +442,7 @@ async fn acting_custodian(config: &Config, actor: &str) -> anyhow::Result<String
     crate::access::principals::check_username(actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
     let principals = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config))
+        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config, &crate::metrics::Metrics::new()))
             .await??
             .0
     };

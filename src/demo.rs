@@ -145,17 +145,13 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
 async fn bootstrap_users(config: &Config) -> anyhow::Result<String> {
     let password = format!("demo-{}", Uuid::new_v4().simple());
     let hash = auth::hash_password(&password)?;
-    let producer: FutureProducer = client_config(&config.kafka).create()?;
+    let writer = crate::kafka::principals::Writer::new(config)?;
     for (name, organisation, role) in [
         (DEMO_CUSTODIAN, "City of Coachella (demo)", Role::Custodian),
         (DEMO_DISPATCHER, "Riverside County Sheriff (demo)", Role::Dispatcher),
     ] {
         let (key, value) = User::new(name, organisation, role, hash.clone())?.record();
-        let record = FutureRecord::to(&config.topics.principals).key(&key).payload(&value);
-        producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .map_err(|(e, _)| e)?;
+        writer.write(&key, Some(&value)).await?;
     }
     Ok(password)
 }

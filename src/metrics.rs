@@ -53,6 +53,8 @@ pub struct Metrics {
     pub audit_events_refused: IntCounter,
     /// Times this instance's sealer took the audit chain over.
     pub audit_sealer_takeovers: IntCounter,
+    /// Principal records refused: not signed with the service key.
+    pub principal_records_refused: IntCounter,
     /// Topic settings that break the 30-day policy (or keep the audit log
     /// too short), as of the last hourly check; above 0 is critical.
     pub topic_policy_violations: IntGauge,
@@ -153,7 +155,12 @@ impl Metrics {
             "topic_policy_violations",
             "Topic settings that break the retention policy, as of the last hourly check.",
         );
+        let principal_records_refused = counter(
+            "principal_records_refused_total",
+            "Principal records refused: not signed with the service key.",
+        );
         Metrics {
+            principal_records_refused,
             topic_policy_violations,
             audit_sealed,
             audit_events_refused,

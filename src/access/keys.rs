@@ -82,6 +82,24 @@ impl ServiceKey {
         self.hmac(domain, parts).verify_slice(&bytes).is_ok()
     }
 
+    /// The MAC of a principals record: its key and value, or its key as a
+    /// tombstone (a forged tombstone could delete a user or end a session).
+    pub fn principal_mac(&self, key: &str, value: Option<&[u8]>) -> String {
+        match value {
+            Some(value) => self.mac(Domain::Principal, &[b"record", key.as_bytes(), value]),
+            None => self.mac(Domain::Principal, &[b"tombstone", key.as_bytes()]),
+        }
+    }
+
+    /// Whether `mac` is this key's MAC of the principals record.
+    pub fn principal_signed(&self, key: &str, value: Option<&[u8]>, mac: Option<&str>) -> bool {
+        let Some(mac) = mac else { return false };
+        match value {
+            Some(value) => self.verify(Domain::Principal, &[b"record", key.as_bytes(), value], mac),
+            None => self.verify(Domain::Principal, &[b"tombstone", key.as_bytes()], mac),
+        }
+    }
+
     fn hmac(&self, domain: Domain, parts: &[&[u8]]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(domain.label());
@@ -124,5 +142,36 @@ mod tests {
         assert_eq!(ServiceKey::from_bytes(b"short\n"), Err(KeyError::TooShort(5)));
         let key = ServiceKey::from_bytes(&[b'k'; 40]).unwrap();
         assert_eq!(format!("{key:?}"), "ServiceKey(<secret>)");
+    }
+
+    #[test]
+    fn a_principal_record_is_accepted_only_as_signed() {
+        let key = ServiceKey::development();
+        let other = ServiceKey::from_bytes(&[b'o'; 32]).unwrap();
+        let value: &[u8] = br#"{"username":"intruder","role":"custodian"}"#;
+        let mac = key.principal_mac("user:intruder", Some(value));
+        assert!(key.principal_signed("user:intruder", Some(value), Some(&mac)));
+        assert!(!key.principal_signed("user:intruder", Some(value), None), "unsigned");
+        let forged = other.principal_mac("user:intruder", Some(value));
+        assert!(
+            !key.principal_signed("user:intruder", Some(value), Some(&forged)),
+            "another key"
+        );
+        assert!(
+            !key.principal_signed("user:intruder", Some(br#"{"role":"officer"}"#), Some(&mac)),
+            "edited"
+        );
+        assert!(
+            !key.principal_signed("user:manager", Some(value), Some(&mac)),
+            "moved to another key"
+        );
+        assert!(
+            !key.principal_signed("user:intruder", None, Some(&mac)),
+            "a record's MAC is no tombstone's"
+        );
+        let tombstone = key.principal_mac("user:manager", None);
+        assert!(key.principal_signed("user:manager", None, Some(&tombstone)));
+        let forged_tombstone = other.principal_mac("user:manager", None);
+        assert!(!key.principal_signed("user:manager", None, Some(&forged_tombstone)));
     }
 }

@@ -155,10 +155,16 @@ pub async fn start(
 ) -> Result<Running, ServerError> {
     let (principals, end) = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config)).await??
+        let metrics = metrics.clone();
+        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config, &metrics)).await??
     };
     let principals = Arc::new(RwLock::new(principals));
-    crate::kafka::principals::follow(config, end, Arc::clone(&principals), shutdown.clone())?;
+    crate::kafka::principals::follow(
+        config,
+        end,
+        Arc::clone(&principals),
+        (metrics.clone(), shutdown.clone()),
+    )?;
     let stores = Stores::kafka(
         config,
         crate::kafka::principals::Writer::new(config)?,

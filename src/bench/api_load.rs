@@ -16,15 +16,13 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-
 use super::dispatch::{client_for, error, fresh};
 use super::{ensure_topics, proc_status_kib, produce_all, reset_peak_rss, BenchError};
 use crate::access::auth::{hash_password, Role};
 use crate::access::principals::{ListRegistration, User};
 use crate::config::Config;
 use crate::hotlist::Category;
-use crate::kafka::{client_config, hotlist as kafka_hotlist, KafkaError};
+use crate::kafka::hotlist as kafka_hotlist;
 use crate::sample::{self, Rng};
 
 const PASSWORD: &str = "bench api load password";
@@ -292,13 +290,9 @@ async fn seed(config: &Config) -> Result<(), BenchError> {
         category: Category::StolenVehicle,
     };
     records.push(list.record());
-    let producer: FutureProducer = client_config(&config.kafka).create().map_err(KafkaError::from)?;
+    let writer = crate::kafka::principals::Writer::new(config)?;
     for (key, value) in &records {
-        let record = FutureRecord::to(&config.topics.principals).key(key).payload(value);
-        producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .map_err(|(e, _)| KafkaError::from(e))?;
+        writer.write(key, Some(value)).await?;
     }
     Ok(())
 }

@@ -74,12 +74,9 @@ async fn seed_dispatcher(config: &Config) -> Result<(), BenchError> {
     let (key, value) = User::new("bench.dispatcher", "Bench", Role::Dispatcher, hash)
         .map_err(error)?
         .record();
-    let producer: FutureProducer = client_config(&config.kafka).create().map_err(KafkaError::from)?;
-    let record = FutureRecord::to(&config.topics.principals).key(&key).payload(&value);
-    producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .map_err(|(e, _)| KafkaError::from(e))?;
+    crate::kafka::principals::Writer::new(config)?
+        .write(&key, Some(&value))
+        .await?;
     Ok(())
 }
 

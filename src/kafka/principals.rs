@@ -5,33 +5,47 @@
 //! serves only after that. Then a task follows the topic and applies each
 //! new record, so a user or grant added on one instance is known on all.
 //! [`Writer`] writes the records the API's custodian routes make.
+//!
+//! Every record carries the service key's MAC of its key and value (or of
+//! its key as a tombstone) in the [`MAC_HEADER`] header, made by [`Writer`]
+//! (the API, the CLI, the demo). A record without a valid MAC, such as one
+//! produced straight to the topic by anyone who can reach the broker, is
+//! refused: never applied, logged by key and offset (never its value, which
+//! may hold a password hash) and counted in
+//! `hotlist_principal_records_refused_total`.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::{client_config, follow_topic, read_to_end, KafkaError};
+use crate::access::keys::ServiceKey;
 use crate::access::principals::Principals;
 use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// The header holding a record's MAC under the service key.
+pub const MAC_HEADER: &str = "hm.mac";
 
 /// How long a principal record may take to be acknowledged.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Reads the topic to its end; returns the state and where each partition ended.
-pub fn load(config: &Config) -> Result<(Principals, TopicPartitionList), KafkaError> {
+pub fn load(config: &Config, metrics: &Metrics) -> Result<(Principals, TopicPartitionList), KafkaError> {
     let mut principals = Principals::default();
     let end = read_to_end(config, &config.topics.principals, "principals", |message| {
-        apply(&mut principals, message);
+        apply(&mut principals, message, &config.key, metrics);
         true
     })?;
     Ok((principals, end))
 }
 
-fn apply(principals: &mut Principals, message: &impl Message) {
+fn apply(principals: &mut Principals, message: &impl Message, service_key: &ServiceKey, metrics: &Metrics) {
     let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
         warn!(
             offset = message.offset(),
@@ -39,6 +53,20 @@ fn apply(principals: &mut Principals, message: &impl Message) {
         );
         return;
     };
+    let mac = message
+        .headers()
+        .and_then(|headers| headers.iter().find(|h| h.key == MAC_HEADER))
+        .and_then(|h| h.value)
+        .and_then(|v| std::str::from_utf8(v).ok());
+    if !service_key.principal_signed(key, message.payload(), mac) {
+        warn!(
+            key,
+            offset = message.offset(),
+            "principal record refused: not signed with the service key"
+        );
+        metrics.principal_records_refused.inc();
+        return;
+    }
     if let Err(e) = principals.apply(key, message.payload()) {
         warn!(offset = message.offset(), error = %e, "principal record skipped");
     }
@@ -49,10 +77,16 @@ pub fn follow(
     config: &Config,
     from: TopicPartitionList,
     principals: Arc<RwLock<Principals>>,
-    shutdown: CancellationToken,
+    (metrics, shutdown): (Metrics, CancellationToken),
 ) -> Result<(), KafkaError> {
+    let key = config.key.clone();
     follow_topic(config, "principals", from, shutdown, move |message| {
-        apply(&mut principals.write().expect("principals lock"), message)
+        apply(
+            &mut principals.write().expect("principals lock"),
+            message,
+            &key,
+            &metrics,
+        )
     })
 }
 
@@ -60,6 +94,7 @@ pub fn follow(
 pub struct Writer {
     producer: FutureProducer,
     topic: String,
+    key: ServiceKey,
 }
 
 impl Writer {
@@ -68,12 +103,18 @@ impl Writer {
         Ok(Writer {
             producer: client_config(&config.kafka).set("acks", "all").create()?,
             topic: config.topics.principals.clone(),
+            key: config.key.clone(),
         })
     }
 
-    /// Writes one record (`None` = tombstone) and waits for the ack.
+    /// Writes one record (`None` = tombstone), signed, and waits for the ack.
     pub async fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), KafkaError> {
-        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
+        let mac = self.key.principal_mac(key, value);
+        let headers = OwnedHeaders::new().insert(Header {
+            key: MAC_HEADER,
+            value: Some(mac.as_bytes()),
+        });
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key).headers(headers);
         if let Some(value) = value {
             record = record.payload(value);
         }

@@ -180,7 +180,10 @@ pub async fn seed(config: &Config, now: SystemTime) {
     let (key, value) = doj.record();
     keys.push(key);
     records.push(value);
-    common::produce_keyed(config, &config.topics.principals, &keys, &records).await;
+    let writer = hotlist_matcher::kafka::principals::Writer::new(config).unwrap();
+    for (key, record) in keys.iter().zip(&records) {
+        writer.write(key, Some(record)).await.unwrap();
+    }
 }
 
 /// A server on this test's topics, with the seeded users, a clock the test

@@ -38,7 +38,10 @@ async fn seed_users(config: &hotlist_matcher::config::Config) {
         keys.push(key);
         records.push(value);
     }
-    common::produce_keyed(config, &config.topics.principals, &keys, &records).await;
+    let writer = hotlist_matcher::kafka::principals::Writer::new(config).unwrap();
+    for (key, record) in keys.iter().zip(&records) {
+        writer.write(key, Some(record)).await.unwrap();
+    }
 }
 
 /// Opens the board of the instance at `port` and logs `user` in.
