@@ -244,3 +244,50 @@ async fn retention_verify_names_a_record_kept_past_thirty_days() {
         "{stdout}"
     );
 }
+
+/// Issue 12: the ACLs `scripts/kafka-acls.sh` applies (its dry run): the
+/// cameras may only write reads, nobody is granted a delete, and the
+/// sealers' transactional id and group are the ones the code uses.
+#[test]
+fn the_acl_script_grants_what_each_principal_needs_and_no_delete() {
+    let out = std::process::Command::new("bash")
+        .args(["scripts/kafka-acls.sh", "--dry-run", "--bootstrap", "127.0.0.1:9092"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let grants = String::from_utf8(out.stdout).unwrap();
+    let cameras: Vec<&str> = grants.lines().filter(|l| l.contains("User:alpr-cameras")).collect();
+    assert_eq!(
+        cameras,
+        ["--allow-principal User:alpr-cameras --operation Write --operation Describe --topic alpr.reads"]
+    );
+    assert!(
+        !grants.contains("Delete") && !grants.contains("--operation All"),
+        "{grants}"
+    );
+    let config = hotlist_matcher::config::Config::from_toml(&hotlist_matcher::config::development_toml(), []).unwrap();
+    let sealer_group = hotlist_matcher::kafka::sealer::group_id(&config);
+    assert!(
+        grants.contains(&format!("--transactional-id {}-sealer\n", config.topics.audit)),
+        "{grants}"
+    );
+    assert!(grants.contains(&format!("--group {sealer_group}\n")), "{grants}");
+    for topic in hotlist_matcher::kafka::topics::specs(&config.topics) {
+        let line = format!("--allow-principal User:hotlist-matcher --operation Read");
+        assert!(
+            grants
+                .lines()
+                .any(|l| l.starts_with(&line) && l.ends_with(&format!("--topic {}", topic.name))),
+            "the service reads {}",
+            topic.name
+        );
+    }
+    assert_eq!(
+        grants
+            .lines()
+            .filter(|l| l.contains("--operation Write") && l.contains("alpr.principals"))
+            .count(),
+        1,
+        "only the service writes principals"
+    );
+}
