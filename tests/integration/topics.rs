@@ -273,11 +273,11 @@ fn the_acl_script_grants_what_each_principal_needs_and_no_delete() {
     );
     assert!(grants.contains(&format!("--group {sealer_group}\n")), "{grants}");
     for topic in hotlist_matcher::kafka::topics::specs(&config.topics) {
-        let line = format!("--allow-principal User:hotlist-matcher --operation Read");
+        let line = "--allow-principal User:hotlist-matcher --operation Read";
         assert!(
             grants
                 .lines()
-                .any(|l| l.starts_with(&line) && l.ends_with(&format!("--topic {}", topic.name))),
+                .any(|l| l.starts_with(line) && l.ends_with(&format!("--topic {}", topic.name))),
             "the service reads {}",
             topic.name
         );
