@@ -105,6 +105,7 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     std::fs::write(&hotlist_file, SAMPLE_HOTLIST)?;
     config.hotlist.path = hotlist_file.clone();
     config.api.listen = "127.0.0.1:0".parse()?;
+    config.api.admin_listen = "127.0.0.1:0".parse()?;
     config.api.self_signed = true;
     let password = bootstrap_users(&config).await?;
     let shutdown = CancellationToken::new();
@@ -177,6 +178,11 @@ fn print_api(running: &app::Running, password: &str, out: &mut (impl Write + Sen
     std::fs::write(&ca, running.self_signed_cert.as_deref().unwrap_or_default())?;
     let url = format!("https://127.0.0.1:{}", running.api_address.port());
     writeln!(out, "API: {url} (self-signed certificate: {})", ca.display())?;
+    writeln!(
+        out,
+        "admin port (metrics and probes, no login): http://{}/metrics",
+        running.admin_address
+    )?;
     writeln!(out, "bootstrap custodian: {DEMO_CUSTODIAN} / {password}")?;
     writeln!(
         out,

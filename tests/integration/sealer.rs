@@ -45,18 +45,25 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two ports free now (held together, so they differ).
+fn free_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a, b) = (bind(), bind());
+    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
 }
 
 /// Starts instance `n` with `text` (the shared config) on a port of its own.
 fn start(dir: &Path, text: &str, n: usize, cert: &Path) -> Instance {
-    let port = free_port();
-    let text = text.replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
+    let (port, admin) = free_ports();
+    let text = text
+        .replace(
+            "admin_listen = \"127.0.0.1:0\"",
+            &format!("admin_listen = \"127.0.0.1:{admin}\""),
+        )
+        .replace(
+            "\nlisten = \"127.0.0.1:0\"",
+            &format!("\nlisten = \"127.0.0.1:{port}\""),
+        );
     let path = dir.join(format!("config-{n}.toml"));
     std::fs::write(&path, text).unwrap();
     let log = dir.join(format!("serve-{n}.log"));
@@ -127,7 +134,12 @@ async fn three_instances_one_killed_mid_way_seal_every_access_exactly_once() {
         let up = common::wait_for_sync(Duration::from_secs(90), || {
             instance.client.try_login("deputy", PASSWORD)
         });
-        assert!(up, "instance at {} never answered", instance.client.base);
+        let log = std::fs::read_to_string(&instance.log).unwrap_or_default();
+        assert!(
+            up,
+            "instance at {} never answered; its log:\n{log}",
+            instance.client.base
+        );
     }
     // The logins that checked each instance is up are accesses too.
     let mut made: BTreeMap<&'static str, usize> = BTreeMap::from([("login", 3)]);
