@@ -122,6 +122,15 @@ pub enum UsersCommand {
         #[arg(long, env = "HOTLIST_ACTOR")]
         actor: String,
     },
+    /// Upgrading to signed principals: sign, with the service key, every
+    /// current record on the principals topic that carries no valid MAC
+    /// (records written before principals were signed). Review the topic
+    /// first: whatever is on it now is trusted from then on.
+    SignExisting {
+        /// The custodian doing this (recorded in the audit log).
+        #[arg(long, env = "HOTLIST_ACTOR")]
+        actor: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -129,6 +129,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let prerequisites = (sworn, trained_on, expires_on);
             add_user(&config, new, prerequisites, password_stdin, &actor).await
         }
+        Command::Users {
+            what: UsersCommand::SignExisting { actor },
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            crate::access::principals::check_username(&actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
+            let signed = crate::kafka::principals::sign_existing(&config).await?;
+            let event = AuditEvent {
+                at: chrono::Utc::now(),
+                username: actor,
+                organisation: "command line".into(),
+                role: Some(Role::Custodian),
+                action: "principals_signed".into(),
+                query_terms: vec![format!("records={signed}"), format!("os_user={}", os_user())],
+                purpose: None,
+                result_count: Some(signed as u64),
+                client_addr: "local".into(),
+                truncated: false,
+            };
+            kafka_audit::append(&config, event).await?;
+            println!("signed {signed} principal record(s) on {}", config.topics.principals);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Hotlist {
             what:
                 HotlistCommand::Upload {

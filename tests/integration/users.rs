@@ -122,3 +122,71 @@ async fn the_first_custodian_is_added_with_an_argon2id_hash_and_nothing_else() {
     let names: Vec<&str> = audit.iter().map(|r| r.event.username.as_str()).collect();
     assert_eq!(names, ["installer", "city.manager"]);
 }
+
+/// Upgrading to signed principals (issue 12): records written before they
+/// were signed are refused, until a custodian runs `users sign-existing`,
+/// which signs them; an unsigned record written for a key the service had
+/// already signed (a forgery) stays unsigned and refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_sign_existing_signs_the_records_written_before_signing_and_no_forgery() {
+    use hotlist_matcher::access::auth::hash_password;
+    use hotlist_matcher::access::principals::User;
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = common::unique("sign-existing");
+    let (config_path, config) = common::config_file(dir.path(), &prefix);
+    common::create_topics(&config).await;
+    let hash = hash_password("an old long password").unwrap();
+    let (old_key, old) = User::new("old.manager", "City of Coachella", Role::Custodian, hash.clone())
+        .unwrap()
+        .record();
+    let writer = hotlist_matcher::kafka::principals::Writer::new(&config).unwrap();
+    let (signed_key, signed) = User::new("deputy", "RSO", Role::Officer, hash.clone())
+        .unwrap()
+        .record();
+    writer.write(&signed_key, Some(&signed)).await.unwrap();
+    let (_, forged) = User::new("deputy", "RSO", Role::Custodian, hash).unwrap().record();
+    common::produce_keyed(
+        &config,
+        &config.topics.principals,
+        &[old_key, signed_key],
+        &[old, forged],
+    )
+    .await;
+    let load = {
+        let config = config.clone();
+        move || {
+            hotlist_matcher::kafka::principals::load(&config, &hotlist_matcher::metrics::Metrics::new())
+                .unwrap()
+                .0
+        }
+    };
+    let before = tokio::task::spawn_blocking(load.clone()).await.unwrap();
+    assert!(before.user("old.manager").is_none(), "unsigned: refused");
+    assert_eq!(before.user("deputy").map(|u| u.role), Some(Role::Officer));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
+        .args([
+            "--config",
+            config_path.to_str().unwrap(),
+            "users",
+            "sign-existing",
+            "--actor",
+            "old.manager",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("signed 1 principal record(s) on {}", config.topics.principals)
+    );
+    let after = tokio::task::spawn_blocking(load).await.unwrap();
+    assert_eq!(after.user("old.manager").map(|u| u.role), Some(Role::Custodian));
+    assert_eq!(
+        after.user("deputy").map(|u| u.role),
+        Some(Role::Officer),
+        "the forged promotion was not signed"
+    );
+    let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    assert_eq!(audit.last().map(|r| r.event.action.as_str()), Some("principals_signed"));
+}
