@@ -162,7 +162,12 @@ struct QuietEof;
 
 impl rdkafka::ClientContext for QuietEof {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+        use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
+        let end_of_partition = matches!(
+            error,
+            RdError::PartitionEOF(_) | RdError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !end_of_partition {
             tracing::error!(%error, reason, "kafka client error");
         }
     }
