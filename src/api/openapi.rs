@@ -25,8 +25,10 @@ use super::state::Access;
 
 #[path = "openapi_docs.rs"]
 mod docs;
+#[path = "openapi_parts.rs"]
+mod parts;
 
-use docs::{array, id, name, nullable, r, Doc};
+use parts::{array, id, name, nullable, r, Doc};
 
 /// The document, built once.
 pub fn document() -> &'static Value {
