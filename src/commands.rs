@@ -131,26 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Users {
             what: UsersCommand::SignExisting { actor },
-        } => {
-            let config = Config::load(cli.config.as_deref())?;
-            crate::access::principals::check_username(&actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
-            let signed = crate::kafka::principals::sign_existing(&config).await?;
-            let event = AuditEvent {
-                at: chrono::Utc::now(),
-                username: actor,
-                organisation: "command line".into(),
-                role: Some(Role::Custodian),
-                action: "principals_signed".into(),
-                query_terms: vec![format!("records={signed}"), format!("os_user={}", os_user())],
-                purpose: None,
-                result_count: Some(signed as u64),
-                client_addr: "local".into(),
-                truncated: false,
-            };
-            kafka_audit::append(&config, event).await?;
-            println!("signed {signed} principal record(s) on {}", config.topics.principals);
-            Ok(ExitCode::SUCCESS)
-        }
+        } => sign_existing(&Config::load(cli.config.as_deref())?, &actor).await,
         Command::Hotlist {
             what:
                 HotlistCommand::Upload {
@@ -339,23 +320,12 @@ pub async fn upload_hotlist(
     let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
         unreachable!("the command line is not held to list ownership");
     };
-    let mut event = AuditEvent {
-        at: chrono::Utc::now(),
-        username: actor,
-        organisation: "command line".into(),
-        role: Some(Role::Custodian),
-        action: "hotlist_upload".into(),
-        query_terms: vec![
-            format!("list={list}"),
-            format!("file={}", file.display()),
-            format!("reason={reason}"),
-            format!("os_user={}", os_user()),
-        ],
-        purpose: None,
-        result_count: Some(entries.len() as u64),
-        client_addr: "local".into(),
-        truncated: false,
-    };
+    let terms = vec![
+        format!("list={list}"),
+        format!("file={}", file.display()),
+        format!("reason={reason}"),
+    ];
+    let mut event = cli_event(actor, "hotlist_upload", terms, Some(entries.len() as u64));
     event.truncated = !upload_terms(&mut event.query_terms, &report);
     kafka_audit::append(config, event).await?;
     println!(
@@ -394,31 +364,15 @@ pub async fn add_user(
     crate::kafka::principals::Writer::new(config)?
         .write(&key, Some(&value))
         .await?;
-    let event = AuditEvent {
-        at: chrono::Utc::now(),
-        username: actor,
-        organisation: "command line".into(),
-        role: Some(Role::Custodian),
-        action: "user_added".into(),
-        query_terms: vec![
-            format!("username={username}"),
-            format!("role={role:?}"),
-            format!("sworn={sworn}"),
-            format!(
-                "trained_on={}",
-                trained_on.map_or_else(|| "none".into(), |d| d.to_string())
-            ),
-            format!(
-                "expires_on={}",
-                expires_on.map_or_else(|| "none".into(), |d| d.to_string())
-            ),
-            format!("os_user={}", os_user()),
-        ],
-        purpose: None,
-        result_count: None,
-        client_addr: "local".into(),
-        truncated: false,
-    };
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "none".into(), |d| d.to_string());
+    let terms = vec![
+        format!("username={username}"),
+        format!("role={role:?}"),
+        format!("sworn={sworn}"),
+        format!("trained_on={}", day(trained_on)),
+        format!("expires_on={}", day(expires_on)),
+    ];
+    let event = cli_event(actor, "user_added", terms, None);
     kafka_audit::append(config, event).await?;
     info!(role = ?role, "user added");
     println!("added {username} as {role:?} to {}", config.topics.principals);
@@ -455,6 +409,35 @@ pub fn report_line(r: &AuditRecord) -> String {
         purpose,
         if e.truncated { " [truncated]" } else { "" }
     )
+}
+
+/// An audit event of the command line, by custodian `actor`, its terms
+/// followed by the operating-system user who ran it.
+fn cli_event(actor: String, action: &str, mut query_terms: Vec<String>, result_count: Option<u64>) -> AuditEvent {
+    query_terms.push(format!("os_user={}", os_user()));
+    AuditEvent {
+        at: chrono::Utc::now(),
+        username: actor,
+        organisation: "command line".into(),
+        role: Some(Role::Custodian),
+        action: action.into(),
+        query_terms,
+        purpose: None,
+        result_count,
+        client_addr: "local".into(),
+        truncated: false,
+    }
+}
+
+/// `users sign-existing`: the upgrade to signed principals, audited.
+async fn sign_existing(config: &Config, actor: &str) -> anyhow::Result<ExitCode> {
+    let actor = acting_custodian(config, actor).await?;
+    let signed = crate::kafka::principals::sign_existing(config).await?;
+    let terms = vec![format!("records={signed}")];
+    let event = cli_event(actor, "principals_signed", terms, Some(signed as u64));
+    kafka_audit::append(config, event).await?;
+    println!("signed {signed} principal record(s) on {}", config.topics.principals);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The custodian named by `--actor`: once any custodian exists, it must be
