@@ -5,7 +5,8 @@
 //! baseline every write already pays), sealing it under a day key
 //! (AES-256-GCM, fresh random nonce) and opening it again; and the whole
 //! per-read pipeline stage (parse, normalize, match, encode) with and
-//! without sealing the alert it makes. Figures and ratios are in
+//! without sealing the alert it makes, and a read no list holds, plain and
+//! sealed by a camera gateway (opened first). Figures and ratios are in
 //! docs/BENCHMARKS.md.
 
 use std::hint::black_box;
@@ -61,6 +62,24 @@ fn per_record(c: &mut Criterion) {
         b.iter(|| match sealing.process(black_box(&read)) {
             Outcome::Alerts(alerts) => black_box(key.seal(&alerts[0].payload).unwrap().len()),
             _ => unreachable!(),
+        })
+    });
+    // A read no list holds (the common case): plain, and sealed by a camera
+    // gateway, so opened first.
+    let innocent = String::from_utf8(read.clone())
+        .unwrap()
+        .replace("7ABC123", "4XYZ987")
+        .into_bytes();
+    let sealed_read = key.seal(&innocent).unwrap();
+    let mut plain = processor();
+    group.bench_function("no hit, plain read", |b| {
+        b.iter(|| black_box(matches!(plain.process(black_box(&innocent)), Outcome::NoHit)))
+    });
+    let mut opening = processor();
+    group.bench_function("no hit, sealed read", |b| {
+        b.iter(|| {
+            let opened = key.open(black_box(&sealed_read)).unwrap();
+            black_box(matches!(opening.process(&opened), Outcome::NoHit))
         })
     });
     group.finish();

@@ -44,10 +44,13 @@ cad_group=${HM_CAD_GROUP:-cad}
 grants=(
   # Cameras write reads and nothing else.
   "--allow-principal $cameras --operation Write --operation Describe --topic ${p}reads"
+  # A camera gateway that seals reads (README, "Encryption at rest") takes
+  # the day's key from the day-key topic, or adds one at midnight.
+  "--allow-principal $cameras --operation Read --operation Write --operation Describe --topic ${p}day-keys"
   # The service reads reads, and reads and writes its own topics.
   "--allow-principal $service --operation Read --operation Describe --operation DescribeConfigs --topic ${p}reads"
 )
-for topic in alerts reads.dlq alert-state webhooks.dlq hotlist principals audit-events audit; do
+for topic in alerts reads.dlq alert-state webhooks.dlq hotlist principals audit-events audit day-keys; do
   grants+=("--allow-principal $service --operation Read --operation Write --operation Describe --operation DescribeConfigs --topic ${p}${topic}")
 done
 grants+=(
@@ -58,6 +61,8 @@ grants+=(
   "--allow-principal $service --operation Write --operation Describe --transactional-id ${p}audit-sealer"
   # CAD reads alerts in its own group.
   "--allow-principal $cad --operation Read --operation Describe --topic ${p}alerts"
+  # Alerts are sealed: CAD opens them with the day keys and the master key.
+  "--allow-principal $cad --operation Read --operation Describe --topic ${p}day-keys"
   "--allow-principal $cad --operation Read --group $cad_group"
   # Ops create the topics and check their settings; they read and write no records.
   "--allow-principal $ops --operation Create --operation DescribeConfigs --operation AlterConfigs --operation Describe --topic $p --resource-pattern-type prefixed"

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::dispatch::board::{self, Board};
 use crate::dispatch::webhook::{self, WebhookError};
 use crate::hotlist::{load_csv_file, HotlistEntry, HotlistError, LiveMatcher};
+use crate::kafka::day_keys::Keyring;
 use crate::kafka::hotlist as kafka_hotlist;
 use crate::kafka::sealer;
 use crate::kafka::source::Source;
@@ -60,6 +61,8 @@ pub struct Running {
     pub metrics: Metrics,
     /// Incidents and decisions, as the dispatch board shows them.
     pub board: Arc<Board>,
+    /// The day keys that seal and open ALPR data at rest.
+    pub keyring: Arc<Keyring>,
     task: JoinHandle<Result<(), AppError>>,
 }
 
@@ -92,11 +95,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     );
     let lists: kafka_hotlist::Lists = Arc::new(std::sync::RwLock::new(loaded.lists));
     let metrics = Metrics::new();
-    let source = Source::new(&config, matcher.clone(), metrics.clone())?;
+    let keyring = Keyring::start(&config, metrics.clone(), crate::system_clock(), shutdown.clone()).await?;
+    let source = Source::new(&config, matcher.clone(), metrics.clone(), Arc::clone(&keyring))?;
     kafka_hotlist::follow(&config, loaded.end, matcher.clone(), lists.clone(), shutdown.clone())?;
     let board = Board::new(config.dispatch.suppression_window, lists.clone(), shutdown.clone());
-    board::follow(&config, &board)?;
-    let webhooks = webhook::start(&config, Arc::clone(&board), metrics.clone(), shutdown.clone())?;
+    board::follow(&config, &board, &keyring)?;
+    let webhooks = webhook::start(
+        &config,
+        (Arc::clone(&board), Arc::clone(&keyring)),
+        metrics.clone(),
+        shutdown.clone(),
+    )?;
     sealer::start(&config, metrics.clone(), shutdown.clone())?;
     let admin_address = crate::admin::start(
         config.api.admin_listen,
@@ -109,7 +118,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         &config,
         metrics.clone(),
         crate::system_clock(),
-        (lists.clone(), Arc::clone(&board)),
+        (lists.clone(), Arc::clone(&board), Arc::clone(&keyring)),
         shutdown.clone(),
     )
     .await
@@ -133,6 +142,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         lists,
         metrics,
         board,
+        keyring,
         task,
     })
 }

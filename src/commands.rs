@@ -16,6 +16,10 @@ use crate::access::audit::{self, upload_terms, AuditEvent, AuditRecord};
 use crate::access::auth::{self, Role};
 use crate::access::principals::User;
 use crate::app;
+#[path = "commands_retention.rs"]
+mod retention_commands;
+pub use retention_commands::{decrypt, retention_verify, DecryptRequest};
+
 use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
@@ -158,36 +162,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention {
             what: RetentionCommand::Verify,
         } => retention_verify(&Config::load(cli.config.as_deref())?),
-    }
-}
-
-/// `retention verify`: one line per partition of every ALPR topic; exit 2
-/// if any keeps a record past the retention and Kafka's deletion slack.
-pub fn retention_verify(config: &Config) -> anyhow::Result<ExitCode> {
-    use crate::retention::{days_hours, Verdict};
-    let now = chrono::Utc::now().timestamp_millis();
-    let mut violations = 0;
-    for oldest in crate::kafka::retention::oldest(config, now)? {
-        let place = format!("{}[{}]", oldest.topic, oldest.partition);
-        match oldest.verdict {
-            None => println!("{place}: empty"),
-            Some(Verdict::Within { age }) => {
-                println!("{place}: oldest record {} old, within retention", days_hours(age))
-            }
-            Some(Verdict::Due { age }) => println!("{place}: oldest record {} old, due for deletion", days_hours(age)),
-            Some(Verdict::Violation { age }) => {
-                violations += 1;
-                println!(
-                    "VIOLATION {place}: oldest record {} old, kept past retention",
-                    days_hours(age)
-                );
-            }
+        Command::Decrypt {
+            topic,
+            partition,
+            offset,
+            count,
+            actor,
+            case_number,
+            reason,
+        } => {
+            let request = DecryptRequest {
+                topic,
+                partition,
+                offset,
+                count,
+                actor,
+                case_number,
+                reason,
+            };
+            decrypt(&Config::load(cli.config.as_deref())?, request).await
         }
     }
-    Ok(match violations {
-        0 => ExitCode::SUCCESS,
-        _ => ExitCode::from(2),
-    })
 }
 
 /// `serve`: the service until SIGTERM or Ctrl-C.
@@ -279,8 +274,9 @@ pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
             }
         },
         AuditQuery::Report { from, to } => {
-            for r in records.iter().filter(|r| r.event.at >= from && r.event.at <= to) {
-                println!("{}", report_line(r));
+            let key = config.master_key.audit_key();
+            for r in records.into_iter().filter(|r| r.event.at >= from && r.event.at <= to) {
+                println!("{}", report_line(&kafka_audit::opened(&key, r)));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -426,6 +422,7 @@ fn cli_event(actor: String, action: &str, mut query_terms: Vec<String>, result_c
         result_count,
         client_addr: "local".into(),
         truncated: false,
+        sealed_terms: None,
     }
 }
 
@@ -549,6 +546,7 @@ mod tests {
             result_count: None,
             client_addr: "10.0.0.9".into(),
             truncated: false,
+            sealed_terms: None,
         };
         let line = report_line(&Chain::start(crate::access::keys::ServiceKey::development()).append(event));
         assert_eq!(

@@ -26,7 +26,7 @@ use dispatch::RawDispatch;
 pub use dispatch::{DispatchSettings, RetryPolicy, Secret, WebhookEndpoint};
 #[path = "config_security.rs"]
 mod security;
-use security::{default_admin_listen, RawAccess, RawSecurity};
+use security::{default_admin_listen, default_day_keys_topic, RawAccess, RawSecurity};
 
 /// The policy's retention: ALPR data is deleted after 30 days.
 pub const RETENTION_DAYS_MAX: u32 = 30;
@@ -119,6 +119,8 @@ struct RawTopics {
     audit_events: String,
     alert_state: String,
     webhook_dlq: String,
+    #[serde(default = "default_day_keys_topic")]
+    day_keys: String,
     partitions: i32,
     replication_factor: i32,
     min_insync_replicas: i32,
@@ -219,6 +221,8 @@ pub struct Config {
     pub dispatch: DispatchSettings,
     /// Keys the audit chain and signs principals ([`crate::access::keys`]).
     pub key: crate::access::keys::ServiceKey,
+    /// Wraps the day keys of encryption at rest ([`crate::retention::seal`]).
+    pub master_key: crate::retention::seal::MasterKey,
     pub access: AccessSettings,
 }
 
@@ -299,6 +303,8 @@ pub struct Topics {
     pub alert_state: String,
     /// Webhook deliveries that failed past their last retry.
     pub webhook_dlq: String,
+    /// Day keys of encryption at rest, wrapped (compacted, one partition).
+    pub day_keys: String,
     pub partitions: i32,
     /// -1 leaves it to the broker's default.
     pub replication_factor: i32,
@@ -382,7 +388,7 @@ impl Raw {
             security,
             access,
         } = self;
-        let key = security.validate(env)?;
+        let (key, master_key) = security.validate(env)?;
         in_range("access.training_valid_days", access.training_valid_days, 1, 3650)?;
         let dispatch = dispatch.validate(env)?;
         let matching = matching.validate()?;
@@ -401,6 +407,7 @@ impl Raw {
             &topics.audit_events,
             &topics.alert_state,
             &topics.webhook_dlq,
+            &topics.day_keys,
         ];
         for name in names {
             topic_name(name)?;
@@ -491,6 +498,7 @@ impl Raw {
                 audit_events: topics.audit_events,
                 alert_state: topics.alert_state,
                 webhook_dlq: topics.webhook_dlq,
+                day_keys: topics.day_keys,
                 audit_retention: Duration::from_secs(u64::from(topics.audit_retention_days) * 86_400),
                 partitions: topics.partitions,
                 replication_factor: topics.replication_factor,
@@ -515,6 +523,7 @@ impl Raw {
             api,
             dispatch,
             key,
+            master_key,
             access: AccessSettings {
                 training_valid_days: access.training_valid_days as u32,
             },

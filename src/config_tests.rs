@@ -94,7 +94,10 @@ fn the_helm_charts_config_is_valid() {
     std::fs::write(&key, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff").unwrap();
     assert!(block.contains("key_file = \"/service-key/service.key\""));
     let block = block.replace("/service-key/service.key", &key.display().to_string());
-    let config = Config::from_toml(&block, env(&[])).unwrap();
+    let master = dir.path().join("master.key");
+    std::fs::write(&master, [7u8; 32]).unwrap();
+    let master = master.display().to_string();
+    let config = Config::from_toml(&block, env(&[("HOTLIST_MASTER_KEY_FILE", &master)])).unwrap();
     assert_eq!(config.kafka.bootstrap_servers, "kafka:9092");
     assert_eq!(
         config.api.admin_listen,
@@ -231,14 +234,38 @@ fn the_service_key_comes_from_a_mounted_file_or_is_refused() {
     let path = dir.path().join("service.key");
     std::fs::write(&path, "0123456789abcdef0123456789abcdef0123456789abcdef\n").unwrap();
     let file = path.display().to_string();
-    let config = Config::from_toml(DEFAULT_TOML, env(&[("HOTLIST_SERVICE_KEY_FILE", &file)])).unwrap();
+    let no_master = Config::from_toml(DEFAULT_TOML, env(&[("HOTLIST_SERVICE_KEY_FILE", &file)])).unwrap_err();
+    assert!(
+        no_master
+            .to_string()
+            .starts_with("config key security.master_key_file is invalid: no master key for encryption at rest"),
+        "{no_master}"
+    );
+    let master_path = dir.path().join("master.key");
+    std::fs::write(&master_path, format!("{}\n", "5a".repeat(32))).unwrap();
+    let master = master_path.display().to_string();
+    let keys = [
+        ("HOTLIST_SERVICE_KEY_FILE", file.as_str()),
+        ("HOTLIST_MASTER_KEY_FILE", &master),
+    ];
+    let config = Config::from_toml(DEFAULT_TOML, env(&keys)).unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+    let wrapped = crate::retention::seal::MasterKey::from_bytes(&[0x5a; 32])
+        .unwrap()
+        .wrap(&crate::retention::seal::DayKey::generate(day).unwrap())
+        .unwrap();
+    assert!(config.master_key.unwrap(day, &wrapped).is_ok(), "the hex file's key");
+    std::fs::write(&master_path, "5a5a").unwrap();
+    let short_master = Config::from_toml(DEFAULT_TOML, env(&keys)).unwrap_err();
+    assert!(short_master.to_string().contains("a key is 32 bytes"), "{short_master}");
+    std::fs::write(&master_path, [0x5a; 32]).unwrap();
     assert_eq!(
         config.key,
         crate::access::keys::ServiceKey::from_bytes(b"0123456789abcdef0123456789abcdef0123456789abcdef").unwrap()
     );
     assert_ne!(config.key, crate::access::keys::ServiceKey::development());
     std::fs::write(&path, "short").unwrap();
-    let short = Config::from_toml(DEFAULT_TOML, env(&[("HOTLIST_SERVICE_KEY_FILE", &file)])).unwrap_err();
+    let short = Config::from_toml(DEFAULT_TOML, env(&keys)).unwrap_err();
     assert!(short.to_string().contains("at least 32 bytes (it is 5)"), "{short}");
     let development = Config::from_toml(&development_toml(), env(&[])).unwrap();
     assert_eq!(development.key, crate::access::keys::ServiceKey::development());

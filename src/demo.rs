@@ -21,7 +21,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -123,7 +123,7 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
         planted.records.len(),
         config.topics.reads
     )?;
-    let printed = print_alerts(&alerts, &running.metrics, planted.records.len() as u64, out).await?;
+    let printed = print_alerts(&alerts, &running, planted.records.len() as u64, out).await?;
     print_board(&running, &password, out).await?;
     let result = summary(out, &running.metrics, &planted, &printed, started.elapsed());
     if options.serve && result.is_ok() {
@@ -317,19 +317,21 @@ fn alert_consumer(config: &Config) -> anyhow::Result<BaseConsumer> {
     Ok(consumer)
 }
 
-/// Prints alerts until every streamed read is processed and every alert seen.
+/// Prints alerts (opened with the service's day keys: they are sealed at
+/// rest) until every streamed read is processed and every alert seen.
 async fn print_alerts(
     consumer: &BaseConsumer,
-    metrics: &Metrics,
+    running: &app::Running,
     reads: u64,
     out: &mut (impl Write + Send),
 ) -> anyhow::Result<Vec<Alert>> {
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut printed = Vec::new();
+    let metrics = &running.metrics;
     loop {
         match consumer.poll(Duration::from_millis(0)) {
             Some(message) => {
-                let alert = Alert::decode(message?.payload().unwrap_or_default())?;
+                let alert = Alert::decode(&running.keyring.open_message(&message?)?)?;
                 writeln!(out, "{}", describe(&alert))?;
                 printed.push(alert);
             }

@@ -58,6 +58,13 @@ pub struct Metrics {
     /// Topic settings that break the 30-day policy (or keep the audit log
     /// too short), as of the last hourly check; above 0 is critical.
     pub topic_policy_violations: IntGauge,
+    /// Day keys this instance holds (one per UTC day of the retention).
+    pub day_keys: IntGauge,
+    /// Day keys this instance destroyed or saw destroyed past the retention.
+    pub day_keys_destroyed: IntCounter,
+    /// Sealed records that could not be opened (a destroyed or unknown day
+    /// key, or changed bytes), skipped by the board, searches and webhooks.
+    pub unopenable_records: IntCounter,
 }
 
 impl Metrics {
@@ -159,7 +166,19 @@ impl Metrics {
             "principal_records_refused_total",
             "Principal records refused: not signed with the service key.",
         );
+        let day_keys = gauge("day_keys", "Day keys this instance holds.");
+        let day_keys_destroyed = counter(
+            "day_keys_destroyed_total",
+            "Day keys destroyed past the retention, as this instance saw it.",
+        );
+        let unopenable_records = counter(
+            "unopenable_records_total",
+            "Sealed records that could not be opened: destroyed or unknown day key, or changed bytes.",
+        );
         Metrics {
+            day_keys,
+            day_keys_destroyed,
+            unopenable_records,
             principal_records_refused,
             topic_policy_violations,
             audit_sealed,

@@ -54,6 +54,8 @@ pub enum ReadError {
     Plate(#[from] NormalizeError),
     #[error("captured more than {max_days} days ago: past the retention, not processed")]
     TooOld { max_days: u64 },
+    #[error("sealed record cannot be opened: {0}")]
+    Unopenable(&'static str),
 }
 
 impl ReadError {
@@ -69,11 +71,12 @@ impl ReadError {
             ReadError::InvalidField { .. } => "invalid_field",
             ReadError::Plate(_) => "invalid_plate",
             ReadError::TooOld { .. } => "too_old",
+            ReadError::Unopenable(_) => "unopenable",
         }
     }
 
     /// Every code [`ReadError::code`] can return, for pre-registering metrics.
-    pub const CODES: [&'static str; 9] = [
+    pub const CODES: [&'static str; 10] = [
         "too_large",
         "empty",
         "invalid_utf8",
@@ -83,6 +86,7 @@ impl ReadError {
         "invalid_field",
         "invalid_plate",
         "too_old",
+        "unopenable",
     ];
 }
 
@@ -392,6 +396,7 @@ mod tests {
             invalid("x", "y"),
             ReadError::Plate(NormalizeError::Empty),
             ReadError::TooOld { max_days: 30 },
+            ReadError::Unopenable("no key"),
         ];
         let codes: Vec<_> = all.iter().map(ReadError::code).collect();
         assert_eq!(codes, ReadError::CODES.to_vec());

@@ -64,6 +64,7 @@ fn no_debug_of_a_type_holding_a_plate_shows_it() {
         result_count: Some(1),
         client_addr: "127.0.0.1".into(),
         truncated: false,
+        sealed_terms: None,
     };
     assert!(
         event.query_terms.iter().any(|t| t.contains(PLATE)),

@@ -137,6 +137,11 @@ pub struct AuditEvent {
     /// ([`AuditEvent::outline`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// The query terms sealed under the audit key (hex), in place of
+    /// `query_terms`, once the event leaves the process
+    /// ([`crate::kafka::audit`]); the service opens them for readers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_terms: Option<String>,
 }
 
 impl std::fmt::Debug for AuditEvent {
@@ -153,6 +158,7 @@ impl std::fmt::Debug for AuditEvent {
             .field("result_count", &self.result_count)
             .field("client_addr", &self.client_addr)
             .field("truncated", &self.truncated)
+            .field("sealed_terms", &self.sealed_terms.as_ref().map(|t| t.len()))
             .finish()
     }
 }
@@ -244,6 +250,9 @@ pub mod bounds {
     pub const TERMS: usize = 16;
     /// Case number and details of a purpose.
     pub const PURPOSE: usize = 1024;
+    /// Sealed query terms, in hex: room for every term at its bound, as
+    /// JSON, sealed.
+    pub const SEALED_TERMS: usize = 2 * (TERMS * (TERM * 6 + 3) + 64);
 }
 
 impl AuditEvent {
@@ -266,6 +275,9 @@ impl AuditEvent {
         for term in &mut self.query_terms {
             bound(term, bounds::TERM);
         }
+        if let Some(sealed) = &mut self.sealed_terms {
+            bound(sealed, bounds::SEALED_TERMS);
+        }
         if let Some(purpose) = &mut self.purpose {
             bound(&mut purpose.case_number, bounds::PURPOSE);
             bound(&mut purpose.details, bounds::PURPOSE);
@@ -283,6 +295,7 @@ impl AuditEvent {
     pub fn outline(&self) -> AuditEvent {
         AuditEvent {
             query_terms: Vec::new(),
+            sealed_terms: None,
             purpose: None,
             truncated: true,
             ..self.clone()

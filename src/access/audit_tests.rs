@@ -27,6 +27,7 @@ fn search(i: u32) -> AuditEvent {
         result_count: Some(3),
         client_addr: "127.0.0.1".into(),
         truncated: false,
+        sealed_terms: None,
     }
 }
 

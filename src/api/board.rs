@@ -313,7 +313,8 @@ async fn write_and_audit(
     if let Action::Reject { reason, .. } = &transition.action {
         terms.push(format!("reason={}", reason.name()));
     }
-    let decided = match state.stores.decisions.write(&transition).await {
+    let captured_ms = (state.board.captured_ms(&id)).unwrap_or_else(|| transition.at.timestamp_millis());
+    let decided = match state.stores.decisions.write(&transition, captured_ms).await {
         Ok(()) => {
             state
                 .board

@@ -190,7 +190,7 @@ pub struct MemoryDecisions {
 }
 
 impl DecisionLog for MemoryDecisions {
-    fn write<'a>(&'a self, transition: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn write<'a>(&'a self, transition: &'a Transition, _captured_ms: i64) -> BoxFuture<'a, Result<(), StoreError>> {
         let offset = self.next_offset.fetch_add(1, Ordering::Relaxed) as i64;
         self.board.add_transitions(&[(0, offset, &transition.encode())]);
         Box::pin(async { Ok(()) })

@@ -183,6 +183,7 @@ fn anonymous_refusal(state: &ApiState, client: SocketAddr, terms: Vec<String>) -
         result_count: None,
         client_addr: client.ip().to_string(),
         truncated: false,
+        sealed_terms: None,
     }
 }
 

@@ -150,7 +150,7 @@ pub async fn start(
     config: &Config,
     metrics: Metrics,
     clock: Clock,
-    (lists, board): (Lists, Arc<Board>),
+    (lists, board, keyring): (Lists, Arc<Board>, Arc<crate::kafka::day_keys::Keyring>),
     shutdown: CancellationToken,
 ) -> Result<Running, ServerError> {
     let (principals, end) = {
@@ -169,7 +169,8 @@ pub async fn start(
         config,
         crate::kafka::principals::Writer::new(config)?,
         crate::kafka::audit::Events::new(config)?,
-        crate::kafka::alert_state::Writer::new(config)?,
+        crate::kafka::alert_state::Writer::new(config, Arc::clone(&keyring))?,
+        keyring,
     );
     let state = Arc::new(ApiState::new(
         config.clone(),

@@ -73,6 +73,7 @@ pub async fn login(
         result_count: None,
         client_addr: addr.to_string(),
         truncated: false,
+        sealed_terms: None,
     };
     // A name that no user can have is refused before it costs a password
     // check or a lockout entry; the audit record keeps a bounded copy.

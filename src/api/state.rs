@@ -249,7 +249,11 @@ impl ApiState {
         (action, query_terms): (&str, Vec<String>),
         keep: impl Fn(&AuditRecord) -> bool,
     ) -> Result<Vec<AuditRecord>, ApiError> {
-        let mut records = self.stores.audit.read_all().await?;
+        let key = self.config.master_key.audit_key();
+        let mut records: Vec<AuditRecord> = (self.stores.audit.read_all().await?)
+            .into_iter()
+            .map(|r| crate::kafka::audit::opened(&key, r))
+            .collect();
         records.retain(|r| keep(r));
         let mut event = self.event(session, action, client, query_terms);
         event.result_count = Some(records.len() as u64);
@@ -270,6 +274,7 @@ impl ApiState {
             result_count: None,
             client_addr: client.ip().to_string(),
             truncated: false,
+            sealed_terms: None,
         }
     }
 

@@ -19,6 +19,7 @@ use crate::alert::lifecycle::Transition;
 use crate::config::Config;
 use crate::hotlist::plan::{UploadOutcome, Uploader};
 use crate::hotlist::HotlistEntry;
+use crate::kafka::day_keys::Keyring;
 use crate::kafka::KafkaError;
 
 /// A boxed future, so the traits can be used as `dyn` objects.
@@ -88,14 +89,14 @@ pub trait HotlistUpload: Send + Sync {
 
 /// Where dispatchers' decisions are written.
 pub trait DecisionLog: Send + Sync {
-    /// Writes one decision; done once it is durable. It takes effect when
-    /// the board reads it back.
-    fn write<'a>(&'a self, transition: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Writes one decision on an incident first captured at `captured_ms`;
+    /// done once it is durable. It takes effect when the board reads it back.
+    fn write<'a>(&'a self, transition: &'a Transition, captured_ms: i64) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 impl DecisionLog for crate::kafka::alert_state::Writer {
-    fn write<'a>(&'a self, transition: &'a Transition) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { Ok(crate::kafka::alert_state::Writer::write(self, transition).await?) })
+    fn write<'a>(&'a self, transition: &'a Transition, captured_ms: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { Ok(crate::kafka::alert_state::Writer::write(self, transition, captured_ms).await?) })
     }
 }
 
@@ -112,12 +113,13 @@ pub struct Stores {
 impl Stores {
     /// The Kafka stores: principal records through `principals`, audit
     /// events to the sealer through `audit`, scans and uploads on the
-    /// topics of `config`.
+    /// topics of `config`, sealed and opened with `keyring`'s day keys.
     pub fn kafka(
         config: &Config,
         principals: crate::kafka::principals::Writer,
         audit: crate::kafka::audit::Events,
         decisions: crate::kafka::alert_state::Writer,
+        keyring: Arc<Keyring>,
     ) -> Stores {
         let config = Arc::new(config.clone());
         Stores {
@@ -126,8 +128,8 @@ impl Stores {
                 config: Arc::clone(&config),
                 events: audit,
             }),
-            scan: Arc::new(KafkaScan(Arc::clone(&config))),
-            hotlists: Arc::new(KafkaHotlists(config)),
+            scan: Arc::new(KafkaScan(Arc::clone(&config), Arc::clone(&keyring))),
+            hotlists: Arc::new(KafkaHotlists(config, keyring)),
             decisions: Arc::new(decisions),
         }
     }
@@ -186,21 +188,21 @@ impl AuditLog for KafkaAudit {
 }
 
 /// Topic scans, off the async threads.
-struct KafkaScan(Arc<Config>);
+struct KafkaScan(Arc<Config>, Arc<Keyring>);
 
 impl TopicScan for KafkaScan {
     fn scan<'a>(&'a self, topic: &'a str, limit: usize, keep: Keep) -> BoxFuture<'a, Result<Vec<Vec<u8>>, StoreError>> {
-        let config = Arc::clone(&self.0);
+        let (config, keyring) = (Arc::clone(&self.0), Arc::clone(&self.1));
         let topic = topic.to_owned();
         Box::pin(async move {
-            let scan = move || crate::kafka::scan::scan(&config, &topic, limit, keep);
+            let scan = move || crate::kafka::scan::scan(&config, &keyring, &topic, limit, keep);
             Ok(tokio::task::spawn_blocking(scan).await??)
         })
     }
 }
 
 /// Uploads to the hotlist topic.
-struct KafkaHotlists(Arc<Config>);
+struct KafkaHotlists(Arc<Config>, Arc<Keyring>);
 
 impl HotlistUpload for KafkaHotlists {
     fn upload<'a>(
@@ -209,6 +211,8 @@ impl HotlistUpload for KafkaHotlists {
         entries: &'a [Arc<HotlistEntry>],
         uploader: Uploader<'a>,
     ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>> {
-        Box::pin(async move { Ok(crate::kafka::hotlist::upload_as(&self.0, list_id, entries, uploader).await?) })
+        Box::pin(
+            async move { Ok(crate::kafka::hotlist::upload_with(&self.0, &self.1, list_id, entries, uploader).await?) },
+        )
     }
 }

@@ -113,7 +113,10 @@ pub async fn throughput(config: &Config, n: usize) -> Result<String, BenchError>
     let raw = raw_consume(&config, n)?;
     let metrics = crate::metrics::Metrics::new();
     let shutdown = CancellationToken::new();
-    let source = crate::kafka::source::Source::new(&config, matcher, metrics.clone())?;
+    let keyring =
+        crate::kafka::day_keys::Keyring::start(&config, metrics.clone(), crate::system_clock(), shutdown.clone())
+            .await?;
+    let source = crate::kafka::source::Source::new(&config, matcher, metrics.clone(), keyring)?;
     let started = Instant::now();
     let running = tokio::spawn(source.run(shutdown.clone()));
     while metrics.reads.get() < n as u64 {

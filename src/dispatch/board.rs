@@ -26,6 +26,7 @@ use crate::alert::view::IncidentView;
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::kafka::alert_state::{follow_from_beginning, Record};
+use crate::kafka::day_keys::Keyring;
 use crate::kafka::hotlist::Lists;
 use crate::kafka::KafkaError;
 
@@ -195,6 +196,13 @@ impl Board {
         views
     }
 
+    /// When incident `id`'s first read was captured (milliseconds), which
+    /// its decision records carry so they are deleted with it.
+    pub fn captured_ms(&self, id: &Uuid) -> Option<i64> {
+        let inner = self.inner.read().expect("board lock");
+        Some(inner.incidents.get(id)?.alert.read.captured_at.timestamp_millis())
+    }
+
     /// The incident alert `alert_id` went to, once it has been read.
     pub fn incident_of(&self, alert_id: &Uuid) -> Option<Uuid> {
         self.inner.read().expect("board lock").incidents.incident_of(alert_id)
@@ -278,16 +286,17 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// Folds the alerts and alert-state topics into `board` from their first
 /// records, until the board's shutdown; every hour, forgets what is older
 /// than the topics' retention.
-pub fn follow(config: &Config, board: &Arc<Board>) -> Result<(), KafkaError> {
+pub fn follow(config: &Config, board: &Arc<Board>, keyring: &Arc<Keyring>) -> Result<(), KafkaError> {
     let retention = chrono::Duration::from_std(config.topics.retention).unwrap_or(chrono::Duration::MAX);
     let purger = Arc::clone(board);
+    let clock = Arc::clone(keyring);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PURGE_EVERY);
         loop {
             tokio::select! {
                 _ = purger.shutdown.cancelled() => return,
                 _ = every.tick() => {
-                    let purged = purger.purge_before(chrono::Utc::now() - retention);
+                    let purged = purger.purge_before(clock.now() - retention);
                     if purged > 0 {
                         tracing::info!(purged, "incidents past retention forgotten");
                     }
@@ -298,7 +307,7 @@ pub fn follow(config: &Config, board: &Arc<Board>) -> Result<(), KafkaError> {
     let alerts = Arc::clone(board);
     follow_from_beginning(
         config,
-        &config.topics.alerts,
+        (&config.topics.alerts, Arc::clone(keyring)),
         "board-alerts",
         board.shutdown.clone(),
         move |records| alerts.add_alerts(records),
@@ -306,7 +315,7 @@ pub fn follow(config: &Config, board: &Arc<Board>) -> Result<(), KafkaError> {
     let states = Arc::clone(board);
     follow_from_beginning(
         config,
-        &config.topics.alert_state,
+        (&config.topics.alert_state, Arc::clone(keyring)),
         "board-states",
         board.shutdown.clone(),
         move |records| states.add_transitions(records),

@@ -33,6 +33,7 @@ use crate::alert::lifecycle::{Decision, Transition};
 use crate::alert::view::IncidentView;
 use crate::alert::Alert;
 use crate::config::{Config, RetryPolicy, WebhookEndpoint};
+use crate::kafka::day_keys::{Keyring, SEALED_HEADER};
 use crate::kafka::{client_config, enqueue, KafkaError};
 use crate::metrics::Metrics;
 
@@ -101,11 +102,17 @@ pub struct Deliverer {
     retry: RetryPolicy,
     config: Config,
     metrics: Metrics,
+    /// Opens alerts and decisions; seals dead letters.
+    keyring: Arc<Keyring>,
 }
 
 impl Deliverer {
     /// The deliverer, or `None` when no endpoint is configured.
-    pub fn new(config: &Config, board: Arc<Board>, metrics: Metrics) -> Result<Option<Deliverer>, WebhookError> {
+    pub fn new(
+        config: &Config,
+        (board, keyring): (Arc<Board>, Arc<Keyring>),
+        metrics: Metrics,
+    ) -> Result<Option<Deliverer>, WebhookError> {
         if config.dispatch.webhooks.is_empty() {
             return Ok(None);
         }
@@ -139,6 +146,7 @@ impl Deliverer {
             retry,
             config: config.clone(),
             metrics,
+            keyring,
         }))
     }
 
@@ -179,7 +187,8 @@ impl Deliverer {
 
     /// The events of one record, once the board has folded it in; `None` on shutdown.
     async fn events_of(&self, message: &BorrowedMessage<'_>, shutdown: &CancellationToken) -> Option<Vec<Outgoing>> {
-        let payload = message.payload().unwrap_or_default();
+        let payload = self.keyring.open_message(message).unwrap_or_default();
+        let payload = payload.as_ref();
         let stream = if message.topic() == self.config.topics.alerts {
             Stream::Alerts
         } else {
@@ -305,11 +314,28 @@ impl Deliverer {
                 value: Some(attempts.as_str()),
             });
         let key = event.event_id.hyphenated().to_string();
+        let (headers, body) = loop {
+            match self.keyring.seal(event.captured_ms, &event.body).await {
+                Ok(Some((day, sealed))) => {
+                    let day = Header {
+                        key: SEALED_HEADER,
+                        value: Some(day.as_bytes()),
+                    };
+                    break (headers.insert(day), sealed);
+                }
+                Ok(None) => break (headers, Vec::new()), // past the retention: not kept
+                Err(e) if !shutdown.is_cancelled() => {
+                    warn!(error = %e, "cannot seal a webhook dead letter; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(_) => return false,
+            }
+        };
         loop {
             let record = FutureRecord::<str, [u8]>::to(&self.config.topics.webhook_dlq)
                 .key(&key)
                 .timestamp(event.captured_ms)
-                .payload(&event.body)
+                .payload(&body)
                 .headers(headers.clone());
             let Ok(delivery) = enqueue(&self.dead_letters, record, shutdown).await else {
                 return false;
@@ -413,9 +439,9 @@ fn jitter() -> f64 {
 /// Starts the deliverer when endpoints are configured.
 pub fn start(
     config: &Config,
-    board: Arc<Board>,
+    (board, keyring): (Arc<Board>, Arc<Keyring>),
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<Result<(), KafkaError>>>, WebhookError> {
-    Ok(Deliverer::new(config, board, metrics)?.map(|d| tokio::spawn(d.run(shutdown))))
+    Ok(Deliverer::new(config, (board, keyring), metrics)?.map(|d| tokio::spawn(d.run(shutdown))))
 }

@@ -15,6 +15,12 @@
 //! broker's message size; an event the broker still refuses for what it is
 //! (too large, invalid) is sent as its flagged outline instead. The chain
 //! is written in Kafka transactions, so readers read committed records only.
+//!
+//! Query terms carry plates, so they leave the process sealed under the
+//! audit key ([`crate::retention::seal::AuditKey`], derived from the master
+//! key and never destroyed: the access log outlives the 30 days), and are
+//! opened only for the service's readers ([`opened`]); anyone who merely
+//! reads Kafka sees who accessed what and when, not which plate.
 
 use std::time::Duration;
 
@@ -25,6 +31,7 @@ use rdkafka::Message;
 use super::{client_config, read_to_end, KafkaError};
 use crate::access::audit::{sign_event, AuditEvent, AuditRecord};
 use crate::config::Config;
+use crate::retention::seal::AuditKey;
 
 /// How long a request waits for its event to be stored before it fails
 /// (503, no data returned).
@@ -142,7 +149,8 @@ impl Events {
     }
 
     async fn send_once(&self, event: &AuditEvent) -> Result<i64, KafkaError> {
-        let payload = sign_event(&self.config.key, event);
+        let event = sealed(&self.config.master_key.audit_key(), event.clone());
+        let payload = sign_event(&self.config.key, &event);
         let target: FutureRecord<'_, (), _> = FutureRecord::to(&self.config.topics.audit_events)
             .payload(&payload)
             .partition(0);
@@ -151,6 +159,39 @@ impl Events {
             .fetch_max(delivery.offset, std::sync::atomic::Ordering::Relaxed);
         Ok(delivery.offset)
     }
+}
+
+/// `event` with its query terms sealed under `key` (none to seal: as is).
+pub fn sealed(key: &AuditKey, mut event: AuditEvent) -> AuditEvent {
+    if event.query_terms.is_empty() {
+        return event;
+    }
+    let terms = serde_json::to_vec(&event.query_terms).expect("terms serialize");
+    match key.seal(&terms) {
+        Ok(sealed) => {
+            event.sealed_terms = Some(hex::encode(sealed));
+            event.query_terms.clear();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot seal audit terms; the event goes without them");
+            event.query_terms.clear();
+            event.truncated = true;
+        }
+    }
+    event
+}
+
+/// `record` as the service shows it: its sealed terms opened. Terms that
+/// do not open (another master key) show as one term saying so.
+pub fn opened(key: &AuditKey, mut record: AuditRecord) -> AuditRecord {
+    if let Some(sealed) = record.event.sealed_terms.take() {
+        let terms = hex::decode(&sealed)
+            .ok()
+            .and_then(|bytes| key.open(&bytes).ok())
+            .and_then(|json| serde_json::from_slice::<Vec<String>>(&json).ok());
+        record.event.query_terms = terms.unwrap_or_else(|| vec!["sealed terms: not opened by this key".into()]);
+    }
+    record
 }
 
 /// Records `event` from the CLI: sends it, then takes part in sealing
@@ -173,5 +214,56 @@ pub async fn append(config: &Config, event: AuditEvent) -> Result<(), KafkaError
                 SEAL_WAIT.as_secs()
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::audit::Chain;
+    use crate::access::keys::ServiceKey;
+    use crate::retention::seal::MasterKey;
+
+    fn search(terms: Vec<String>) -> AuditEvent {
+        AuditEvent {
+            at: chrono::Utc::now(),
+            username: "j.doe".into(),
+            organisation: "RSO".into(),
+            role: None,
+            action: "search_alerts".into(),
+            query_terms: terms,
+            purpose: None,
+            result_count: Some(1),
+            client_addr: "10.0.0.1:5000".into(),
+            truncated: false,
+            sealed_terms: None,
+        }
+    }
+
+    /// Query terms leave the process sealed: the chained record holds no
+    /// plate, still verifies, and opens to the terms for the service only.
+    #[test]
+    fn query_terms_are_sealed_under_the_audit_key_and_opened_for_readers() {
+        let master = MasterKey::from_bytes(&[3u8; 32]).unwrap();
+        let terms = vec!["plate=7ABC123".to_owned(), "x".repeat(512)];
+        let event = sealed(&master.audit_key(), search(terms.clone()).bounded());
+        assert!(event.query_terms.is_empty());
+        let mut chain = Chain::start(ServiceKey::development());
+        let record = chain.append(event);
+        let stored = serde_json::to_string(&record).unwrap();
+        assert!(!stored.contains("7ABC123"), "no plate in the stored record");
+        assert!(
+            !record.event.truncated,
+            "sealed terms are not cut by the chain's bounds"
+        );
+        crate::access::audit::verify(&ServiceKey::development(), std::slice::from_ref(&record)).unwrap();
+        assert_eq!(opened(&master.audit_key(), record.clone()).event.query_terms, terms);
+        let other = MasterKey::from_bytes(&[4u8; 32]).unwrap();
+        assert_eq!(
+            opened(&other.audit_key(), record).event.query_terms,
+            ["sealed terms: not opened by this key"]
+        );
+        let empty = sealed(&master.audit_key(), search(Vec::new()));
+        assert_eq!(empty.sealed_terms, None, "nothing to seal");
     }
 }

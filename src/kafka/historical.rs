@@ -17,6 +17,7 @@ use std::sync::Arc;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::Message;
 
+use super::day_keys::{Keyring, SEALED_HEADER};
 use super::{acked, client_config, enqueue, read_to_end, scan, KafkaError};
 use crate::config::Config;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
@@ -24,9 +25,10 @@ use crate::pipeline::{EncodedAlert, Outcome, Processor};
 
 /// Checks the retained reads against `entries` (matched at the sizes their
 /// lists have, `list_sizes`) and writes an alert for each hit that has none
-/// yet. Returns how many it wrote.
+/// yet, sealed like every alert. Returns how many it wrote.
 pub async fn historical_alerts(
     config: &Config,
+    keyring: &Arc<Keyring>,
     entries: Vec<Arc<HotlistEntry>>,
     list_sizes: HashMap<String, usize>,
 ) -> Result<usize, KafkaError> {
@@ -38,8 +40,8 @@ pub async fn historical_alerts(
         config.matching.clone(),
         list_sizes,
     ));
-    let scan_config = config.clone();
-    let alerts = tokio::task::spawn_blocking(move || new_alerts(&scan_config, matcher))
+    let (scan_config, scan_keys) = (config.clone(), Arc::clone(keyring));
+    let alerts = tokio::task::spawn_blocking(move || new_alerts(&scan_config, &scan_keys, matcher))
         .await
         .map_err(|e| KafkaError::Topic {
             topic: config.topics.reads.clone(),
@@ -50,9 +52,25 @@ pub async fn historical_alerts(
     let never = tokio_util::sync::CancellationToken::new();
     let mut deliveries = Vec::with_capacity(alerts.len());
     for alert in &alerts {
+        let Some((day, sealed)) =
+            keyring
+                .seal(alert.captured_at_ms, &alert.payload)
+                .await
+                .map_err(|e| KafkaError::Topic {
+                    topic: config.topics.day_keys.clone(),
+                    reason: e.to_string(),
+                })?
+        else {
+            continue; // captured past the retention since the scan: not kept
+        };
+        let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+            key: SEALED_HEADER,
+            value: Some(day.as_bytes()),
+        });
         let record = FutureRecord::to(&config.topics.alerts)
             .key(&alert.key)
-            .payload(&alert.payload)
+            .payload(&sealed)
+            .headers(headers)
             .partition(crate::alert::partition_of(alert.entry_hash, partitions))
             .timestamp(alert.captured_at_ms);
         deliveries.push(enqueue(&producer, record, &never).await?);
@@ -64,10 +82,10 @@ pub async fn historical_alerts(
 }
 
 /// The alerts the retained reads raise on `matcher`, less those already on the alerts topic.
-fn new_alerts(config: &Config, matcher: Arc<dyn Matcher>) -> Result<Vec<EncodedAlert>, KafkaError> {
+fn new_alerts(config: &Config, keyring: &Keyring, matcher: Arc<dyn Matcher>) -> Result<Vec<EncodedAlert>, KafkaError> {
     let mut processor = Processor::historical(matcher, config.pipeline.max_record_bytes);
     let mut alerts = Vec::new();
-    scan::scan(config, &config.topics.reads, usize::MAX, |bytes| {
+    scan::scan(config, keyring, &config.topics.reads, usize::MAX, |bytes| {
         if let Outcome::Alerts(found) = processor.process(bytes) {
             alerts.extend(found);
         }

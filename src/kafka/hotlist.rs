@@ -20,11 +20,13 @@ use rdkafka::{Message, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::day_keys::Keyring;
 use super::{acked, client_config, enqueue, follow_topic_batches, read_to_end, KafkaError};
 use crate::config::Config;
 use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
 pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
 use crate::hotlist::{Change, HotlistEntry, LiveMatcher};
+use crate::metrics::Metrics;
 
 /// The lists an instance knows, shared with the API for freshness checks.
 pub type Lists = Arc<std::sync::RwLock<BTreeMap<String, ListMeta>>>;
@@ -182,9 +184,27 @@ pub async fn upload(
     upload_as(config, list_id, entries, uploader).await
 }
 
-/// Replaces list `list_id` with `entries` as `uploader` says.
+/// Replaces list `list_id` with `entries` as `uploader` says, from a
+/// command (not the service): the day keys that seal its historical alerts
+/// are loaded for this one upload.
 pub async fn upload_as(
     config: &Config,
+    list_id: &str,
+    entries: &[Arc<HotlistEntry>],
+    uploader: Uploader<'_>,
+) -> Result<UploadOutcome, KafkaError> {
+    let done = CancellationToken::new();
+    let keyring = Keyring::start(config, Metrics::new(), crate::system_clock(), done.clone()).await?;
+    let outcome = upload_with(config, &keyring, list_id, entries, uploader).await;
+    done.cancel();
+    outcome
+}
+
+/// Replaces list `list_id` with `entries` as `uploader` says; historical
+/// alerts are sealed with `keyring`'s day keys.
+pub async fn upload_with(
+    config: &Config,
+    keyring: &Arc<Keyring>,
     list_id: &str,
     entries: &[Arc<HotlistEntry>],
     uploader: Uploader<'_>,
@@ -219,7 +239,7 @@ pub async fn upload_as(
     write_all(config, &writes).await?;
     let mut report = plan.report;
     let sizes = std::collections::HashMap::from([(list_id.to_owned(), plan.meta.entries)]);
-    report.historical_alerts = super::historical::historical_alerts(config, plan.fresh, sizes).await?;
+    report.historical_alerts = super::historical::historical_alerts(config, keyring, plan.fresh, sizes).await?;
     Ok(UploadOutcome::Done(report))
 }
 

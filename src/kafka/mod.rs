@@ -8,6 +8,7 @@
 pub mod alert_state;
 pub mod audit;
 mod connect;
+pub mod day_keys;
 pub mod historical;
 pub mod hotlist;
 pub mod principals;

@@ -24,6 +24,7 @@ use tokio::time::{sleep, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::day_keys::{Keyring, KeyringError, SEALED_HEADER};
 use super::{client_config, KafkaError};
 use crate::config::Config;
 use crate::hotlist::Matcher;
@@ -127,11 +128,18 @@ pub struct Source {
     alert_partitions: i32,
     config: Config,
     metrics: Metrics,
+    /// Opens sealed reads and seals what is written about them.
+    keyring: Arc<Keyring>,
 }
 
 impl Source {
     /// Builds the clients and subscribes; nothing is read until [`Source::run`].
-    pub fn new(config: &Config, matcher: Arc<dyn Matcher>, metrics: Metrics) -> Result<Source, KafkaError> {
+    pub fn new(
+        config: &Config,
+        matcher: Arc<dyn Matcher>,
+        metrics: Metrics,
+        keyring: Arc<Keyring>,
+    ) -> Result<Source, KafkaError> {
         let mut consumer_config = client_config(&config.kafka);
         consumer_config
             .set("group.id", &config.kafka.group_id)
@@ -174,6 +182,7 @@ impl Source {
             troubled_since: None,
             config: config.clone(),
             metrics,
+            keyring,
         })
     }
 
@@ -234,7 +243,7 @@ impl Source {
                     }
                     take(
                         &mut self.processor,
-                        (&self.config, self.alert_partitions),
+                        (&self.config, self.alert_partitions, &self.keyring),
                         &message,
                         &mut batch,
                     )
@@ -253,6 +262,7 @@ impl Source {
     /// Sends every record of the batch and waits until all are acknowledged,
     /// re-sending failures with backoff until they succeed or shutdown.
     async fn deliver(&self, batch: &mut Batch, shutdown: &CancellationToken) -> Result<(), KafkaError> {
+        self.seal_all(batch, shutdown).await?;
         let mut pending: Vec<usize> = (0..batch.outgoing.len()).collect();
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -280,6 +290,38 @@ impl Source {
             backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
             pending = failed;
         }
+    }
+
+    /// Seals every payload of the batch under its capture day's key; a
+    /// payload whose day is already past the retention is not kept at all.
+    /// A key that cannot be had (the broker is away) is waited for.
+    async fn seal_all(&self, batch: &mut Batch, shutdown: &CancellationToken) -> Result<(), KafkaError> {
+        for record in &mut batch.outgoing {
+            if record.payload.is_empty() || record.headers.iter().any(|(k, _)| *k == SEALED_HEADER) {
+                continue;
+            }
+            let captured = record
+                .timestamp
+                .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+            loop {
+                match self.keyring.seal(captured, &record.payload).await {
+                    Ok(Some((day, sealed))) => {
+                        record.payload = sealed;
+                        record.headers.push((SEALED_HEADER, day));
+                    }
+                    Ok(None) => record.payload.clear(),
+                    Err(e) => {
+                        warn!(error = %e, "cannot seal; waiting for the day key");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Err(KafkaError::Undelivered(batch.outgoing.len())),
+                            _ = sleep(Duration::from_secs(1)) => continue,
+                        }
+                    }
+                }
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Enqueues the records at `indexes`, waiting while the producer queue is full.
@@ -348,14 +390,29 @@ impl Source {
 /// Processes one consumed record into the batch.
 fn take(
     processor: &mut Processor,
-    (config, alert_partitions): (&Config, i32),
+    (config, alert_partitions, keyring): (&Config, i32, &Keyring),
     message: &BorrowedMessage<'_>,
     batch: &mut Batch,
 ) {
-    let payload = message.payload().unwrap_or_default();
     batch.reads += 1;
     batch.next_offsets.insert(message.partition(), message.offset() + 1);
-    match processor.process(payload) {
+    let (payload, outcome) = match keyring.open_message(message) {
+        Ok(payload) => {
+            let outcome = processor.process(&payload);
+            (payload, outcome)
+        }
+        Err(KeyringError::Destroyed(_)) => (
+            Default::default(),
+            Outcome::Rejected(crate::read::ReadError::TooOld {
+                max_days: config.topics.retention.as_secs() / 86_400,
+            }),
+        ),
+        Err(e) => (
+            Default::default(),
+            Outcome::Rejected(crate::read::ReadError::Unopenable(e.code())),
+        ),
+    };
+    match outcome {
         Outcome::NoHit => {}
         Outcome::Alerts(alerts) => {
             batch.hits += 1;
@@ -390,23 +447,22 @@ fn take(
     }
 }
 
-/// A dead letter too large for the broker is cut in half (and marked) so the
-/// partition moves on; the source offset in its headers finds the original
-/// while the reads topic still holds it.
+/// A dead letter too large for the broker loses its (sealed) payload and is
+/// marked with the original length, so the partition moves on; the source
+/// offset in its headers finds the original while the reads topic still
+/// holds it. (Sealed bytes cannot be cut and still open.)
 fn fit_dead_letter(record: &mut Outgoing, error: &RdError) {
     let too_large = matches!(
         error,
         RdError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
             | RdError::MessageProduction(RDKafkaErrorCode::InvalidMessageSize)
     );
-    if !too_large || record.dlq_code.is_none() || record.payload.len() < 1024 {
+    if !too_large || record.dlq_code.is_none() || record.payload.is_empty() {
         return;
     }
-    if !record.headers.iter().any(|(k, _)| *k == DLQ_TRUNCATED_HEADER) {
-        record
-            .headers
-            .push((DLQ_TRUNCATED_HEADER, record.payload.len().to_string()));
-    }
-    let half = record.payload.len() / 2;
-    record.payload.truncate(half);
+    record
+        .headers
+        .push((DLQ_TRUNCATED_HEADER, record.payload.len().to_string()));
+    record.headers.retain(|(k, _)| *k != SEALED_HEADER);
+    record.payload.clear();
 }

@@ -103,6 +103,23 @@ pub fn specs(topics: &Topics) -> Vec<TopicSpec> {
         },
         spec(&topics.hotlist, false, vec![("cleanup.policy", "compact".into())]),
         spec(&topics.principals, false, vec![("cleanup.policy", "compact".into())]),
+        // Wrapped day keys: one partition, so every instance takes the first
+        // key of a day in the same order; compacted soon after a tombstone,
+        // so a destroyed key leaves the log within a day of its destruction.
+        TopicSpec {
+            partitions: 1,
+            ..spec(
+                &topics.day_keys,
+                false,
+                vec![
+                    ("cleanup.policy", "compact".into()),
+                    ("segment.ms", SEGMENT_MS.to_string()),
+                    ("max.compaction.lag.ms", SEGMENT_MS.to_string()),
+                    ("min.cleanable.dirty.ratio", "0.01".into()),
+                    ("delete.retention.ms", "86400000".into()),
+                ],
+            )
+        },
         TopicSpec {
             partitions: 1,
             ..spec(
@@ -346,7 +363,7 @@ mod tests {
             assert_eq!(by_name[name].configs, reads.configs, "{name}");
             assert!(by_name[name].alpr_data);
         }
-        assert_eq!(specs.len(), 9);
+        assert_eq!(specs.len(), 10);
         let events = by_name["alpr.audit-events"];
         assert_eq!(
             (events.partitions, events.alpr_data),
@@ -366,6 +383,19 @@ mod tests {
         let audit = by_name["alpr.audit"];
         assert_eq!(audit.partitions, 1, "one chain, one order");
         assert_eq!(audit.configs[1].1, "63072000000", "two years");
+        let keys = by_name["alpr.day-keys"];
+        assert_eq!((keys.partitions, keys.alpr_data), (1, false), "one order of day keys");
+        assert_eq!(
+            keys.configs,
+            vec![
+                ("cleanup.policy", "compact".to_string()),
+                ("segment.ms", "3600000".to_string()),
+                ("max.compaction.lag.ms", "3600000".to_string()),
+                ("min.cleanable.dirty.ratio", "0.01".to_string()),
+                ("delete.retention.ms", "86400000".to_string()),
+            ],
+            "a destroyed key leaves the log soon after its tombstone"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+pub mod keybook;
 pub mod seal;
 
 /// How long past the retention Kafka may take to delete: one segment's span

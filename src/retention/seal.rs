@@ -24,9 +24,14 @@ pub enum SealError {
     Unopenable,
     #[error("no random bytes from the system")]
     Random,
-    #[error("a key is 32 bytes")]
+    #[error("a key is 32 bytes, raw or as 64 hex digits (make one with `openssl rand -hex 32`)")]
     KeyLength,
 }
+
+/// Header on a sealed record: the id (`YYYY-MM-DD`) of the day key that
+/// sealed its value. A record without it is plain (reads from a camera
+/// that does not seal).
+pub const SEALED_HEADER: &str = "hm.sealed";
 
 /// The 16-byte GCM tag.
 const TAG_LEN: usize = 16;
@@ -142,6 +147,13 @@ impl DayKey {
     }
 }
 
+/// The day a key id (`YYYY-MM-DD`, from [`SEALED_HEADER`]) names.
+pub fn parse_day_id(id: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(id, "%Y-%m-%d")
+        .ok()
+        .filter(|day| day_id(*day) == id)
+}
+
 impl MasterKey {
     /// The master key from its 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<MasterKey, SealError> {
@@ -150,6 +162,37 @@ impl MasterKey {
             id: "master".into(),
             bytes,
         }))
+    }
+
+    /// The master key from the contents of its file: 32 raw bytes, or 64
+    /// hex digits with surrounding whitespace (`openssl rand -hex 32`).
+    pub fn from_file_contents(contents: &[u8]) -> Result<MasterKey, SealError> {
+        if contents.len() == 32 {
+            return MasterKey::from_bytes(contents);
+        }
+        let text = std::str::from_utf8(contents).map_err(|_| SealError::KeyLength)?;
+        let bytes = hex::decode(text.trim()).map_err(|_| SealError::KeyLength)?;
+        MasterKey::from_bytes(&bytes)
+    }
+
+    /// The well-known development master key: the demo and tests only; it
+    /// protects nothing.
+    pub fn development() -> MasterKey {
+        MasterKey::from_bytes(b"hotlist-matcher development 32B!").expect("32 bytes")
+    }
+
+    /// The key that seals the audit log's query terms, derived from the
+    /// master key for that one purpose. It is never destroyed: the access
+    /// log outlives the 30 days, but its terms stay unreadable to anyone who
+    /// merely reads Kafka.
+    pub fn audit_key(&self) -> AuditKey {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0.bytes).expect("any key length");
+        mac.update(b"hotlist-matcher audit terms key");
+        AuditKey(Key {
+            id: "audit".into(),
+            bytes: mac.finalize().into_bytes().into(),
+        })
     }
 
     /// A day key sealed under the master key, bound to its day, to store.
@@ -163,6 +206,28 @@ impl MasterKey {
         let bytes = self.0.open(&format!("day key {id}"), wrapped)?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| SealError::KeyLength)?;
         Ok(DayKey(Key { id, bytes }))
+    }
+}
+
+/// The key of the audit log's query terms ([`MasterKey::audit_key`]).
+#[derive(Clone)]
+pub struct AuditKey(Key);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(<secret>)")
+    }
+}
+
+impl AuditKey {
+    /// Seals one audit record's query terms.
+    pub fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0.seal("audit terms", plaintext)
+    }
+
+    /// Opens what [`AuditKey::seal`] made.
+    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0.open("audit terms", sealed)
     }
 }
 
@@ -220,6 +285,37 @@ mod tests {
         assert_eq!(other.unwrap(day(5), &wrapped).unwrap_err(), SealError::Unopenable);
         assert_eq!(MasterKey::from_bytes(&[1u8; 31]).unwrap_err(), SealError::KeyLength);
         assert_eq!(format!("{master:?} {key:?}"), "MasterKey(<secret>) DayKey(2026-11-05)");
+    }
+
+    #[test]
+    fn master_keys_come_raw_or_in_hex_and_audit_terms_have_a_key_of_their_own() {
+        let hex_file = format!("{}\n", "ab".repeat(32));
+        let from_hex = MasterKey::from_file_contents(hex_file.as_bytes()).unwrap();
+        let raw = MasterKey::from_file_contents(&[0xab; 32]).unwrap();
+        let day_key = DayKey::generate(day(5)).unwrap();
+        assert_eq!(
+            raw.unwrap(day(5), &from_hex.wrap(&day_key).unwrap()).unwrap().id(),
+            "2026-11-05"
+        );
+        assert_eq!(
+            MasterKey::from_file_contents(b"abcd").unwrap_err(),
+            SealError::KeyLength
+        );
+        assert_eq!(
+            MasterKey::from_file_contents(&[1; 33]).unwrap_err(),
+            SealError::KeyLength
+        );
+        let terms = b"plate=7ABC123";
+        let sealed = raw.audit_key().seal(terms).unwrap();
+        assert_eq!(from_hex.audit_key().open(&sealed).unwrap(), terms);
+        assert_eq!(
+            MasterKey::development().audit_key().open(&sealed),
+            Err(SealError::Unopenable)
+        );
+        assert_eq!(day_key.open(&sealed), Err(SealError::Unopenable), "not a record's key");
+        assert_eq!(parse_day_id("2026-11-05"), Some(day(5)));
+        assert_eq!(parse_day_id("2026-11-5"), None);
+        assert_eq!(parse_day_id("2026-11-05/x"), None);
     }
 
     /// A read captured on 5 November (UTC) is readable 29 days after its day

@@ -229,9 +229,16 @@ impl Api {
             lists.clone(),
             shutdown.clone(),
         );
-        let running = server::start(&config, Metrics::new(), clock, (lists.clone(), board), shutdown.clone())
-            .await
-            .unwrap();
+        let keyring = common::keyring(&config).await;
+        let running = server::start(
+            &config,
+            Metrics::new(),
+            clock,
+            (lists.clone(), board, keyring),
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
         hotlist_matcher::kafka::sealer::start(&config, Metrics::new(), shutdown.clone()).unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, running.self_signed_cert.as_ref().expect("self-signed")).unwrap();

@@ -469,7 +469,25 @@ pub async fn acknowledge(config: &Config, alert_id: Uuid, by: &str) -> hotlist_m
         organisation: "Test Org".into(),
         at: chrono::Utc::now(),
     };
-    let writer = hotlist_matcher::kafka::alert_state::Writer::new(config).unwrap();
-    writer.write(&ack).await.unwrap();
+    let writer = hotlist_matcher::kafka::alert_state::Writer::new(config, keyring(config).await).unwrap();
+    writer.write(&ack, ack.at.timestamp_millis()).await.unwrap();
     ack
+}
+
+/// The day keys of `config`'s topics, as one more instance would hold them
+/// (followed until the test process ends).
+pub async fn keyring(config: &Config) -> Arc<hotlist_matcher::kafka::day_keys::Keyring> {
+    hotlist_matcher::kafka::day_keys::Keyring::start(
+        config,
+        hotlist_matcher::metrics::Metrics::new(),
+        hotlist_matcher::system_clock(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("day keys loaded")
+}
+
+/// The plaintext of a record the service sealed (or of a plain one).
+pub fn opened(keyring: &hotlist_matcher::kafka::day_keys::Keyring, message: &OwnedMessage) -> Vec<u8> {
+    keyring.open_message(message).expect("the record opens").into_owned()
 }

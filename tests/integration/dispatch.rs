@@ -143,7 +143,7 @@ async fn one_vehicle_read_on_two_partitions_by_two_instances_is_one_alert_with_s
 
     // A restarted instance reads the same incidents and states back.
     let restarted = Board::new(config.dispatch.suppression_window, Default::default(), shutdown.clone());
-    board::follow(&config, &restarted).unwrap();
+    board::follow(&config, &restarted, &common::keyring(&config).await).unwrap();
     let same = common::wait_for(Duration::from_secs(30), || shape(&restarted) == expected).await;
     assert!(same, "{:?}", shape(&restarted));
     assert!(restarted

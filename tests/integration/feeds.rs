@@ -64,7 +64,8 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
     let reader = common::reader(&config, &config.topics.alerts);
     let mut alerts = Vec::new();
     common::drain_until(&reader, &mut alerts, Duration::from_secs(30), |m| !m.is_empty()).await;
-    let alert = hotlist_matcher::alert::Alert::decode(rdkafka::Message::payload(&alerts[0]).unwrap()).unwrap();
+    let keyring = common::keyring(&config).await;
+    let alert = hotlist_matcher::alert::Alert::decode(&common::opened(&keyring, &alerts[0])).unwrap();
     assert!(alert.historical);
     assert_eq!(alert.read.read_id, read_id);
     assert_eq!(alert.entry.entry_id, "V100000001");

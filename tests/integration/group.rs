@@ -21,10 +21,11 @@ struct Instance {
     running: JoinHandle<Result<(), hotlist_matcher::kafka::KafkaError>>,
 }
 
-fn start(config: &Config, matcher: &Arc<LiveMatcher>) -> Instance {
+async fn start(config: &Config, matcher: &Arc<LiveMatcher>) -> Instance {
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
-    let source = Source::new(config, matcher.clone(), metrics.clone()).unwrap();
+    let keyring = common::keyring(config).await;
+    let source = Source::new(config, matcher.clone(), metrics.clone(), keyring).unwrap();
     let running = tokio::spawn(source.run(shutdown.clone()));
     Instance {
         metrics,
@@ -55,8 +56,8 @@ async fn a_stopped_instance_hands_its_partitions_over_without_losing_a_read() {
     let matcher = Arc::new(LiveMatcher::new(entries.clone(), config.matching.clone()));
     let stream = common::stream(&mut rng, &entries, matcher.as_ref(), 3_000, 60);
 
-    let a = start(&config, &matcher);
-    let b = start(&config, &matcher);
+    let a = start(&config, &matcher).await;
+    let b = start(&config, &matcher).await;
     let held = |i: &Instance| i.metrics.assigned_partitions.get();
     until("a share for each instance", || {
         held(&a) > 0 && held(&b) > 0 && held(&a) + held(&b) == 3
@@ -107,8 +108,8 @@ async fn an_instance_without_partitions_counts_the_time_it_has_none() {
     let config = Config::from_toml(&text, []).unwrap();
     common::create_topics(&config).await;
     let matcher = Arc::new(LiveMatcher::new(Vec::new(), config.matching.clone()));
-    let a = start(&config, &matcher);
-    let b = start(&config, &matcher);
+    let a = start(&config, &matcher).await;
+    let b = start(&config, &matcher).await;
     let held = |i: &Instance| i.metrics.assigned_partitions.get();
     // Which one ends up idle is only known once the rebalances settle (the
     // first may be given the partition, lose it, and get it back, and a

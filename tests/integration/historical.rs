@@ -13,6 +13,7 @@ use rdkafka::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::common;
+use hotlist_matcher::kafka::day_keys::Keyring;
 
 async fn upload(config: &hotlist_matcher::config::Config, entries: &[Arc<HotlistEntry>]) -> UploadReport {
     match kafka_hotlist::upload(config, "rso-stolen", entries, "RSO", true)
@@ -46,10 +47,10 @@ async fn alert_records(config: &hotlist_matcher::config::Config, at_least: usize
     records
 }
 
-fn historical(records: &[OwnedMessage]) -> Vec<Alert> {
+fn historical(keyring: &Keyring, records: &[OwnedMessage]) -> Vec<Alert> {
     records
         .iter()
-        .map(|m| Alert::decode(m.payload().unwrap()).unwrap())
+        .map(|m| Alert::decode(&common::opened(keyring, m)).unwrap())
         .filter(|a| a.historical)
         .collect()
 }
@@ -102,7 +103,10 @@ async fn re_uploads_never_re_alert_and_a_new_plate_alerts_once_from_retained_rea
     }
     let records = alert_records(&config, 10).await;
     assert_eq!(records.len(), 10, "exactly the real-time alert records");
-    assert!(historical(&records).is_empty(), "none republished as historical");
+    assert!(
+        historical(&running.keyring, &records).is_empty(),
+        "none republished as historical"
+    );
 
     // The list gains the plate read an hour ago: one historical alert.
     let mut grown = redescribed(&list, 3);
@@ -113,13 +117,13 @@ async fn re_uploads_never_re_alert_and_a_new_plate_alerts_once_from_retained_rea
     assert_eq!((report.added, report.changed, report.historical_alerts), (1, 100, 1));
     let records = alert_records(&config, 11).await;
     assert_eq!(records.len(), 11);
-    let found = historical(&records);
+    let found = historical(&running.keyring, &records);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].read.read_id, unlisted_read);
     assert_eq!(found[0].entry.entry_id, "new-19");
     let record = records
         .iter()
-        .find(|m| Alert::decode(m.payload().unwrap()).unwrap().historical)
+        .find(|m| Alert::decode(&common::opened(&running.keyring, m)).unwrap().historical)
         .unwrap();
     let captured_ms = chrono::DateTime::parse_from_rfc3339(&captured)
         .unwrap()

@@ -21,6 +21,7 @@ mod pentest;
 mod pipeline;
 mod receiver;
 mod replicas;
+mod retention;
 mod sealer;
 mod secure;
 mod topics;

@@ -178,7 +178,8 @@ async fn ten_thousand_reads_yield_exactly_the_planted_alerts_and_dead_letters() 
 
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
-    let source = Source::new(&config, matcher, metrics.clone()).unwrap();
+    let keyring = common::keyring(&config).await;
+    let source = Source::new(&config, matcher, metrics.clone(), keyring.clone()).unwrap();
     let running = tokio::spawn(source.run(shutdown.clone()));
 
     let alerts_reader = common::reader(&config, &config.topics.alerts);
@@ -211,7 +212,7 @@ async fn ten_thousand_reads_yield_exactly_the_planted_alerts_and_dead_letters() 
     let got: HashMap<Uuid, MatchKind> = alerts
         .iter()
         .map(|message| {
-            let alert = Alert::decode(message.payload().unwrap()).unwrap();
+            let alert = Alert::decode(&common::opened(&keyring, message)).unwrap();
             assert_eq!(message.key().unwrap(), alert.alert_id.to_string().as_bytes());
             (alert.alert_id, alert.matched.kind)
         })
@@ -221,9 +222,9 @@ async fn ten_thousand_reads_yield_exactly_the_planted_alerts_and_dead_letters() 
     let expected_dead: HashMap<&[u8], &str> = malformed.iter().map(|(b, c)| (b.as_slice(), *c)).collect();
     assert_eq!(dead.len(), 20);
     for message in &dead {
-        let payload = message.payload().unwrap_or_default();
+        let payload = common::opened(&keyring, message);
         let code = expected_dead
-            .get(payload)
+            .get(payload.as_slice())
             .expect("dead letter carries the original bytes unchanged");
         assert_eq!(header(message, DLQ_CODE_HEADER), *code);
         assert!(!header(message, DLQ_REASON_HEADER).is_empty());
@@ -269,7 +270,7 @@ async fn records_about_a_read_carry_its_capture_time_and_an_expired_read_is_not_
     let metrics = Metrics::new();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(
-        Source::new(&config, matcher, metrics.clone())
+        Source::new(&config, matcher, metrics.clone(), common::keyring(&config).await)
             .unwrap()
             .run(shutdown.clone()),
     );

@@ -173,6 +173,7 @@ async fn a_receiver_down_past_the_retry_budget_puts_the_delivery_on_the_dead_let
         .unwrap();
     common::produce(&config, &config.topics.reads, &reads).await;
     let reader = common::reader(&config, &config.topics.webhook_dlq);
+    let keyring = common::keyring(&config).await;
     let mut dead = Vec::new();
     let both = common::drain_until(&reader, &mut dead, Duration::from_secs(60), |m| m.len() >= 2).await;
     assert!(both, "both deliveries dead-lettered");
@@ -192,7 +193,7 @@ async fn a_receiver_down_past_the_retry_budget_puts_the_delivery_on_the_dead_let
         assert_eq!(headers["hm.endpoint"], "cad");
         assert_eq!(headers["hm.attempts"], "3");
         assert_eq!(headers["hm.error"], "answered 503 Service Unavailable");
-        let event: serde_json::Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&common::opened(&keyring, message)).unwrap();
         assert_eq!(event["type"], "alert.opened");
         assert_eq!(message.key(), Some(event["event_id"].as_str().unwrap().as_bytes()));
         let captured =

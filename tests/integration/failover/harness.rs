@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use hotlist_matcher::config::Config;
 use hotlist_matcher::hotlist::LiveMatcher;
+use hotlist_matcher::kafka::day_keys::Keyring;
 use hotlist_matcher::kafka::{client_config, topics};
 use hotlist_matcher::sample::{self, Rng};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use uuid::Uuid;
@@ -393,6 +394,8 @@ pub(super) struct Scenario {
     pub(super) expected_alerts: HashSet<Uuid>,
     /// The malformed records, each of which must become a dead letter.
     pub(super) expected_dead: HashSet<Vec<u8>>,
+    /// Opens the sealed dead letters.
+    pub(super) keyring: Arc<Keyring>,
 }
 
 impl Scenario {
@@ -464,6 +467,7 @@ impl Scenario {
             clock,
             dir,
             config_path,
+            keyring: common::keyring(&config).await,
             config,
             records: Arc::new(records),
             expected_alerts: stream.expected_alerts,
@@ -583,12 +587,10 @@ impl Scenario {
     }
 }
 
-/// The payloads of `messages` (a dead letter carries the original bytes).
-pub(super) fn payloads(messages: &[OwnedMessage]) -> HashSet<Vec<u8>> {
-    messages
-        .iter()
-        .map(|m| m.payload().unwrap_or_default().to_vec())
-        .collect()
+/// The opened payloads of `messages` (a dead letter carries the original
+/// bytes, sealed).
+pub(super) fn payloads(keyring: &Keyring, messages: &[OwnedMessage]) -> HashSet<Vec<u8>> {
+    messages.iter().map(|m| common::opened(keyring, m)).collect()
 }
 
 /// The lines of a log at WARN or ERROR, and librdkafka's, for the report.

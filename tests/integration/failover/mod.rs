@@ -115,7 +115,11 @@ async fn a_broker_killed_mid_stream_loses_no_alert_dead_letter_or_read() {
         dead_expected,
         "exactly one dead letter per malformed record"
     );
-    assert_eq!(payloads(&dead), s.expected_dead, "every malformed record, unchanged");
+    assert_eq!(
+        payloads(&s.keyring, &dead),
+        s.expected_dead,
+        "every malformed record, unchanged"
+    );
     assert_eq!(s.reads_stored(), s.records.len() as i64, "every read stored once");
     assert!(committed, "every read committed (none skipped, none stuck)");
     assert!(still_running, "serve rode out the outage without exiting\n{log}");
@@ -195,7 +199,7 @@ async fn a_broker_and_the_matcher_killed_together_lose_no_alert_or_dead_letter()
     ));
     let expected_dead = &s.expected_dead;
     collect(&dlq_reader, &mut dead, Duration::from_secs(60), |m| {
-        expected_dead.is_subset(&payloads(m))
+        expected_dead.is_subset(&payloads(&s.keyring, m))
     })
     .await;
     let committed = s.all_committed().await;
@@ -224,7 +228,7 @@ async fn a_broker_and_the_matcher_killed_together_lose_no_alert_or_dead_letter()
         "every planted alert id, and no other (duplicates allowed)"
     );
     assert_eq!(
-        payloads(&dead),
+        payloads(&s.keyring, &dead),
         s.expected_dead,
         "every malformed record a dead letter (duplicates allowed)"
     );
