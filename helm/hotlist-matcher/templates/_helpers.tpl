@@ -72,8 +72,15 @@ hotlist.csv: |
   entry_id,list_id,plate,category
 {{- end -}}
 
-{{/* The environment shared by serve and topics. */}}
+{{/*
+The environment shared by serve and topics; called with (dict "root" .
+"saslSecret" NAME): the Secret with the SCRAM username and password, which
+differs for the topics Job (the ops user creates topics, the service user
+cannot).
+*/}}
 {{- define "hotlist-matcher.env" -}}
+{{- $sasl := .saslSecret }}
+{{- with .root -}}
 - name: HOTLIST_CONFIG
   value: {{ include "hotlist-matcher.configDir" . }}/config.toml
 - name: HOTLIST_HOTLIST_PATH
@@ -92,18 +99,18 @@ hotlist.csv: |
 - name: HOTLIST_KAFKA_PROPERTY_SECURITY_PROTOCOL
   value: {{ . | quote }}
 {{- end }}
-{{- if .Values.kafka.sasl.existingSecret }}
+{{- if $sasl }}
 - name: HOTLIST_KAFKA_PROPERTY_SASL_MECHANISMS
   value: {{ .Values.kafka.sasl.mechanism | quote }}
 - name: HOTLIST_KAFKA_PROPERTY_SASL_USERNAME
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.kafka.sasl.existingSecret }}
+      name: {{ $sasl }}
       key: {{ .Values.kafka.sasl.usernameKey }}
 - name: HOTLIST_KAFKA_PROPERTY_SASL_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.kafka.sasl.existingSecret }}
+      name: {{ $sasl }}
       key: {{ .Values.kafka.sasl.passwordKey }}
 {{- end }}
 {{- if .Values.kafka.caSecret.name }}
@@ -116,6 +123,7 @@ hotlist.csv: |
 {{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
