@@ -14,7 +14,10 @@
 # helm/hotlist-matcher/ci/production-values.yaml, every manifest validated
 # against each Kubernetes version in HOTLIST_K8S_VERSIONS (default 1.37.0, the
 # newest kubernetes-validate knows, and 1.33.0), the rendered config.toml
-# checked against config/default.toml's keys, then values and manifests that
+# checked against config/default.toml's keys and, when the binary is built
+# (target/debug/hotlist-matcher, or HOTLIST_BIN; scripts/test.sh builds it
+# first), loaded by the service itself (`topics --check` must get as far as
+# connecting to Kafka; about 8 s each), then values and manifests that
 # must be refused (replicaCount: 0 among them). Exit status non-zero on any
 # lint problem, invalid manifest or negative check that passed.
 # The rendered manifests are left in target/helm/.
@@ -45,9 +48,14 @@ for version in ${HOTLIST_K8S_VERSIONS:-1.37.0 1.33.0}; do
   versions+=(--kube-version "$version")
 done
 
+binary=()
+if [ -x "${HOTLIST_BIN:-target/debug/hotlist-matcher}" ]; then
+  binary=(--binary "${HOTLIST_BIN:-target/debug/hotlist-matcher}")
+fi
+
 "$venv/bin/python" scripts/helm_check.py \
   --chart helm/hotlist-matcher \
   --values helm/hotlist-matcher/ci/production-values.yaml \
   --default-toml config/default.toml \
   --out target/helm \
-  "${versions[@]}"
+  "${versions[@]}" "${binary[@]}"

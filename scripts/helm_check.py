@@ -14,7 +14,10 @@ manifest is validated:
 - any other kind fails the run: nothing goes unvalidated.
 
 The rendered config.toml must have exactly the keys of config/default.toml
-(the keys the service accepts; it refuses unknown ones at start).
+(the keys the service accepts; it refuses unknown ones at start), and with
+--binary the service itself must accept it: `topics --check` with the
+chart's environment and stand-ins for the mounted secrets must get as far as
+connecting to Kafka (an address where none listens), past every config check.
 
 Then the negative checks: values the chart must refuse (values.schema.json,
 the replicas-versus-partitions rule) and manifests the validators must
@@ -27,7 +30,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
+import secrets
+import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -161,7 +168,49 @@ def check_config(text: str, label: str, default_toml: Path) -> None:
         print(f"ok   {label}: config.toml has exactly the keys of config/default.toml ({len(got)})")
 
 
-def check_release(chart: Path, values_file: Path | None, versions: list[str], out: Path, default_toml: Path) -> None:
+def service_accepts(binary: Path, config: str) -> tuple[bool, str]:
+    """Whether the service loads `config` with the chart's environment, and its last line."""
+    secret_dir = "/var/run/secrets/hotlist/"
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ["service-key", "master-key"] + [
+            f"webhook-{hook['name']}" for hook in tomllib.loads(config).get("dispatch", {}).get("webhooks", [])
+        ]:
+            Path(tmp, name).write_text(secrets.token_hex(32))
+        Path(tmp, "config.toml").write_text(config.replace(secret_dir, tmp + "/"))
+        Path(tmp, "hotlist.csv").write_text("entry_id,list_id,plate,category\n")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOTLIST_CONFIG": f"{tmp}/config.toml",
+            "HOTLIST_HOTLIST_PATH": f"{tmp}/hotlist.csv",
+            "HOTLIST_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+            "HOTLIST_GROUP_ID": "hotlist-matcher",
+            "HOTLIST_INSTANCE_ID": "hotlist-matcher-5d8c7b9f4-x2x7q",
+            "HOTLIST_SERVICE_KEY_FILE": f"{tmp}/service-key",
+            "HOTLIST_MASTER_KEY_FILE": f"{tmp}/master-key",
+        }
+        run = subprocess.run(
+            [str(binary), "topics", "--check"], env=env, capture_output=True, text=True, timeout=60
+        )
+    last = (run.stderr.strip().splitlines() or [""])[-1]
+    return "cannot reach Kafka at 127.0.0.1:1" in last, f"exit {run.returncode}: {last}"
+
+
+def check_with_service(binary: Path, config: str, label: str) -> None:
+    accepted, last = service_accepts(binary, config)
+    if accepted:
+        print(f"ok   {label}: the service accepts config.toml (topics --check got as far as Kafka)")
+    else:
+        fail(f"{label}: the service refused config.toml: {last}")
+
+
+def check_release(
+    chart: Path,
+    values_file: Path | None,
+    versions: list[str],
+    out: Path,
+    default_toml: Path,
+    binary: Path | None,
+) -> None:
     label = values_file.name if values_file else "default values"
     values = load_values(values_file)
     lint(chart, values, label, versions)
@@ -196,6 +245,8 @@ def check_release(chart: Path, values_file: Path | None, versions: list[str], ou
     for _, doc in docs:
         if doc["kind"] == "ConfigMap" and "config.toml" in doc.get("data", {}):
             check_config(doc["data"]["config.toml"], f"{label} ConfigMap {doc['metadata']['name']}", default_toml)
+            if binary and doc["metadata"]["name"] == f"{RELEASE}-config":
+                check_with_service(binary, doc["data"]["config.toml"], f"{label} ConfigMap {doc['metadata']['name']}")
 
 
 def expect_refused(chart: Path, values: dict[str, Any], what: str) -> None:
@@ -207,7 +258,7 @@ def expect_refused(chart: Path, values: dict[str, Any], what: str) -> None:
     fail(f"the chart rendered values it must refuse: {what}")
 
 
-def negative_checks(chart: Path, production: Path | None, version: str) -> None:
+def negative_checks(chart: Path, production: Path | None, version: str, binary: Path | None) -> None:
     base = load_values(production) or {}
 
     def with_(**changes: Any) -> dict[str, Any]:
@@ -252,6 +303,13 @@ def negative_checks(chart: Path, production: Path | None, version: str) -> None:
             continue
         mutate(doc)
         cases.append((doc, what))
+    if binary:
+        config = next(d for d in docs if d["metadata"]["name"] == f"{RELEASE}-config")["data"]["config.toml"]
+        accepted, last = service_accepts(binary, config.replace("retention_days = 30", "retention_days = 31"))
+        if accepted:
+            fail("the service accepted a config keeping ALPR data 31 days: the service check checks nothing")
+        else:
+            print(f"ok   refused by the service as it should be: retention_days = 31: {last[:160]}")
     for doc, what in cases:
         why = validate_doc(doc, version)
         if why:
@@ -267,6 +325,7 @@ def main() -> int:
     parser.add_argument("--kube-version", action="append", required=True, help="e.g. 1.37.0")
     parser.add_argument("--default-toml", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="directory for the rendered manifests")
+    parser.add_argument("--binary", type=Path, help="hotlist-matcher binary to load each rendered config")
     args = parser.parse_args()
     supported = kv.all_versions()
     for version in args.kube_version:
@@ -275,10 +334,11 @@ def main() -> int:
             return 1
     print(f"Helm SDK {helm.helm_sdk_version()}, kubernetes-validate schemas {supported[0]} to {supported[-1]}")
     args.out.mkdir(parents=True, exist_ok=True)
-    check_release(args.chart, None, args.kube_version, args.out, args.default_toml)
-    for values_file in args.values:
-        check_release(args.chart, values_file, args.kube_version, args.out, args.default_toml)
-    negative_checks(args.chart, args.values[0] if args.values else None, args.kube_version[0])
+    if args.binary is None:
+        print("note: no --binary: the rendered configs are not loaded by the service")
+    for values_file in [None, *args.values]:
+        check_release(args.chart, values_file, args.kube_version, args.out, args.default_toml, args.binary)
+    negative_checks(args.chart, args.values[0] if args.values else None, args.kube_version[0], args.binary)
     if failures:
         print(f"\n{len(failures)} check(s) failed:")
         for message in failures:
