@@ -29,6 +29,11 @@ venv="${XDG_CACHE_HOME:-$HOME/.cache}/hotlist-matcher/helm-venv"
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)
 
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "scripts/helm.sh needs Python 3.11 or later (tomllib); found $(python3 --version)" >&2
+  exit 1
+fi
+
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # Debian's python3 makes venvs only with python3-venv (ensurepip).
   if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
