@@ -8,7 +8,8 @@
 #    tests against it, the board's in headless Chromium (scripts/browser.sh).
 #    Then Schemathesis against the live API over TLS (scripts/schemathesis.sh:
 #    the OpenAPI document the server serves, a custodian's token, no 5xx, no
-#    response outside the schema, no hang) and every parser fuzzed for
+#    response outside the schema, no hang), the Helm chart linted, rendered
+#    and validated (scripts/helm.sh), and every parser fuzzed for
 #    HOTLIST_FUZZ_SECONDS (60) each (scripts/fuzz.sh, cargo-fuzz on stable).
 #    The broker is stopped afterwards if this run started it.
 # 2. The failover tests (the integration tests marked #[ignore]): the
@@ -67,6 +68,10 @@ cargo test
 # The live API against its own OpenAPI document, then the parsers fuzzed.
 cargo build --bin hotlist-matcher
 scripts/schemathesis.sh
+# The Helm chart: lint and render it with real Helm (Helm v4's Go SDK from
+# PyPI), validate every manifest against Kubernetes' schemas and the
+# prometheus-operator CRDs, and check that bad values are refused.
+scripts/helm.sh
 scripts/fuzz.sh
 
 if [ "${HOTLIST_SKIP_CLUSTER:-}" = 1 ]; then
