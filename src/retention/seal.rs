@@ -36,16 +36,23 @@ pub const SEALED_HEADER: &str = "hm.sealed";
 /// The 16-byte GCM tag.
 const TAG_LEN: usize = 16;
 
-/// A 256-bit key for one purpose (a day's data, or the master key).
+/// A 256-bit key for one purpose (a day's data, or the master key), with
+/// its AES key schedule expanded once.
 #[derive(Clone)]
 struct Key {
     id: String,
     bytes: [u8; 32],
+    aead: LessSafeKey,
 }
 
 impl Key {
-    fn aead(&self) -> LessSafeKey {
-        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.bytes).expect("32-byte key"))
+    fn new(id: String, bytes: [u8; 32]) -> Key {
+        let aead = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &bytes).expect("32-byte key"));
+        Key { id, bytes, aead }
+    }
+
+    fn aead(&self) -> &LessSafeKey {
+        &self.aead
     }
 
     fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
@@ -128,7 +135,7 @@ impl DayKey {
     pub fn generate(day: NaiveDate) -> Result<DayKey, SealError> {
         let mut bytes = [0u8; 32];
         SystemRandom::new().fill(&mut bytes).map_err(|_| SealError::Random)?;
-        Ok(DayKey(Key { id: day_id(day), bytes }))
+        Ok(DayKey(Key::new(day_id(day), bytes)))
     }
 
     /// The day's id (`YYYY-MM-DD`), carried in a header of each sealed record.
@@ -158,10 +165,7 @@ impl MasterKey {
     /// The master key from its 32 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<MasterKey, SealError> {
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| SealError::KeyLength)?;
-        Ok(MasterKey(Key {
-            id: "master".into(),
-            bytes,
-        }))
+        Ok(MasterKey(Key::new("master".into(), bytes)))
     }
 
     /// The master key from the contents of its file: 32 raw bytes, or 64
@@ -189,10 +193,7 @@ impl MasterKey {
         use hmac::{Hmac, Mac};
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0.bytes).expect("any key length");
         mac.update(b"hotlist-matcher audit terms key");
-        AuditKey(Key {
-            id: "audit".into(),
-            bytes: mac.finalize().into_bytes().into(),
-        })
+        AuditKey(Key::new("audit".into(), mac.finalize().into_bytes().into()))
     }
 
     /// A day key sealed under the master key, bound to its day, to store.
@@ -205,7 +206,7 @@ impl MasterKey {
         let id = day_id(day);
         let bytes = self.0.open(&format!("day key {id}"), wrapped)?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| SealError::KeyLength)?;
-        Ok(DayKey(Key { id, bytes }))
+        Ok(DayKey(Key::new(id, bytes)))
     }
 }
 
@@ -266,10 +267,7 @@ mod tests {
     fn the_same_key_bytes_named_for_another_day_do_not_open_a_record() {
         let key = DayKey::generate(day(5)).unwrap();
         let sealed = key.seal(ALERT).unwrap();
-        let renamed = DayKey(Key {
-            id: day_id(day(6)),
-            bytes: key.0.bytes,
-        });
+        let renamed = DayKey(Key::new(day_id(day(6)), key.0.bytes));
         assert_eq!(renamed.open(&sealed), Err(SealError::Unopenable));
     }
 

@@ -270,7 +270,7 @@ impl Api {
         assert_eq!(status, 200, "{verify}");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let records = hotlist_matcher::kafka::audit::read_all(&self.config).unwrap();
+            let records = common::audit_log(&self.config);
             if records.iter().any(|r| r.event.action == "audit_verified") || Instant::now() > deadline {
                 return (serde_json::from_str(&verify).unwrap(), records);
             }

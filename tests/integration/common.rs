@@ -408,10 +408,7 @@ pub async fn sealed_audit(
     loop {
         let records = {
             let config = config.clone();
-            tokio::task::spawn_blocking(move || hotlist_matcher::kafka::audit::read_all(&config))
-                .await
-                .unwrap()
-                .unwrap()
+            tokio::task::spawn_blocking(move || audit_log(&config)).await.unwrap()
         };
         if done(&records) || Instant::now() > deadline {
             return records;
@@ -490,4 +487,15 @@ pub async fn keyring(config: &Config) -> Arc<hotlist_matcher::kafka::day_keys::K
 /// The plaintext of a record the service sealed (or of a plain one).
 pub fn opened(keyring: &hotlist_matcher::kafka::day_keys::Keyring, message: &OwnedMessage) -> Vec<u8> {
     keyring.open_message(message).expect("the record opens").into_owned()
+}
+
+/// The audit log as the service shows it: every record, its sealed query
+/// terms opened with the audit key.
+pub fn audit_log(config: &Config) -> Vec<hotlist_matcher::access::audit::AuditRecord> {
+    let key = config.master_key.audit_key();
+    hotlist_matcher::kafka::audit::read_all(config)
+        .expect("audit log read")
+        .into_iter()
+        .map(|r| hotlist_matcher::kafka::audit::opened(&key, r))
+        .collect()
 }

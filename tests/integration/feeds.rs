@@ -141,7 +141,7 @@ async fn an_upload_matches_on_every_instance_within_a_second_and_a_reupload_remo
         common::hits(m, "NEW1234") == 1 && common::hits(m, "7XYZ999") == 0
     })
     .await;
-    let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    let audit = common::audit_log(&config);
     let upload = audit
         .iter()
         .find(|r| r.event.action == "hotlist_upload")

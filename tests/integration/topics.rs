@@ -17,7 +17,7 @@ async fn topics_are_created_with_their_configs_and_read_back() {
     let first = topics::ensure(&admin, &specs).await.unwrap();
     assert_eq!(
         first.iter().filter(|(_, c)| *c == Created::Created).count(),
-        9,
+        10,
         "{first:?}"
     );
     let second = topics::ensure(&admin, &specs).await.unwrap();
@@ -37,6 +37,9 @@ async fn topics_are_created_with_their_configs_and_read_back() {
     assert_eq!(get(&dlq, "cleanup.policy").as_deref(), Some("delete"));
     assert_eq!(get(&dlq, "retention.ms").as_deref(), Some("2592000000"));
     assert_eq!(get(&hotlist, "cleanup.policy").as_deref(), Some("compact"));
+    let keys = format!("{prefix}.alpr.day-keys");
+    assert_eq!(get(&keys, "cleanup.policy").as_deref(), Some("compact"));
+    assert_eq!(get(&keys, "max.compaction.lag.ms").as_deref(), Some("3600000"));
     let audit = format!("{prefix}.alpr.audit");
     assert_eq!(get(&audit, "retention.ms").as_deref(), Some("63072000000"));
     let principals = format!("{prefix}.alpr.principals");
@@ -220,6 +223,20 @@ async fn retention_verify_names_a_record_kept_past_thirty_days() {
             .map_err(|(e, _)| e)
             .unwrap();
     }
+    // A day key 40 days old that nothing destroyed, and today's.
+    let today = chrono::Utc::now().date_naive();
+    let old = today - chrono::Duration::days(40);
+    for day in [old, today] {
+        let key = hotlist_matcher::retention::seal::DayKey::generate(day).unwrap();
+        let name = hotlist_matcher::retention::keybook::record_name(day, "test");
+        let wrapped = config.master_key.wrap(&key).unwrap();
+        let record = FutureRecord::to(&config.topics.day_keys).key(&name).payload(&wrapped);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
         .args(["--config", config_path.to_str().unwrap(), "retention", "verify"])
         .output()
@@ -238,15 +255,28 @@ async fn retention_verify_names_a_record_kept_past_thirty_days() {
             format!("{}[2]: empty", config.topics.reads),
         ]
     );
+    let id = hotlist_matcher::retention::seal::day_id;
+    let keys: Vec<&str> = stdout.lines().filter(|l| l.contains(".alpr.day-keys")).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("{}: 2 day keys held: {} {}", config.topics.day_keys, id(old), id(today)),
+            format!(
+                "VIOLATION {}: the key of {} is past the retention and not destroyed",
+                config.topics.day_keys,
+                id(old)
+            ),
+        ]
+    );
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("VIOLATION")).count(),
-        1,
+        2,
         "{stdout}"
     );
 }
 
 /// Issue 12: the ACLs `scripts/kafka-acls.sh` applies (its dry run): the
-/// cameras may only write reads, nobody is granted a delete, and the
+/// cameras may only write reads (and take day keys to seal them), nobody is granted a delete, and the
 /// sealers' transactional id and group are the ones the code uses.
 #[test]
 fn the_acl_script_grants_what_each_principal_needs_and_no_delete() {
@@ -259,7 +289,10 @@ fn the_acl_script_grants_what_each_principal_needs_and_no_delete() {
     let cameras: Vec<&str> = grants.lines().filter(|l| l.contains("User:alpr-cameras")).collect();
     assert_eq!(
         cameras,
-        ["--allow-principal User:alpr-cameras --operation Write --operation Describe --topic alpr.reads"]
+        [
+            "--allow-principal User:alpr-cameras --operation Write --operation Describe --topic alpr.reads",
+            "--allow-principal User:alpr-cameras --operation Read --operation Write --operation Describe --topic alpr.day-keys"
+        ]
     );
     assert!(
         !grants.contains("Delete") && !grants.contains("--operation All"),

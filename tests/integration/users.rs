@@ -118,7 +118,7 @@ async fn the_first_custodian_is_added_with_an_argon2id_hash_and_nothing_else() {
     ];
     let added = add_user(&config_path, &by_manager, "another long password");
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    let audit = common::audit_log(&config);
     let names: Vec<&str> = audit.iter().map(|r| r.event.username.as_str()).collect();
     assert_eq!(names, ["installer", "city.manager"]);
 }
@@ -187,6 +187,6 @@ async fn users_sign_existing_signs_the_records_written_before_signing_and_no_for
         Some(Role::Officer),
         "the forged promotion was not signed"
     );
-    let audit = hotlist_matcher::kafka::audit::read_all(&config).unwrap();
+    let audit = common::audit_log(&config);
     assert_eq!(audit.last().map(|r| r.event.action.as_str()), Some("principals_signed"));
 }
