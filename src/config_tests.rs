@@ -89,22 +89,32 @@ fn the_helm_charts_config_is_valid() {
         .take_while(|l| l.is_empty() || l.starts_with("  "))
         .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
         .collect();
+    // The chart renders the ports and mounts the keys, naming them in the environment.
+    let block = block
+        .replace("{{ .Values.ports.api }}", "8443")
+        .replace("{{ .Values.ports.admin }}", "9464");
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("service.key");
     std::fs::write(&key, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff").unwrap();
-    assert!(block.contains("key_file = \"/service-key/service.key\""));
-    let block = block.replace("/service-key/service.key", &key.display().to_string());
     let master = dir.path().join("master.key");
-    std::fs::write(&master, [7u8; 32]).unwrap();
-    let master = master.display().to_string();
-    let config = Config::from_toml(&block, env(&[("HOTLIST_MASTER_KEY_FILE", &master)])).unwrap();
+    std::fs::write(&master, format!("{}\n", "07".repeat(32))).unwrap();
+    let (key, master) = (key.display().to_string(), master.display().to_string());
+    let mounted = [
+        ("HOTLIST_SERVICE_KEY_FILE", key.as_str()),
+        ("HOTLIST_MASTER_KEY_FILE", &master),
+    ];
+    let config = Config::from_toml(&block, env(&mounted)).unwrap();
     assert_eq!(config.kafka.bootstrap_servers, "kafka:9092");
     assert_eq!(
         config.api.admin_listen,
         "0.0.0.0:9464".parse().unwrap(),
         "probes reach it"
     );
-    assert_eq!(config.hotlist.path, std::path::Path::new("/hotlist/hotlist.csv"));
+    assert_eq!(
+        config.hotlist.path,
+        std::path::Path::new("/etc/hotlist-matcher/hotlist.csv")
+    );
+    assert_eq!(config.topics.day_keys, "alpr.day-keys");
     assert_eq!(config.topics.retention, Duration::from_millis(2_592_000_000));
 }
 
