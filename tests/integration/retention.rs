@@ -144,3 +144,125 @@ async fn a_destroyed_day_key_leaves_every_copy_unreadable_on_every_instance() {
     shutdown.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// Produces `payload` to partition 0 of `topic` with the sealed-record
+/// header naming `day`.
+async fn produce_sealed(config: &hotlist_matcher::config::Config, topic: &str, day: &str, payload: &[u8]) {
+    let producer: rdkafka::producer::FutureProducer = hotlist_matcher::kafka::client_config(&config.kafka)
+        .create()
+        .unwrap();
+    let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+        key: SEALED_HEADER,
+        value: Some(day.as_bytes()),
+    });
+    let record = rdkafka::producer::FutureRecord::<(), [u8]>::to(topic)
+        .payload(payload)
+        .headers(headers)
+        .partition(0);
+    producer.send(record, Duration::from_secs(10)).await.unwrap();
+}
+
+/// A camera gateway seals reads with the library; the service opens them.
+/// A sealed read that does not open is dead-lettered as `unopenable`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_sealed_by_a_camera_gateway_are_matched_and_one_that_does_not_open_is_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&common::unique("gateway"), &dir.path().join("h.csv"), 10);
+    common::create_topics(&config).await;
+    let entries = sample::hotlist(&mut Rng::new(17), 1, "stolen");
+    let plate = entries[0].plate.to_string();
+    let captured = Utc::now() - chrono::Duration::hours(1);
+    let read = sample::read_json(Uuid::new_v4(), "cam-g", &captured.to_rfc3339(), &plate, None);
+    let gateway = common::keyring(&config).await;
+    let (day, sealed) = gateway.seal(captured.timestamp_millis(), &read).await.unwrap().unwrap();
+    let mut tampered = sealed.clone();
+    tampered[20] ^= 1;
+    produce_sealed(&config, &config.topics.reads, &day, &sealed).await;
+    produce_sealed(&config, &config.topics.reads, &day, &tampered).await;
+
+    let matcher = Arc::new(LiveMatcher::new(entries, config.matching.clone()));
+    let instance = common::keyring(&config).await;
+    let metrics = Metrics::new();
+    let shutdown = CancellationToken::new();
+    let source = Source::new(&config, matcher, metrics.clone(), Arc::clone(&instance)).unwrap();
+    let running = tokio::spawn(source.run(shutdown.clone()));
+    let (mut alerts, mut dead) = (Vec::new(), Vec::new());
+    let alerts_reader = common::reader(&config, &config.topics.alerts);
+    let dlq_reader = common::reader(&config, &config.topics.dlq);
+    assert!(common::drain_until(&alerts_reader, &mut alerts, Duration::from_secs(30), |m| !m.is_empty()).await);
+    assert!(common::drain_until(&dlq_reader, &mut dead, Duration::from_secs(30), |m| !m.is_empty()).await);
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+    let alert = hotlist_matcher::alert::Alert::decode(&common::opened(&instance, &alerts[0])).unwrap();
+    assert_eq!(alert.entry.plate.to_string(), plate);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(header(&dead[0], "hm.reason_code"), Some(&b"unopenable"[..]));
+    assert_eq!(dead[0].payload().unwrap_or_default(), b"", "bytes that do not open are not kept");
+    assert_eq!(metrics.dlq.with_label_values(&["unopenable"]).get(), 1);
+}
+
+/// `decrypt`: an investigator's plaintext of sealed records, the access on
+/// the audit log first; nobody else, and no other topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decrypt_shows_sealed_records_to_an_investigator_after_auditing_the_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, config) = common::config_file(dir.path(), &common::unique("decrypt"));
+    common::create_topics(&config).await;
+    let binary = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"));
+        command.args(["--config", config_path.to_str().unwrap()]);
+        command
+    };
+    let mut add = binary()
+        .args(["users", "add", "--password-stdin", "--username", "city.manager"])
+        .args(["--organisation", "City of Coachella", "--actor", "installer"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(add.stdin.take().unwrap(), "a long enough password").unwrap();
+    assert!(add.wait().unwrap().success());
+    let keyring = common::keyring(&config).await;
+    let (day, sealed) = keyring
+        .seal(Utc::now().timestamp_millis(), br#"{"plate":"7DEC123"}"#)
+        .await
+        .unwrap()
+        .unwrap();
+    produce_sealed(&config, &config.topics.alerts, &day, &sealed).await;
+
+    let decrypt = |actor: &str, topic: &str| {
+        binary()
+            .args(["decrypt", "--topic", topic, "--partition", "0", "--offset", "0", "--count", "5"])
+            .args(["--actor", actor, "--case-number", "26-000123"])
+            .args(["--reason", "stolen vehicle follow-up"])
+            .output()
+            .unwrap()
+    };
+    let shown = decrypt("city.manager", &config.topics.alerts);
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["payload"], r#"{"plate":"7DEC123"}"#);
+    assert_eq!(lines[0]["sealed_day"], day.as_str());
+    let audit = common::audit_log(&config);
+    let access: Vec<_> = audit.iter().filter(|r| r.event.action == "decrypt").collect();
+    assert_eq!(access.len(), 1);
+    assert_eq!(access[0].event.username, "city.manager");
+    assert_eq!(access[0].event.query_terms[0], format!("topic={}", config.topics.alerts));
+    assert_eq!(access[0].event.purpose.as_ref().unwrap().case_number, "26-000123");
+
+    let stranger = decrypt("nobody", &config.topics.alerts);
+    assert!(!stranger.status.success());
+    let stderr = String::from_utf8_lossy(&stranger.stderr);
+    assert!(stderr.contains("--actor nobody is not an enabled user who may search alerts"), "{stderr}");
+    let principals = decrypt("city.manager", &config.topics.principals);
+    assert!(!principals.status.success());
+    assert!(String::from_utf8_lossy(&principals.stderr).contains("is not a topic of ALPR data"));
+    assert_eq!(
+        common::audit_log(&config).iter().filter(|r| r.event.action == "decrypt").count(),
+        1,
+        "refused requests read nothing"
+    );
+}
