@@ -5,7 +5,7 @@
 #
 # Targets (fuzz/fuzz_targets/*.rs; each file says what it asserts): read,
 # normalize, hotlist_csv, hotlist_fixed, hotlist_ncic, hotlist_jsonl, config,
-# audit_record. Steps:
+# audit_record, day_keys. Steps:
 #
 # 1. Installs cargo-fuzz $CARGO_FUZZ_VERSION (cargo install --locked, into
 #    $CARGO_HOME/bin, normally ~/.cargo/bin) if that version is missing.
@@ -43,7 +43,7 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 CARGO_FUZZ_VERSION=0.13.2
 seconds=${HOTLIST_FUZZ_SECONDS:-60}
-all_targets=(read normalize hotlist_csv hotlist_fixed hotlist_ncic hotlist_jsonl config audit_record)
+all_targets=(read normalize hotlist_csv hotlist_fixed hotlist_ncic hotlist_jsonl config audit_record day_keys)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -55,6 +55,7 @@ max_len() {
     hotlist_*) echo 65536 ;;
     config) echo 16384 ;;
     audit_record) echo 8192 ;;
+    day_keys) echo 1024 ;;
     *) echo "unknown fuzz target $1 (known: ${all_targets[*]})" >&2; return 1 ;;
   esac
 }
