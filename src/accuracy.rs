@@ -9,6 +9,9 @@
 //! on the list, and prints per tolerance: recall on each kind of read and
 //! false alarms per 10,000 innocent reads. Its figures set the defaults in
 //! [`crate::hotlist::TolerancePolicy`] and are recorded in docs/BENCHMARKS.md.
+//! This is the original, California-leaning harness (`--mix legacy`), kept
+//! for comparison; [`national`] draws lists and traffic from every state's
+//! formats, with states on entries and reads.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -18,6 +21,9 @@ use crate::hotlist::confusion::{canonical_byte, substitution_cost};
 use crate::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, Tolerance, TolerancePolicy};
 use crate::normalize::{normalize, Plate};
 use crate::sample::{self, Rng};
+
+#[path = "accuracy_national.rs"]
+pub mod national;
 
 /// The kinds of read the noise model makes from a listed plate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +38,15 @@ pub enum Noise {
     Dropped,
     Extra,
     Swapped,
+    /// The first or the last character lost (cut off at the plate's edge).
+    TruncatedEnd,
+    /// A character added before the first or after the last (a bolt, a
+    /// frame's edge, a sticker read as one).
+    ExtendedEnd,
 }
 
 impl Noise {
-    pub const ALL: [Noise; 7] = [
+    pub const ALL: [Noise; 9] = [
         Noise::Clean,
         Noise::OcrClass,
         Noise::Plausible,
@@ -43,6 +54,8 @@ impl Noise {
         Noise::Dropped,
         Noise::Extra,
         Noise::Swapped,
+        Noise::TruncatedEnd,
+        Noise::ExtendedEnd,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +67,8 @@ impl Noise {
             Noise::Dropped => "dropped",
             Noise::Extra => "extra",
             Noise::Swapped => "swapped",
+            Noise::TruncatedEnd => "end cut",
+            Noise::ExtendedEnd => "end added",
         }
     }
 
@@ -97,6 +112,18 @@ impl Noise {
                     return None;
                 }
                 out.swap(i, i + 1);
+            }
+            Noise::TruncatedEnd if out.len() < 3 => return None,
+            Noise::TruncatedEnd => match rng.chance(50) {
+                true => drop(out.remove(0)),
+                false => drop(out.pop()),
+            },
+            Noise::ExtendedEnd => {
+                let extra = *rng.pick(b"ABCDEFGHJKLMNPRSTUVWXYZ0123456789");
+                match rng.chance(50) {
+                    true => out.insert(0, extra),
+                    false => out.push(extra),
+                }
             }
         }
         Some(String::from_utf8(out).expect("ASCII"))

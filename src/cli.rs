@@ -195,6 +195,14 @@ pub enum BenchCommand {
         innocent: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Whose plates: `national` (every state's formats, by registered
+        /// vehicles), `california` (one state's list), or `legacy` (the
+        /// original California-leaning harness, for comparison).
+        #[arg(long, default_value = "national", value_parser = ["national", "california", "legacy"])]
+        mix: String,
+        /// Percent of reads whose OCR state estimate is another state.
+        #[arg(long, default_value_t = 10)]
+        wrong_state_percent: u32,
     },
     /// Writes N synthetic entries to the configured hotlist topic (as list
     /// `bench-load`), then times reading the whole topic back and building

@@ -56,15 +56,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     reads,
                     innocent,
                     seed,
+                    mix,
+                    wrong_state_percent,
                 },
         } => {
-            let options = accuracy::Options {
+            use accuracy::national::{self, Mix};
+            let mix = match mix.as_str() {
+                "legacy" => None,
+                "california" => Some(Mix::California),
+                _ => Some(Mix::National),
+            };
+            let Some(mix) = mix else {
+                let options = accuracy::Options {
+                    sizes,
+                    reads_per_noise: reads,
+                    innocent_reads: innocent,
+                    seed,
+                };
+                accuracy::run(&options, &mut std::io::stdout())?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let options = national::Options {
+                mix,
                 sizes,
                 reads_per_noise: reads,
                 innocent_reads: innocent,
+                wrong_state_percent,
                 seed,
             };
-            accuracy::run(&options, &mut std::io::stdout())?;
+            national::run(&options, &mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

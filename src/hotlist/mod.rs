@@ -16,6 +16,7 @@
 pub mod confusion;
 pub(crate) mod csv;
 pub mod feed;
+pub mod formats;
 pub mod index;
 pub mod live;
 pub mod pattern;
