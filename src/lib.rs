@@ -39,6 +39,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod hotlist;
 pub mod kafka;
+pub mod logging;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;

@@ -1,12 +1,73 @@
 //! Every metric the service exports, defined in one place.
 //!
 //! Ops watch these in Grafana; the pipeline and the demo summary read them
-//! too. Labels are a small fixed set of codes: never a plate, camera-supplied
-//! text, user name or token (policy section 5: no ALPR data in metrics).
+//! too. Labels are a small fixed set of codes: never a plate, user name or
+//! token (policy section 5: no ALPR data in metrics). The one label that
+//! comes from input, the camera, is bounded: cameras are learned as their
+//! reads arrive, up to [`MAX_CAMERAS`] well-formed ids; any camera beyond the
+//! cap, or with an id that is not a plain short name, is counted as `other`.
+//!
+//! The per-read path takes no lock and looks no label up: the pipeline
+//! counts into a [`ReadTally`] (plain integers, a local histogram, a
+//! per-batch camera map) and the source folds it into the registry once per
+//! batch ([`Metrics::flush`]). Names follow Prometheus conventions: the
+//! `hotlist_` prefix, snake_case, base units (seconds), `_total` counters.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use prometheus::{
+    Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+use crate::hotlist::{Category, MatchKind};
 use crate::read::ReadError;
+
+/// How many distinct cameras get their own label; the rest are `other`.
+pub const MAX_CAMERAS: usize = 500;
+/// The label of cameras past [`MAX_CAMERAS`] or with an unusable id.
+pub const OTHER_CAMERA: &str = "other";
+/// The longest camera id used as a label.
+const MAX_CAMERA_ID: usize = 64;
+
+/// Every match kind, in label order.
+const KINDS: [MatchKind; 5] = [
+    MatchKind::Exact,
+    MatchKind::OcrEquivalent,
+    MatchKind::Fuzzy,
+    MatchKind::Wildcard,
+    MatchKind::Partial,
+];
+
+/// What became of one read, as counted in `reads_by_outcome_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    Hit = 0,
+    NoHit = 1,
+    Rejected = 2,
+}
+
+impl ReadOutcome {
+    pub const ALL: [ReadOutcome; 3] = [ReadOutcome::Hit, ReadOutcome::NoHit, ReadOutcome::Rejected];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadOutcome::Hit => "hit",
+            ReadOutcome::NoHit => "no_hit",
+            ReadOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// Login attempts, as counted in `logins_total`.
+pub const LOGIN_OUTCOMES: [&str; 4] = ["success", "failure", "locked_out", "refused"];
+/// Results of the topic retention check, as counted in `retention_checks_total`.
+pub const RETENTION_RESULTS: [&str; 3] = ["ok", "violation", "error"];
+
+mod tally;
+pub use tally::ReadTally;
+
+type ScrapeHook = Box<dyn Fn(&Metrics) + Send + Sync>;
 
 /// The pipeline's counters, registered in one [`Registry`].
 #[derive(Clone)]
@@ -58,6 +119,47 @@ pub struct Metrics {
     /// Topic settings that break the 30-day policy (or keep the audit log
     /// too short), as of the last hourly check; above 0 is critical.
     pub topic_policy_violations: IntGauge,
+    /// Reads by outcome (hit, no_hit, rejected), handles resolved once.
+    pub read_outcomes: [IntCounter; 3],
+    /// Hits (one per alert) by match kind and hotlist category, handles
+    /// resolved once: index `kind * Category::ALL.len() + category`.
+    pub matches: Arc<Vec<IntCounter>>,
+    /// Time to parse, normalize and match one read.
+    pub match_seconds: Histogram,
+    /// Capture time to alert acknowledged by the alerts topic.
+    pub read_to_alert_seconds: Histogram,
+    /// Records behind the end of each reads partition this instance holds.
+    pub consumer_lag: IntGaugeVec,
+    /// Entries per hotlist, kept current at every scrape.
+    pub list_entries: IntGaugeVec,
+    /// When each hotlist was last refreshed, Unix seconds.
+    pub list_refreshed: GaugeVec,
+    /// Capture time of the latest read per camera, Unix seconds (never in the future).
+    pub camera_last_read: GaugeVec,
+    /// Reads per camera.
+    pub camera_reads: IntCounterVec,
+    /// The cameras with a label of their own, learned up to [`MAX_CAMERAS`].
+    cameras: Arc<Mutex<HashMap<String, CameraSeries>>>,
+    /// Alerts folded into an open incident within the suppression window
+    /// (counted by every instance's board: take the max across instances).
+    pub alerts_suppressed: IntCounter,
+    /// Dispatch decisions applied, by camera and new state.
+    pub alert_state_changes: IntCounterVec,
+    /// Login attempts by outcome: success, failure, locked_out, refused.
+    pub logins: IntCounterVec,
+    /// Topic retention checks by result: ok, violation, error.
+    pub retention_checks: IntCounterVec,
+    /// When the latest retention check ran, Unix seconds.
+    pub retention_checked: Gauge,
+    /// Run before every scrape, to set gauges from state owned elsewhere.
+    hooks: Arc<Mutex<Vec<ScrapeHook>>>,
+}
+
+/// One learned camera's series, resolved once.
+#[derive(Clone)]
+struct CameraSeries {
+    last_read: Gauge,
+    reads: IntCounter,
 }
 
 impl Metrics {
@@ -159,7 +261,114 @@ impl Metrics {
             "principal_records_refused_total",
             "Principal records refused: not signed with the service key.",
         );
+        let read_outcomes = vec(
+            "reads_by_outcome_total",
+            "Reads by outcome: hit, no_hit, rejected (dead-lettered).",
+            &["outcome"],
+        );
+        let read_outcomes = ReadOutcome::ALL.map(|o| read_outcomes.with_label_values(&[o.name()]));
+        let matches_vec = vec(
+            "matches_total",
+            "Hits (one per alert) by match kind and hotlist category.",
+            &["match_kind", "category"],
+        );
+        let matches = KINDS
+            .iter()
+            .flat_map(|k| {
+                Category::ALL
+                    .iter()
+                    .map(|c| matches_vec.with_label_values(&[k.name(), c.name()]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric");
+            registry.register(Box::new(h.clone())).expect("registered once");
+            h
+        };
+        let match_seconds = histogram(
+            "match_duration_seconds",
+            "Time to parse, normalize and match one read.",
+            vec![1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2],
+        );
+        let read_to_alert_seconds = histogram(
+            "read_to_alert_seconds",
+            "Capture time to alert acknowledged by the alerts topic.",
+            vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0],
+        );
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let v = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(v.clone())).expect("registered once");
+            v
+        };
+        let float_vec = |name: &str, help: &str, labels: &[&str]| {
+            let v = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(v.clone())).expect("registered once");
+            v
+        };
+        let consumer_lag = gauge_vec(
+            "consumer_lag",
+            "Records behind the end of each reads partition this instance holds.",
+            &["partition"],
+        );
+        let list_entries = gauge_vec("list_entries", "Entries per hotlist.", &["list"]);
+        let list_refreshed = float_vec(
+            "list_refreshed_timestamp_seconds",
+            "When each hotlist was last refreshed, Unix seconds.",
+            &["list"],
+        );
+        let camera_last_read = float_vec(
+            "camera_last_read_timestamp_seconds",
+            "Capture time of the latest read per camera, Unix seconds.",
+            &["camera"],
+        );
+        let camera_reads = vec("camera_reads_total", "Reads per camera.", &["camera"]);
+        let alerts_suppressed = counter(
+            "alerts_suppressed_total",
+            "Alerts folded into an open incident within the suppression window.",
+        );
+        let alert_state_changes = vec(
+            "alert_state_changes_total",
+            "Dispatch decisions applied, by camera and new state.",
+            &["camera", "state"],
+        );
+        let logins = vec("logins_total", "Login attempts by outcome.", &["outcome"]);
+        for outcome in LOGIN_OUTCOMES {
+            logins.with_label_values(&[outcome]);
+        }
+        let retention_checks = vec(
+            "retention_checks_total",
+            "Topic retention checks by result.",
+            &["result"],
+        );
+        for result in RETENTION_RESULTS {
+            retention_checks.with_label_values(&[result]);
+        }
+        let retention_checked = Gauge::new(
+            "retention_checked_timestamp_seconds",
+            "When the latest topic retention check ran, Unix seconds.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(retention_checked.clone()))
+            .expect("registered once");
         Metrics {
+            read_outcomes,
+            matches: Arc::new(matches),
+            match_seconds,
+            read_to_alert_seconds,
+            consumer_lag,
+            list_entries,
+            list_refreshed,
+            camera_last_read,
+            camera_reads,
+            cameras: Arc::default(),
+            alerts_suppressed,
+            alert_state_changes,
+            logins,
+            retention_checks,
+            retention_checked,
+            hooks: Arc::default(),
             principal_records_refused,
             topic_policy_violations,
             audit_sealed,
@@ -194,13 +403,104 @@ impl Metrics {
             .sum()
     }
 
-    /// The text exposition format, for a scrape endpoint or a dump.
+    /// The text exposition format, for a scrape endpoint or a dump; runs
+    /// the scrape hooks first.
     pub fn render(&self) -> String {
+        for hook in self.hooks.lock().expect("hooks lock").iter() {
+            hook(self);
+        }
         prometheus::TextEncoder::new()
             .encode_to_string(&self.registry.gather())
             .expect("text encoding never fails")
     }
 }
+
+impl Metrics {
+    /// An alert acknowledged by the alerts topic, captured at `captured_ms`.
+    pub fn alert_acknowledged(&self, captured_ms: Option<i64>) {
+        if let Some(ms) = captured_ms {
+            self.read_to_alert_seconds
+                .observe((unix_now() - ms as f64 / 1000.0).max(0.0));
+        }
+    }
+
+    /// One login attempt; `outcome` is one of [`LOGIN_OUTCOMES`].
+    pub fn login(&self, outcome: &'static str) {
+        self.logins.with_label_values(&[outcome]).inc();
+    }
+
+    /// A dispatch decision applied to an alert from `camera`.
+    pub fn alert_state_changed(&self, camera: &str, state: &'static str) {
+        let camera = self.camera_label(camera);
+        self.alert_state_changes.with_label_values(&[&camera, state]).inc();
+    }
+
+    /// A topic retention check found `violations` (or failed: `None`).
+    pub fn retention_checked(&self, violations: Option<usize>) {
+        let result = match violations {
+            Some(0) => "ok",
+            Some(n) => {
+                self.topic_policy_violations.set(n as i64);
+                "violation"
+            }
+            None => "error",
+        };
+        if violations == Some(0) {
+            self.topic_policy_violations.set(0);
+        }
+        self.retention_checks.with_label_values(&[result]).inc();
+        self.retention_checked.set(unix_now());
+    }
+
+    /// Consumer lag per partition from librdkafka's statistics of the
+    /// reads consumer (which consumes only the reads topic).
+    pub fn record_lag(&self, statistics: &rdkafka::Statistics) {
+        for (partition, stats) in statistics.topics.values().flat_map(|t| &t.partitions) {
+            if *partition < 0 {
+                continue;
+            }
+            let label = partition.to_string();
+            if stats.consumer_lag >= 0 {
+                self.consumer_lag.with_label_values(&[&label]).set(stats.consumer_lag);
+            } else {
+                let _ = self.consumer_lag.remove_label_values(&[&label]);
+            }
+        }
+    }
+
+    /// Runs `hook` before every scrape (to set gauges from state owned
+    /// elsewhere, such as the hotlists).
+    pub fn on_scrape(&self, hook: impl Fn(&Metrics) + Send + Sync + 'static) {
+        self.hooks.lock().expect("hooks lock").push(Box::new(hook));
+    }
+
+    /// Sets the hotlist gauges: `(list, entries, refreshed at)` per list,
+    /// the total entries and the stale count; lists gone lose their series.
+    pub fn set_lists<'a>(
+        &self,
+        total_entries: usize,
+        stale: usize,
+        lists: impl Iterator<Item = (&'a str, usize, chrono::DateTime<chrono::Utc>)>,
+    ) {
+        self.hotlist_entries.set(total_entries as i64);
+        self.stale_lists.set(stale as i64);
+        self.list_entries.reset();
+        self.list_refreshed.reset();
+        for (list, entries, refreshed) in lists {
+            self.list_entries.with_label_values(&[list]).set(entries as i64);
+            self.list_refreshed
+                .with_label_values(&[list])
+                .set(refreshed.timestamp_millis() as f64 / 1000.0);
+        }
+    }
+}
+
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -221,5 +521,88 @@ mod tests {
         let text = m.render();
         assert!(text.contains("hotlist_dlq_total{reason=\"invalid_plate\"} 2"), "{text}");
         assert!(text.contains("hotlist_dlq_total{reason=\"too_large\"} 0"), "{text}");
+    }
+
+    #[test]
+    fn a_tally_moves_nothing_until_flushed_then_everything_once() {
+        let m = Metrics::new();
+        let mut tally = m.tally();
+        let started = tally.start();
+        tally.read(ReadOutcome::Hit, started);
+        tally.read(ReadOutcome::NoHit, started);
+        tally.read(ReadOutcome::Rejected, started);
+        tally.matched(MatchKind::Fuzzy, Category::Amber);
+        tally.matched(MatchKind::Fuzzy, Category::Amber);
+        tally.camera("cam-1", 1_700_000_000_500);
+        tally.camera("cam-1", 1_700_000_000_000);
+        tally.camera("cam 2 with spaces", 1_700_000_000_000);
+        assert_eq!(tally.reads(), 3);
+        assert_eq!(m.read_outcomes.iter().map(IntCounter::get).sum::<u64>(), 0);
+        m.flush(&mut tally);
+        m.flush(&mut tally);
+        assert_eq!(tally.reads(), 0);
+        let text = m.render();
+        for line in [
+            "hotlist_reads_by_outcome_total{outcome=\"hit\"} 1",
+            "hotlist_reads_by_outcome_total{outcome=\"rejected\"} 1",
+            "hotlist_matches_total{category=\"amber\",match_kind=\"fuzzy\"} 2",
+            "hotlist_matches_total{category=\"bolo\",match_kind=\"exact\"} 0",
+            "hotlist_camera_reads_total{camera=\"cam-1\"} 2",
+            "hotlist_camera_reads_total{camera=\"other\"} 1",
+            "hotlist_camera_last_read_timestamp_seconds{camera=\"cam-1\"} 1700000000.5",
+            "hotlist_match_duration_seconds_count 3",
+            "hotlist_logins_total{outcome=\"locked_out\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(!text.contains("spaces"), "{text}");
+    }
+
+    #[test]
+    fn cameras_past_the_cap_are_other_and_a_future_capture_is_now() {
+        let m = Metrics::new();
+        let mut tally = m.tally();
+        for i in 0..MAX_CAMERAS + 10 {
+            tally.camera(&format!("cam-{i}"), 0);
+        }
+        m.flush(&mut tally);
+        let text = m.render();
+        let labelled = text
+            .lines()
+            .filter(|l| l.starts_with("hotlist_camera_reads_total{"))
+            .count();
+        assert_eq!(labelled, MAX_CAMERAS + 1, "the cap and `other`");
+        assert!(text.contains("hotlist_camera_reads_total{camera=\"other\"} 10"), "{text}");
+        assert_eq!(m.camera_label("cam-0"), "cam-0");
+        assert_eq!(m.camera_label("a-new-one"), OTHER_CAMERA);
+        let m = Metrics::new();
+        let mut tally = m.tally();
+        tally.camera("cam-future", i64::MAX / 2);
+        m.flush(&mut tally);
+        let seen = m.camera_last_read.with_label_values(&["cam-future"]).get();
+        assert!((seen - unix_now()).abs() < 60.0, "{seen}");
+    }
+
+    #[test]
+    fn lists_and_retention_checks_are_kept_current() {
+        let m = Metrics::new();
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        m.on_scrape(move |m| m.set_lists(7, 1, [("rso", 5, at), ("doj", 2, at)].into_iter()));
+        m.retention_checked(Some(2));
+        m.retention_checked(None);
+        let text = m.render();
+        for line in [
+            "hotlist_list_entries{list=\"rso\"} 5",
+            "hotlist_list_refreshed_timestamp_seconds{list=\"doj\"} 1700000000",
+            "hotlist_hotlist_entries 7",
+            "hotlist_stale_lists 1",
+            "hotlist_topic_policy_violations 2",
+            "hotlist_retention_checks_total{result=\"violation\"} 1",
+            "hotlist_retention_checks_total{result=\"error\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        m.retention_checked(Some(0));
+        assert_eq!(m.topic_policy_violations.get(), 0);
     }
 }
