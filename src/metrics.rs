@@ -153,6 +153,24 @@ pub struct Metrics {
     pub retention_checked: Gauge,
     /// Run before every scrape, to set gauges from state owned elsewhere.
     hooks: Arc<Mutex<Vec<ScrapeHook>>>,
+    /// Every family registered, without the prefix.
+    families: Arc<Vec<String>>,
+}
+
+/// The registry while [`Metrics::new`] fills it, remembering each family's
+/// name: a labelled family with no series yet is exported all the same.
+struct Registering {
+    registry: Registry,
+    names: Mutex<Vec<String>>,
+}
+
+impl Registering {
+    fn register(&self, collector: Box<dyn prometheus::core::Collector>) -> prometheus::Result<()> {
+        let names = collector.desc().iter().map(|d| d.fq_name.clone()).collect::<Vec<_>>();
+        self.registry.register(collector)?;
+        self.names.lock().expect("names lock").extend(names);
+        Ok(())
+    }
 }
 
 /// One learned camera's series, resolved once.
@@ -164,7 +182,10 @@ struct CameraSeries {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let registry = Registry::new_custom(Some("hotlist".into()), None).expect("valid prefix");
+        let registry = Registering {
+            registry: Registry::new_custom(Some("hotlist".into()), None).expect("valid prefix"),
+            names: Mutex::default(),
+        };
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("valid metric");
             registry.register(Box::new(c.clone())).expect("registered once");
@@ -383,7 +404,8 @@ impl Metrics {
             stale_lists,
             assigned_partitions,
             unassigned_seconds,
-            registry,
+            families: Arc::new(registry.names.into_inner().expect("names lock")),
+            registry: registry.registry,
             reads,
             hits,
             alerts,
@@ -393,6 +415,12 @@ impl Metrics {
             batches,
             hotlist_entries,
         }
+    }
+
+    /// The name of every metric family this service exports, with the
+    /// `hotlist_` prefix, whether or not it has a series yet.
+    pub fn families(&self) -> Vec<String> {
+        self.families.iter().map(|n| format!("hotlist_{n}")).collect()
     }
 
     /// Total records sent to the dead-letter topic, all reasons.
@@ -501,7 +529,6 @@ pub(crate) fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -509,100 +536,4 @@ impl Default for Metrics {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dlq_reasons_are_labelled_by_code_only() {
-        let m = Metrics::new();
-        m.dlq.with_label_values(&["malformed_json"]).inc();
-        m.dlq.with_label_values(&["invalid_plate"]).inc_by(2);
-        assert_eq!(m.dlq_total(), 3);
-        let text = m.render();
-        assert!(text.contains("hotlist_dlq_total{reason=\"invalid_plate\"} 2"), "{text}");
-        assert!(text.contains("hotlist_dlq_total{reason=\"too_large\"} 0"), "{text}");
-    }
-
-    #[test]
-    fn a_tally_moves_nothing_until_flushed_then_everything_once() {
-        let m = Metrics::new();
-        let mut tally = m.tally();
-        let started = tally.start();
-        tally.read(ReadOutcome::Hit, started);
-        tally.read(ReadOutcome::NoHit, started);
-        tally.read(ReadOutcome::Rejected, started);
-        tally.matched(MatchKind::Fuzzy, Category::Amber);
-        tally.matched(MatchKind::Fuzzy, Category::Amber);
-        tally.camera("cam-1", 1_700_000_000_500);
-        tally.camera("cam-1", 1_700_000_000_000);
-        tally.camera("cam 2 with spaces", 1_700_000_000_000);
-        assert_eq!(tally.reads(), 3);
-        assert_eq!(m.read_outcomes.iter().map(IntCounter::get).sum::<u64>(), 0);
-        m.flush(&mut tally);
-        m.flush(&mut tally);
-        assert_eq!(tally.reads(), 0);
-        let text = m.render();
-        for line in [
-            "hotlist_reads_by_outcome_total{outcome=\"hit\"} 1",
-            "hotlist_reads_by_outcome_total{outcome=\"rejected\"} 1",
-            "hotlist_matches_total{category=\"amber\",match_kind=\"fuzzy\"} 2",
-            "hotlist_matches_total{category=\"bolo\",match_kind=\"exact\"} 0",
-            "hotlist_camera_reads_total{camera=\"cam-1\"} 2",
-            "hotlist_camera_reads_total{camera=\"other\"} 1",
-            "hotlist_camera_last_read_timestamp_seconds{camera=\"cam-1\"} 1700000000.5",
-            "hotlist_match_duration_seconds_count 3",
-            "hotlist_logins_total{outcome=\"locked_out\"} 0",
-        ] {
-            assert!(text.contains(line), "{line} in\n{text}");
-        }
-        assert!(!text.contains("spaces"), "{text}");
-    }
-
-    #[test]
-    fn cameras_past_the_cap_are_other_and_a_future_capture_is_now() {
-        let m = Metrics::new();
-        let mut tally = m.tally();
-        for i in 0..MAX_CAMERAS + 10 {
-            tally.camera(&format!("cam-{i}"), 0);
-        }
-        m.flush(&mut tally);
-        let text = m.render();
-        let labelled = text
-            .lines()
-            .filter(|l| l.starts_with("hotlist_camera_reads_total{"))
-            .count();
-        assert_eq!(labelled, MAX_CAMERAS + 1, "the cap and `other`");
-        assert!(text.contains("hotlist_camera_reads_total{camera=\"other\"} 10"), "{text}");
-        assert_eq!(m.camera_label("cam-0"), "cam-0");
-        assert_eq!(m.camera_label("a-new-one"), OTHER_CAMERA);
-        let m = Metrics::new();
-        let mut tally = m.tally();
-        tally.camera("cam-future", i64::MAX / 2);
-        m.flush(&mut tally);
-        let seen = m.camera_last_read.with_label_values(&["cam-future"]).get();
-        assert!((seen - unix_now()).abs() < 60.0, "{seen}");
-    }
-
-    #[test]
-    fn lists_and_retention_checks_are_kept_current() {
-        let m = Metrics::new();
-        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        m.on_scrape(move |m| m.set_lists(7, 1, [("rso", 5, at), ("doj", 2, at)].into_iter()));
-        m.retention_checked(Some(2));
-        m.retention_checked(None);
-        let text = m.render();
-        for line in [
-            "hotlist_list_entries{list=\"rso\"} 5",
-            "hotlist_list_refreshed_timestamp_seconds{list=\"doj\"} 1700000000",
-            "hotlist_hotlist_entries 7",
-            "hotlist_stale_lists 1",
-            "hotlist_topic_policy_violations 2",
-            "hotlist_retention_checks_total{result=\"violation\"} 1",
-            "hotlist_retention_checks_total{result=\"error\"} 1",
-        ] {
-            assert!(text.contains(line), "{line} in\n{text}");
-        }
-        m.retention_checked(Some(0));
-        assert_eq!(m.topic_policy_violations.get(), 0);
-    }
-}
+mod tests;

@@ -343,7 +343,11 @@ async fn write_and_audit(
         Decision::Applied => {
             let view = state.board.view(&id, Some(&session.organisation));
             if let Some(v) = &view {
-                let camera = if state.board.may_see(&v.list_id, None) { &v.camera_id } else { "covert" };
+                let camera = if state.board.may_see(&v.list_id, None) {
+                    &v.camera_id
+                } else {
+                    "covert"
+                };
                 state.metrics.alert_state_changed(camera, v.state.name());
             }
             if let (

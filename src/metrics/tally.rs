@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-
 use super::{unix_now, CameraSeries, Metrics, ReadOutcome, KINDS, MAX_CAMERAS, MAX_CAMERA_ID, OTHER_CAMERA};
 use crate::hotlist::{Category, MatchKind};
 
@@ -83,8 +82,6 @@ impl Metrics {
         }
         series
     }
-
-
 }
 
 /// The per-read counts of one pipeline between two flushes: no lock, no

@@ -111,7 +111,7 @@ fn a_full_run_logs_json_without_a_planted_plate() {
         assert!(event["level"].is_string() && event["timestamp"].is_string(), "{line}");
         count += 1;
     }
-    assert!(count >= 10, "the run logged: {text:.2000}");
+    assert!(count >= 5, "the run logged: {text:.2000}");
     for plate in plates.iter().chain(&raw) {
         assert!(!text.contains(plate.as_str()), "plate {plate} in the log");
     }

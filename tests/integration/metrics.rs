@@ -181,7 +181,10 @@ async fn the_scrape_passes_promtool_and_every_series_moved() {
     assert_eq!(at(r#"hotlist_list_entries{list="it-stolen"}"#), 200.0);
     let refreshed = at(r#"hotlist_list_refreshed_timestamp_seconds{list="it-stolen"}"#);
     let now = chrono::Utc::now().timestamp() as f64;
-    assert!(now - refreshed < 600.0 && refreshed <= now + 1.0, "{refreshed} vs {now}");
+    assert!(
+        now - refreshed < 600.0 && refreshed <= now + 1.0,
+        "{refreshed} vs {now}"
+    );
     assert_eq!(at("hotlist_hotlist_entries"), 205.0);
     assert_eq!(at("hotlist_stale_lists"), 0.0);
     assert_eq!(at("hotlist_source_assigned_partitions"), 3.0);

@@ -39,7 +39,11 @@ const NO_DATA_HERE: [&str; 6] = [
 /// The rules file with test-sized thresholds.
 pub fn test_sized(rules: &str) -> String {
     let silent = "hotlist_camera_last_read_timestamp_seconds{camera!=\"other\"}) > 900";
-    assert_eq!(rules.matches(silent).count(), 1, "the silent-camera rule as the test expects it");
+    assert_eq!(
+        rules.matches(silent).count(),
+        1,
+        "the silent-camera rule as the test expects it"
+    );
     let mut out = String::new();
     for line in rules.replace(silent, &silent.replace("> 900", "> 5")).lines() {
         match line.trim_start().strip_prefix("for: ") {
@@ -140,6 +144,23 @@ async fn api(server: &Server, path: &str, query: &[(&str, &str)]) -> serde_json:
     serde_json::from_str(&response.text().await.expect("a body")).expect("json")
 }
 
+/// Waits until the server answers `/-/ready` (it replays nothing: a fresh dir).
+async fn wait_ready(server: &Server, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = reqwest::get(format!("{}/-/ready", server.base)).await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "prometheus not ready: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Instant query: `(parsed, has data)`, or the error text.
 async fn query(server: &Server, expr: &str) -> Result<bool, String> {
     let answer = api(server, "/api/v1/query", &[("query", expr)]).await;
@@ -203,12 +224,7 @@ async fn prometheus_evaluates_every_expression_and_the_silent_camera_rule_fires(
         })
     };
     let server = start_prometheus(&prometheus, dir.path(), service.running.admin_address);
-    let exported: BTreeSet<String> = scrape(&service.running)
-        .await
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next().map(str::to_owned))
-        .collect();
+    wait_ready(&server, &dir.path().join("prometheus.log")).await;
 
     // Data: a few scrapes of a service that has matched the first reads.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -227,6 +243,15 @@ async fn prometheus_evaluates_every_expression_and_the_silent_camera_rule_fires(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
+    // What the service exports.
+    let mut exported: BTreeSet<String> = scrape(&service.running)
+        .await
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next().map(str::to_owned))
+        .collect();
+    // Families with no series yet (no dispatch decision, no webhook) too.
+    exported.extend(service.running.metrics.families());
     // Every expression: the dashboard's and the rules' (as Prometheus loaded them).
     let mut exprs = Vec::new();
     dashboard_exprs(&serde_json::from_str(DASHBOARD).unwrap(), &mut exprs);
