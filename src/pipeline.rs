@@ -169,7 +169,7 @@ impl Processor {
 
     /// Decides what one record means (and counts it, when counted).
     pub fn process(&mut self, payload: &[u8]) -> Outcome {
-        let Some(started) = self.tally.as_ref().map(|t| t.start()) else {
+        let Some(started) = self.tally.as_mut().map(|t| t.start()) else {
             return self.decide(payload);
         };
         let outcome = self.decide(payload);
