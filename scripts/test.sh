@@ -5,7 +5,11 @@
 #    start: one node on 127.0.0.1:9092, downloaded from Maven Central the
 #    first time), unless HOTLIST_TEST_BOOTSTRAP names another cluster; then
 #    cargo fmt --check, clippy -D warnings, and the unit, doc and integration
-#    tests against it, the board's in headless Chromium (scripts/browser.sh).
+#    tests against it, the board's in headless Chromium (scripts/browser.sh),
+#    the metrics tests with Debian's promtool and Prometheus
+#    (scripts/prometheus.sh install), after `promtool check rules` and
+#    `promtool test rules` on the chart's alert rules and a check that the
+#    committed Grafana dashboard is what scripts/dashboard.py generates.
 #    Then Schemathesis against the live API over TLS (scripts/schemathesis.sh:
 #    the OpenAPI document the server serves, a custodian's token, no 5xx, no
 #    response outside the schema, no hang), the Helm chart linted, rendered
@@ -60,6 +64,13 @@ if [ -z "${HOTLIST_TEST_WEBDRIVER:-}" ]; then
   scripts/browser.sh driver-start "${HOTLIST_WEBDRIVER_PORT:-9515}"
   export HOTLIST_TEST_WEBDRIVER="http://127.0.0.1:${HOTLIST_WEBDRIVER_PORT:-9515}"
 fi
+
+# The alert rules and the dashboard, then promtool and Prometheus on PATH
+# for the metrics integration tests.
+scripts/prometheus.sh install
+promtool check rules helm/hotlist-matcher/files/alert-rules.yaml
+promtool test rules helm/hotlist-matcher/files/alert-rules.test.yaml
+scripts/dashboard.sh check
 
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings

@@ -99,6 +99,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
     let source = Source::new(&config, matcher.clone(), metrics.clone(), Arc::clone(&keyring))?;
     kafka_hotlist::follow(&config, loaded.end, matcher.clone(), lists.clone(), shutdown.clone())?;
     let board = Board::new(config.dispatch.suppression_window, lists.clone(), shutdown.clone());
+    board.count_into(metrics.clone());
+    metrics.on_scrape(list_gauges(lists.clone(), matcher.clone(), config.hotlist.max_age));
     board::follow(&config, &board, &keyring)?;
     let webhooks = webhook::start(
         &config,
@@ -145,6 +147,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         keyring,
         task,
     })
+}
+
+/// Keeps the hotlist gauges current: set from the lists at every scrape.
+fn list_gauges(
+    lists: kafka_hotlist::Lists,
+    matcher: Arc<LiveMatcher>,
+    max_age: std::time::Duration,
+) -> impl Fn(&Metrics) + Send + Sync + 'static {
+    move |metrics| {
+        let lists = lists.read().expect("lists lock");
+        let stale = kafka_hotlist::stale(&lists, chrono::Utc::now(), max_age).len();
+        let each = lists.values().map(|m| (m.list_id.as_str(), m.entries, m.refreshed_at));
+        metrics.set_lists(crate::hotlist::Matcher::len(matcher.as_ref()), stale, each);
+    }
 }
 
 fn load_file(config: &Config) -> Result<Vec<Arc<HotlistEntry>>, AppError> {

@@ -222,6 +222,7 @@ pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let running = app::run(config.clone(), shutdown.clone()).await?;
+    running.metrics.retention_checked(Some(0)); // the check above passed
     tokio::spawn(check_topics_hourly(config, running.metrics.clone(), shutdown));
     running.wait().await?;
     info!("stopped cleanly");
@@ -243,9 +244,12 @@ async fn check_topics_hourly(config: Config, metrics: crate::metrics::Metrics, s
                 for violation in &found {
                     tracing::error!(topic = %violation.topic, key = %violation.key, "topic setting breaks the retention policy");
                 }
-                metrics.topic_policy_violations.set(found.len() as i64);
+                metrics.retention_checked(Some(found.len()));
             }
-            Err(e) => warn!(error = %e, "hourly topic check failed"),
+            Err(e) => {
+                metrics.retention_checked(None);
+                warn!(error = %e, "hourly topic check failed")
+            }
         }
     }
 }

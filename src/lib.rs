@@ -23,7 +23,8 @@
 //! pure), [`config`], [`metrics`], [`pipeline`], [`kafka`], [`api`] (HTTPS
 //! only: server, route table, handlers by resource); [`sample`], [`demo`],
 //! [`accuracy`] and [`bench`] make synthetic data, run the end-to-end demo
-//! and measure matching and hotlist changes.
+//! and measure matching and hotlist changes; [`logging`] shapes the log
+//! lines (JSON off a terminal); [`admin`] serves the metrics and probes.
 
 pub mod access;
 pub mod accuracy;
@@ -39,6 +40,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod hotlist;
 pub mod kafka;
+pub mod logging;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;

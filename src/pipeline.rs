@@ -61,6 +61,8 @@ pub struct Processor {
     /// Reads captured longer ago than this (by the clock) are past the
     /// retention: rejected unprocessed.
     retention: Option<(std::time::Duration, crate::Clock)>,
+    /// Per-read counts for the metrics, when counted ([`Processor::with_metrics`]).
+    tally: Option<crate::metrics::ReadTally>,
 }
 
 impl Processor {
@@ -72,6 +74,7 @@ impl Processor {
             candidates: Vec::new(),
             historical: false,
             retention: None,
+            tally: None,
         }
     }
 
@@ -94,11 +97,14 @@ impl Processor {
     }
 
     /// Decides what one record means.
-    pub fn process(&mut self, payload: &[u8]) -> Outcome {
+    fn decide(&mut self, payload: &[u8]) -> Outcome {
         let read = match read::parse(payload, self.max_record_bytes) {
             Ok(read) => read,
             Err(e) => return Outcome::Rejected(e),
         };
+        if let Some(tally) = &mut self.tally {
+            tally.camera(&read.camera_id, read.captured_at.timestamp_millis());
+        }
         if let Some((retention, clock)) = &self.retention {
             let captured = std::time::SystemTime::from(read.captured_at);
             if clock().duration_since(captured).is_ok_and(|age| age > *retention) {
@@ -134,6 +140,9 @@ impl Processor {
             .hits
             .drain(..)
             .map(|hit| {
+                if let Some(tally) = &mut self.tally {
+                    tally.matched(hit.kind, hit.entry.category);
+                }
                 let mut alert = Alert::new(&read, plate, &hit);
                 alert.historical = self.historical;
                 EncodedAlert {
@@ -145,6 +154,41 @@ impl Processor {
             })
             .collect();
         Outcome::Alerts(alerts)
+    }
+}
+
+impl Processor {
+    /// Counts every read into a tally of `metrics` (no lock, no label
+    /// lookup per read); [`Processor::flush_metrics`] folds it in.
+    pub fn with_metrics(self, metrics: &crate::metrics::Metrics) -> Self {
+        Processor {
+            tally: Some(metrics.tally()),
+            ..self
+        }
+    }
+
+    /// Decides what one record means (and counts it, when counted).
+    pub fn process(&mut self, payload: &[u8]) -> Outcome {
+        let Some(started) = self.tally.as_mut().map(|t| t.start()) else {
+            return self.decide(payload);
+        };
+        let outcome = self.decide(payload);
+        let counted = match &outcome {
+            Outcome::NoHit => crate::metrics::ReadOutcome::NoHit,
+            Outcome::Alerts(_) => crate::metrics::ReadOutcome::Hit,
+            Outcome::Rejected(_) => crate::metrics::ReadOutcome::Rejected,
+        };
+        if let Some(tally) = &mut self.tally {
+            tally.read(counted, started);
+        }
+        outcome
+    }
+
+    /// Folds the reads counted since the last call into `metrics` (once per batch).
+    pub fn flush_metrics(&mut self, metrics: &crate::metrics::Metrics) {
+        if let Some(tally) = &mut self.tally {
+            metrics.flush(tally);
+        }
     }
 }
 

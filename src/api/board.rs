@@ -343,6 +343,14 @@ async fn write_and_audit(
     match decided.decision {
         Decision::Applied => {
             let view = state.board.view(&id, Some(&session.organisation));
+            if let Some(v) = &view {
+                let camera = if state.board.may_see(&v.list_id, None) {
+                    &v.camera_id
+                } else {
+                    "covert"
+                };
+                state.metrics.alert_state_changed(camera, v.state.name());
+            }
             if let (
                 Action::Reject {
                     reason: RejectReason::Misread,
@@ -360,7 +368,7 @@ async fn write_and_audit(
                 state
                     .metrics
                     .misread_rejections
-                    .with_label_values(&[camera, view.match_kind.name()])
+                    .with_label_values(&[&state.metrics.camera_label(camera), view.match_kind.name()])
                     .inc();
             }
             Ok(Json(serde_json::json!({ "incident": view })))

@@ -79,12 +79,14 @@ pub async fn login(
     // check or a lockout entry; the audit record keeps a bounded copy.
     if check_username(&username).is_err() {
         let terms = vec!["username is not a valid username".into()];
+        state.metrics.login("failure");
         state.record(event("login_failed", None, String::new(), terms)).await?;
         return Err(ApiError::BadCredentials);
     }
     let turn = state.passwords.admit()?;
     let pair = sessions::pair_of(&username, addr);
     if let Err(Delayed { until }) = begin_attempt(&state, &username, addr, &pair).await {
+        state.metrics.login("locked_out");
         state
             .record(event("login_delayed", None, String::new(), Vec::new()))
             .await?;
@@ -106,6 +108,7 @@ pub async fn login(
         .run(move || auth::verify_password(&password, &hash).is_ok())
         .await?;
     let Some(user) = user.filter(|_| known && verified) else {
+        state.metrics.login("failure");
         state
             .record(event("login_failed", None, String::new(), Vec::new()))
             .await?;
@@ -117,6 +120,7 @@ pub async fn login(
     let today = chrono::DateTime::<chrono::Utc>::from(now).date_naive();
     if let Err(expired) = user.check_account(today) {
         let terms = vec!["POST /api/login".into(), expired.to_string()];
+        state.metrics.login("refused");
         state
             .record(event("access_denied", Some(user.role), user.organisation, terms))
             .await?;
@@ -130,6 +134,7 @@ pub async fn login(
         expires_at: now + state.config.api.session_ttl,
     };
     let session = Session::of(&token, &record);
+    state.metrics.login("success");
     state
         .record(event("login", Some(user.role), user.organisation, Vec::new()))
         .await?;

@@ -63,6 +63,8 @@ pub struct Board {
     changes: broadcast::Sender<Uuid>,
     progress: Notify,
     lists: Lists,
+    /// Where suppressed alerts are counted, once [`Board::count_into`] is called.
+    metrics: std::sync::OnceLock<crate::metrics::Metrics>,
     /// Cancelled when the service stops: live streams end.
     pub shutdown: CancellationToken,
 }
@@ -86,6 +88,7 @@ impl Board {
             changes: broadcast::channel(4096).0,
             progress: Notify::new(),
             lists,
+            metrics: std::sync::OnceLock::new(),
             shutdown,
         })
     }
@@ -103,6 +106,9 @@ impl Board {
                         match inner.incidents.add_alert(alert) {
                             Added::Duplicate(_) => {}
                             added => {
+                                if let (Added::Sighting(_), Some(m)) = (added, self.metrics.get()) {
+                                    m.alerts_suppressed.inc();
+                                }
                                 inner.first_read.insert(id, (partition, offset));
                                 changed.push(added.incident());
                             }
@@ -143,6 +149,11 @@ impl Board {
             let _ = self.changes.send(id); // nobody listening is fine
         }
         self.progress.notify_waiters();
+    }
+
+    /// Counts suppressed alerts (sightings of an open incident) into `metrics`.
+    pub fn count_into(&self, metrics: crate::metrics::Metrics) {
+        let _ = self.metrics.set(metrics);
     }
 
     /// News of every incident that changes from now on.

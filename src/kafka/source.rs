@@ -99,7 +99,11 @@ struct Assignments {
     metrics: Metrics,
 }
 
-impl ClientContext for Assignments {}
+impl ClientContext for Assignments {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        self.metrics.record_lag(&statistics);
+    }
+}
 
 impl ConsumerContext for Assignments {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -111,6 +115,7 @@ impl ConsumerContext for Assignments {
             Rebalance::Revoke(partitions) => {
                 info!(partitions = partitions.count(), "reads partitions revoked");
                 self.metrics.assigned_partitions.set(0);
+                self.metrics.consumer_lag.reset();
             }
             Rebalance::Error(e) => warn!(error = %e, "rebalance failed"),
         }
@@ -151,7 +156,8 @@ impl Source {
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            .set("statistics.interval.ms", "2000"); // consumer lag, for the metrics
         if let Some(instance) = &config.kafka.instance_id {
             // Static membership: a restarted instance takes its partitions
             // straight back instead of waiting out a rebalance.
@@ -178,7 +184,8 @@ impl Source {
             consumer,
             producer,
             processor: Processor::new(matcher, config.pipeline.max_record_bytes)
-                .with_retention(config.topics.retention, crate::system_clock()),
+                .with_retention(config.topics.retention, crate::system_clock())
+                .with_metrics(&metrics),
             troubled_since: None,
             config: config.clone(),
             metrics,
@@ -212,6 +219,7 @@ impl Source {
             }
             self.deliver(&mut batch, shutdown).await?;
             self.store(&batch);
+            self.processor.flush_metrics(&self.metrics);
         }
         Ok(())
     }
@@ -270,6 +278,9 @@ impl Source {
             let mut failed = Vec::new();
             for (index, future) in futures {
                 match future.await {
+                    Ok(Ok(_)) if batch.outgoing[index].dlq_code.is_none() => {
+                        self.metrics.alert_acknowledged(batch.outgoing[index].timestamp)
+                    }
                     Ok(Ok(_)) => {}
                     Ok(Err((e, _))) => {
                         fit_dead_letter(&mut batch.outgoing[index], &e);
