@@ -289,6 +289,13 @@ export function buildCard(inc) {
       " · ",
       h("span", { class: "match-score", text: scoreWords(inc.score) }),
     ]),
+    inc.region_mismatch
+      ? h("p", {
+          class: "possible-match",
+          role: "note",
+          text: "Possible match: the camera read another state than the list's. Verify the image and the plate before anything.",
+        })
+      : null,
   ]);
 
   // Facts.

@@ -137,9 +137,11 @@ pub struct Row {
     pub setting: String,
     /// Recall per [`Noise::ALL`], 0 to 1.
     pub recall: Vec<f64>,
-    /// Innocent reads that hit something, per 10,000.
     /// Innocent reads that hit something, per 10,000 (NaN when not measured).
     pub false_alarms_per_10k: f64,
+    /// Innocent reads that only hit an entry of another state (flagged for
+    /// dispatch to verify: a possible match), per 10,000; NaN when not measured.
+    pub possible_per_10k: f64,
 }
 
 /// What to run.
@@ -222,7 +224,15 @@ fn print_row(out: &mut impl Write, row: &Row) -> std::io::Result<()> {
         format!("{:>8.1}", row.false_alarms_per_10k)
     };
     let recall: String = row.recall.iter().map(|r| format!("{:>9.1}%", r * 100.0)).collect();
-    writeln!(out, "{:>9} {:<10} {recall}  {alarms}", row.entries, row.setting)
+    let possible = match row.possible_per_10k.is_nan() {
+        true => String::new(),
+        false => format!("  (+{:.1} possible)", row.possible_per_10k),
+    };
+    writeln!(
+        out,
+        "{:>9} {:<10} {recall}  {alarms}{possible}",
+        row.entries, row.setting
+    )
 }
 
 /// Entries of the small urgent list (officer-entered) beside the big list.
@@ -332,6 +342,7 @@ fn measure(
         } else {
             alarms as f64 * 10_000.0 / innocents.len() as f64
         },
+        possible_per_10k: f64::NAN,
     }
 }
 

@@ -11,7 +11,9 @@
 //! of any shape. Per list size and tolerance it reports recall per kind of
 //! misread (end truncation and extension among them) and false alarms per
 //! 10,000 innocent reads, with states on entries and reads and, for the
-//! defaults, without them.
+//! defaults, without them and with another state rejected instead of
+//! flagged. Under a flagging rule, an innocent read that only hits entries
+//! of another state counts as a possible match, apart from the false alarms.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use super::{settings, Noise, Row};
 use crate::hotlist::formats::{StateFormats, STATES, VANITY_MAX};
-use crate::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, TolerancePolicy};
+use crate::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, RegionRule, TolerancePolicy};
 use crate::normalize::{normalize, normalize_region, Plate, Region};
 use crate::sample::Rng;
 
@@ -128,6 +130,19 @@ pub fn run(options: &Options, out: &mut impl Write) -> std::io::Result<Vec<Row>>
             super::print_row(out, &row)?;
             rows.push(row);
             if setting == "defaults" {
+                let rejecting = TolerancePolicy {
+                    region: RegionRule::Reject,
+                    ..policy.clone()
+                };
+                let row = measure(
+                    &entries,
+                    rejecting,
+                    size,
+                    "defaults, other state rejected".into(),
+                    (&reads, &innocents),
+                );
+                super::print_row(out, &row)?;
+                rows.push(row);
                 let stateless: Vec<Arc<HotlistEntry>> = entries
                     .iter()
                     .map(|e| {
@@ -212,8 +227,10 @@ fn measure(
     setting: String,
     (reads, innocents): (&[Vec<Read>], &[Read]),
 ) -> Row {
+    let flags = policy.region == RegionRule::Penalize;
     let matcher = LiveMatcher::new(entries.to_vec(), policy);
     let mut hits = Vec::new();
+    // The entries hit, each with whether its state differs from the read's.
     let mut find = |(plate, region, _): &Read| {
         hits.clear();
         matcher.find(
@@ -224,24 +241,36 @@ fn measure(
             },
             &mut hits,
         );
-        hits.iter().map(|h| h.entry.entry_id.clone()).collect::<Vec<_>>()
+        hits.iter()
+            .map(|h| (h.entry.entry_id.clone(), h.region_mismatch))
+            .collect::<Vec<_>>()
     };
     let recall = reads
         .iter()
         .map(|kind| {
             let found = kind
                 .iter()
-                .filter(|read| find(read).contains(&format!("e{}", read.2)))
+                .filter(|read| find(read).iter().any(|(id, _)| *id == format!("e{}", read.2)))
                 .count();
             found as f64 / kind.len().max(1) as f64
         })
         .collect();
-    let alarms = innocents.iter().filter(|read| !find(read).is_empty()).count();
+    let (mut alarms, mut possible) = (0, 0);
+    for read in innocents {
+        let found = find(read);
+        if found.iter().any(|(_, mismatch)| !mismatch) {
+            alarms += 1;
+        } else if !found.is_empty() {
+            possible += 1;
+        }
+    }
+    let per_10k = |n: usize| n as f64 * 10_000.0 / innocents.len().max(1) as f64;
     Row {
         entries: size,
         setting,
         recall,
-        false_alarms_per_10k: alarms as f64 * 10_000.0 / innocents.len().max(1) as f64,
+        false_alarms_per_10k: per_10k(alarms),
+        possible_per_10k: if flags { per_10k(possible) } else { f64::NAN },
     }
 }
 

@@ -16,7 +16,8 @@ fn the_shipped_defaults_are_valid_and_follow_the_policy() {
     let defaults = TolerancePolicy::default();
     assert_eq!(config.matching.by_category, defaults.by_category);
     assert_eq!(config.matching.fuzzy_max_list_entries, defaults.fuzzy_max_list_entries);
-    assert_eq!(config.matching.region, RegionRule::Reject);
+    assert_eq!(config.matching.region, RegionRule::Penalize, "another state is flagged");
+    assert_eq!(defaults.region, RegionRule::Penalize);
     assert_eq!(config.access.training_valid_days, 730);
     let without = development_toml()
         .replace("[access]", "")

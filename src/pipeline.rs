@@ -228,12 +228,16 @@ mod tests {
     }
 
     #[test]
-    fn a_read_from_another_state_only_hits_region_free_entries() {
+    fn a_read_from_another_state_hits_region_free_entries_and_flags_the_others() {
         let Outcome::Alerts(alerts) = processor().process(&read("7ABC123", "NV")) else {
             panic!("expected alerts");
         };
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(Alert::decode(&alerts[0].payload).unwrap().entry.entry_id, "e2");
+        let decoded: Vec<Alert> = alerts.iter().map(|a| Alert::decode(&a.payload).unwrap()).collect();
+        let got: Vec<(&str, bool)> = decoded
+            .iter()
+            .map(|a| (a.entry.entry_id.as_str(), a.matched.region_mismatch))
+            .collect();
+        assert_eq!(got, [("e2", false), ("e1", true)], "the CA entry is a possible match");
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Default for TolerancePolicy {
             fuzzy_max_list_entries: 500,
             fuzzy_min_plate_len: 5,
             ocr_min_plate_len: 5,
-            region: RegionRule::Reject,
+            region: RegionRule::Penalize,
         }
     }
 }
