@@ -221,6 +221,8 @@ async fn a_dispatcher_rejects_a_misread_on_the_board_and_every_instance_shows_it
         .iter()
         .find(|r| r.event.action == "alert_reject")
         .expect("audited");
+    assert!(reject.event.query_terms.is_empty(), "terms are sealed at rest");
+    let reject = hotlist_matcher::kafka::audit::opened(&config.master_key.audit_key(), reject.clone());
     assert_eq!(reject.event.username, "dana");
     assert!(reject.event.query_terms.contains(&"reason=misread".to_string()));
 
