@@ -5,7 +5,8 @@
 //! answers while the process runs; `/readyz` answers 200 once the instance
 //! matches reads (the hotlists are loaded before it listens at all, and it
 //! holds a reads partition or has held none for less than the grace
-//! period), 503 otherwise. Plain HTTP like every exporter: the chart's
+//! period) and the audit sealer keeps up (events have not waited unsealed
+//! for [`SEALER_STALL`]), 503 otherwise. Plain HTTP like every exporter: the chart's
 //! NetworkPolicy keeps it inside the cluster. People read the authenticated
 //! `/api/health`, which is audited; a scrape here is not access to ALPR data.
 
@@ -77,11 +78,23 @@ async fn metrics_text(State(admin): State<Admin>) -> impl IntoResponse {
 
 async fn ready(State(admin): State<Admin>) -> (StatusCode, &'static str) {
     let unassigned = Duration::from_secs(admin.metrics.unassigned_seconds.get().max(0) as u64);
-    match unassigned <= admin.grace {
-        true => (StatusCode::OK, "ready\n"),
-        false => (StatusCode::SERVICE_UNAVAILABLE, "not ready: no reads partition\n"),
+    let stalled = Duration::from_secs(admin.metrics.audit_sealer_stalled_seconds.get().max(0) as u64);
+    if unassigned > admin.grace {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: no reads partition\n");
     }
+    if stalled > SEALER_STALL {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the audit sealer is not sealing\n",
+        );
+    }
+    (StatusCode::OK, "ready\n")
 }
+
+/// How long audit events may wait unsealed before the instance is not
+/// ready: its accesses would be refused (the API answers 503 when the log
+/// does not confirm), so traffic should go elsewhere.
+pub const SEALER_STALL: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
@@ -116,6 +129,15 @@ mod tests {
         let (status, text) = get_text(router.clone(), "/metrics").await;
         assert_eq!(status, StatusCode::OK);
         assert!(text.contains("hotlist_reads_total 3"), "{text}");
+        metrics.audit_sealer_stalled_seconds.set(31);
+        assert_eq!(
+            get_text(router.clone(), "/readyz").await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the audit sealer is not sealing\n".into()
+            )
+        );
+        metrics.audit_sealer_stalled_seconds.set(0);
         metrics.unassigned_seconds.set(61);
         assert_eq!(
             get_text(router.clone(), "/readyz").await,

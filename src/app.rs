@@ -109,6 +109,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         shutdown.clone(),
     )?;
     sealer::start(&config, metrics.clone(), shutdown.clone())?;
+    sealer::watch(&config, metrics.clone(), shutdown.clone())?;
     let admin_address = crate::admin::start(
         config.api.admin_listen,
         metrics.clone(),

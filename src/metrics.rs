@@ -121,6 +121,11 @@ pub struct Metrics {
     pub topic_policy_violations: IntGauge,
     /// Day keys this instance holds (one per UTC day of the retention).
     pub day_keys: IntGauge,
+    /// Audit events not yet sealed into the chain (by any instance).
+    pub audit_backlog: IntGauge,
+    /// Seconds audit events have waited with no sealing progress, or the
+    /// broker has not answered (0 while the sealer keeps up).
+    pub audit_sealer_stalled_seconds: IntGauge,
     /// Day keys this instance destroyed or saw destroyed past the retention.
     pub day_keys_destroyed: IntCounter,
     /// Sealed records that could not be opened (a destroyed or unknown day
@@ -290,6 +295,11 @@ impl Metrics {
             "Principal records refused: not signed with the service key.",
         );
         let day_keys = gauge("day_keys", "Day keys this instance holds.");
+        let audit_backlog = gauge("audit_backlog", "Audit events not yet sealed into the chain.");
+        let audit_sealer_stalled_seconds = gauge(
+            "audit_sealer_stalled_seconds",
+            "Seconds audit events have waited with no sealing progress, or the broker has not answered.",
+        );
         let day_keys_destroyed = counter(
             "day_keys_destroyed_total",
             "Day keys destroyed past the retention, as this instance saw it.",
@@ -391,6 +401,8 @@ impl Metrics {
             .expect("registered once");
         Metrics {
             day_keys,
+            audit_backlog,
+            audit_sealer_stalled_seconds,
             day_keys_destroyed,
             unopenable_records,
             read_outcomes,

@@ -62,6 +62,51 @@ pub fn start(config: &Config, metrics: Metrics, shutdown: CancellationToken) -> 
     Ok(())
 }
 
+/// Watches, every few seconds until `shutdown`, whether the deployment's
+/// sealer keeps up: `audit_backlog` is the events not yet sealed, and
+/// `audit_sealer_stalled_seconds` how long events have waited with no
+/// progress (or the broker has not answered); `/readyz` fails past
+/// [`crate::admin::SEALER_STALL`], since this instance's accesses would not
+/// reach the audit log.
+pub fn watch(config: &Config, metrics: Metrics, shutdown: CancellationToken) -> Result<(), KafkaError> {
+    let reader: BaseConsumer = client_config(&config.kafka)
+        .set("group.id", group_id(config))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let config = config.clone();
+    let check = move || {
+        let (mut last, mut stalled_since) = (None, None::<std::time::Instant>);
+        while !shutdown.is_cancelled() {
+            let topic = &config.topics.audit_events;
+            let state = committed(&config, &reader)
+                .and_then(|next| Ok((next, reader.fetch_watermarks(topic, 0, TXN_TIMEOUT)?)));
+            match state {
+                Ok((next, (low, high))) => {
+                    let backlog = high - next.max(low);
+                    metrics.audit_backlog.set(backlog.max(0));
+                    match backlog <= 0 || last != Some(next) {
+                        true => stalled_since = None,
+                        false => drop(stalled_since.get_or_insert_with(std::time::Instant::now)),
+                    }
+                    last = Some(next);
+                }
+                Err(_) => drop(stalled_since.get_or_insert_with(std::time::Instant::now)),
+            }
+            let stalled = stalled_since.map_or(0, |since| since.elapsed().as_secs());
+            metrics.audit_sealer_stalled_seconds.set(stalled as i64);
+            std::thread::sleep(Duration::from_secs(5));
+        }
+    };
+    std::thread::Builder::new()
+        .name("audit-sealer-watch".into())
+        .spawn(check)
+        .map_err(|e| KafkaError::Topic {
+            topic: "audit sealer".into(),
+            reason: e.to_string(),
+        })?;
+    Ok(())
+}
+
 /// Takes part in sealing, in this thread, until every event up to and
 /// including `offset` is sealed (by this or another instance) or `wait`
 /// has passed: the CLI's way to see its own event sealed.
