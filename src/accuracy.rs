@@ -142,6 +142,9 @@ pub struct Row {
     /// Innocent reads that only hit an entry of another state (flagged for
     /// dispatch to verify: a possible match), per 10,000; NaN when not measured.
     pub possible_per_10k: f64,
+    /// Misreads found, weighted by the mix of errors in real OCR output
+    /// ([`national::REAL_MIX`]); NaN when not measured.
+    pub misreads_found: f64,
 }
 
 /// What to run.
@@ -228,9 +231,13 @@ fn print_row(out: &mut impl Write, row: &Row) -> std::io::Result<()> {
         true => String::new(),
         false => format!("  (+{:.1} possible)", row.possible_per_10k),
     };
+    let found = match row.misreads_found.is_nan() {
+        true => String::new(),
+        false => format!("  misreads found {:.1}%", row.misreads_found * 100.0),
+    };
     writeln!(
         out,
-        "{:>9} {:<10} {recall}  {alarms}{possible}",
+        "{:>9} {:<10} {recall}  {alarms}{possible}{found}",
         row.entries, row.setting
     )
 }
@@ -343,6 +350,7 @@ fn measure(
             alarms as f64 * 10_000.0 / innocents.len() as f64
         },
         possible_per_10k: f64::NAN,
+        misreads_found: f64::NAN,
     }
 }
 
