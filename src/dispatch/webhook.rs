@@ -222,13 +222,8 @@ impl Deliverer {
         }
         let incident_id = self.board.incident_of(&alert.alert_id)?;
         let view = self.board.view(&incident_id, None)?; // covert: never sent
-        let kind = if incident_id == alert.alert_id {
-            "alert.opened"
-        } else if view.reopened {
-            "alert.reopened" // seen again after it was closed
-        } else {
-            "alert.sighting"
-        };
+        let opened = incident_id == alert.alert_id;
+        let kind = alert_kind(opened, view.reopened, alert.matched.region_mismatch);
         Some(outgoing(kind, alert.alert_id, &view, Some(&alert), None))
     }
 
@@ -359,6 +354,19 @@ impl Deliverer {
     }
 }
 
+/// The event type of an alert: a new incident, a sighting, a closed
+/// incident's vehicle seen again, or a possible match (an incident opened by
+/// a read whose state differs from the entry's): CAD must not treat that as
+/// a hit, and dispatch verifies the image and the plate first.
+fn alert_kind(opened: bool, reopened: bool, possible: bool) -> &'static str {
+    match (opened || reopened, possible, reopened) {
+        (true, true, _) => "alert.possible_match",
+        (true, false, false) => "alert.opened",
+        (true, false, true) => "alert.reopened",
+        (false, _, _) => "alert.sighting",
+    }
+}
+
 fn outgoing(
     kind: &'static str,
     record_id: Uuid,
@@ -444,4 +452,19 @@ pub fn start(
     shutdown: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<Result<(), KafkaError>>>, WebhookError> {
     Ok(Deliverer::new(config, (board, keyring), metrics)?.map(|d| tokio::spawn(d.run(shutdown))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alert_kind;
+
+    #[test]
+    fn an_incident_opened_from_another_state_is_a_possible_match_not_a_hit() {
+        assert_eq!(alert_kind(true, false, false), "alert.opened");
+        assert_eq!(alert_kind(false, true, false), "alert.reopened");
+        assert_eq!(alert_kind(false, false, false), "alert.sighting");
+        assert_eq!(alert_kind(true, false, true), "alert.possible_match");
+        assert_eq!(alert_kind(false, true, true), "alert.possible_match");
+        assert_eq!(alert_kind(false, false, true), "alert.sighting");
+    }
 }
