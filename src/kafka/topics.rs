@@ -235,9 +235,12 @@ pub async fn describe(admin: &AdminClient<DefaultClientContext>, names: &[&str])
             Err((_, code)) => *code != RDKafkaErrorCode::UnknownTopicOrPartition,
         };
         if settled || std::time::Instant::now() >= deadline {
-            return described.map_err(|(topic, code)| KafkaError::Topic {
-                topic,
-                reason: format!("cannot describe its config: {code}"),
+            return described.map_err(|(topic, code)| match code {
+                RDKafkaErrorCode::UnknownTopicOrPartition => KafkaError::MissingTopic { topic },
+                code => KafkaError::Topic {
+                    topic,
+                    reason: format!("cannot describe its config: {code}"),
+                },
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -148,9 +148,8 @@ async fn a_destroyed_day_key_leaves_every_copy_unreadable_on_every_instance() {
 /// Produces `payload` to partition 0 of `topic` with the sealed-record
 /// header naming `day`.
 async fn produce_sealed(config: &hotlist_matcher::config::Config, topic: &str, day: &str, payload: &[u8]) {
-    let producer: rdkafka::producer::FutureProducer = hotlist_matcher::kafka::client_config(&config.kafka)
-        .create()
-        .unwrap();
+    let producer: rdkafka::producer::FutureProducer =
+        hotlist_matcher::kafka::client_config(&config.kafka).create().unwrap();
     let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
         key: SEALED_HEADER,
         value: Some(day.as_bytes()),
@@ -198,7 +197,11 @@ async fn reads_sealed_by_a_camera_gateway_are_matched_and_one_that_does_not_open
     assert_eq!(alerts.len(), 1);
     assert_eq!(dead.len(), 1);
     assert_eq!(header(&dead[0], "hm.reason_code"), Some(&b"unopenable"[..]));
-    assert_eq!(dead[0].payload().unwrap_or_default(), b"", "bytes that do not open are not kept");
+    assert_eq!(
+        dead[0].payload().unwrap_or_default(),
+        b"",
+        "bytes that do not open are not kept"
+    );
     assert_eq!(metrics.dlq.with_label_values(&["unopenable"]).get(), 1);
 }
 
@@ -233,7 +236,17 @@ async fn decrypt_shows_sealed_records_to_an_investigator_after_auditing_the_acce
 
     let decrypt = |actor: &str, topic: &str| {
         binary()
-            .args(["decrypt", "--topic", topic, "--partition", "0", "--offset", "0", "--count", "5"])
+            .args([
+                "decrypt",
+                "--topic",
+                topic,
+                "--partition",
+                "0",
+                "--offset",
+                "0",
+                "--count",
+                "5",
+            ])
             .args(["--actor", actor, "--case-number", "26-000123"])
             .args(["--reason", "stolen vehicle follow-up"])
             .output()
@@ -250,18 +263,27 @@ async fn decrypt_shows_sealed_records_to_an_investigator_after_auditing_the_acce
     let access: Vec<_> = audit.iter().filter(|r| r.event.action == "decrypt").collect();
     assert_eq!(access.len(), 1);
     assert_eq!(access[0].event.username, "city.manager");
-    assert_eq!(access[0].event.query_terms[0], format!("topic={}", config.topics.alerts));
+    assert_eq!(
+        access[0].event.query_terms[0],
+        format!("topic={}", config.topics.alerts)
+    );
     assert_eq!(access[0].event.purpose.as_ref().unwrap().case_number, "26-000123");
 
     let stranger = decrypt("nobody", &config.topics.alerts);
     assert!(!stranger.status.success());
     let stderr = String::from_utf8_lossy(&stranger.stderr);
-    assert!(stderr.contains("--actor nobody is not an enabled user who may search alerts"), "{stderr}");
+    assert!(
+        stderr.contains("--actor nobody is not an enabled user who may search alerts"),
+        "{stderr}"
+    );
     let principals = decrypt("city.manager", &config.topics.principals);
     assert!(!principals.status.success());
     assert!(String::from_utf8_lossy(&principals.stderr).contains("is not a topic of ALPR data"));
     assert_eq!(
-        common::audit_log(&config).iter().filter(|r| r.event.action == "decrypt").count(),
+        common::audit_log(&config)
+            .iter()
+            .filter(|r| r.event.action == "decrypt")
+            .count(),
         1,
         "refused requests read nothing"
     );
