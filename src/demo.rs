@@ -150,10 +150,16 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     let producer = tokio::spawn(produce(config.clone(), records, running.metrics.clone()));
     let printed = print_alerts(&alerts, &running, reads, options.all, out).await;
     let elapsed = streaming.elapsed();
+    let printed = match printed {
+        Ok(printed) => printed,
+        Err(e) => {
+            producer.abort(); // it would wait for the service forever
+            return Err(e);
+        }
+    };
     if let Err(e) = producer.await? {
         return Err(e.context("streaming the reads"));
     }
-    let printed = printed?;
     print_board(&running, &password, out).await?;
     let result = summary(out, &running.metrics, &planted, &printed, (started.elapsed(), elapsed));
     if options.serve && result.is_ok() {
