@@ -102,6 +102,7 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
                 *name = format!("demo.{name}");
             }
             config.kafka.bootstrap_servers = servers.clone();
+            crate::kafka::check_connection_async(&config.kafka).await?;
             let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
             topics::ensure(&admin, &topics::specs(&config.topics)).await?;
             writeln!(out, "broker: {servers}")?;

@@ -98,6 +98,10 @@ fn no_broker_at_the_address_is_named_within_seconds_for_every_command() {
         let took = fails_once_with(command, Duration::from_secs(15), &expected);
         assert!(took < Duration::from_secs(6), "{args:?} took {took:?}");
     }
+    let mut command = matcher();
+    command.args(["demo", "--reads", "100", "--bootstrap-servers", &address]);
+    let took = fails_once_with(command, Duration::from_secs(15), &expected);
+    assert!(took < Duration::from_secs(6), "demo took {took:?}");
     // The environment variable the message names overrides the file.
     let mut command = matcher();
     command
