@@ -25,12 +25,8 @@ use crate::metrics::Metrics;
 /// Why the admin port could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("cannot listen on the admin port {address}: {source}")]
-    Bind {
-        address: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot listen on the admin port {address}: {error}: check that no other process holds the port, or set api.admin_listen")]
+    Bind { address: SocketAddr, error: std::io::Error },
 }
 
 #[derive(Clone)]
@@ -56,7 +52,7 @@ pub async fn start(
     grace: Duration,
     shutdown: CancellationToken,
 ) -> Result<SocketAddr, AdminError> {
-    let bind = |source| AdminError::Bind { address, source };
+    let bind = |error| AdminError::Bind { address, error };
     let listener = tokio::net::TcpListener::bind(address).await.map_err(bind)?;
     let bound = listener.local_addr().map_err(bind)?;
     let app = router(metrics, grace);

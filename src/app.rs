@@ -30,15 +30,11 @@ use crate::metrics::Metrics;
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("loading the hotlist {path}: {source}")]
-    Hotlist {
-        path: String,
-        #[source]
-        source: HotlistError,
-    },
+    #[error("loading the hotlist {path}: {error}")]
+    Hotlist { path: String, error: HotlistError },
     #[error(transparent)]
     Kafka(#[from] KafkaError),
-    #[error("the API: {0} (have the topics been created? run `hotlist-matcher topics`)")]
+    #[error("the API: {0}")]
     Api(String),
     #[error("a task of the service failed: {0}")]
     Task(String),
@@ -165,9 +161,9 @@ fn list_gauges(
 }
 
 fn load_file(config: &Config) -> Result<Vec<Arc<HotlistEntry>>, AppError> {
-    load_csv_file(&config.hotlist.path, config.hotlist.limits).map_err(|source| AppError::Hotlist {
+    load_csv_file(&config.hotlist.path, config.hotlist.limits).map_err(|error| AppError::Hotlist {
         path: config.hotlist.path.display().to_string(),
-        source,
+        error,
     })
 }
 

@@ -22,7 +22,7 @@ pub enum Command {
     /// Run the whole pipeline on an embedded broker with sample data.
     Demo {
         /// Reads to stream.
-        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u32).range(100..=100_000))]
+        #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u32).range(100..=10_000_000))]
         reads: u32,
         /// Use this broker instead of the embedded one.
         #[arg(long)]
@@ -33,6 +33,9 @@ pub enum Command {
         /// Keep the HTTPS API up after the summary, until Ctrl-C.
         #[arg(long)]
         serve: bool,
+        /// Print every alert (by default the first 50, then a count).
+        #[arg(long)]
+        all: bool,
     },
     /// Measurements: `bench accuracy` prints recall and false alarms per tolerance.
     Bench {

@@ -38,12 +38,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bootstrap_servers,
             seed,
             serve,
+            all,
         } => {
             let options = DemoOptions {
                 reads: reads as usize,
                 bootstrap_servers,
                 seed,
                 serve,
+                all,
             };
             demo::run(options, &mut std::io::stdout()).await?;
             Ok(ExitCode::SUCCESS)
@@ -148,14 +150,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     actor,
                 },
         } => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = connected(cli.config.as_deref()).await?;
             let new = (username.as_str(), organisation.as_str(), role.as_str());
             let prerequisites = (sworn, trained_on, expires_on);
             add_user(&config, new, prerequisites, password_stdin, &actor).await
         }
         Command::Users {
             what: UsersCommand::SignExisting { actor },
-        } => sign_existing(&Config::load(cli.config.as_deref())?, &actor).await,
+        } => sign_existing(&connected(cli.config.as_deref()).await?, &actor).await,
         Command::Hotlist {
             what:
                 HotlistCommand::Upload {
@@ -167,7 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     actor,
                 },
         } => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = connected(cli.config.as_deref()).await?;
             let what = (list.as_str(), format.as_str(), category.as_str());
             upload_hotlist(&config, &file, what, &reason, &actor).await
         }
@@ -176,12 +178,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 AuditCommand::Verify => AuditQuery::Verify,
                 AuditCommand::Report { from, to } => AuditQuery::Report { from, to },
             };
-            audit(&Config::load(cli.config.as_deref())?, query)
+            audit(&connected(cli.config.as_deref()).await?, query)
         }
         Command::Topics { check } => topics(Config::load(cli.config.as_deref())?, check).await,
         Command::Retention {
             what: RetentionCommand::Verify,
-        } => retention_verify(&Config::load(cli.config.as_deref())?),
+        } => retention_verify(&connected(cli.config.as_deref()).await?),
         Command::Decrypt {
             topic,
             partition,
@@ -200,9 +202,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 case_number,
                 reason,
             };
-            decrypt(&Config::load(cli.config.as_deref())?, request).await
+            decrypt(&connected(cli.config.as_deref()).await?, request).await
         }
     }
+}
+
+/// The config of a command that talks to Kafka, once a broker answers with
+/// it: an unreachable broker is reported within seconds, with its address
+/// and what to check, instead of as a time-out of the first request.
+async fn connected(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let config = Config::load(path)?;
+    crate::kafka::check_connection_async(&config.kafka).await?;
+    Ok(config)
 }
 
 /// `serve`: the service until SIGTERM or Ctrl-C.

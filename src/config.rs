@@ -1,7 +1,8 @@
 //! Configuration: one TOML tree, environment overrides, validated once.
 //!
-//! Raw values from `config/default.toml` (every key commented there) and the
-//! environment are checked here and turned into ready objects, so the rest of
+//! A config file is an overlay: it names only the keys it changes, merged
+//! onto the built-in `config/default.toml` (every key commented there). Raw
+//! values and the environment are checked here and turned into ready objects, so the rest of
 //! the program never re-validates a setting and never starts with a bad one.
 //! Secrets (broker credentials) come from the environment, never the file.
 //!
@@ -24,6 +25,12 @@ use crate::hotlist::{Category, CsvLimits, RegionRule, Tolerance, TolerancePolicy
 mod dispatch;
 use dispatch::RawDispatch;
 pub use dispatch::{DispatchSettings, RetryPolicy, Secret, WebhookEndpoint};
+#[path = "config_errors.rs"]
+mod errors;
+pub use errors::ConfigError;
+use errors::{in_range, invalid, non_empty, topic_name};
+#[path = "config_overlay.rs"]
+mod overlay;
 #[path = "config_security.rs"]
 mod security;
 use security::{default_admin_listen, default_day_keys_topic, RawAccess, RawSecurity};
@@ -40,27 +47,6 @@ pub fn development_toml() -> String {
 }
 
 const ENV_PROPERTY_PREFIX: &str = "HOTLIST_KAFKA_PROPERTY_";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("config is not valid: {0}")]
-    Parse(#[from] toml::de::Error),
-    #[error("config key {key} is invalid: {reason}")]
-    Invalid { key: &'static str, reason: String },
-}
-
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.into(),
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -340,18 +326,24 @@ impl Config {
     /// Loads `path` (or the built-in defaults) and applies the process environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let text = match path {
-            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            Some(path) => std::fs::read_to_string(path).map_err(|error| ConfigError::Io {
+                what: "config file",
                 path: path.display().to_string(),
-                source,
+                error,
+                check: "--config / HOTLIST_CONFIG",
             })?,
             None => DEFAULT_TOML.to_owned(),
         };
         Config::from_toml(&text, std::env::vars())
     }
 
-    /// Parses `text`, applies overrides from `env`, and validates.
+    /// Parses `text` as an overlay on the built-in defaults
+    /// ([`overlay`]), applies overrides from `env`, and validates.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
-        let mut raw: Raw = toml::from_str(text)?;
+        let user: toml::Table = toml::from_str(text).map_err(ConfigError::Parse)?;
+        // Deserialized from text, so an error shows the line it is about.
+        let merged = toml::to_string(&overlay::merged_with_defaults(user.clone())).expect("a table serializes");
+        let mut raw: Raw = toml::from_str(&merged).map_err(|e| overlay::explain(e, &user))?;
         let env: BTreeMap<String, String> = env.into_iter().collect();
         for (name, value) in &env {
             apply_env(&mut raw, name, value.clone());
@@ -572,28 +564,6 @@ impl RawApi {
             },
         })
     }
-}
-
-fn non_empty(key: &'static str, value: &str) -> Result<(), ConfigError> {
-    if value.trim().is_empty() {
-        return Err(invalid(key, "must not be empty"));
-    }
-    Ok(())
-}
-
-fn topic_name(name: &str) -> Result<(), ConfigError> {
-    let legal = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
-    if name.is_empty() || name.len() > 249 || !name.bytes().all(legal) || name == "." || name == ".." {
-        return Err(invalid("topics", format!("{name:?} is not a legal Kafka topic name")));
-    }
-    Ok(())
-}
-
-fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
-    if value < min || value > max {
-        return Err(invalid(key, format!("must be from {min} to {max}, not {value}")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

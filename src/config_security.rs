@@ -46,9 +46,11 @@ impl RawSecurity {
                 )),
             };
         }
-        let bytes = std::fs::read(file).map_err(|source| ConfigError::Io {
+        let bytes = std::fs::read(file).map_err(|error| ConfigError::Io {
+            what: "service key file",
             path: file.clone(),
-            source,
+            error,
+            check: "security.key_file / HOTLIST_SERVICE_KEY_FILE",
         })?;
         ServiceKey::from_bytes(&bytes).map_err(|e| invalid("security.key_file", e.to_string()))
     }
@@ -67,9 +69,11 @@ fn master_key(file: &str, development: bool) -> Result<MasterKey, ConfigError> {
             )),
         };
     }
-    let bytes = std::fs::read(file).map_err(|source| ConfigError::Io {
+    let bytes = std::fs::read(file).map_err(|error| ConfigError::Io {
+        what: "master key file",
         path: file.to_owned(),
-        source,
+        error,
+        check: "security.master_key_file / HOTLIST_MASTER_KEY_FILE",
     })?;
     MasterKey::from_file_contents(&bytes).map_err(|e| invalid("security.master_key_file", e.to_string()))
 }

@@ -122,7 +122,13 @@ fn the_helm_charts_config_is_valid() {
 #[test]
 fn unknown_keys_and_broken_toml_are_refused() {
     let typo = development_toml().replace("batch_size =", "batch_sise =");
-    assert!(matches!(Config::from_toml(&typo, env(&[])), Err(ConfigError::Parse(_))));
+    match Config::from_toml(&typo, env(&[])) {
+        Err(ConfigError::UnknownKey { key, nearest }) => {
+            assert_eq!(key, "pipeline.batch_sise");
+            assert_eq!(nearest.as_deref(), Some("pipeline.batch_size"));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
         Config::from_toml("[kafka", env(&[])),
         Err(ConfigError::Parse(_))

@@ -5,12 +5,19 @@
 //! `config/sample-hotlist.csv`, starts the service through the composition
 //! root [`app::run`] exactly as `serve` does, streams synthetic reads with
 //! planted hits, disguised hits, OCR misreads and malformed records, prints
-//! every alert as it arrives on the alerts
-//! topic, and ends with a summary. Only the broker address differs from
-//! production. The sample data is synthetic, so the demo prints plates; the
-//! service itself never does.
+//! the first alerts as they arrive on the alerts topic (every one with
+//! `--all`) and a progress line, and ends with the reads per second and a
+//! summary. Only the broker address differs from production. The sample
+//! data is synthetic, so the demo prints plates; the service itself never
+//! does.
+//!
+//! The embedded broker (librdkafka's mock cluster) keeps only the last
+//! 5 MiB of each partition, a limit fixed in librdkafka: reads streamed all
+//! at once were deleted before the service consumed them, and a demo of more
+//! than about 16,000 reads waited forever for them. So the demo streams at
+//! most [`AHEAD_BYTES`] ahead of what the service has processed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,7 +56,21 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Keep the HTTPS API up after the summary, until Ctrl-C.
     pub serve: bool,
+    /// Print every alert, not only the first [`FIRST_ALERTS`].
+    pub all: bool,
 }
+
+/// Alerts printed before the rest are only counted (unless `--all`).
+pub const FIRST_ALERTS: usize = 50;
+
+/// How far (in bytes of reads) the demo streams ahead of the service: below
+/// the 5 MiB the embedded broker keeps of a partition, so no read is deleted
+/// before it is consumed.
+pub const AHEAD_BYTES: usize = 4 << 20;
+
+/// Capture times of the synthetic reads span at most this long (ending
+/// yesterday), so a large demo has no read from the future.
+const CAPTURE_SPAN_MS: i64 = 12 * 3600 * 1000;
 
 /// What the demo planted, to compare with what the pipeline found.
 struct Planted {
@@ -81,6 +102,7 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
                 *name = format!("demo.{name}");
             }
             config.kafka.bootstrap_servers = servers.clone();
+            crate::kafka::check_connection_async(&config.kafka).await?;
             let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
             topics::ensure(&admin, &topics::specs(&config.topics)).await?;
             writeln!(out, "broker: {servers}")?;
@@ -114,18 +136,33 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     writeln!(out, "hotlist: {} entries from config/sample-hotlist.csv", entries.len())?;
     // The demo's own copy of the matcher decides which reads to plant.
     let matcher = Arc::new(LiveMatcher::new(entries.clone(), config.matching.clone()));
-    let planted = plant(&entries, &matcher, &options, config.pipeline.max_record_bytes);
+    let mut planted = plant(&entries, &matcher, &options, config.pipeline.max_record_bytes);
     let alerts = alert_consumer(&config)?;
-    produce(&config, &planted.records).await?;
     writeln!(
         out,
-        "streamed {} reads to {}\n",
+        "streaming {} reads to {} (at most {} MiB ahead of the service)\n",
         planted.records.len(),
-        config.topics.reads
+        config.topics.reads,
+        AHEAD_BYTES >> 20
     )?;
-    let printed = print_alerts(&alerts, &running, planted.records.len() as u64, out).await?;
+    let streaming = Instant::now();
+    let reads = planted.records.len() as u64;
+    let records = std::mem::take(&mut planted.records);
+    let producer = tokio::spawn(produce(config.clone(), records, running.metrics.clone()));
+    let printed = print_alerts(&alerts, &running, reads, options.all, out).await;
+    let elapsed = streaming.elapsed();
+    let printed = match printed {
+        Ok(printed) => printed,
+        Err(e) => {
+            producer.abort(); // it would wait for the service forever
+            return Err(e);
+        }
+    };
+    if let Err(e) = producer.await? {
+        return Err(e.context("streaming the reads"));
+    }
     print_board(&running, &password, out).await?;
-    let result = summary(out, &running.metrics, &planted, &printed, started.elapsed());
+    let result = summary(out, &running.metrics, &planted, &printed, (started.elapsed(), elapsed));
     if options.serve && result.is_ok() {
         writeln!(
             out,
@@ -216,8 +253,9 @@ fn plant(
         .cloned()
         .collect();
     let clock = chrono::DateTime::parse_from_rfc3339(&sample::yesterday_at("03:00:00")).expect("valid");
+    let step_ms = (CAPTURE_SPAN_MS / options.reads.max(1) as i64).clamp(1, 250);
     while records.len() + malformed.len() < options.reads {
-        let at = (clock + chrono::Duration::milliseconds(records.len() as i64 * 250)).to_rfc3339();
+        let at = (clock + chrono::Duration::milliseconds(records.len() as i64 * step_ms)).to_rfc3339();
         let camera = format!("coachella-cam-{:02}", rng.below(12) + 1);
         // Witness patterns are few in any list; give them a fair share of reads.
         let entry = if !patterns.is_empty() && rng.chance(2) {
@@ -281,20 +319,36 @@ fn hits_of(matcher: &LiveMatcher, shown: &str, region: Option<crate::normalize::
     hits
 }
 
-async fn produce(config: &Config, records: &[Vec<u8>]) -> anyhow::Result<()> {
+/// Streams `records` to the reads topic, never more than [`AHEAD_BYTES`]
+/// ahead of the reads the service has processed (`metrics.reads`).
+async fn produce(config: Config, records: Vec<Vec<u8>>, metrics: Metrics) -> anyhow::Result<()> {
     let producer: FutureProducer = client_config(&config.kafka)
-        .set("linger.ms", "20")
+        .set("linger.ms", "5")
         .set("message.max.bytes", "4194304")
         .create()?;
-    let mut pending = Vec::with_capacity(records.len());
-    for record in records {
-        let future = producer
-            .send_result(FutureRecord::<(), [u8]>::to(&config.topics.reads).payload(record))
-            .map_err(|(e, _)| e)?;
-        pending.push(future);
+    let never = CancellationToken::new();
+    // Bytes of the first i records, to know how far ahead the stream is.
+    let mut streamed = vec![0usize; records.len() + 1];
+    for (i, record) in records.iter().enumerate() {
+        streamed[i + 1] = streamed[i] + record.len();
+    }
+    let mut pending = VecDeque::new();
+    for (i, record) in records.iter().enumerate() {
+        loop {
+            let processed = (metrics.reads.get() as usize).min(i);
+            if streamed[i + 1] - streamed[processed] <= AHEAD_BYTES {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let record = FutureRecord::<(), [u8]>::to(&config.topics.reads).payload(record);
+        pending.push_back(crate::kafka::enqueue(&producer, record, &never).await?);
+        while pending.len() > 10_000 {
+            crate::kafka::acked(pending.pop_front().expect("not empty")).await?;
+        }
     }
     for future in pending {
-        future.await?.map_err(|(e, _)| e)?;
+        crate::kafka::acked(future).await?;
     }
     Ok(())
 }
@@ -317,30 +371,59 @@ fn alert_consumer(config: &Config) -> anyhow::Result<BaseConsumer> {
     Ok(consumer)
 }
 
-/// Prints alerts (opened with the service's day keys: they are sealed at
-/// rest) until every streamed read is processed and every alert seen.
+/// Reads alerts (opened with the service's day keys: they are sealed at
+/// rest) until every streamed read is processed and every alert seen;
+/// prints the first [`FIRST_ALERTS`] (all of them with `all`), a progress
+/// line every few seconds, and a count of those not printed.
 async fn print_alerts(
     consumer: &BaseConsumer,
     running: &app::Running,
     reads: u64,
+    all: bool,
     out: &mut (impl Write + Send),
 ) -> anyhow::Result<Vec<Alert>> {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut printed = Vec::new();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    let mut next_progress = started + PROGRESS_EVERY;
+    let mut seen = Vec::new();
     let metrics = &running.metrics;
     loop {
+        if Instant::now() >= next_progress {
+            next_progress += PROGRESS_EVERY;
+            let processed = metrics.reads.get();
+            writeln!(
+                out,
+                "progress: {processed} of {reads} reads processed, {} alerts ({:.0} reads/s)",
+                seen.len(),
+                processed as f64 / started.elapsed().as_secs_f64()
+            )?;
+            out.flush()?;
+        }
         match consumer.poll(Duration::from_millis(0)) {
             Some(message) => {
                 let alert = Alert::decode(&running.keyring.open_message(&message?)?)?;
-                writeln!(out, "{}", describe(&alert))?;
-                printed.push(alert);
+                if all || seen.len() < FIRST_ALERTS {
+                    writeln!(out, "{}", describe(&alert))?;
+                }
+                seen.push(alert);
             }
-            None if metrics.reads.get() >= reads && printed.len() as u64 >= metrics.alerts.get() => return Ok(printed),
+            None if metrics.reads.get() >= reads && seen.len() as u64 >= metrics.alerts.get() => break,
             None if Instant::now() > deadline => bail!("the demo did not finish within 10 minutes"),
-            None => tokio::time::sleep(Duration::from_millis(20)).await,
+            None => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
+    if !all && seen.len() > FIRST_ALERTS {
+        writeln!(
+            out,
+            "... and {} more alerts, not printed (--all prints every one)",
+            seen.len() - FIRST_ALERTS
+        )?;
+    }
+    Ok(seen)
 }
+
+/// How often [`print_alerts`] prints its progress line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 fn describe(alert: &Alert) -> String {
     let read = &alert.read;
@@ -367,10 +450,17 @@ fn summary(
     metrics: &Metrics,
     planted: &Planted,
     alerts: &[Alert],
-    elapsed: Duration,
+    (elapsed, streaming): (Duration, Duration),
 ) -> anyhow::Result<()> {
+    let reads = metrics.reads.get();
     writeln!(out, "\nsummary ({:.1} s)", elapsed.as_secs_f64())?;
-    writeln!(out, "  reads processed   {:>6}", metrics.reads.get())?;
+    writeln!(out, "  reads processed   {reads:>6}")?;
+    writeln!(
+        out,
+        "  reads per second  {:>6.0}  ({reads} reads streamed and matched in {:.1} s)",
+        reads as f64 / streaming.as_secs_f64().max(0.001),
+        streaming.as_secs_f64()
+    )?;
     writeln!(out, "  reads with a hit  {:>6}", metrics.hits.get())?;
     writeln!(
         out,
@@ -378,6 +468,10 @@ fn summary(
         metrics.alerts.get(),
         alerts.len()
     )?;
+    let found: HashSet<(Uuid, &str, MatchKind)> = alerts
+        .iter()
+        .map(|a| (a.read.read_id, a.entry.entry_id.as_str(), a.matched.kind))
+        .collect();
     let mut missed = 0;
     for kind in [
         MatchKind::Exact,
@@ -389,11 +483,7 @@ fn summary(
         let planted_ids: Vec<_> = planted.expected.iter().filter(|(_, (_, k))| *k == kind).collect();
         let found = planted_ids
             .iter()
-            .filter(|(read_id, (entry_id, _))| {
-                alerts
-                    .iter()
-                    .any(|a| a.read.read_id == **read_id && a.entry.entry_id == *entry_id && a.matched.kind == kind)
-            })
+            .filter(|(read_id, (entry_id, _))| found.contains(&(**read_id, entry_id.as_str(), kind)))
             .count();
         missed += planted_ids.len() - found;
         writeln!(

@@ -51,11 +51,19 @@ pub enum ReadError {
     #[error("field `{field}` is invalid: {reason}")]
     InvalidField { field: &'static str, reason: &'static str },
     #[error("plate is not usable: {0}")]
-    Plate(#[from] NormalizeError),
+    Plate(NormalizeError),
     #[error("captured more than {max_days} days ago: past the retention, not processed")]
     TooOld { max_days: u64 },
     #[error("sealed record cannot be opened: {0}")]
     Unopenable(&'static str),
+}
+
+// Not `#[from]`: the message carries the cause, which as a source too would
+// be printed twice.
+impl From<NormalizeError> for ReadError {
+    fn from(error: NormalizeError) -> Self {
+        ReadError::Plate(error)
+    }
 }
 
 impl ReadError {

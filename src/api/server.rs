@@ -32,16 +32,47 @@ pub use crate::Clock;
 /// Why the API could not start, or stopped serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    // No `#[from]` here: the messages carry their causes, which as sources
+    // too would be printed twice in a chain.
     #[error("cannot read users, grants or the audit chain: {0}")]
-    Kafka(#[from] KafkaError),
+    Kafka(KafkaError),
     #[error("cannot serve: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("a start-up task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    Task(tokio::task::JoinError),
+    #[error("cannot listen on {address}: {error}: check that no other process holds the port, or set api.listen")]
+    Bind {
+        address: std::net::SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("cannot read the TLS {what} {path}: {error}: check api.tls_cert_path and api.tls_key_path")]
+    Certificate {
+        what: &'static str,
+        path: String,
+        error: std::io::Error,
+    },
     #[error(
         "no TLS certificate: set api.tls_cert_path and api.tls_key_path (api.self_signed_for_development makes a throwaway one for a demo or test)"
     )]
     NoCertificate,
+}
+
+impl From<KafkaError> for ServerError {
+    fn from(error: KafkaError) -> Self {
+        ServerError::Kafka(error)
+    }
+}
+
+impl From<std::io::Error> for ServerError {
+    fn from(error: std::io::Error) -> Self {
+        ServerError::Io(error)
+    }
+}
+
+impl From<tokio::task::JoinError> for ServerError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        ServerError::Task(error)
+    }
 }
 
 /// The router: every route of [`routes::all`] behind the authorization
@@ -98,7 +129,16 @@ pub async fn tls_config(
     settings: &ApiSettings,
 ) -> Result<(axum_server::tls_rustls::RustlsConfig, Option<String>), ServerError> {
     let (cert, key, self_signed) = match &settings.tls {
-        Some((cert, key)) => (std::fs::read(cert)?, std::fs::read(key)?, None),
+        Some((cert, key)) => {
+            let read = |what, path: &std::path::Path| {
+                std::fs::read(path).map_err(|error| ServerError::Certificate {
+                    what,
+                    path: path.display().to_string(),
+                    error,
+                })
+            };
+            (read("certificate", cert)?, read("key", key)?, None)
+        }
         None if !settings.self_signed => return Err(ServerError::NoCertificate),
         None => {
             warn!("no TLS certificate configured: using a self-signed one (development only)");
@@ -180,7 +220,10 @@ pub async fn start(
         clock,
         (lists, board),
     ));
-    let listener = std::net::TcpListener::bind(config.api.listen)?;
+    let listener = std::net::TcpListener::bind(config.api.listen).map_err(|error| ServerError::Bind {
+        address: config.api.listen,
+        error,
+    })?;
     let address = listener.local_addr()?;
     let (tls, self_signed_cert) = if config.api.plain_http {
         (None, None)

@@ -33,7 +33,7 @@ use crate::sample::{self, Rng};
 pub enum BenchError {
     #[error(transparent)]
     Kafka(#[from] KafkaError),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error("the upload command failed: {0}")]
     Upload(String),

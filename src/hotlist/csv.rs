@@ -76,9 +76,9 @@ impl Columns {
 
 /// Reads a hotlist file from disk; see [`load_csv`].
 pub fn load_csv_file(path: &std::path::Path, limits: CsvLimits) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
-    let io = |source| HotlistError::Io {
+    let io = |error| HotlistError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
@@ -111,9 +111,9 @@ pub fn load_csv_for(
         .by_ref()
         .take(limits.max_bytes + 1)
         .read_to_end(&mut bytes)
-        .map_err(|source| HotlistError::Io {
+        .map_err(|error| HotlistError::Io {
             path: "<input>".into(),
-            source,
+            error,
         })?;
     if bytes.len() as u64 > limits.max_bytes {
         return Err(HotlistError::TooLarge {

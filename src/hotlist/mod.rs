@@ -39,12 +39,8 @@ pub use self::tolerance::{RegionRule, Tolerance, TolerancePolicy};
 /// Why a hotlist could not be loaded. Every bad row is reported, not just the first.
 #[derive(Debug, thiserror::Error)]
 pub enum HotlistError {
-    #[error("cannot read hotlist {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read hotlist {path}: {error}: check hotlist.path / HOTLIST_HOTLIST_PATH")]
+    Io { path: String, error: std::io::Error },
     #[error("hotlist is {size} bytes, more than the {max}-byte limit")]
     TooLarge { size: u64, max: u64 },
     #[error("hotlist has more than {max} rows")]
@@ -236,7 +232,7 @@ pub struct Query<'a> {
 }
 
 /// How a hit was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchKind {
     /// The canonical plates are identical.

@@ -24,11 +24,19 @@ pub const MIN_LITERALS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
     #[error("pattern has a character that cannot be on a plate: {0}")]
-    Literal(#[from] NormalizeError),
+    Literal(NormalizeError),
     #[error("pattern needs at least {MIN_LITERALS} known characters")]
     TooVague,
     #[error("pattern is longer than {MAX_PLATE_LEN} characters")]
     TooLong,
+}
+
+// Not `#[from]`: that would make the error its source too, and a chain
+// printed with its sources would show it twice.
+impl From<NormalizeError> for PatternError {
+    fn from(error: NormalizeError) -> Self {
+        PatternError::Literal(error)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

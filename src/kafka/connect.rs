@@ -8,6 +8,9 @@ use crate::config::KafkaSettings;
 
 /// How long [`check_connection`] waits for a broker to answer.
 pub const CONNECTION_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+/// How long connections may be refused (a broker restarting) before
+/// [`check_connection`] reports that nothing listens at the address.
+pub const REFUSED_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why [`check_connection`] found no usable broker, each with what to check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +37,10 @@ pub enum ConnectionCause {
     /// The broker's host name does not resolve.
     #[error("the broker's host name does not resolve: check kafka.bootstrap_servers / HOTLIST_BOOTSTRAP_SERVERS")]
     Unresolvable,
-    /// Nothing answered in time (refused, unreachable, or silent).
+    /// Every connection to the address was refused: nothing listens there.
+    #[error("nothing listens there (connection refused): check kafka.bootstrap_servers / HOTLIST_BOOTSTRAP_SERVERS")]
+    Refused,
+    /// Nothing answered in time (unreachable, or silent).
     #[error("no broker answered within {} s: check kafka.bootstrap_servers / HOTLIST_BOOTSTRAP_SERVERS", waited.as_secs())]
     NoBroker { waited: std::time::Duration },
     /// librdkafka refused the client settings themselves.
@@ -86,6 +92,9 @@ pub fn classify_connection_errors(
     }
     if has(Code::Resolve) {
         return Some(ConnectionCause::Unresolvable);
+    }
+    if reason_has(Code::BrokerTransportFailure, &["Connection refused"]) {
+        return Some(ConnectionCause::Refused);
     }
     if has(Code::BadMessage) {
         return Some(ConnectionCause::NotKafka);
@@ -225,6 +234,9 @@ pub fn check_connection_within(settings: &KafkaSettings, timeout: std::time::Dur
         let out_of_time = started.elapsed() >= timeout;
         match cause {
             Some(cause) if cause.is_definitive() || out_of_time => return Err(connection_error(settings, cause)),
+            Some(ConnectionCause::Refused) if started.elapsed() >= REFUSED_GRACE => {
+                return Err(connection_error(settings, ConnectionCause::Refused))
+            }
             None if out_of_time => {
                 return Err(connection_error(
                     settings,
@@ -310,7 +322,7 @@ mod tests {
             ),
             (
                 &[(Code::BrokerTransportFailure, refused), (Code::AllBrokersDown, "1/1 brokers are down")],
-                "cannot reach Kafka at 127.0.0.1:9094: no broker answered within 8 s: check kafka.bootstrap_servers / HOTLIST_BOOTSTRAP_SERVERS",
+                "cannot reach Kafka at 127.0.0.1:9094: nothing listens there (connection refused): check kafka.bootstrap_servers / HOTLIST_BOOTSTRAP_SERVERS",
             ),
             (
                 &[],
@@ -353,6 +365,7 @@ mod tests {
             ConnectionCause::Tls,
             ConnectionCause::WrongProtocol,
             ConnectionCause::Unresolvable,
+            ConnectionCause::Refused,
             ConnectionCause::NotKafka,
             ConnectionCause::NoBroker {
                 waited: CONNECTION_CHECK_TIMEOUT,

@@ -50,12 +50,8 @@ pub enum KeyringError {
     Unknown(String),
     #[error("the sealed-record header does not name a day")]
     BadHeader,
-    #[error("cannot open a record of {day}: {source}")]
-    Open {
-        day: String,
-        #[source]
-        source: SealError,
-    },
+    #[error("cannot open a record of {day}: {error}")]
+    Open { day: String, error: SealError },
     #[error(transparent)]
     Seal(#[from] SealError),
     #[error("the key of {0} did not appear on the day-key topic in time")]
@@ -259,9 +255,9 @@ impl Keyring {
             .and_then(parse_day_id)
             .ok_or(KeyringError::BadHeader)?;
         let key = self.held(day)?.ok_or_else(|| KeyringError::Unknown(day_id(day)))?;
-        key.open(payload).map(Cow::Owned).map_err(|source| KeyringError::Open {
+        key.open(payload).map(Cow::Owned).map_err(|error| KeyringError::Open {
             day: day_id(day),
-            source,
+            error,
         })
     }
 

@@ -27,8 +27,13 @@ use crate::config::KafkaSettings;
 /// Why talking to Kafka failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
+    /// Not `#[from]`: the message carries the client's error, which as a
+    /// source too would be printed twice in a chain.
     #[error("kafka client error: {0}")]
-    Client(#[from] rdkafka::error::KafkaError),
+    Client(rdkafka::error::KafkaError),
+    /// A configured topic is not on the broker.
+    #[error("topic {topic} does not exist: run `hotlist-matcher topics` to create the topics, or check the names under [topics] in the config")]
+    MissingTopic { topic: String },
     #[error("topic {topic}: {reason}")]
     Topic { topic: String, reason: String },
     #[error("stopped before {0} record(s) were acknowledged; their reads will be redelivered")]
@@ -37,6 +42,12 @@ pub enum KafkaError {
     /// The message names the cause and what to check, never a secret.
     #[error("cannot reach Kafka at {bootstrap}: {cause}")]
     Unreachable { bootstrap: String, cause: ConnectionCause },
+}
+
+impl From<rdkafka::error::KafkaError> for KafkaError {
+    fn from(error: rdkafka::error::KafkaError) -> Self {
+        KafkaError::Client(error)
+    }
 }
 
 /// The client settings every producer, consumer and admin client shares.
@@ -95,13 +106,24 @@ pub fn partition_count<C: rdkafka::client::ClientContext>(
     client: &rdkafka::client::Client<C>,
     topic: &str,
 ) -> Result<i32, KafkaError> {
-    let metadata = settled(|| client.fetch_metadata(Some(topic), READ_TIMEOUT))?;
-    let count = metadata.topics().first().map_or(0, |t| t.partitions().len());
+    use rdkafka::error::KafkaError as RdError;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    let missing = || KafkaError::MissingTopic {
+        topic: topic.to_owned(),
+    };
+    let metadata = match settled(|| client.fetch_metadata(Some(topic), READ_TIMEOUT)) {
+        Err(RdError::MetadataFetch(Code::UnknownTopicOrPartition)) => return Err(missing()),
+        other => other?,
+    };
+    let listed = metadata.topics().first();
+    if listed
+        .is_some_and(|t| t.error() == Some(rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
+    {
+        return Err(missing());
+    }
+    let count = listed.map_or(0, |t| t.partitions().len());
     if count == 0 {
-        return Err(KafkaError::Topic {
-            topic: topic.to_owned(),
-            reason: "has no partitions (run `hotlist-matcher topics`)".into(),
-        });
+        return Err(missing());
     }
     Ok(count as i32)
 }

@@ -235,9 +235,18 @@ pub async fn describe(admin: &AdminClient<DefaultClientContext>, names: &[&str])
             Err((_, code)) => *code != RDKafkaErrorCode::UnknownTopicOrPartition,
         };
         if settled || std::time::Instant::now() >= deadline {
-            return described.map_err(|(topic, code)| KafkaError::Topic {
-                topic,
-                reason: format!("cannot describe its config: {code}"),
+            // Still no config at the deadline: the topic is not there.
+            if let Ok(out) = &described {
+                if let Some((topic, _)) = out.iter().find(|(_, c)| !c.contains_key("cleanup.policy")) {
+                    return Err(KafkaError::MissingTopic { topic: topic.clone() });
+                }
+            }
+            return described.map_err(|(topic, code)| match code {
+                RDKafkaErrorCode::UnknownTopicOrPartition => KafkaError::MissingTopic { topic },
+                code => KafkaError::Topic {
+                    topic,
+                    reason: format!("cannot describe its config: {code}"),
+                },
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

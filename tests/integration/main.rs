@@ -13,6 +13,7 @@ mod compaction;
 mod crash;
 mod demo;
 mod dispatch;
+mod errors;
 mod failover;
 mod feeds;
 mod group;
