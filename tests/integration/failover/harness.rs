@@ -128,6 +128,23 @@ pub(super) async fn broker_sh(args: &[&str], limit: Duration) {
 }
 
 /// Waits (90 s at most) until the cluster's metadata lists `node` again.
+/// Waits until node `node`'s listener accepts connections, and a second
+/// more: a client's connection refused a moment before is logged up to a
+/// few milliseconds later, and is not a complaint about the node once back.
+/// (A node is listed in the metadata slightly before it accepts.)
+async fn accepting(node: i32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let address = format!("127.0.0.1:{node}9092");
+    while tokio::net::TcpStream::connect(&address).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "node {node} listed but not accepting after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
 pub(super) async fn node_listed(node: i32) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", common::cluster_bootstrap())
@@ -171,6 +188,7 @@ impl Down {
             broker_sh(&["restart", &node.to_string()], limit).await;
         }
         node_listed(node).await;
+        accepting(node).await;
         self.0 = None;
     }
 }
@@ -375,11 +393,32 @@ pub(super) fn log_time() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-/// The lines of `log` at WARN or ERROR written after `since` (a [`log_time`]).
+/// The lines of `log` at WARN or ERROR written after `since` (a
+/// [`log_time`]). `serve` off a terminal logs JSON lines
+/// (`{"timestamp":…,"level":…}`); a text line starts with its timestamp.
 pub(super) fn complaints_after<'a>(log: &'a str, since: &str) -> Vec<&'a str> {
+    let stamp_and_level = |line: &str| -> Option<(String, String)> {
+        if line.starts_with('{') {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            let field = |name: &str| value[name].as_str().map(str::to_owned);
+            return Some((field("timestamp")?, field("level")?));
+        }
+        let stamp = line.get(..since.len())?.to_owned();
+        let level = if line.contains(" WARN ") {
+            "WARN"
+        } else if line.contains("ERROR") {
+            "ERROR"
+        } else {
+            ""
+        };
+        Some((stamp, level.to_owned()))
+    };
     log.lines()
-        .filter(|l| l.get(..since.len()).is_some_and(|at| at > since))
-        .filter(|l| l.contains(" WARN ") || l.contains("ERROR"))
+        .filter(|l| {
+            stamp_and_level(l).is_some_and(|(at, level)| {
+                at.get(..since.len()).is_some_and(|at| at > since) && (level == "WARN" || level == "ERROR")
+            })
+        })
         .collect()
 }
 
@@ -596,6 +635,6 @@ pub(super) fn payloads(keyring: &Keyring, messages: &[OwnedMessage]) -> HashSet<
 /// The lines of a log at WARN or ERROR, and librdkafka's, for the report.
 pub(super) fn notable(log: &str) -> Vec<&str> {
     log.lines()
-        .filter(|l| l.contains(" WARN ") || l.contains("ERROR") || l.contains("librdkafka"))
+        .filter(|l| l.contains(" WARN ") || l.contains("\"WARN\"") || l.contains("ERROR") || l.contains("librdkafka"))
         .collect()
 }
