@@ -29,53 +29,74 @@ impl RawSecurity {
     /// The service key and the master key: each read from its file, or the
     /// development key if allowed; no key at all is refused.
     pub(super) fn validate(self, env: &BTreeMap<String, String>) -> Result<(ServiceKey, MasterKey), ConfigError> {
-        let key = self.service_key(env)?;
-        let master_file = env.get("HOTLIST_MASTER_KEY_FILE").unwrap_or(&self.master_key_file);
-        Ok((key, master_key(master_file, self.development_key)?))
-    }
-
-    fn service_key(&self, env: &BTreeMap<String, String>) -> Result<ServiceKey, ConfigError> {
-        let file = env.get("HOTLIST_SERVICE_KEY_FILE").unwrap_or(&self.key_file);
-        if file.is_empty() {
-            return match self.development_key {
-                true => Ok(ServiceKey::development()),
-                false => Err(invalid(
-                    "security.key_file",
-                    "no service key: mount one (openssl rand -hex 32) and name its file, \
-                     or set security.development_key for a demo or test",
-                )),
-            };
-        }
-        let bytes = std::fs::read(file).map_err(|error| ConfigError::Io {
-            what: "service key file",
-            path: file.clone(),
-            error,
-            check: "security.key_file / HOTLIST_SERVICE_KEY_FILE",
-        })?;
-        ServiceKey::from_bytes(&bytes).map_err(|e| invalid("security.key_file", e.to_string()))
+        let service = SERVICE_KEY.bytes(env, &self.key_file, self.development_key)?;
+        let service = match service {
+            None => ServiceKey::development(),
+            Some(bytes) => ServiceKey::from_bytes(&bytes).map_err(|e| invalid(SERVICE_KEY.key, e.to_string()))?,
+        };
+        let master = match MASTER_KEY.bytes(env, &self.master_key_file, self.development_key)? {
+            None => MasterKey::development(),
+            Some(bytes) => MasterKey::from_file_contents(&bytes).map_err(|e| invalid(MASTER_KEY.key, e.to_string()))?,
+        };
+        Ok((service, master))
     }
 }
 
-/// The master key that wraps day keys ([`crate::retention::seal`]): from
-/// its file, or the development master key if allowed.
-fn master_key(file: &str, development: bool) -> Result<MasterKey, ConfigError> {
-    if file.is_empty() {
-        return match development {
-            true => Ok(MasterKey::development()),
-            false => Err(invalid(
-                "security.master_key_file",
-                "no master key for encryption at rest: mount one (openssl rand -hex 32) and name its file, \
-                 or set security.development_key for a demo or test",
-            )),
-        };
+/// A key mounted from a secret: its config key, the variable that
+/// overrides it, and what to say when there is none.
+struct KeyFile {
+    key: &'static str,
+    env: &'static str,
+    what: &'static str,
+    check: &'static str,
+    missing: &'static str,
+}
+
+/// The service key ([`crate::access::keys`]).
+const SERVICE_KEY: KeyFile = KeyFile {
+    key: "security.key_file",
+    env: "HOTLIST_SERVICE_KEY_FILE",
+    what: "service key file",
+    check: "security.key_file / HOTLIST_SERVICE_KEY_FILE",
+    missing: "no service key: mount one (openssl rand -hex 32) and name its file, \
+              or set security.development_key for a demo or test",
+};
+
+/// The master key that wraps day keys ([`crate::retention::seal`]).
+const MASTER_KEY: KeyFile = KeyFile {
+    key: "security.master_key_file",
+    env: "HOTLIST_MASTER_KEY_FILE",
+    what: "master key file",
+    check: "security.master_key_file / HOTLIST_MASTER_KEY_FILE",
+    missing: "no master key for encryption at rest: mount one (openssl rand -hex 32) and name its file, \
+              or set security.development_key for a demo or test",
+};
+
+impl KeyFile {
+    /// The contents of the key's file (the variable wins over `configured`),
+    /// or `None` for the development key when `development` allows it and
+    /// no file is named.
+    fn bytes(
+        &self,
+        env: &BTreeMap<String, String>,
+        configured: &str,
+        development: bool,
+    ) -> Result<Option<Vec<u8>>, ConfigError> {
+        let file = env.get(self.env).map_or(configured, String::as_str);
+        if file.is_empty() {
+            return match development {
+                true => Ok(None),
+                false => Err(invalid(self.key, self.missing)),
+            };
+        }
+        let bytes = std::fs::read(file).map_err(|error| ConfigError::Io {
+            what: self.what,
+            path: file.to_owned(),
+            error,
+            check: self.check,
+        })?;
+        Ok(Some(bytes))
     }
-    let bytes = std::fs::read(file).map_err(|error| ConfigError::Io {
-        what: "master key file",
-        path: file.to_owned(),
-        error,
-        check: "security.master_key_file / HOTLIST_MASTER_KEY_FILE",
-    })?;
-    MasterKey::from_file_contents(&bytes).map_err(|e| invalid("security.master_key_file", e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]
