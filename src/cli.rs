@@ -68,28 +68,7 @@ pub enum Command {
     /// ALPR topic (one JSON line each), once the access is on the audit
     /// log. A record whose day key is destroyed (past the 30 days) prints
     /// why, never its bytes.
-    Decrypt {
-        /// The topic as configured, e.g. alpr.alerts.
-        #[arg(long)]
-        topic: String,
-        #[arg(long)]
-        partition: i32,
-        /// The first offset to show.
-        #[arg(long)]
-        offset: i64,
-        /// How many records from there (1 to 1000).
-        #[arg(long, default_value_t = 1)]
-        count: usize,
-        /// The user reading: enabled, and allowed to search alerts.
-        #[arg(long)]
-        actor: String,
-        /// The case, incident or report number (3 to 40 characters).
-        #[arg(long)]
-        case_number: String,
-        /// Why (10 to 1000 characters); on the audit log.
-        #[arg(long)]
-        reason: String,
-    },
+    Decrypt(DecryptArgs),
     /// Create missing topics, then check every topic's live config against the policy.
     Topics {
         /// Only check; create nothing.
@@ -254,4 +233,29 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2_000)]
         requests: usize,
     },
+}
+
+/// What `decrypt` reads and why.
+#[derive(clap::Args, Debug)]
+pub struct DecryptArgs {
+    /// The topic as configured, e.g. alpr.alerts.
+    #[arg(long)]
+    pub topic: String,
+    #[arg(long)]
+    pub partition: i32,
+    /// The first offset to show.
+    #[arg(long)]
+    pub offset: i64,
+    /// How many records from there (1 to 1000).
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// The user reading: enabled, and allowed to search alerts.
+    #[arg(long)]
+    pub actor: String,
+    /// The case, incident or report number (3 to 40 characters).
+    #[arg(long)]
+    pub case_number: String,
+    /// Why (10 to 1000 characters); on the audit log.
+    #[arg(long)]
+    pub reason: String,
 }

@@ -18,7 +18,7 @@ use crate::access::principals::User;
 use crate::app;
 #[path = "commands_retention.rs"]
 mod retention_commands;
-pub use retention_commands::{decrypt, retention_verify, DecryptRequest};
+pub use retention_commands::{decrypt, retention_verify};
 
 use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
 use crate::config::Config;
@@ -184,26 +184,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention {
             what: RetentionCommand::Verify,
         } => retention_verify(&connected(cli.config.as_deref()).await?),
-        Command::Decrypt {
-            topic,
-            partition,
-            offset,
-            count,
-            actor,
-            case_number,
-            reason,
-        } => {
-            let request = DecryptRequest {
-                topic,
-                partition,
-                offset,
-                count,
-                actor,
-                case_number,
-                reason,
-            };
-            decrypt(&connected(cli.config.as_deref()).await?, request).await
-        }
+        Command::Decrypt(request) => decrypt(&connected(cli.config.as_deref()).await?, request).await,
     }
 }
 

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use crate::access::audit::{AuditEvent, Purpose, PurposeCategory};
 use crate::access::auth::{permitted, Action};
+use crate::cli::DecryptArgs;
 use crate::config::Config;
 use crate::kafka::day_keys::{self, sealed_day, Keyring};
 use crate::kafka::{audit as kafka_audit, topics};
@@ -65,23 +66,12 @@ pub fn retention_verify(config: &Config) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// What `decrypt` reads and why.
-pub struct DecryptRequest {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub count: usize,
-    pub actor: String,
-    pub case_number: String,
-    pub reason: String,
-}
-
 /// `decrypt`: the plaintext of sealed records of an ALPR topic, one JSON
 /// line each, for an investigator (an enabled user whose role may search
 /// alerts) with a case number and a reason. The access is on the audit log
 /// before any record is read; a record whose day key is destroyed shows
 /// as such, never its bytes.
-pub async fn decrypt(config: &Config, request: DecryptRequest) -> anyhow::Result<ExitCode> {
+pub async fn decrypt(config: &Config, request: DecryptArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         topics::specs(&config.topics)
             .iter()

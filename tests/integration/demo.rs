@@ -1,18 +1,24 @@
 //! The demo runs to completion on its embedded broker, with nothing else running.
 
-#[test]
-fn the_demo_runs_to_completion_on_the_embedded_broker() {
+/// Runs `demo --reads N` on the embedded broker; its stdout, once it succeeded.
+fn run_demo(reads: &str) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
-        .args(["demo", "--reads", "600"])
+        .args(["demo", "--reads", reads])
         .env_remove("HOTLIST_BOOTSTRAP_SERVERS")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "stdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+#[test]
+fn the_demo_runs_to_completion_on_the_embedded_broker() {
+    let stdout = run_demo("600");
     assert!(stdout.contains("broker: embedded mock cluster"), "{stdout}");
     assert!(stdout.contains("API: https://127.0.0.1:"), "{stdout}");
     assert!(stdout.contains("bootstrap custodian: demo.manager / demo-"), "{stdout}");
@@ -51,17 +57,7 @@ fn every_planted_hit_found(stdout: &str) -> usize {
 #[test]
 fn the_demo_at_fifty_thousand_reads_finds_every_planted_hit() {
     let started = std::time::Instant::now();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hotlist-matcher"))
-        .args(["demo", "--reads", "50000"])
-        .env_remove("HOTLIST_BOOTSTRAP_SERVERS")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = run_demo("50000");
     eprintln!("demo of 50,000 reads: {:?}", started.elapsed());
     assert!(stdout.contains("reads processed    50000"), "{stdout}");
     let planted = every_planted_hit_found(&stdout);
