@@ -33,7 +33,7 @@ use crate::alert::lifecycle::{Decision, Transition};
 use crate::alert::view::IncidentView;
 use crate::alert::Alert;
 use crate::config::{Config, RetryPolicy, WebhookEndpoint};
-use crate::kafka::day_keys::{Keyring, SEALED_HEADER};
+use crate::kafka::day_keys::{with_sealed_day, Keyring};
 use crate::kafka::{client_config, enqueue, KafkaError};
 use crate::metrics::Metrics;
 
@@ -311,13 +311,7 @@ impl Deliverer {
         let key = event.event_id.hyphenated().to_string();
         let (headers, body) = loop {
             match self.keyring.seal(event.captured_ms, &event.body).await {
-                Ok(Some((day, sealed))) => {
-                    let day = Header {
-                        key: SEALED_HEADER,
-                        value: Some(day.as_bytes()),
-                    };
-                    break (headers.insert(day), sealed);
-                }
+                Ok(Some((day, sealed))) => break (with_sealed_day(headers, &day), sealed),
                 Ok(None) => break (headers, Vec::new()), // past the retention: not kept
                 Err(e) if !shutdown.is_cancelled() => {
                     warn!(error = %e, "cannot seal a webhook dead letter; retrying");

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-use super::day_keys::{Keyring, SEALED_HEADER};
+use super::day_keys::{with_sealed_day, Keyring};
 use super::{client_config, follow_topic_batches, partition_count, KafkaError};
 use crate::alert::lifecycle::Transition;
 use crate::config::Config;
@@ -99,10 +99,7 @@ impl Writer {
                 topic: self.topic.clone(),
                 reason: "the incident is past the retention".into(),
             })?;
-        let headers = OwnedHeaders::new().insert(Header {
-            key: SEALED_HEADER,
-            value: Some(day.as_bytes()),
-        });
+        let headers = with_sealed_day(OwnedHeaders::new(), &day);
         let record = FutureRecord::<str, [u8]>::to(&self.topic)
             .key(&key)
             .payload(&payload)

@@ -290,6 +290,15 @@ impl Keyring {
     }
 }
 
+/// `headers` with the [`SEALED_HEADER`] naming the key day `day`, as every
+/// writer of a sealed record adds it.
+pub fn with_sealed_day(headers: rdkafka::message::OwnedHeaders, day: &str) -> rdkafka::message::OwnedHeaders {
+    headers.insert(rdkafka::message::Header {
+        key: SEALED_HEADER,
+        value: Some(day.as_bytes()),
+    })
+}
+
 /// The value of a message's [`SEALED_HEADER`], if it has one.
 pub fn sealed_day<M: Message>(message: &M) -> Option<&[u8]> {
     let headers = message.headers()?;

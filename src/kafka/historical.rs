@@ -17,7 +17,7 @@ use std::sync::Arc;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::Message;
 
-use super::day_keys::{Keyring, SEALED_HEADER};
+use super::day_keys::{with_sealed_day, Keyring};
 use super::{acked, client_config, enqueue, read_to_end, scan, KafkaError};
 use crate::config::Config;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
@@ -63,10 +63,7 @@ pub async fn historical_alerts(
         else {
             continue; // captured past the retention since the scan: not kept
         };
-        let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-            key: SEALED_HEADER,
-            value: Some(day.as_bytes()),
-        });
+        let headers = with_sealed_day(rdkafka::message::OwnedHeaders::new(), &day);
         let record = FutureRecord::to(&config.topics.alerts)
             .key(&alert.key)
             .payload(&sealed)

@@ -503,3 +503,27 @@ pub fn audit_log(config: &Config) -> Vec<hotlist_matcher::access::audit::AuditRe
         .map(|r| hotlist_matcher::kafka::audit::opened(&key, r))
         .collect()
 }
+
+/// Where `demo --serve` says its API is, read from its output line by line.
+#[derive(Default)]
+pub struct DemoApi {
+    pub url: String,
+    /// The self-signed certificate's PEM file.
+    pub ca: String,
+    /// The bootstrap custodian `demo.manager`'s password.
+    pub password: String,
+}
+
+impl DemoApi {
+    /// Takes what `line` of the demo's output says about the API, if anything.
+    pub fn read(&mut self, line: &str) {
+        if let Some(rest) = line.strip_prefix("API: ") {
+            let (url, ca) = rest.split_once(" (self-signed certificate: ").expect("API line");
+            self.url = url.to_owned();
+            self.ca = ca.trim_end_matches(')').to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("bootstrap custodian: demo.manager / ") {
+            self.password = rest.to_owned();
+        }
+    }
+}

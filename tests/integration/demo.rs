@@ -103,17 +103,10 @@ fn the_demo_serves_its_api_over_tls_to_its_bootstrap_custodian() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut ca, mut password, mut board) = (String::new(), String::new(), String::new(), String::new());
+    let (mut api, mut board) = (crate::common::DemoApi::default(), String::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("API: ") {
-            let (u, c) = rest.split_once(" (self-signed certificate: ").unwrap();
-            url = u.to_owned();
-            ca = c.trim_end_matches(')').to_owned();
-        }
-        if let Some(rest) = line.strip_prefix("bootstrap custodian: demo.manager / ") {
-            password = rest.to_owned();
-        }
+        api.read(&line);
         if let Some(rest) = line.strip_prefix("dispatch board: ") {
             board = rest.to_owned();
         }
@@ -121,6 +114,7 @@ fn the_demo_serves_its_api_over_tls_to_its_bootstrap_custodian() {
             break;
         }
     }
+    let crate::common::DemoApi { url, ca, password } = api;
     // "https://127.0.0.1:<port>/board (<n> alerts to verify); log in as demo.dispatcher / <password>"
     assert!(board.starts_with(&format!("{url}/board (")), "{board}");
     let waiting: usize = board.split(['(', ' ']).find_map(|w| w.parse().ok()).unwrap();

@@ -44,7 +44,7 @@ fn a_full_run_logs_json_without_a_planted_plate() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut ca, mut password) = (String::new(), String::new(), String::new());
+    let mut api = crate::common::DemoApi::default();
     let mut plates = std::collections::BTreeSet::new();
     let mut raw = std::collections::BTreeSet::new();
     for line in lines.by_ref() {
@@ -56,19 +56,13 @@ fn a_full_run_logs_json_without_a_planted_plate() {
             let uuid_like = |p: &String| p.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f' | '-'));
             raw.extend(shown.into_iter().filter(|p| p.len() >= 5 && !uuid_like(p)));
         }
-        if let Some(rest) = line.strip_prefix("API: ") {
-            let (u, c) = rest.split_once(" (self-signed certificate: ").unwrap();
-            url = u.to_owned();
-            ca = c.trim_end_matches(')').to_owned();
-        }
-        if let Some(rest) = line.strip_prefix("bootstrap custodian: demo.manager / ") {
-            password = rest.to_owned();
-        }
+        api.read(&line);
         if line.starts_with("the API and the dispatch board stay up") {
             break;
         }
     }
     assert!(plates.len() >= 10, "planted hits printed: {plates:?}");
+    let crate::common::DemoApi { url, ca, password } = api;
     assert!(!password.is_empty() && !url.is_empty());
     let curl = |args: &[&str]| {
         let out = Command::new("curl")

@@ -145,20 +145,29 @@ async fn a_destroyed_day_key_leaves_every_copy_unreadable_on_every_instance() {
     running.await.unwrap().unwrap();
 }
 
-/// Produces `payload` to partition 0 of `topic` with the sealed-record
-/// header naming `day`.
-async fn produce_sealed(config: &hotlist_matcher::config::Config, topic: &str, day: &str, payload: &[u8]) {
+/// Produces `payload` to partition 0 of `topic`, with the sealed-record
+/// header naming `day` if given and the timestamp `at_ms` if given.
+async fn produce(
+    config: &hotlist_matcher::config::Config,
+    topic: &str,
+    payload: &[u8],
+    (day, at_ms): (Option<&str>, Option<i64>),
+) {
     let producer: rdkafka::producer::FutureProducer =
         hotlist_matcher::kafka::client_config(&config.kafka).create().unwrap();
-    let headers = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-        key: SEALED_HEADER,
-        value: Some(day.as_bytes()),
-    });
-    let record = rdkafka::producer::FutureRecord::<str, [u8]>::to(topic)
-        .key("sealed-test") // compacted topics need one
+    let headers = rdkafka::message::OwnedHeaders::new();
+    let headers = match day {
+        Some(day) => hotlist_matcher::kafka::day_keys::with_sealed_day(headers, day),
+        None => headers,
+    };
+    let mut record = rdkafka::producer::FutureRecord::<str, [u8]>::to(topic)
+        .key("retention-test") // compacted topics need one
         .payload(payload)
         .headers(headers)
         .partition(0);
+    if let Some(at_ms) = at_ms {
+        record = record.timestamp(at_ms);
+    }
     producer.send(record, Duration::from_secs(10)).await.unwrap();
 }
 
@@ -177,8 +186,8 @@ async fn reads_sealed_by_a_camera_gateway_are_matched_and_one_that_does_not_open
     let (day, sealed) = gateway.seal(captured.timestamp_millis(), &read).await.unwrap().unwrap();
     let mut tampered = sealed.clone();
     tampered[20] ^= 1;
-    produce_sealed(&config, &config.topics.reads, &day, &sealed).await;
-    produce_sealed(&config, &config.topics.reads, &day, &tampered).await;
+    produce(&config, &config.topics.reads, &sealed, (Some(&day), None)).await;
+    produce(&config, &config.topics.reads, &tampered, (Some(&day), None)).await;
 
     let matcher = Arc::new(LiveMatcher::new(entries, config.matching.clone()));
     let instance = common::keyring(&config).await;
@@ -233,7 +242,7 @@ async fn decrypt_shows_sealed_records_to_an_investigator_after_auditing_the_acce
         .await
         .unwrap()
         .unwrap();
-    produce_sealed(&config, &config.topics.alerts, &day, &sealed).await;
+    produce(&config, &config.topics.alerts, &sealed, (Some(&day), None)).await;
 
     let decrypt = |actor: &str, topic: &str| {
         binary()
