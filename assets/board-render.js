@@ -114,11 +114,19 @@ export function priorityWords(p) {
   return "Priority " + p;
 }
 
-function scoreWords(score) {
-  const n = Number(score);
+function scoreWords(probability) {
+  const n = Number(probability);
   if (!Number.isFinite(n)) return "";
   const pct = Math.round(Math.max(0, Math.min(1, n)) * 100);
-  return pct + "% match";
+  return pct + "% likely this vehicle";
+}
+
+// Why a possible match is one, in a dispatcher's words.
+function possibleMatchWords(inc) {
+  const why = inc.region_mismatch
+    ? "the camera read another state than the list's"
+    : "the read fits this entry and other plates about as well";
+  return "Possible match: " + why + ". Verify the image and the plate before anything.";
 }
 
 export function timeMs(value) {
@@ -287,13 +295,13 @@ export function buildCard(inc) {
     h("p", { class: "match" }, [
       h("span", { class: "match-words", text: str(inc.match_words) || MATCH_KIND_LABEL[inc.match_kind] || humanize(inc.match_kind) }),
       " · ",
-      h("span", { class: "match-score", text: scoreWords(inc.score) }),
+      h("span", { class: "match-score", text: scoreWords(inc.probability ?? inc.score) }),
     ]),
-    inc.region_mismatch
+    inc.tier === "possible_match"
       ? h("p", {
           class: "possible-match",
           role: "note",
-          text: "Possible match: the camera read another state than the list's. Verify the image and the plate before anything.",
+          text: possibleMatchWords(inc),
         })
       : null,
   ]);

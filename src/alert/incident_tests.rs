@@ -48,6 +48,8 @@ pub(crate) fn alert(read: u128, entry: &str, camera: &str, when: DateTime<FixedO
             positions: vec![5],
             candidate: None,
             region_mismatch: false,
+            probability: 0.9,
+            tier: crate::hotlist::Tier::Hit,
         },
         historical: false,
     }

@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::hotlist::{CandidateHit, Category, Hit, MatchKind};
+use crate::hotlist::{CandidateHit, Category, Hit, MatchKind, Tier};
 use crate::normalize::Plate;
 use crate::read::{Location, PlateRead};
 use crate::text::Redacted;
@@ -152,6 +152,18 @@ pub struct AlertMatch {
     pub candidate: Option<CandidateHit>,
     /// The read's state differs from the entry's.
     pub region_mismatch: bool,
+    /// The probability that the read came from the entry's vehicle
+    /// (alerts written before it existed: 1).
+    #[serde(default = "certain")]
+    pub probability: f32,
+    /// A hit, or a possible match that dispatch must verify before anything
+    /// (alerts written before tiers existed: a hit).
+    #[serde(default)]
+    pub tier: Tier,
+}
+
+fn certain() -> f32 {
+    1.0
 }
 
 impl Alert {
@@ -190,6 +202,8 @@ impl Alert {
                 positions: hit.positions(),
                 candidate: hit.candidate,
                 region_mismatch: hit.region_mismatch,
+                probability: hit.probability,
+                tier: hit.tier,
             },
         }
     }
@@ -268,6 +282,8 @@ mod tests {
             differing: 0,
             candidate: None,
             region_mismatch: false,
+            probability: 0.98,
+            tier: Tier::Hit,
         };
         let alert = Alert::new(&read, plate, &hit);
         assert_eq!(alert.key(), alert_id(&read.read_id, "rso-stolen", "e1").to_string());

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::incident::{Incident, Sighting};
 use super::lifecycle::{AlertState, Lifecycle, Step};
-use crate::hotlist::{Category, MatchKind};
+use crate::hotlist::{Category, MatchKind, Tier};
 use crate::read::Location;
 
 /// One incident as the board shows it (the contract of `board.js`, and of
@@ -37,6 +37,9 @@ pub struct IncidentView {
     pub match_words: String,
     pub score: f32,
     pub region_mismatch: bool,
+    /// The probability that the read came from the entry's vehicle.
+    pub probability: f32,
+    pub tier: Tier,
     pub camera_id: String,
     pub location: Option<Location>,
     pub captured_at: DateTime<FixedOffset>,
@@ -140,6 +143,8 @@ impl IncidentView {
             match_kind: alert.matched.kind,
             score: alert.matched.score,
             region_mismatch: alert.matched.region_mismatch,
+            probability: alert.matched.probability,
+            tier: alert.matched.tier,
             camera_id: alert.read.camera_id.clone(),
             location: alert.read.location,
             captured_at: alert.read.captured_at,

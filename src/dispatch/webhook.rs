@@ -33,6 +33,7 @@ use crate::alert::lifecycle::{Decision, Transition};
 use crate::alert::view::IncidentView;
 use crate::alert::Alert;
 use crate::config::{Config, RetryPolicy, WebhookEndpoint};
+use crate::hotlist::Tier;
 use crate::kafka::day_keys::{with_sealed_day, Keyring};
 use crate::kafka::{client_config, enqueue, KafkaError};
 use crate::metrics::Metrics;
@@ -223,7 +224,7 @@ impl Deliverer {
         let incident_id = self.board.incident_of(&alert.alert_id)?;
         let view = self.board.view(&incident_id, None)?; // covert: never sent
         let opened = incident_id == alert.alert_id;
-        let kind = alert_kind(opened, view.reopened, alert.matched.region_mismatch);
+        let kind = alert_kind(opened, view.reopened, alert.matched.tier == Tier::PossibleMatch);
         Some(outgoing(kind, alert.alert_id, &view, Some(&alert), None))
     }
 

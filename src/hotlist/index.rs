@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::confusion::{compare, Comparison, Edit};
 use super::tolerance::{RegionRule, Tolerance};
-use super::{regions_agree, Hit, HotlistEntry, MatchKind};
+use super::{regions_agree, Hit, HotlistEntry, MatchKind, Tier};
 use crate::normalize::{Plate, Region, MAX_PLATE_LEN};
 
 /// The most candidates verified for one probe set; more means a degenerate
@@ -369,6 +369,8 @@ fn verify(
             confidence: probe.confidence,
         }),
         region_mismatch: !region_agrees,
+        probability: score,
+        tier: if region_agrees { Tier::Hit } else { Tier::PossibleMatch },
     })
 }
 

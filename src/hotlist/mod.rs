@@ -260,6 +260,28 @@ impl MatchKind {
     }
 }
 
+/// How sure a hit is, which decides how dispatch sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    /// Probably the listed vehicle: an alert to act on once verified.
+    #[default]
+    Hit,
+    /// Might be the listed vehicle: shown at lower urgency, "verify the
+    /// image and the plate before anything", never a hit for CAD.
+    PossibleMatch,
+}
+
+impl Tier {
+    /// The snake_case name used on the wire and in metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Hit => "hit",
+            Tier::PossibleMatch => "possible_match",
+        }
+    }
+}
+
 /// Which OCR candidate of the read matched, when it was not the read itself.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CandidateHit {
@@ -283,6 +305,9 @@ pub struct Hit {
     pub candidate: Option<CandidateHit>,
     /// The read's state differs from the entry's (scored lower).
     pub region_mismatch: bool,
+    /// The probability that the read came from this entry's vehicle.
+    pub probability: f32,
+    pub tier: Tier,
 }
 
 impl Hit {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, MatchKind as AcMatchKind};
 
 use super::confusion::canonical_byte;
-use super::{regions_agree, Hit, HotlistEntry, MatchKind};
+use super::{regions_agree, Hit, HotlistEntry, MatchKind, Tier};
 use crate::normalize::{normalize, NormalizeError, Plate, Region, MAX_PLATE_LEN};
 
 /// Fewest known characters a pattern must have: fewer would hit half the road.
@@ -255,6 +255,8 @@ impl PatternSet {
                     differing: unknown,
                     candidate: None,
                     region_mismatch: !agrees,
+                    probability: if agrees { base } else { base * 0.5 },
+                    tier: if agrees { Tier::Hit } else { Tier::PossibleMatch },
                 });
             }
         }
