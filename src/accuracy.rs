@@ -137,11 +137,15 @@ pub struct Row {
     pub setting: String,
     /// Recall per [`Noise::ALL`], 0 to 1.
     pub recall: Vec<f64>,
-    /// Innocent reads that hit something, per 10,000 (NaN when not measured).
+    /// Innocent reads that hit something (national harness: something as a
+    /// hit), per 10,000 (NaN when not measured).
     pub false_alarms_per_10k: f64,
-    /// Innocent reads that only hit an entry of another state (flagged for
-    /// dispatch to verify: a possible match), per 10,000; NaN when not measured.
+    /// Innocent reads flagged only as possible matches (dispatch verifies
+    /// them first), per 10,000; NaN when not measured.
     pub possible_per_10k: f64,
+    /// Misreads found as hits (not only as possible matches), weighted like
+    /// `misreads_found`; NaN when not measured.
+    pub misreads_as_hits: f64,
     /// Misreads found, weighted by the mix of errors in real OCR output
     /// ([`national::REAL_MIX`]); NaN when not measured.
     pub misreads_found: f64,
@@ -161,6 +165,7 @@ pub fn settings() -> Vec<(String, TolerancePolicy)> {
     vec![
         ("exact".into(), TolerancePolicy::uniform(Tolerance::Exact)),
         ("ocr".into(), TolerancePolicy::uniform(Tolerance::OcrEquivalent)),
+        ("ends".into(), TolerancePolicy::uniform(Tolerance::Ends)),
         (
             "fuzzy:0.5".into(),
             TolerancePolicy::uniform(Tolerance::Fuzzy { max_cost: 0.5 }),
@@ -231,9 +236,14 @@ fn print_row(out: &mut impl Write, row: &Row) -> std::io::Result<()> {
         true => String::new(),
         false => format!("  (+{:.1} possible)", row.possible_per_10k),
     };
-    let found = match row.misreads_found.is_nan() {
-        true => String::new(),
-        false => format!("  misreads found {:.1}%", row.misreads_found * 100.0),
+    let found = match (row.misreads_found.is_nan(), row.misreads_as_hits.is_nan()) {
+        (true, _) => String::new(),
+        (false, true) => format!("  misreads found {:.1}%", row.misreads_found * 100.0),
+        (false, false) => format!(
+            "  misreads found {:.1}% ({:.1}% as hits)",
+            row.misreads_found * 100.0,
+            row.misreads_as_hits * 100.0
+        ),
     };
     writeln!(
         out,
@@ -350,6 +360,7 @@ fn measure(
             alarms as f64 * 10_000.0 / innocents.len() as f64
         },
         possible_per_10k: f64::NAN,
+        misreads_as_hits: f64::NAN,
         misreads_found: f64::NAN,
     }
 }

@@ -12,8 +12,10 @@
 //! misread (end truncation and extension among them) and false alarms per
 //! 10,000 innocent reads, with states on entries and reads and, for the
 //! defaults, without them and with another state rejected instead of
-//! flagged. Under a flagging rule, an innocent read that only hits entries
-//! of another state counts as a possible match, apart from the false alarms.
+//! flagged, and for the defaults at other budgets (recall as a function of
+//! the budget). False alarms count innocent reads flagged as hits; an
+//! innocent read flagged only as a possible match (another state, or a
+//! probability below `matching.hit_probability`) counts apart.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 
 use super::{settings, Noise, Row};
 use crate::hotlist::formats::{StateFormats, STATES, VANITY_MAX};
-use crate::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, RegionRule, TolerancePolicy};
+use crate::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, RegionRule, Tier, TolerancePolicy};
 use crate::normalize::{normalize, normalize_region, Plate, Region};
 use crate::sample::Rng;
 
@@ -181,6 +183,17 @@ pub fn run(options: &Options, out: &mut impl Write) -> std::io::Result<Vec<Row>>
                 rows.push(row);
             }
         }
+        for budget in BUDGETS {
+            let row = measure(
+                &entries,
+                with_budget(budget),
+                size,
+                format!("budget {budget}"),
+                (&reads, &innocents),
+            );
+            super::print_row(out, &row)?;
+            rows.push(row);
+        }
     }
     Ok(rows)
 }
@@ -245,10 +258,9 @@ fn measure(
     setting: String,
     (reads, innocents): (&[Vec<Read>], &[Read]),
 ) -> Row {
-    let flags = policy.region == RegionRule::Penalize;
     let matcher = LiveMatcher::new(entries.to_vec(), policy);
     let mut hits = Vec::new();
-    // The entries hit, each with whether its state differs from the read's.
+    // The entries hit, each with its tier.
     let mut find = |(plate, region, _): &Read| {
         hits.clear();
         matcher.find(
@@ -260,39 +272,58 @@ fn measure(
             &mut hits,
         );
         hits.iter()
-            .map(|h| (h.entry.entry_id.clone(), h.region_mismatch))
+            .map(|h| (h.entry.entry_id.clone(), h.tier))
             .collect::<Vec<_>>()
     };
-    let recall: Vec<f64> = reads
+    // Per kind of noise: found at all, found as a hit.
+    let recall: Vec<(f64, f64)> = reads
         .iter()
         .map(|kind| {
-            let found = kind
-                .iter()
-                .filter(|read| find(read).iter().any(|(id, _)| *id == format!("e{}", read.2)))
-                .count();
-            found as f64 / kind.len().max(1) as f64
+            let (mut found, mut as_hit) = (0, 0);
+            for read in kind {
+                let want = format!("e{}", read.2);
+                if let Some((_, tier)) = find(read).into_iter().find(|(id, _)| *id == want) {
+                    found += 1;
+                    as_hit += usize::from(tier == Tier::Hit);
+                }
+            }
+            let n = kind.len().max(1) as f64;
+            (found as f64 / n, as_hit as f64 / n)
         })
         .collect();
     let (mut alarms, mut possible) = (0, 0);
     for read in innocents {
         let found = find(read);
-        if found.iter().any(|(_, mismatch)| !mismatch) {
+        if found.iter().any(|(_, tier)| *tier == Tier::Hit) {
             alarms += 1;
         } else if !found.is_empty() {
             possible += 1;
         }
     }
     let per_10k = |n: usize| n as f64 * 10_000.0 / innocents.len().max(1) as f64;
-    let misreads_found = recall.iter().zip(REAL_MIX).map(|(r, w)| r * w).sum();
+    let weigh = |pick: fn(&(f64, f64)) -> f64| recall.iter().zip(REAL_MIX).map(|(r, w)| pick(r) * w).sum();
     Row {
-        misreads_found,
+        misreads_found: weigh(|r| r.0),
+        misreads_as_hits: weigh(|r| r.1),
         entries: size,
         setting,
-        recall,
+        recall: recall.iter().map(|r| r.0).collect(),
         false_alarms_per_10k: per_10k(alarms),
-        possible_per_10k: if flags { per_10k(possible) } else { f64::NAN },
+        possible_per_10k: per_10k(possible),
     }
 }
+
+/// The default policy with every category's budget set to `budget`.
+fn with_budget(budget: f64) -> TolerancePolicy {
+    let mut policy = TolerancePolicy::default();
+    for b in policy.budget_by_category.values_mut() {
+        *b = budget;
+    }
+    policy
+}
+
+/// Budgets for the recall-against-budget rows.
+pub const BUDGETS: [f64; 4] = [0.5, 5.0, 20.0, 100.0];
 
 #[cfg(test)]
 mod tests {

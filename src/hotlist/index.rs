@@ -17,8 +17,9 @@
 
 use std::sync::Arc;
 
-use super::confusion::{compare, Comparison, Edit};
-use super::tolerance::{RegionRule, Tolerance};
+use super::confusion::{canonical_byte, compare, Comparison, Edit};
+use super::evidence;
+use super::tolerance::{RegionRule, Tolerance, TolerancePolicy};
 use super::{regions_agree, Hit, HotlistEntry, MatchKind, Tier};
 use crate::normalize::{Plate, Region, MAX_PLATE_LEN};
 
@@ -61,6 +62,13 @@ fn for_each_deletion(canon: &[u8], mut f: impl FnMut(u64)) {
         buf[i..canon.len() - 1].copy_from_slice(&canon[i + 1..]);
         f(pack(&buf[..canon.len() - 1]));
     }
+}
+
+/// The packed keys of `canon` without its first and without its last
+/// character (at least two characters).
+#[inline]
+fn end_deletions(canon: &[u8]) -> [u64; 2] {
+    [pack(&canon[1..]), pack(&canon[..canon.len() - 1])]
 }
 
 /// An open-addressing multimap from packed key to entry numbers.
@@ -210,6 +218,12 @@ pub struct Index {
     canonical: KeyTable,
     /// Canonical key and every single deletion of each fuzzy-tolerant entry.
     fuzzy: KeyTable,
+    /// The canonical key without its first and without its last character,
+    /// of each entry whose tolerance is [`Tolerance::Ends`].
+    ends: KeyTable,
+    /// Whether any entry tolerates an end edit (reads then also probe
+    /// their own end deletions).
+    any_ends: bool,
 }
 
 impl Index {
@@ -221,6 +235,7 @@ impl Index {
     ) -> Index {
         let mut canonical = Vec::with_capacity(entries.len());
         let mut fuzzy = Vec::new();
+        let mut ends = Vec::new();
         let mut kept = Vec::with_capacity(entries.len());
         let mut compact = Vec::with_capacity(entries.len());
         for (entry, tolerance) in entries {
@@ -229,9 +244,19 @@ impl Index {
             let (canon, len) = super::confusion::canonical(&plate);
             let key = pack(&canon[..len]);
             canonical.push((key, number));
-            if matches!(tolerance, Tolerance::Fuzzy { .. }) {
-                fuzzy.push((key, number));
-                for_each_deletion(&canon[..len], |k| fuzzy.push((k, number)));
+            match tolerance {
+                Tolerance::Fuzzy { .. } => {
+                    fuzzy.push((key, number));
+                    for_each_deletion(&canon[..len], |k| fuzzy.push((k, number)));
+                }
+                Tolerance::Ends if len >= 2 => {
+                    let [first, last] = end_deletions(&canon[..len]);
+                    ends.push((first, number));
+                    if last != first {
+                        ends.push((last, number));
+                    }
+                }
+                _ => {}
             }
             compact.push(Compact {
                 plate,
@@ -243,6 +268,8 @@ impl Index {
         Index {
             canonical: KeyTable::build(&canonical),
             fuzzy: KeyTable::build(&fuzzy),
+            any_ends: !ends.is_empty() || !fuzzy.is_empty(),
+            ends: KeyTable::build(&ends),
             entries: kept,
             compact,
         }
@@ -262,41 +289,46 @@ impl Index {
     pub fn heap_bytes(&self) -> usize {
         self.canonical.heap_bytes()
             + self.fuzzy.heap_bytes()
+            + self.ends.heap_bytes()
             + self.compact.capacity() * std::mem::size_of::<Compact>()
             + self.entries.capacity() * std::mem::size_of::<Arc<HotlistEntry>>()
     }
 
-    /// Appends every entry `probe` matches under its tolerance. Fuzzy
-    /// lookups are made only for the read itself, not its OCR candidates.
-    pub fn find(&self, probe: &Probe, region: Option<Region>, rule: RegionRule, hits: &mut Vec<Hit>) {
+    /// Appends every entry `probe` matches under its tolerance. Edits are
+    /// looked for only for the read itself, not its OCR candidates.
+    pub fn find(&self, probe: &Probe, region: Option<Region>, policy: &TolerancePolicy, hits: &mut Vec<Hit>) {
         let mut candidates = Candidates::default();
         let (canon, len) = super::confusion::canonical(&probe.plate);
         let canon = &canon[..len];
         let key = pack(canon);
-        if probe.candidate.is_some() || self.fuzzy.slots.is_empty() {
+        if probe.candidate.is_some() || !self.any_ends || len < 2 {
             self.canonical.probe(&[key], |e| candidates.push(e));
         } else {
-            // The fuzzy table holds fuzzy entries' canonical keys and their
-            // deletions: the read's key finds a dropped character, its
-            // deletions an extra character, a substitution or a swap. OCR-only
-            // entries never match with an edit, so the canonical table is
-            // not probed with deletions.
-            let mut keys = [0u64; MAX_PLATE_LEN + 1];
-            keys[0] = key;
-            let mut n = 1;
-            for_each_deletion(canon, |k| {
-                keys[n] = k;
-                n += 1;
-            });
-            self.canonical.probe(&[key], |e| candidates.push(e));
-            self.fuzzy.probe(&keys[..n], |e| candidates.push(e));
+            // The read without an end character finds an entry it has one
+            // extra for; the read's key in the end table, an entry it lacks
+            // one of. The fuzzy table holds fuzzy entries' canonical keys and
+            // their deletions: the read's key finds a dropped character, its
+            // deletions an extra character, a substitution or a swap.
+            let [first, last] = end_deletions(canon);
+            self.canonical.probe(&[key, first, last], |e| candidates.push(e));
+            self.ends.probe(&[key], |e| candidates.push(e));
+            if !self.fuzzy.slots.is_empty() {
+                let mut keys = [0u64; MAX_PLATE_LEN + 1];
+                keys[0] = key;
+                let mut n = 1;
+                for_each_deletion(canon, |k| {
+                    keys[n] = k;
+                    n += 1;
+                });
+                self.fuzzy.probe(&keys[..n], |e| candidates.push(e));
+            }
         }
         for &number in candidates.as_slice() {
             prefetch(&self.compact[number as usize]);
         }
         for &number in candidates.as_slice() {
             let compact = &self.compact[number as usize];
-            if let Some(hit) = verify(probe, region, rule, compact, &self.entries[number as usize]) {
+            if let Some(hit) = verify(probe, region, policy, compact, &self.entries[number as usize]) {
                 hits.push(hit);
             }
         }
@@ -337,27 +369,40 @@ impl Candidates {
     }
 }
 
-/// Decides whether `probe` matches an entry, and how well.
+/// Decides whether `probe` matches an entry, and how well. Beyond OCR
+/// equivalence, an entry of a state matches only reads whose state
+/// estimate names that state: its budget was spent on that state's traffic.
 fn verify(
     probe: &Probe,
     region: Option<Region>,
-    rule: RegionRule,
+    policy: &TolerancePolicy,
     compact: &Compact,
     entry: &Arc<HotlistEntry>,
 ) -> Option<Hit> {
     let comparison = compare(&probe.plate, &compact.plate)?;
-    let kind = match_kind(&comparison, compact.tolerance, probe.candidate.is_some())?;
+    let same_state = compact.region.is_none() || compact.region == region;
+    let tolerance = if same_state {
+        compact.tolerance
+    } else {
+        compact.tolerance.at_most(Tolerance::OcrEquivalent)
+    };
+    let end_edit = is_end_edit(&comparison, &probe.plate, &compact.plate);
+    let kind = match_kind(&comparison, tolerance, probe.candidate.is_some(), end_edit)?;
     let region_agrees = regions_agree(compact.region, region);
-    if !region_agrees && rule == RegionRule::Reject {
+    if !region_agrees && policy.region == RegionRule::Reject {
         return None;
     }
     let mut score = base_score(kind, &comparison);
+    let mut probability = evidence::probability(&probe.plate, region, &compact.plate, compact.region);
     if !region_agrees {
         score *= 0.5;
     }
     if probe.candidate.is_some() {
-        score *= probe.confidence.unwrap_or(0.5).clamp(0.0, 1.0);
+        let confidence = probe.confidence.unwrap_or(0.5).clamp(0.0, 1.0);
+        score *= confidence;
+        probability *= confidence;
     }
+    let hit = region_agrees && probability >= policy.hit_probability;
     Some(Hit {
         entry: Arc::clone(entry),
         kind,
@@ -369,25 +414,42 @@ fn verify(
             confidence: probe.confidence,
         }),
         region_mismatch: !region_agrees,
-        probability: score,
-        tier: if region_agrees { Tier::Hit } else { Tier::PossibleMatch },
+        probability,
+        tier: if hit { Tier::Hit } else { Tier::PossibleMatch },
     })
 }
 
-/// The kind of match `comparison` is, if the tolerance allows it. OCR
-/// candidates match only exactly or OCR-equivalently.
-pub(crate) fn match_kind(comparison: &Comparison, tolerance: Tolerance, from_candidate: bool) -> Option<MatchKind> {
+/// Whether the one edit is a character cut off or added at an end.
+pub(crate) fn is_end_edit(comparison: &Comparison, read: &Plate, entry: &Plate) -> bool {
+    let (r, e) = (read.as_bytes(), entry.as_bytes());
+    let same = |a: &[u8], b: &[u8]| a.iter().zip(b).all(|(x, y)| canonical_byte(*x) == canonical_byte(*y));
+    match comparison.edit {
+        Edit::Insertion { .. } => same(&r[1..], e) || same(&r[..r.len() - 1], e),
+        Edit::Deletion { .. } => same(r, &e[1..]) || same(r, &e[..e.len() - 1]),
+        _ => false,
+    }
+}
+
+/// The kind of match `comparison` is, if the tolerance allows it
+/// (`end_edit`: its edit is at an end of the plate). OCR candidates match
+/// only exactly or OCR-equivalently.
+pub(crate) fn match_kind(
+    comparison: &Comparison,
+    tolerance: Tolerance,
+    from_candidate: bool,
+    end_edit: bool,
+) -> Option<MatchKind> {
     if comparison.identical {
         return Some(MatchKind::Exact);
     }
-    match (comparison.edit, tolerance) {
-        (_, Tolerance::Exact) => None,
-        (Edit::None, _) => Some(MatchKind::OcrEquivalent),
-        (_, Tolerance::OcrEquivalent) => None,
-        (edit, Tolerance::Fuzzy { max_cost }) => {
-            (!from_candidate && edit.cost() <= max_cost).then_some(MatchKind::Fuzzy)
-        }
-    }
+    let allowed = match (comparison.edit, tolerance) {
+        (_, Tolerance::Exact) => false,
+        (Edit::None, _) => return Some(MatchKind::OcrEquivalent),
+        (_, Tolerance::OcrEquivalent) => false,
+        (_, Tolerance::Ends) => end_edit,
+        (edit, Tolerance::Fuzzy { max_cost }) => end_edit || edit.cost() <= max_cost,
+    };
+    (allowed && !from_candidate).then_some(MatchKind::Fuzzy)
 }
 
 /// 1 for exact; a little less for each OCR-class substitution; a fuzzy

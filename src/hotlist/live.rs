@@ -21,7 +21,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 
-use super::snapshot::{count_lists, entry_hash, key_hash, Snapshot};
+use super::budget::Census;
+use super::snapshot::{entry_hash, key_hash, Snapshot};
 use super::tolerance::TolerancePolicy;
 use super::{Hit, HotlistEntry, Matcher, Query};
 
@@ -70,11 +71,7 @@ struct Level {
 
 impl Level {
     /// A level of `changes` (identity, entry or removal), one per identity.
-    fn build(
-        changes: Vec<(u64, Option<Arc<HotlistEntry>>)>,
-        policy: &TolerancePolicy,
-        sizes: &HashMap<String, usize>,
-    ) -> Level {
+    fn build(changes: Vec<(u64, Option<Arc<HotlistEntry>>)>, policy: &TolerancePolicy, census: &Census) -> Level {
         let mut present = Vec::with_capacity(changes.len());
         let mut removed = Vec::new();
         let mut entries = Vec::with_capacity(changes.len());
@@ -90,7 +87,7 @@ impl Level {
         present.sort_unstable();
         removed.sort_unstable();
         Level {
-            snapshot: Snapshot::build(&entries, policy, sizes),
+            snapshot: Snapshot::build(&entries, policy, census),
             present,
             removed,
         }
@@ -146,8 +143,9 @@ impl View {
 
 /// The writers' own state.
 struct Writer {
-    /// Current entries per list, for the list-size cap on tolerance.
-    list_sizes: HashMap<String, usize>,
+    /// Current entries per list (for the list-size cap on tolerance), and
+    /// the tolerances the budgets chose at the last full build.
+    census: Census,
     len: usize,
     /// Levels at the bottom of the view (base included) a fold is rebuilding; 0 when none.
     folding: usize,
@@ -170,22 +168,18 @@ pub struct LiveMatcher {
 
 impl LiveMatcher {
     pub fn new(entries: Vec<Arc<HotlistEntry>>, policy: TolerancePolicy) -> LiveMatcher {
-        let list_sizes = count_lists(&entries);
-        LiveMatcher::with_list_sizes(entries, policy, list_sizes)
+        let census = Census::of(&entries, &policy);
+        LiveMatcher::with_census(entries, policy, census)
     }
 
     /// A matcher over some of the lists' entries that gives each the
-    /// tolerance of its whole list's size in `list_sizes` (for checking
-    /// a list's new entries alone, as the list will match them).
-    pub fn with_list_sizes(
-        entries: Vec<Arc<HotlistEntry>>,
-        policy: TolerancePolicy,
-        list_sizes: HashMap<String, usize>,
-    ) -> LiveMatcher {
+    /// tolerance its whole list has in `census` (for checking a list's new
+    /// entries alone, as the list will match them).
+    pub fn with_census(entries: Vec<Arc<HotlistEntry>>, policy: TolerancePolicy, census: Census) -> LiveMatcher {
         let base = Level::build(
             entries.into_iter().map(|e| (entry_hash(&e), Some(e))).collect(),
             &policy,
-            &list_sizes,
+            &census,
         );
         let len = base.snapshot.len();
         LiveMatcher {
@@ -195,7 +189,7 @@ impl LiveMatcher {
             }),
             len: AtomicUsize::new(len),
             writer: Mutex::new(Writer {
-                list_sizes,
+                census,
                 len,
                 folding: 0,
             }),
@@ -246,7 +240,7 @@ impl LiveMatcher {
             let was = batch.get(&hash).map_or_else(|| view.present(hash), Option::is_some);
             let now = matches!(change, Change::Upsert(_));
             if was != now {
-                let size = writer.list_sizes.entry(change.list_id().to_owned()).or_insert(0);
+                let size = writer.census.lists.entry(change.list_id().to_owned()).or_insert(0);
                 if now {
                     *size += 1;
                     writer.len += 1;
@@ -265,9 +259,9 @@ impl LiveMatcher {
         levels.push(Arc::new(Level::build(
             batch.into_iter().collect(),
             &self.policy,
-            &writer.list_sizes,
+            &writer.census,
         )));
-        self.merge_newest(&mut levels, writer.folding.max(1), &writer.list_sizes);
+        self.merge_newest(&mut levels, writer.folding.max(1), &writer.census);
         let view = View { levels };
         let fold = writer.folding == 0 && self.needs_fold(&view);
         self.view.store(Arc::new(view));
@@ -301,7 +295,7 @@ impl LiveMatcher {
             drop(writer);
             self.spawn_fold(job);
         } else if view.levels.len() > 2 {
-            let merged = self.merge(&view.levels[1..], &writer.list_sizes);
+            let merged = self.merge(&view.levels[1..], &writer.census);
             self.view.store(Arc::new(View {
                 levels: vec![Arc::clone(&view.levels[0]), Arc::new(merged)],
             }));
@@ -361,33 +355,39 @@ impl LiveMatcher {
 
     /// Merges the newest levels (never below `first`) while the newest is
     /// at least half the size of the one below it, or there are too many.
-    fn merge_newest(&self, levels: &mut Vec<Arc<Level>>, first: usize, sizes: &HashMap<String, usize>) {
+    fn merge_newest(&self, levels: &mut Vec<Arc<Level>>, first: usize, census: &Census) {
         while levels.len() >= first + 2 {
             let n = levels.len();
             let similar = levels[n - 1].size() * 2 >= levels[n - 2].size();
             if !similar && n - first <= MAX_LEVELS {
                 break;
             }
-            let merged = self.merge(&levels[n - 2..], sizes);
+            let merged = self.merge(&levels[n - 2..], census);
             levels.truncate(n - 2);
             levels.push(Arc::new(merged));
         }
     }
 
     /// One level holding what `levels` (oldest first) set, newest winning.
-    fn merge(&self, levels: &[Arc<Level>], sizes: &HashMap<String, usize>) -> Level {
+    fn merge(&self, levels: &[Arc<Level>], census: &Census) -> Level {
         let mut changes = HashMap::with_capacity(levels.iter().map(|l| l.size()).sum());
         for level in levels {
             changes.extend(level.changes());
         }
-        Level::build(changes.into_iter().collect(), &self.policy, sizes)
+        Level::build(changes.into_iter().collect(), &self.policy, census)
     }
 }
 
 /// What a fold rebuilds: the bottom `levels` of a view, at the list sizes of its start.
 struct FoldJob {
     levels: Vec<Arc<Level>>,
-    sizes: HashMap<String, usize>,
+    census: Census,
+}
+
+/// A rebuilt base, with the tolerances its budgets chose.
+struct Rebuilt {
+    level: Level,
+    census: Census,
 }
 
 impl LiveMatcher {
@@ -396,25 +396,33 @@ impl LiveMatcher {
         writer.folding = view.levels.len();
         FoldJob {
             levels: view.levels.clone(),
-            sizes: writer.list_sizes.clone(),
+            census: writer.census.clone(),
         }
     }
 
-    fn build_base(&self, job: &FoldJob) -> Level {
+    /// The base rebuilt from every live entry, with its cells' tolerances
+    /// chosen afresh (the list sizes stay the writers').
+    fn build_base(&self, job: &FoldJob) -> Rebuilt {
         let entries = live_entries(&job.levels);
-        Level::build(
+        let census = Census {
+            lists: job.census.lists.clone(),
+            chosen: Census::of(&entries, &self.policy).chosen,
+        };
+        let level = Level::build(
             entries.into_iter().map(|e| (entry_hash(&e), Some(e))).collect(),
             &self.policy,
-            &job.sizes,
-        )
+            &census,
+        );
+        Rebuilt { level, census }
     }
 
     /// Swaps the rebuilt base in under the levels made since the job began.
     /// With `again`, returns the next job if those levels need a fold too.
-    fn finish_fold(&self, base: Level, job: &FoldJob, again: bool) -> Option<FoldJob> {
+    fn finish_fold(&self, base: Rebuilt, job: &FoldJob, again: bool) -> Option<FoldJob> {
         let mut writer = self.lock();
+        writer.census.chosen = base.census.chosen;
         let view = self.view.load_full();
-        let mut levels = vec![Arc::new(base)];
+        let mut levels = vec![Arc::new(base.level)];
         levels.extend(view.levels[job.levels.len()..].iter().cloned());
         let view = View { levels };
         let next = again && self.needs_fold(&view);
@@ -459,7 +467,7 @@ impl Matcher for LiveMatcher {
         let view = self.view.load();
         for (i, level) in view.levels.iter().enumerate() {
             let from = hits.len();
-            level.snapshot.find(query, self.policy.region, hits);
+            level.snapshot.find(query, &self.policy, hits);
             if i + 1 < view.levels.len() && hits.len() > from {
                 // Drop hits on entries a newer level changed or removed.
                 retain_from(hits, from, |hit| !view.shadowed(i, entry_hash(&hit.entry)));

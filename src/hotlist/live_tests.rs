@@ -1,8 +1,8 @@
 use super::*;
+use crate::hotlist::budget::Census;
 use crate::hotlist::confusion::{canonical_byte, compare};
-use crate::hotlist::index::match_kind;
-use crate::hotlist::snapshot::count_lists;
-use crate::hotlist::{Category, MatchKind, Pattern, Tolerance};
+use crate::hotlist::index::{is_end_edit, match_kind};
+use crate::hotlist::{Category, MatchKind, Pattern, Tier, Tolerance};
 use crate::hotlist::{EntryPlate, RegionRule};
 use crate::normalize::{normalize, normalize_region, Plate};
 use proptest::prelude::*;
@@ -71,8 +71,10 @@ fn each_kind_of_match_is_reported_as_such() {
     let hit = |id: &str, kind| vec![(id.to_string(), kind)];
     assert_eq!(find(&m, "7ABC123", Some("CA")), hit("stolen", MatchKind::Exact));
     assert_eq!(find(&m, "7A8C1Z3", Some("CA")), hit("stolen", MatchKind::OcrEquivalent));
-    // The stolen-vehicle list is OCR-equivalent only: one real edit is no hit.
-    assert_eq!(find(&m, "7ABC12", Some("CA")), vec![]);
+    // A one-entry stolen-vehicle list affords an end edit within its
+    // budget, but only for reads of its state.
+    assert_eq!(find(&m, "7ABC12", Some("CA")), hit("stolen", MatchKind::Fuzzy));
+    assert_eq!(find(&m, "7ABC12", Some("NV")), vec![]);
     // A different state is flagged by default (a possible match), not rejected.
     assert_eq!(find(&m, "7ABC123", Some("NV")), hit("stolen", MatchKind::Exact));
     // The AMBER list is fuzzy: a dropped character, a substitution, a swap.
@@ -124,7 +126,7 @@ fn several_hits_come_best_first_then_most_urgent() {
 fn ocr_candidates_match_exactly_and_record_which_one() {
     let m = sample_matcher();
     assert_eq!(
-        find_with(&m, "7ABC128", Some("CA"), &[("7ABC123", 0.4)]),
+        find_with(&m, "7AXC128", Some("CA"), &[("7ABC123", 0.4)]),
         vec![("stolen".to_string(), MatchKind::Exact)]
     );
     let query = Query {
@@ -161,6 +163,58 @@ fn a_region_mismatch_can_be_penalized_instead_of_rejected() {
     assert_eq!(hits.len(), 1);
     assert!(hits[0].region_mismatch);
     assert_eq!(hits[0].score, 0.5);
+    assert_eq!(hits[0].tier, Tier::PossibleMatch, "another state is always to verify");
+}
+
+#[test]
+fn live_additions_are_budgeted_as_the_whole_list_until_a_rebuild_counts_them() {
+    let m = Arc::new(LiveMatcher::new(
+        vec![entry("a", "ncic", "7ABC123", Category::StolenVehicle, Some("CA"))],
+        TolerancePolicy::default(),
+    ));
+    // A new plate in a new cell (Texas): fuzzy, as a two-entry list affords.
+    m.upsert(entry("b", "ncic", "ABC1234", Category::StolenVehicle, Some("TX")));
+    assert_eq!(
+        find(&m, "ABC1284", Some("TX")),
+        vec![("b".to_string(), MatchKind::Fuzzy)]
+    );
+    m.fold_now();
+    let fresh = LiveMatcher::new(m.entries(), TolerancePolicy::default());
+    for read in ["ABC1284", "ABC123", "XABC1234", "7ABC12", "7A8C123"] {
+        for state in ["TX", "CA"] {
+            assert_eq!(find(&m, read, Some(state)), find(&fresh, read, Some(state)), "{state}");
+        }
+    }
+}
+
+#[test]
+fn hits_carry_a_probability_and_a_tier() {
+    let m = LiveMatcher::new(
+        vec![entry("tx", "ncic", "ABC1234", Category::StolenVehicle, Some("TX"))],
+        TolerancePolicy::default(),
+    );
+    let hits = |read: &str| {
+        let query = Query {
+            plate: normalize(read).unwrap(),
+            region: Some(normalize_region("TX").unwrap()),
+            candidates: &[],
+        };
+        let mut hits = Vec::new();
+        m.find(&query, &mut hits);
+        hits.iter().map(|h| (h.tier, h.probability)).collect::<Vec<_>>()
+    };
+    let clean = hits("ABC1234");
+    assert_eq!(clean.len(), 1);
+    assert_eq!(clean[0].0, Tier::Hit);
+    assert!(clean[0].1 > 0.95, "{}", clean[0].1);
+    // The last digit cut: ten plates explain the read, so it is only possible.
+    let cut = hits("ABC123");
+    assert_eq!(cut.len(), 1);
+    assert_eq!(cut[0].0, Tier::PossibleMatch);
+    assert!(cut[0].1 < 0.5, "{}", cut[0].1);
+    // A B read as 8 in a letter position: the format says it is a B.
+    let resolved = hits("A8C1234");
+    assert_eq!(resolved[0].0, Tier::Hit, "{}", resolved[0].1);
 }
 
 #[test]
@@ -229,6 +283,7 @@ fn readers_keep_matching_while_a_writer_changes_the_list() {
         20_000,
         "the untouched entry matched on every read"
     );
+    // 200 plates one edit apart: the list's budget allows no edit there.
     assert_eq!(find(&m, "ZZ0199", None), vec![("e199".to_string(), MatchKind::Exact)]);
 }
 
@@ -276,13 +331,14 @@ fn brute_force(
     policy: &TolerancePolicy,
     read: Plate,
 ) -> BTreeSet<(String, &'static str)> {
-    let sizes = count_lists(entries);
+    let census = Census::of(entries, policy);
     entries
         .iter()
         .filter_map(|e| {
             let plate = e.plate.plate()?;
-            let tolerance = policy.resolve(&e.list_id, e.category, sizes[&e.list_id], plate.len());
-            let kind = match_kind(&compare(&read, &plate)?, tolerance, false)?;
+            let tolerance = census.tolerance(policy, e, &plate);
+            let comparison = compare(&read, &plate)?;
+            let kind = match_kind(&comparison, tolerance, false, is_end_edit(&comparison, &read, &plate))?;
             Some((e.entry_id.clone(), kind.name()))
         })
         .collect()
@@ -375,7 +431,11 @@ proptest! {
         let make = |i: usize, plate: &Plate| entry(&format!("e{i}"), "l", plate.as_str(), Category::Amber, None);
         let mut expected: std::collections::BTreeMap<usize, Arc<HotlistEntry>> =
             initial.iter().enumerate().map(|(i, p)| (i, make(i, p))).collect();
-        let matcher = Arc::new(LiveMatcher::new(expected.values().cloned().collect(), TolerancePolicy::default()));
+        // Without budgets, tolerances depend only on list sizes, which the
+        // writers keep exactly; budgets are recounted at each full build
+        // (see the test after this block).
+        let policy = TolerancePolicy { budget_by_category: Default::default(), ..TolerancePolicy::default() };
+        let matcher = Arc::new(LiveMatcher::new(expected.values().cloned().collect(), policy.clone()));
         for (batch, step) in batches.iter().zip(&steps) {
             let mut changes = Vec::new();
             for (i, plate) in batch {
@@ -400,7 +460,7 @@ proptest! {
             prop_assert_eq!(matcher.len(), expected.len());
         }
         matcher.settle();
-        let fresh = LiveMatcher::new(expected.values().cloned().collect(), TolerancePolicy::default());
+        let fresh = LiveMatcher::new(expected.values().cloned().collect(), policy);
         for read in reads {
             let got: BTreeSet<_> = find(&matcher, read.as_str(), None).into_iter().map(|(id, k)| (id, k.name())).collect();
             let want: BTreeSet<_> = find(&fresh, read.as_str(), None).into_iter().map(|(id, k)| (id, k.name())).collect();

@@ -13,8 +13,10 @@
 //! Matching is pure and synchronous: no I/O, no locks a writer can hold, no
 //! logging, because it runs once per read.
 
+pub mod budget;
 pub mod confusion;
 pub(crate) mod csv;
+pub mod evidence;
 pub mod feed;
 pub mod formats;
 pub mod index;

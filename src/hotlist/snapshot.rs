@@ -5,9 +5,9 @@
 //! can search it without locks. The live matcher ([`super::live`]) keeps a
 //! large one as its base and small ones for the changes made since.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::budget::Census;
 use super::index::{Index, Probe};
 use super::pattern::PatternSet;
 use super::tolerance::{RegionRule, TolerancePolicy};
@@ -40,20 +40,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Indexes `entries`, giving each the tolerance `policy` resolves for it
-    /// at its list's size in `list_sizes`.
-    pub fn build(
-        entries: &[Arc<HotlistEntry>],
-        policy: &TolerancePolicy,
-        list_sizes: &HashMap<String, usize>,
-    ) -> Snapshot {
+    /// Indexes `entries`, giving each the tolerance `census` has for it.
+    pub fn build(entries: &[Arc<HotlistEntry>], policy: &TolerancePolicy, census: &Census) -> Snapshot {
         let mut plates = Vec::with_capacity(entries.len());
         let mut patterns = Vec::new();
         for entry in entries {
             match &entry.plate {
                 EntryPlate::Plate(plate) => {
-                    let size = list_sizes.get(&entry.list_id).copied().unwrap_or(1);
-                    let tolerance = policy.resolve(&entry.list_id, entry.category, size, plate.len());
+                    let tolerance = census.tolerance(policy, entry, plate);
                     plates.push((Arc::clone(entry), tolerance));
                 }
                 EntryPlate::Pattern(pattern) => patterns.push((Arc::clone(entry), pattern.clone())),
@@ -85,16 +79,16 @@ impl Snapshot {
     }
 
     /// Appends every hit of `query` (the read and its OCR candidates).
-    pub fn find(&self, query: &Query<'_>, rule: RegionRule, hits: &mut Vec<Hit>) {
+    pub fn find(&self, query: &Query<'_>, policy: &TolerancePolicy, hits: &mut Vec<Hit>) {
         let probe = Probe {
             plate: query.plate,
             candidate: None,
             confidence: None,
         };
-        self.index.find(&probe, query.region, rule, hits);
+        self.index.find(&probe, query.region, policy, hits);
         if !self.patterns.is_empty() {
             self.patterns
-                .find(&query.plate, query.region, rule == RegionRule::Reject, hits);
+                .find(&query.plate, query.region, policy.region == RegionRule::Reject, hits);
         }
         for (i, (plate, confidence)) in query.candidates.iter().enumerate() {
             let probe = Probe {
@@ -102,16 +96,7 @@ impl Snapshot {
                 candidate: Some(i as u8),
                 confidence: *confidence,
             };
-            self.index.find(&probe, query.region, rule, hits);
+            self.index.find(&probe, query.region, policy, hits);
         }
     }
-}
-
-/// Counts entries per list, for the list-size cap on fuzzy tolerance.
-pub fn count_lists<'a>(entries: impl IntoIterator<Item = &'a Arc<HotlistEntry>>) -> HashMap<String, usize> {
-    let mut sizes = HashMap::new();
-    for entry in entries {
-        *sizes.entry(entry.list_id.clone()).or_insert(0) += 1;
-    }
-    sizes
 }

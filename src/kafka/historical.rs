@@ -11,7 +11,7 @@
 //! alert is published once, marked historical from the start, with the
 //! read's capture time as its timestamp.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -20,26 +20,23 @@ use rdkafka::Message;
 use super::day_keys::{with_sealed_day, Keyring};
 use super::{acked, client_config, enqueue, read_to_end, scan, KafkaError};
 use crate::config::Config;
+use crate::hotlist::budget::Census;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
 use crate::pipeline::{EncodedAlert, Outcome, Processor};
 
-/// Checks the retained reads against `entries` (matched at the sizes their
-/// lists have, `list_sizes`) and writes an alert for each hit that has none
+/// Checks the retained reads against `entries` (matched with the
+/// tolerances their whole lists have, `census`) and writes an alert for each hit that has none
 /// yet, sealed like every alert. Returns how many it wrote.
 pub async fn historical_alerts(
     config: &Config,
     keyring: &Arc<Keyring>,
     entries: Vec<Arc<HotlistEntry>>,
-    list_sizes: HashMap<String, usize>,
+    census: Census,
 ) -> Result<usize, KafkaError> {
     if entries.is_empty() {
         return Ok(0);
     }
-    let matcher: Arc<dyn Matcher> = Arc::new(LiveMatcher::with_list_sizes(
-        entries,
-        config.matching.clone(),
-        list_sizes,
-    ));
+    let matcher: Arc<dyn Matcher> = Arc::new(LiveMatcher::with_census(entries, config.matching.clone(), census));
     let (scan_config, scan_keys) = (config.clone(), Arc::clone(keyring));
     let alerts = tokio::task::spawn_blocking(move || new_alerts(&scan_config, &scan_keys, matcher))
         .await

@@ -238,8 +238,9 @@ pub async fn upload_with(
     ));
     write_all(config, &writes).await?;
     let mut report = plan.report;
-    let sizes = std::collections::HashMap::from([(list_id.to_owned(), plan.meta.entries)]);
-    report.historical_alerts = super::historical::historical_alerts(config, keyring, plan.fresh, sizes).await?;
+    // The fresh entries match as the whole list will: its sizes and budgets.
+    let census = crate::hotlist::budget::Census::of(entries, &config.matching);
+    report.historical_alerts = super::historical::historical_alerts(config, keyring, plan.fresh, census).await?;
     Ok(UploadOutcome::Done(report))
 }
 
