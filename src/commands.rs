@@ -328,7 +328,13 @@ pub async fn upload_hotlist(
     };
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     topics::ensure(&admin, &topics::specs(&config.topics)).await?;
-    let outcome = kafka_hotlist::upload(config, list, &entries, "command line", false).await?;
+    let outcome = match kafka_hotlist::upload(config, list, &entries, "command line", false).await {
+        Err(e @ crate::kafka::KafkaError::Superseded { .. }) => {
+            println!("nothing uploaded: {e}");
+            return Ok(ExitCode::from(3));
+        }
+        outcome => outcome?,
+    };
     let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
         unreachable!("the command line is not held to list ownership");
     };

@@ -13,6 +13,7 @@
 //! Matching is pure and synchronous: no I/O, no locks a writer can hold, no
 //! logging, because it runs once per read.
 
+pub mod commit;
 pub mod confusion;
 pub(crate) mod csv;
 pub mod feed;
