@@ -300,7 +300,8 @@ pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
 }
 
 /// Validates a hotlist file and replaces the list on the topic.
-/// `hotlist upload`: validate a file whole, then replace the list on the topic (exit 2 listing every bad line).
+/// `hotlist upload`: validate a file whole, then replace the list on the topic (exit 2 listing every bad line;
+/// exit 3 when another upload of the list superseded this one, nothing of it applied).
 pub async fn upload_hotlist(
     config: &Config,
     file: &std::path::Path,

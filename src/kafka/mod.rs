@@ -11,7 +11,7 @@ mod connect;
 pub mod day_keys;
 pub mod historical;
 pub mod hotlist;
-mod hotlist_write;
+pub mod hotlist_write;
 pub mod principals;
 pub mod retention;
 pub mod scan;

@@ -21,7 +21,7 @@ use crate::common;
 const LIST: &str = "rso-concurrent";
 /// Entries in each file.
 const SIZE: usize = 2_000;
-const ROUNDS: usize = 6;
+const ROUNDS: usize = 8;
 
 /// One file: `SIZE` entries `<letter><n>` with plates `<letter>` and digits.
 struct File {
@@ -112,6 +112,7 @@ async fn concurrent_replacements_of_one_list_leave_exactly_one_file() {
                     ids.len()
                 );
                 samples += 1;
+                std::thread::sleep(Duration::from_micros(200));
             }
             samples
         })
