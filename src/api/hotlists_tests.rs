@@ -173,7 +173,9 @@ async fn a_big_upload_is_audited_as_completely_as_the_bounds_allow() {
 async fn an_upload_superseded_by_another_of_its_list_is_a_conflict() {
     let api = Harness::new();
     let feed = api.token("doj.feed").await;
-    api.hotlists.superseded.store(true, std::sync::atomic::Ordering::Relaxed);
+    api.hotlists
+        .superseded
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let (status, body) = api
         .call("POST", DOJ, Some(&feed), Some("LIC/ABC123.LIS/CA.NIC/V1\n"))
         .await;

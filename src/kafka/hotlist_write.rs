@@ -105,7 +105,11 @@ impl ListWriter {
             if let Some(value) = value {
                 record = record.payload(value);
             }
-            pending.push(enqueue(&self.producer, record, &never).await.map_err(|e| self.fenced(e))?);
+            pending.push(
+                enqueue(&self.producer, record, &never)
+                    .await
+                    .map_err(|e| self.fenced(e))?,
+            );
         }
         let mut through = BTreeMap::new();
         for delivery in pending {
@@ -126,8 +130,13 @@ impl ListWriter {
                 key: THROUGH_HEADER,
                 value: Some(&through),
             });
-        let record = FutureRecord::to(&self.topic).key(&meta.0).payload(&meta.1).headers(headers);
-        let delivery = enqueue(&self.producer, record, &never).await.map_err(|e| self.fenced(e))?;
+        let record = FutureRecord::to(&self.topic)
+            .key(&meta.0)
+            .payload(&meta.1)
+            .headers(headers);
+        let delivery = enqueue(&self.producer, record, &never)
+            .await
+            .map_err(|e| self.fenced(e))?;
         delivery
             .await
             .map_err(|_| KafkaError::Undelivered(1))?
@@ -163,9 +172,15 @@ impl ListWriter {
             KafkaError::Client(e) => e.rdkafka_error_code().is_some_and(fencing),
             _ => false,
         };
-        let fatal = self.producer.client().fatal_error().is_some_and(|(code, _)| fencing(code));
+        let fatal = self
+            .producer
+            .client()
+            .fatal_error()
+            .is_some_and(|(code, _)| fencing(code));
         if by_code || fatal {
-            KafkaError::Superseded { list: self.list.clone() }
+            KafkaError::Superseded {
+                list: self.list.clone(),
+            }
         } else {
             error
         }

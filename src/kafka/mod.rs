@@ -317,9 +317,9 @@ fn read_partitions(
             None if range == Range::Settled && std::time::Instant::now() < wait_until => {
                 // An open transaction that was aborted may end with no
                 // more records: the position shows it passed.
-                remaining.retain(|partition, (_, high)| {
-                    !matches!(position(consumer, topic, *partition), Some(at) if at >= *high)
-                });
+                remaining.retain(
+                    |partition, (_, high)| !matches!(position(consumer, topic, *partition), Some(at) if at >= *high),
+                );
                 continue;
             }
             None => return Err(stopped()),

@@ -70,7 +70,10 @@ fn which(ids: &BTreeSet<String>, files: &[(&str, &File)]) -> Option<String> {
     if ids.is_empty() {
         return Some("nothing".into());
     }
-    files.iter().find(|(_, f)| f.ids == *ids).map(|(name, _)| name.to_string())
+    files
+        .iter()
+        .find(|(_, f)| f.ids == *ids)
+        .map(|(name, _)| name.to_string())
 }
 
 /// The HTTPS upload of `csv`: Ok(true) done, Ok(false) refused as superseded.
@@ -78,7 +81,9 @@ fn https_upload(client: &Client, token: &str, csv: &str) -> Result<bool, String>
     let url = format!("/api/hotlists/{LIST}?format=csv&category=stolen_vehicle&reason=nightly%20replacement");
     match client.call("POST", &url, Some(token), Some(csv)) {
         (200, _) => Ok(true),
-        (409, body) if body.contains("another upload of list") && body.contains("nothing of this upload was applied") => {
+        (409, body)
+            if body.contains("another upload of list") && body.contains("nothing of this upload was applied") =>
+        {
             Ok(false)
         }
         (status, body) => Err(format!("HTTPS upload answered {status}: {body}")),
@@ -174,4 +179,45 @@ async fn concurrent_replacements_of_one_list_leave_exactly_one_file() {
     assert!(samples > 0);
     eprintln!("{ROUNDS} rounds, {refused} upload(s) refused as superseded, {samples} samples");
     api.stop().await;
+}
+
+/// Records written before issue 22 (no list version, no commit point) and
+/// records produced straight to the topic still load and are followed as
+/// they come; an upload then replaces them, in a fresh load and in the
+/// following matcher.
+#[tokio::test]
+async fn records_without_a_commit_point_load_and_an_upload_replaces_them() {
+    use hotlist_matcher::hotlist::feed::{self, FeedOptions, Format};
+    let (config, _dir) = Api::topics("legacy-hotlist").await;
+    let legacy = |id: &str, plate: &str| {
+        format!(r#"{{"entry_id":"{id}","list_id":"{LIST}","plate":"{plate}","region":"CA","category":"stolen_vehicle","priority":1,"description":"legacy"}}"#)
+            .into_bytes()
+    };
+    let keys = [format!("{LIST}/old1"), format!("{LIST}/old2")];
+    let topic = config.topics.hotlist.clone();
+    common::produce_keyed(&config, &topic, &keys[..1], &[legacy("old1", "OLD001")]).await;
+    assert_eq!(loaded(&config).await, BTreeSet::from(["old1".to_owned()]));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let follower = common::instance(&config, &shutdown).await;
+    common::produce_keyed(&config, &topic, &keys[1..], &[legacy("old2", "OLD002")]).await;
+    let old = BTreeSet::from(["old1".to_owned(), "old2".to_owned()]);
+    assert!(common::wait_for(Duration::from_secs(20), || held(&follower) == old).await);
+
+    let options = FeedOptions {
+        list_id: LIST.into(),
+        category: hotlist_matcher::hotlist::Category::StolenVehicle,
+        limits: config.hotlist.limits,
+    };
+    let new = file('N');
+    let entries = feed::parse(new.csv.as_bytes(), &Format::parse("csv").unwrap(), &options).unwrap();
+    let outcome = hotlist_matcher::kafka::hotlist::upload(&config, LIST, &entries, "command line", false)
+        .await
+        .unwrap();
+    let hotlist_matcher::kafka::hotlist::UploadOutcome::Done(report) = outcome else {
+        panic!("the command line owns every list");
+    };
+    assert_eq!((report.added, report.removed), (SIZE, 2));
+    assert_eq!(loaded(&config).await, new.ids);
+    assert!(common::wait_for(Duration::from_secs(20), || held(&follower) == new.ids).await);
+    shutdown.cancel();
 }
