@@ -59,6 +59,9 @@ grants+=(
   "--allow-principal $service --operation Read --operation Describe --group ${p}audit-events-sealer"
   # The one transactional id of the audit sealers.
   "--allow-principal $service --operation Write --operation Describe --transactional-id ${p}audit-sealer"
+  # Hotlist uploads: one transactional id per list (<hotlist topic>-upload-<list>),
+  # so two uploads of one list fence each other.
+  "--allow-principal $service --operation Write --operation Describe --transactional-id ${p}hotlist-upload- --resource-pattern-type prefixed"
   # CAD reads alerts in its own group.
   "--allow-principal $cad --operation Read --operation Describe --topic ${p}alerts"
   # Alerts are sealed: CAD opens them with the day keys and the master key.

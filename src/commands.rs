@@ -300,7 +300,8 @@ pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
 }
 
 /// Validates a hotlist file and replaces the list on the topic.
-/// `hotlist upload`: validate a file whole, then replace the list on the topic (exit 2 listing every bad line).
+/// `hotlist upload`: validate a file whole, then replace the list on the topic (exit 2 listing every bad line;
+/// exit 3 when another upload of the list superseded this one, nothing of it applied).
 pub async fn upload_hotlist(
     config: &Config,
     file: &std::path::Path,
@@ -328,7 +329,13 @@ pub async fn upload_hotlist(
     };
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     topics::ensure(&admin, &topics::specs(&config.topics)).await?;
-    let outcome = kafka_hotlist::upload(config, list, &entries, "command line", false).await?;
+    let outcome = match kafka_hotlist::upload(config, list, &entries, "command line", false).await {
+        Err(e @ crate::kafka::KafkaError::Superseded { .. }) => {
+            println!("nothing uploaded: {e}");
+            return Ok(ExitCode::from(3));
+        }
+        outcome => outcome?,
+    };
     let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
         unreachable!("the command line is not held to list ownership");
     };

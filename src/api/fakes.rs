@@ -146,6 +146,8 @@ impl TopicScan for MemoryScan {
 pub struct MemoryHotlists {
     pub owners: Mutex<HashMap<String, String>>,
     pub plates: Mutex<HashMap<String, Vec<String>>>,
+    /// Set: every upload is fenced by another upload of its list.
+    pub superseded: std::sync::atomic::AtomicBool,
 }
 
 impl HotlistUpload for MemoryHotlists {
@@ -155,6 +157,12 @@ impl HotlistUpload for MemoryHotlists {
         entries: &'a [Arc<HotlistEntry>],
         uploader: Uploader<'a>,
     ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>> {
+        if self.superseded.load(std::sync::atomic::Ordering::Relaxed) {
+            let fenced = crate::kafka::KafkaError::Superseded {
+                list: list_id.to_owned(),
+            };
+            return Box::pin(async move { Err(fenced.into()) });
+        }
         let mut owners = self.owners.lock().unwrap();
         let owner = owners
             .entry(list_id.to_owned())

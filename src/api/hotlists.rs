@@ -5,6 +5,9 @@
 //! The file is validated whole before anything is written and refused with
 //! every bad line listed; the upload needs a reason
 //! ([`crate::access::audit::check_reason`]); both outcomes are audited.
+//! Two uploads of one list at once never mix: the one another upload
+//! fenced is refused with 409 Conflict and nothing of it applied
+//! ([`crate::kafka::hotlist`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 
 use super::state::{ApiError, ApiState, Session};
+use super::stores::StoreError;
 use crate::access::audit::{check_reason, upload_terms};
 use crate::access::auth::Role;
 use crate::access::principals::ListRegistration;
@@ -100,7 +104,16 @@ pub async fn upload_hotlist(
         covert: params.covert,
         registered_owner: registered.as_ref().map(|r| r.organisation.as_str()),
     };
-    let outcome = state.stores.hotlists.upload(&list_id, &entries, uploader).await?;
+    let outcome = match state.stores.hotlists.upload(&list_id, &entries, uploader).await {
+        // Another upload of this list fenced this one: nothing of it was
+        // written (409, the clerk may upload again).
+        Err(StoreError::Conflict(why)) => {
+            event.action = "hotlist_upload_refused".into();
+            state.record(event).await?;
+            return Err(ApiError::Conflict(why));
+        }
+        outcome => outcome?,
+    };
     match outcome {
         UploadOutcome::Done(report) => {
             // Historical hits go to dispatch and a metric, never back to

@@ -166,3 +166,28 @@ async fn a_big_upload_is_audited_as_completely_as_the_bounds_allow() {
     assert_eq!(listed[..2], ["7AB0000", "7AB0001"]);
     assert_eq!(listed[listed.len() - 1], "7AB0692");
 }
+
+/// An upload fenced by another upload of its list is refused with 409 and
+/// a message to retry; nothing of it is applied, and the refusal audited.
+#[tokio::test]
+async fn an_upload_superseded_by_another_of_its_list_is_a_conflict() {
+    let api = Harness::new();
+    let feed = api.token("doj.feed").await;
+    api.hotlists
+        .superseded
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, body) = api
+        .call("POST", DOJ, Some(&feed), Some("LIC/ABC123.LIS/CA.NIC/V1\n"))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["error"],
+        "another upload of list doj-stolen started while this one was being written; \
+         nothing of this upload was applied: check the list and upload again if this file should replace it"
+    );
+    assert!(api.hotlists.plates.lock().unwrap().is_empty());
+    let actions: Vec<String> = api.audit.records().into_iter().map(|r| r.event.action).collect();
+    assert!(actions.iter().any(|a| a == "hotlist_upload_refused"), "{actions:?}");
+    assert!(!actions.iter().any(|a| a == "hotlist_upload"), "{actions:?}");
+}

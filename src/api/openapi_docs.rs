@@ -363,7 +363,8 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     schema: json!({ "type": "string", "format": "binary" }),
                     example: Some(json!(EXAMPLE_CSV)),
                 }),
-                errors: &[400, 503],
+                // 409: another upload of the list fenced this one; nothing applied.
+                errors: &[400, 409, 503],
                 ..doc(
                     "Replace a hotlist with a file, validated whole first",
                     "hotlists",

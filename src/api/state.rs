@@ -105,6 +105,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Failed(detail) => ApiError::Unavailable(detail),
             StoreError::Busy(what) => ApiError::Busy(what),
+            StoreError::Conflict(what) => ApiError::Conflict(what),
         }
     }
 }

@@ -37,11 +37,18 @@ pub enum StoreError {
     /// The store is working but behind; the caller should try again soon.
     #[error("{0}")]
     Busy(String),
+    /// Someone else changed it first (another upload of the same list);
+    /// nothing of this request was applied.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<KafkaError> for StoreError {
     fn from(e: KafkaError) -> StoreError {
-        StoreError::Failed(e.to_string())
+        match e {
+            KafkaError::Superseded { .. } => StoreError::Conflict(e.to_string()),
+            e => StoreError::Failed(e.to_string()),
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! logging, because it runs once per read.
 
 pub mod budget;
+pub mod commit;
 pub mod confusion;
 pub(crate) mod csv;
 pub mod evidence;

@@ -2,27 +2,33 @@
 //! every matcher instance builds its index from.
 //!
 //! A record is keyed `<list_id>/<entry_id>` and holds the entry as JSON; a
-//! tombstone removes it. [`upload`] replaces a whole list atomically from
-//! the uploader's point of view: the file is validated completely before
-//! anything is written (see [`crate::hotlist::feed`]), then compared with the
-//! list as the topic holds it, and only new and changed entries are written,
-//! with tombstones for entries no longer present. [`load`] reads the topic to
-//! its end at start (not as a group member: every instance needs every
-//! entry); [`follow`] applies later records to a [`LiveMatcher`], so an
-//! upload is matchable on every instance moments after it is acknowledged.
+//! tombstone removes it. [`upload`] replaces a whole list atomically, for
+//! the uploader and for every matcher: the file is validated completely
+//! before anything is written (see [`crate::hotlist::feed`]); the upload
+//! then becomes the list's only writer (fencing any earlier upload of the
+//! list, [`super::hotlist_write`]), compares the file with the list as the
+//! topic holds it, and writes only new and changed entries, with tombstones
+//! for entries no longer present, in one transaction. [`load`] reads the
+//! topic to its end at start (not as a group member: every instance needs
+//! every entry); [`follow`] applies later records to a [`LiveMatcher`], so
+//! an upload is matchable on every instance moments after it commits. Both
+//! read committed records only and apply an upload at its commit point
+//! ([`crate::hotlist::commit`]), so no matcher holds half of one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Message, TopicPartitionList};
+use rdkafka::message::Headers;
+use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::day_keys::Keyring;
-use super::{acked, client_config, enqueue, follow_topic_batches, read_to_end, KafkaError};
+use super::hotlist_write::{ListWriter, Write};
+use super::{follow_topic_batches, read_to_end, read_to_end_settled, KafkaError};
 use crate::config::Config;
+use crate::hotlist::commit::{Commits, Tag, THROUGH_HEADER, VERSION_HEADER};
 use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
 pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
 use crate::hotlist::{Change, HotlistEntry, LiveMatcher};
@@ -35,9 +41,26 @@ pub type Lists = Arc<std::sync::RwLock<BTreeMap<String, ListMeta>>>;
 pub struct Loaded {
     pub entries: Vec<Arc<HotlistEntry>>,
     pub lists: BTreeMap<String, ListMeta>,
-    /// Where each partition ended: [`follow`] goes on from here.
-    pub end: TopicPartitionList,
+    /// Where the topic ended: [`follow`] goes on from here.
+    pub end: Resume,
 }
+
+/// Where a reader of the topic stopped: each partition's next offset, and
+/// the uploads read only in part (held back until their commit point).
+pub struct Resume {
+    offsets: TopicPartitionList,
+    commits: Commits<Released>,
+}
+
+impl Resume {
+    /// The last committed version of `list` read (0: none).
+    pub fn version(&self, list: &str) -> u64 {
+        self.commits.version(list)
+    }
+}
+
+/// A record released by the commit protocol, with its offset for the log.
+type Released = (i64, TopicRecord);
 
 /// Lists not refreshed within `max_age` of `now` (a feed that silently
 /// stopped misses every new theft).
@@ -56,7 +79,7 @@ pub fn stale(
 
 /// Every current entry and list on the topic, and where each partition ended.
 pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
-    let (records, lists, end) = read_records(config)?;
+    let (records, lists, end) = read_records(config, false)?;
     let entries = records
         .into_values()
         .filter_map(|r| match r.to_entry() {
@@ -70,26 +93,71 @@ pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
     Ok(Loaded { entries, lists, end })
 }
 
-/// The live records by key, folding tombstones.
 /// Every list's owner and last refresh.
 pub fn lists(config: &Config) -> Result<Vec<ListMeta>, KafkaError> {
-    Ok(read_records(config)?.1.into_values().collect())
+    Ok(read_records(config, false)?.1.into_values().collect())
 }
 
-type Records = (
-    BTreeMap<String, EntryRecord>,
-    BTreeMap<String, ListMeta>,
-    TopicPartitionList,
-);
+type Records = (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>, Resume);
 
-fn read_records(config: &Config) -> Result<Records, KafkaError> {
+/// The live records by key (tombstones folded) and lists, as committed
+/// uploads left them; `settled` waits out transactions open at the call.
+fn read_records(config: &Config, settled: bool) -> Result<Records, KafkaError> {
     let mut records = BTreeMap::new();
     let mut lists = BTreeMap::new();
-    let end = read_to_end(config, &config.topics.hotlist, "hotlist", |message| {
-        apply_record(&mut records, &mut lists, message);
+    let mut commits = Commits::default();
+    let mut released = Vec::new();
+    let each = |message: &rdkafka::message::BorrowedMessage<'_>| {
+        take(&mut commits, message, &mut released);
+        for (_, record) in released.drain(..) {
+            apply_record(&mut records, &mut lists, record);
+        }
         true
-    })?;
-    Ok((records, lists, end))
+    };
+    let topic = &config.topics.hotlist;
+    let offsets = if settled {
+        read_to_end_settled(config, topic, "hotlist", each)?
+    } else {
+        read_to_end(config, topic, "hotlist", each)?
+    };
+    for element in offsets.elements() {
+        if let Offset::Offset(end) = element.offset() {
+            commits.reached(element.partition(), end, &mut released);
+        }
+    }
+    for (_, record) in released.drain(..) {
+        apply_record(&mut records, &mut lists, record);
+    }
+    Ok((records, lists, Resume { offsets, commits }))
+}
+
+/// Feeds `message` to the commit protocol; what it releases goes to `out`.
+fn take(commits: &mut Commits<Released>, message: &impl Message, out: &mut Vec<Released>) {
+    let (partition, offset) = (message.partition(), message.offset());
+    match decode(message) {
+        Some(record) => commits.push(partition, offset, tag(message, &record), (offset, record), out),
+        None => commits.reached(partition, offset + 1, out),
+    }
+}
+
+/// What `record` is to the commit protocol; a record whose commit headers
+/// cannot be read is applied as it comes (logged, never dropped).
+fn tag(message: &impl Message, record: &TopicRecord) -> Tag {
+    let header = |name: &str| {
+        message
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == name))
+            .and_then(|h| h.value)
+    };
+    let (list, is_list) = match record {
+        TopicRecord::List { list_id, meta: Some(_) } => (Some(list_id.as_str()), true),
+        TopicRecord::List { meta: None, .. } => (None, true),
+        TopicRecord::Entry { key, .. } => (key.split_once('/').map(|(list, _)| list), false),
+    };
+    Tag::of(list, is_list, header(VERSION_HEADER), header(THROUGH_HEADER)).unwrap_or_else(|e| {
+        warn!(offset = message.offset(), error = %e, "hotlist record applied without its commit point");
+        Tag::Plain
+    })
 }
 
 /// One record of the hotlist topic, decoded: the one reading of the topic's
@@ -148,20 +216,19 @@ fn apply_list(lists: &mut BTreeMap<String, ListMeta>, list_id: String, meta: Opt
 fn apply_record(
     records: &mut BTreeMap<String, EntryRecord>,
     lists: &mut BTreeMap<String, ListMeta>,
-    message: &impl Message,
+    record: TopicRecord,
 ) {
-    match decode(message) {
-        Some(TopicRecord::List { list_id, meta }) => apply_list(lists, list_id, meta),
-        Some(TopicRecord::Entry {
+    match record {
+        TopicRecord::List { list_id, meta } => apply_list(lists, list_id, meta),
+        TopicRecord::Entry {
             key,
             record: Some(record),
-        }) => {
+        } => {
             records.insert(key, *record);
         }
-        Some(TopicRecord::Entry { key, record: None }) => {
+        TopicRecord::Entry { key, record: None } => {
             records.remove(&key);
         }
-        None => {}
     }
 }
 
@@ -209,9 +276,10 @@ pub async fn upload_with(
     entries: &[Arc<HotlistEntry>],
     uploader: Uploader<'_>,
 ) -> Result<UploadOutcome, KafkaError> {
-    let (current, lists, _) = {
+    let writer = ListWriter::fence(config, list_id).await?;
+    let (current, lists, read) = {
         let config = config.clone();
-        tokio::task::spawn_blocking(move || read_records(&config))
+        tokio::task::spawn_blocking(move || read_records(&config, true))
             .await
             .map_err(|e| KafkaError::Topic {
                 topic: "hotlist".into(),
@@ -222,7 +290,7 @@ pub async fn upload_with(
         Planned::Plan(plan) => plan,
         Planned::NotOwner { owner } => return Ok(UploadOutcome::NotOwner { owner }),
     };
-    let mut writes: Vec<(String, Option<Vec<u8>>)> = plan
+    let changes: Vec<Write> = plan
         .writes
         .iter()
         .map(|(key, record)| {
@@ -232,11 +300,11 @@ pub async fn upload_with(
             (key.clone(), value)
         })
         .collect();
-    writes.push((
+    let meta = (
         format!("{LIST_PREFIX}{list_id}"),
-        Some(serde_json::to_vec(&plan.meta).expect("serializes")),
-    ));
-    write_all(config, &writes).await?;
+        serde_json::to_vec(&plan.meta).expect("serializes"),
+    );
+    writer.replace(&changes, meta, read.version(list_id) + 1).await?;
     let mut report = plan.report;
     // The fresh entries match as the whole list will: its sizes and budgets.
     let census = crate::hotlist::budget::Census::of(entries, &config.matching);
@@ -244,52 +312,39 @@ pub async fn upload_with(
     Ok(UploadOutcome::Done(report))
 }
 
-/// Writes `(key, value or tombstone)` records in order and waits for every
-/// ack; a full producer queue is waited out, never dropped.
-async fn write_all(config: &Config, writes: &[(String, Option<Vec<u8>>)]) -> Result<(), KafkaError> {
-    let producer: FutureProducer = client_config(&config.kafka)
-        .set("acks", "all")
-        .set("linger.ms", "20")
-        .create()?;
-    let never = CancellationToken::new();
-    let mut pending = Vec::with_capacity(writes.len());
-    for (key, value) in writes {
-        let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
-        if let Some(value) = value {
-            record = record.payload(value);
-        }
-        pending.push(enqueue(&producer, record, &never).await?);
-    }
-    for delivery in pending {
-        acked(delivery).await?;
-    }
-    Ok(())
-}
-
 /// Applies every hotlist record after `from` to `matcher` and `lists` until
-/// `shutdown`: each batch the topic returns at once is one change of the
-/// matcher, visible to reads all together.
+/// `shutdown`: what each batch the topic returns at once releases (records
+/// without a version, and uploads whose commit point it reached) is one
+/// change of the matcher, visible to reads all together.
 pub fn follow(
     config: &Config,
-    from: TopicPartitionList,
+    from: Resume,
     matcher: Arc<LiveMatcher>,
     lists: Lists,
     shutdown: CancellationToken,
 ) -> Result<(), KafkaError> {
-    follow_topic_batches(config, "hotlist", from, shutdown, move |batch| {
+    let Resume { offsets, mut commits } = from;
+    follow_topic_batches(config, "hotlist", offsets, shutdown, move |batch| {
         if batch.is_empty() {
             // The topic went quiet: leave reads as few levels to probe as possible.
             matcher.quiet();
             return;
         }
-        let changes = batch.iter().filter_map(|message| change_of(&lists, message)).collect();
+        let mut released = Vec::new();
+        for message in batch {
+            take(&mut commits, message, &mut released);
+        }
+        let changes = released
+            .into_iter()
+            .filter_map(|(offset, record)| change_of(&lists, offset, record))
+            .collect();
         matcher.apply(changes);
     })
 }
 
 /// The matcher change a record makes; list records update `lists` instead.
-fn change_of(lists: &Lists, message: &impl Message) -> Option<Change> {
-    match decode(message)? {
+fn change_of(lists: &Lists, offset: i64, record: TopicRecord) -> Option<Change> {
+    match record {
         TopicRecord::List { list_id, meta } => {
             apply_list(&mut lists.write().expect("lists lock"), list_id, meta);
             None
@@ -306,7 +361,7 @@ fn change_of(lists: &Lists, message: &impl Message) -> Option<Change> {
         } => match record.to_entry() {
             Ok(entry) => Some(Change::Upsert(Arc::new(entry))),
             Err(e) => {
-                warn!(offset = message.offset(), error = %e, "hotlist record skipped");
+                warn!(offset, error = %e, "hotlist record skipped");
                 None
             }
         },

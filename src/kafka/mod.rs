@@ -11,6 +11,7 @@ mod connect;
 pub mod day_keys;
 pub mod historical;
 pub mod hotlist;
+pub mod hotlist_write;
 pub mod principals;
 pub mod retention;
 pub mod scan;
@@ -36,6 +37,10 @@ pub enum KafkaError {
     MissingTopic { topic: String },
     #[error("topic {topic}: {reason}")]
     Topic { topic: String, reason: String },
+    /// Another upload of the same list started before this one committed
+    /// and fenced it: nothing of this upload was applied.
+    #[error("another upload of list {list} started while this one was being written; nothing of this upload was applied: check the list and upload again if this file should replace it")]
+    Superseded { list: String },
     #[error("stopped before {0} record(s) were acknowledged; their reads will be redelivered")]
     Undelivered(usize),
     /// The start-up check ([`check_connection`]) found no usable broker.
@@ -157,13 +162,45 @@ const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// time of the call, outside any consumer group, calling `f` on each record
 /// until `f` returns false. Returns where each partition ended, for
 /// [`follow_topic`] to go on from. `reader` names the client in the broker.
+///
+/// Under an open transaction a partition ends where the transaction
+/// starts (its last stable offset): that is where the follower goes on.
 pub fn read_to_end(
     config: &crate::config::Config,
     topic: &str,
     reader: &str,
     f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
 ) -> Result<rdkafka::TopicPartitionList, KafkaError> {
-    Ok(read_range(config, topic, reader, None, f)?.0)
+    Ok(read_range(config, topic, reader, Range::ToEnd, f)?.0)
+}
+
+/// Like [`read_to_end`], but waits (up to [`OPEN_TRANSACTION_WAIT`]) for
+/// the transactions open at the call to end, so every record committed
+/// before the call is read: what an upload diffs against.
+pub fn read_to_end_settled(
+    config: &crate::config::Config,
+    topic: &str,
+    reader: &str,
+    f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
+) -> Result<rdkafka::TopicPartitionList, KafkaError> {
+    Ok(read_range(config, topic, reader, Range::Settled, f)?.0)
+}
+
+/// Longest [`read_to_end_settled`] waits for open transactions: longer
+/// than the hotlist uploads' transaction timeout, after which the broker
+/// aborts one left open.
+pub const OPEN_TRANSACTION_WAIT: std::time::Duration = std::time::Duration::from_secs(150);
+
+/// Which records [`read_range`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Range {
+    /// To the end of each partition at the call (or the start of an open
+    /// transaction).
+    ToEnd,
+    /// To the end at the call, waiting out open transactions.
+    Settled,
+    /// The last so many offsets of each partition.
+    Tail(i64),
 }
 
 /// Reads the last `back` offsets of each partition of `topic` (the audit
@@ -176,7 +213,7 @@ pub fn read_tail(
     back: i64,
     f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
 ) -> Result<bool, KafkaError> {
-    Ok(read_range(config, topic, reader, Some(back), f)?.1)
+    Ok(read_range(config, topic, reader, Range::Tail(back), f)?.1)
 }
 
 /// A client context that does not report reaching the end of a partition
@@ -205,12 +242,11 @@ fn read_range(
     config: &crate::config::Config,
     topic: &str,
     reader: &str,
-    back: Option<i64>,
+    range: Range,
     mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
 ) -> Result<(rdkafka::TopicPartitionList, bool), KafkaError> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::error::KafkaError as RdError;
-    use rdkafka::{Message, Offset, TopicPartitionList};
+    use rdkafka::{Offset, TopicPartitionList};
     let consumer: BaseConsumer<QuietEof> = client_config(&config.kafka)
         .set("group.id", format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
@@ -219,40 +255,79 @@ fn read_range(
         .create_with_context(QuietEof)?;
     let metadata = settled(|| consumer.fetch_metadata(Some(topic), READ_TIMEOUT))?;
     let mut start = TopicPartitionList::new();
-    let mut end = TopicPartitionList::new();
+    let mut ends = std::collections::BTreeMap::new();
     let mut remaining = std::collections::HashMap::new();
     let mut whole = true;
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
         let (low, high) = settled(|| consumer.fetch_watermarks(topic, partition.id(), READ_TIMEOUT))?;
-        end.add_partition_offset(topic, partition.id(), Offset::Offset(high))?;
-        let first = back.map_or(low, |back| low.max(high - back));
+        ends.insert(partition.id(), high);
+        let first = match range {
+            Range::Tail(back) => low.max(high - back),
+            Range::ToEnd | Range::Settled => low,
+        };
         whole &= first == low;
         if high > first {
             start.add_partition_offset(topic, partition.id(), Offset::Offset(first))?;
-            remaining.insert(partition.id(), high);
+            remaining.insert(partition.id(), (first, high));
         }
     }
-    if remaining.is_empty() {
-        return Ok((end, whole));
+    if !remaining.is_empty() {
+        consumer.assign(&start)?;
+        read_partitions(&consumer, topic, range, remaining, &mut ends, &mut f)?;
     }
-    consumer.assign(&start)?;
+    let mut end = TopicPartitionList::new();
+    for (partition, offset) in ends {
+        end.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    }
+    Ok((end, whole))
+}
+
+/// Polls `consumer` until every partition in `remaining` (id to its first
+/// and end offsets at the call) is read, noting in `ends` where each stopped.
+fn read_partitions(
+    consumer: &rdkafka::consumer::BaseConsumer<QuietEof>,
+    topic: &str,
+    range: Range,
+    mut remaining: std::collections::HashMap<i32, (i64, i64)>,
+    ends: &mut std::collections::BTreeMap<i32, i64>,
+    f: &mut impl FnMut(&rdkafka::message::BorrowedMessage<'_>) -> bool,
+) -> Result<(), KafkaError> {
+    use rdkafka::error::KafkaError as RdError;
+    use rdkafka::Message;
+    let wait_until = std::time::Instant::now() + OPEN_TRANSACTION_WAIT;
+    let stopped = || KafkaError::Topic {
+        topic: topic.to_owned(),
+        reason: "records stopped arriving before the end of the topic".into(),
+    };
     while !remaining.is_empty() {
-        let Some(message) = consumer.poll(READ_TIMEOUT) else {
-            return Err(KafkaError::Topic {
-                topic: topic.to_owned(),
-                reason: "records stopped arriving before the end of the topic".into(),
-            });
-        };
-        let message = match message {
-            Err(RdError::PartitionEOF(partition)) => {
-                remaining.remove(&partition);
+        let message = match consumer.poll(READ_TIMEOUT) {
+            Some(Err(RdError::PartitionEOF(partition))) => {
+                // At the end, or at the start of an open transaction: the
+                // position says which.
+                let Some((first, high)) = remaining.get(&partition).copied() else {
+                    continue;
+                };
+                let at = position(consumer, topic, partition).unwrap_or(first);
+                if range != Range::Settled || at >= high {
+                    remaining.remove(&partition);
+                    ends.insert(partition, at.min(high));
+                }
                 continue;
             }
-            other => other?,
+            None if range == Range::Settled && std::time::Instant::now() < wait_until => {
+                // An open transaction that was aborted may end with no
+                // more records: the position shows it passed.
+                remaining.retain(
+                    |partition, (_, high)| !matches!(position(consumer, topic, *partition), Some(at) if at >= *high),
+                );
+                continue;
+            }
+            None => return Err(stopped()),
+            Some(other) => other?,
         };
         if remaining
             .get(&message.partition())
-            .is_some_and(|high| message.offset() + 1 >= *high)
+            .is_some_and(|(_, high)| message.offset() + 1 >= *high)
         {
             remaining.remove(&message.partition());
         }
@@ -260,7 +335,17 @@ fn read_range(
             break;
         }
     }
-    Ok((end, whole))
+    Ok(())
+}
+
+/// The consumer's next offset on `partition`, if it has one.
+fn position(consumer: &rdkafka::consumer::BaseConsumer<QuietEof>, topic: &str, partition: i32) -> Option<i64> {
+    use rdkafka::consumer::Consumer;
+    let positions = consumer.position().ok()?;
+    match positions.find_partition(topic, partition)?.offset() {
+        rdkafka::Offset::Offset(at) => Some(at),
+        _ => None,
+    }
 }
 
 /// Most records handed to a follower in one batch.
@@ -300,6 +385,7 @@ pub fn follow_topic_batches(
         .set("group.id", format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "50")
+        .set("isolation.level", "read_committed")
         .create()?;
     consumer.assign(&from)?;
     let reader = reader.to_owned();

@@ -10,6 +10,7 @@ mod api_harness;
 mod board;
 mod common;
 mod compaction;
+mod concurrent_uploads;
 mod crash;
 mod demo;
 mod dispatch;

@@ -305,6 +305,14 @@ fn the_acl_script_grants_what_each_principal_needs_and_no_delete() {
         "{grants}"
     );
     assert!(grants.contains(&format!("--group {sealer_group}\n")), "{grants}");
+    // Issue 22: every list's upload transactional id, by prefix.
+    let upload_id = hotlist_matcher::kafka::hotlist_write::transactional_id(&config, "");
+    assert!(
+        grants.contains(&format!(
+            "--transactional-id {upload_id} --resource-pattern-type prefixed\n"
+        )),
+        "{grants}"
+    );
     for topic in hotlist_matcher::kafka::topics::specs(&config.topics) {
         let line = "--allow-principal User:hotlist-matcher --operation Read";
         assert!(
