@@ -136,6 +136,9 @@ pub struct Metrics {
     /// Hits (one per alert) by match kind and hotlist category, handles
     /// resolved once: index `kind * Category::ALL.len() + category`.
     pub matches: Arc<Vec<IntCounter>>,
+    /// Of those, the possible matches (dispatch verifies before anything),
+    /// by category, in [`Category::ALL`] order.
+    pub possible_matches: Arc<Vec<IntCounter>>,
     /// Time to parse, normalize and match one read (one in [`TIMED_EVERY`] is timed).
     pub match_seconds: Histogram,
     /// Capture time to alert acknowledged by the alerts topic.
@@ -328,6 +331,15 @@ impl Metrics {
                     .collect::<Vec<_>>()
             })
             .collect();
+        let possible_vec = vec(
+            "possible_matches_total",
+            "Of the hits, those that are possible matches (another state, or a probability below matching.hit_probability), by hotlist category.",
+            &["category"],
+        );
+        let possible_matches = Category::ALL
+            .iter()
+            .map(|c| possible_vec.with_label_values(&[c.name()]))
+            .collect();
         let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
             let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric");
             registry.register(Box::new(h.clone())).expect("registered once");
@@ -407,6 +419,7 @@ impl Metrics {
             unopenable_records,
             read_outcomes,
             matches: Arc::new(matches),
+            possible_matches: Arc::new(possible_matches),
             match_seconds,
             read_to_alert_seconds,
             consumer_lag,

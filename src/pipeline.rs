@@ -141,7 +141,7 @@ impl Processor {
             .drain(..)
             .map(|hit| {
                 if let Some(tally) = &mut self.tally {
-                    tally.matched(hit.kind, hit.entry.category);
+                    tally.matched(hit.kind, hit.entry.category, hit.tier);
                 }
                 let mut alert = Alert::new(&read, plate, &hit);
                 alert.historical = self.historical;

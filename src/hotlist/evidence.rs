@@ -102,6 +102,20 @@ fn prior(row: &[f64; 256], plate: &[u8]) -> f64 {
     slot(Shape::of(plate)).map_or(0.0, |i| row[i])
 }
 
+/// The prior of a plate known to be issued in `region`: that of a serial
+/// of the state's least likely standard format (unknown state: of the
+/// nation's commonest shape, ABC1234).
+fn issued_prior(region: Option<Region>) -> f64 {
+    match region.and_then(|r| formats_of(r.as_str())) {
+        Some(state) => state
+            .formats
+            .iter()
+            .map(|f| plate_prior(state, Shape::of_format(f)))
+            .fold(f64::INFINITY, f64::min),
+        None => national_prior(Shape::of_format("LLLDDDD")),
+    }
+}
+
 /// The registration share of `region`, for how often an estimate names it.
 fn share(region: Region) -> f64 {
     let total: u32 = STATES.iter().map(|s| s.vehicles).sum();
@@ -131,9 +145,12 @@ pub fn probability_with(
     // state: the prior is joint, and other states' plates with the same
     // text are among the alternatives.
     let joint = read_region.is_none() && entry_region.is_some();
+    // A listed plate is known to be issued: a vanity plate on a list is no
+    // less likely than a serial of its state, whatever its shape.
+    let issued = prior(row_of(entry_region.or(read_region)), entry).max(issued_prior(entry_region.or(read_region)));
     let own = match entry_region {
-        Some(state) if joint => share(state) * prior(row_of(entry_region), entry),
-        _ => prior(row_of(entry_region.or(read_region)), entry),
+        Some(state) if joint => share(state) * issued,
+        _ => issued,
     };
     let numerator = likelihood(model, read, entry) * own * estimate;
     if numerator == 0.0 {

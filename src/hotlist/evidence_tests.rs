@@ -77,3 +77,10 @@ fn likelihoods_follow_the_error_model() {
     assert_eq!(likelihood(m, b"ACB1234", b"ABC1234"), err * m.swapped / 6.0);
     assert_eq!(likelihood(m, b"AXC1234", b"ABC1234"), err * m.other / 34.0 / 7.0);
 }
+
+#[test]
+fn a_clean_read_of_a_listed_vanity_plate_is_a_hit() {
+    // 8WH000 is no California serial, but the list says it was issued.
+    let vanity = p("8WH000", Some("CA"), "8WH000", Some("CA"));
+    assert!(vanity > 0.8, "{vanity}");
+}

@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use super::budget::Census;
 use super::snapshot::{entry_hash, key_hash, Snapshot};
 use super::tolerance::TolerancePolicy;
-use super::{Hit, HotlistEntry, Matcher, Query};
+use super::{Hit, HotlistEntry, Matcher, Query, Tier};
 
 /// One change to the hotlist, as the hotlist topic carries it.
 #[derive(Debug, Clone)]
@@ -480,11 +480,46 @@ impl Matcher for LiveMatcher {
         }
         rank(&mut hits[start..]);
         dedup_entries(hits, start);
+        explain_away(hits, start, self.policy.hit_probability);
     }
 
     fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
     }
+}
+
+/// A match this many times less likely than the read's best is explained
+/// away by it: a read of one listed plate is not also a possible match for
+/// every listed plate one confusion from it.
+pub const EXPLAINED_AWAY: f32 = 0.01;
+
+/// Weighs the hits from `start` on against each other: each hit's
+/// probability was computed against every plate that could explain the
+/// read, listed or not, but with the priors of unlisted plates; listed
+/// plates explain the read as well as they explain their own hits, so the
+/// probabilities are renormalized over the hits' odds together. A hit the
+/// best of them explains away ([`EXPLAINED_AWAY`]) is dropped, and a hit
+/// whose renormalized probability falls below `hit_probability` becomes a
+/// possible match. Order is kept.
+fn explain_away(hits: &mut Vec<Hit>, start: usize, hit_probability: f32) {
+    if hits.len() <= start + 1 {
+        return;
+    }
+    let odds = |p: f32| f64::from(p.min(0.999_999)) / (1.0 - f64::from(p.min(0.999_999)));
+    let total: f64 = hits[start..].iter().map(|h| odds(h.probability)).sum();
+    let best = hits[start..].iter().map(|h| odds(h.probability)).fold(0.0, f64::max);
+    let kept: Vec<Hit> = hits
+        .drain(start..)
+        .filter(|h| odds(h.probability) >= best * f64::from(EXPLAINED_AWAY))
+        .map(|mut h| {
+            h.probability = (odds(h.probability) / (1.0 + total)) as f32;
+            if h.probability < hit_probability {
+                h.tier = Tier::PossibleMatch;
+            }
+            h
+        })
+        .collect();
+    hits.extend(kept);
 }
 
 /// Keeps the hits from `start` on for which `keep` holds (order is not kept).

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::{unix_now, CameraSeries, Metrics, ReadOutcome, KINDS, MAX_CAMERAS, MAX_CAMERA_ID, OTHER_CAMERA};
-use crate::hotlist::{Category, MatchKind};
+use crate::hotlist::{Category, MatchKind, Tier};
 
 impl Metrics {
     /// A tally for the per-read path of one pipeline, folded in by [`Metrics::flush`].
@@ -15,6 +15,7 @@ impl Metrics {
         ReadTally {
             outcomes: [0; 3],
             matches: vec![0; self.matches.len()],
+            possible: vec![0; self.possible_matches.len()],
             cameras: CameraMap::default(),
             match_seconds: self.match_seconds.clone(),
             started: 0,
@@ -30,6 +31,11 @@ impl Metrics {
             }
         }
         for (counter, n) in self.matches.iter().zip(&mut tally.matches) {
+            if *n > 0 {
+                counter.inc_by(std::mem::take(n));
+            }
+        }
+        for (counter, n) in self.possible_matches.iter().zip(&mut tally.possible) {
             if *n > 0 {
                 counter.inc_by(std::mem::take(n));
             }
@@ -90,6 +96,8 @@ impl Metrics {
 pub struct ReadTally {
     outcomes: [u64; 3],
     matches: Vec<u64>,
+    /// Possible matches by category.
+    possible: Vec<u64>,
     /// Reads and latest capture (ms) per camera id, since the last flush.
     cameras: CameraMap,
     /// The registry's histogram itself: an observation is a few atomic
@@ -160,11 +168,14 @@ impl ReadTally {
         }
     }
 
-    /// One hit, of `kind` on an entry of `category`.
-    pub fn matched(&mut self, kind: MatchKind, category: Category) {
+    /// One hit, of `kind` on an entry of `category`, at `tier`.
+    pub fn matched(&mut self, kind: MatchKind, category: Category, tier: Tier) {
         let k = KINDS.iter().position(|x| *x == kind).unwrap_or(0);
         let c = Category::ALL.iter().position(|x| *x == category).unwrap_or(0);
         self.matches[k * Category::ALL.len() + c] += 1;
+        if tier == Tier::PossibleMatch {
+            self.possible[c] += 1;
+        }
     }
 
     /// A read from `camera`, captured at `captured_ms`.

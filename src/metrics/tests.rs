@@ -2,6 +2,7 @@
 //! cap, the scrape hooks. Beside `metrics.rs` to keep that file short.
 
 use super::*;
+use crate::hotlist::Tier;
 
 #[test]
 fn dlq_reasons_are_labelled_by_code_only() {
@@ -22,8 +23,8 @@ fn a_tally_moves_nothing_until_flushed_then_everything_once() {
         let started = tally.start();
         tally.read(outcome, started);
     }
-    tally.matched(MatchKind::Fuzzy, Category::Amber);
-    tally.matched(MatchKind::Fuzzy, Category::Amber);
+    tally.matched(MatchKind::Fuzzy, Category::Amber, Tier::Hit);
+    tally.matched(MatchKind::Fuzzy, Category::Amber, Tier::PossibleMatch);
     tally.camera("cam-1", 1_700_000_000_500);
     tally.camera("cam-1", 1_700_000_000_000);
     tally.camera("cam 2 with spaces", 1_700_000_000_000);
@@ -37,6 +38,8 @@ fn a_tally_moves_nothing_until_flushed_then_everything_once() {
         "hotlist_reads_by_outcome_total{outcome=\"hit\"} 1",
         "hotlist_reads_by_outcome_total{outcome=\"rejected\"} 1",
         "hotlist_matches_total{category=\"amber\",match_kind=\"fuzzy\"} 2",
+        "hotlist_possible_matches_total{category=\"amber\"} 1",
+        "hotlist_possible_matches_total{category=\"bolo\"} 0",
         "hotlist_matches_total{category=\"bolo\",match_kind=\"exact\"} 0",
         "hotlist_camera_reads_total{camera=\"cam-1\"} 2",
         "hotlist_camera_reads_total{camera=\"other\"} 1",
