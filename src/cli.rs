@@ -81,17 +81,27 @@ pub enum Command {
 pub enum HotlistCommand {
     /// Validate FILE completely, then replace list LIST with it: new and
     /// changed entries are written, missing ones removed. A file with any
-    /// bad line changes nothing and prints every error.
-    Upload {
-        file: PathBuf,
-        #[arg(long)]
+    /// bad line changes nothing and prints every error (exit 2), unless
+    /// --skip-invalid. --dry-run shows what would change and writes nothing.
+    #[command(after_help = "Config: kafka.*, topics.hotlist, hotlist.max_file_bytes, hotlist.max_rows, \
+hotlist.max_invalid_percent. Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS.")]
+    Upload(UploadArgs),
+    /// Every list on the hotlist topic: id, owner, category, entries, last
+    /// refresh, stale (not refreshed within hotlist.max_age_hours) or not, covert.
+    #[command(after_help = "Config: kafka.*, topics.hotlist, hotlist.max_age_hours. \
+Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS.")]
+    Lists,
+    /// The entries of one list (or of one plate on it), for a custodian with
+    /// a stated purpose; the access is on the audit log before anything is shown.
+    #[command(after_help = "Config: kafka.*, topics.hotlist, topics.audit. \
+Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS.")]
+    Show(ShowArgs),
+    /// Remove a whole list: a tombstone for each entry and for the list
+    /// record; audited with the reason. Every instance stops matching it.
+    #[command(after_help = "Config: kafka.*, topics.hotlist, topics.audit. \
+Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS.")]
+    Remove {
         list: String,
-        /// csv, fixed (OpenALPR fixed-width layout), ncic (field codes), jsonl.
-        #[arg(long, default_value = "csv")]
-        format: String,
-        /// Category of entries whose format does not carry one.
-        #[arg(long, default_value = "stolen_vehicle")]
-        category: String,
         /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
@@ -99,6 +109,62 @@ pub enum HotlistCommand {
         #[arg(long, env = "HOTLIST_ACTOR")]
         actor: String,
     },
+}
+
+/// What `hotlist upload` uploads and how.
+#[derive(clap::Args, Debug)]
+pub struct UploadArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub list: String,
+    /// csv, fixed (OpenALPR fixed-width layout), ncic (field codes), jsonl.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// Category of entries whose format does not carry one.
+    #[arg(long, default_value = "stolen_vehicle")]
+    pub category: String,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// The custodian doing this, by username (recorded in the audit log).
+    #[arg(long, env = "HOTLIST_ACTOR")]
+    pub actor: String,
+    /// Validate and compare with the topic, print what would be added,
+    /// changed and removed, and write nothing (exit 0, or 2 for a bad file).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: how many rows of each kind to print.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub show: u32,
+    /// Apply the valid rows and report every skipped one; refused when more
+    /// than hotlist.max_invalid_percent of the rows are bad.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Entries without their own effective_at match only from this RFC 3339
+    /// time (for formats without dates: ncic, fixed).
+    #[arg(long)]
+    pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What `hotlist show` shows and why.
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    pub list: String,
+    /// Only the entries of this plate.
+    #[arg(long)]
+    pub plate: Option<String>,
+    /// compliance_audit, criminal_investigation, stolen_vehicle, ...
+    #[arg(long, default_value = "compliance_audit")]
+    pub purpose: String,
+    /// The case, incident or report number (3 to 40 characters).
+    #[arg(long)]
+    pub case_number: String,
+    /// Why (10 to 1000 characters); on the audit log.
+    #[arg(long)]
+    pub reason: String,
+    /// The custodian doing this, by username (recorded in the audit log).
+    #[arg(long, env = "HOTLIST_ACTOR")]
+    pub actor: String,
 }
 
 #[derive(Subcommand)]

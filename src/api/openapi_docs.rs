@@ -357,6 +357,24 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                         json!({ "type": "boolean" }),
                         "sets the list's covert flag; absent keeps it",
                     ),
+                    query(
+                        "dry_run",
+                        false,
+                        json!({ "type": "boolean", "default": false }),
+                        "answer what the upload would add, change and remove; write nothing",
+                    ),
+                    query(
+                        "show",
+                        false,
+                        json!({ "type": "integer", "minimum": 0, "maximum": 1000, "default": 10 }),
+                        "with dry_run: rows of each kind in the answer",
+                    ),
+                    query(
+                        "skip_invalid",
+                        false,
+                        json!({ "type": "boolean", "default": false }),
+                        "apply the good rows and list the bad ones, up to hotlist.max_invalid_percent of the file",
+                    ),
                 ],
                 body: Some(Body {
                     media_types: &["text/csv", "application/octet-stream"],
@@ -370,8 +388,12 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     ok_json(
                         200,
                         "replaced",
-                        json!({ "type": "object", "required": ["list", "report"],
-                            "properties": { "list": { "type": "string" }, "report": r("UploadReport") } }),
+                        json!({ "type": "object", "required": ["list"],
+                            "properties": { "list": { "type": "string" }, "report": r("UploadReport"),
+                                "dry_run": { "type": "boolean" },
+                                "preview": { "type": "object", "description": "with dry_run: counts, and the first rows added, changed and removed" },
+                                "skipped": { "type": "array", "items": { "type": "string" },
+                                    "description": "with skip_invalid: every bad row skipped" } } }),
                     ),
                 )
             },

@@ -18,6 +18,7 @@ use crate::access::audit::{AuditEvent, AuditRecord};
 use crate::alert::lifecycle::Transition;
 use crate::config::Config;
 use crate::hotlist::plan::{UploadOutcome, Uploader};
+use crate::hotlist::preview::Previewed;
 use crate::hotlist::HotlistEntry;
 use crate::kafka::day_keys::Keyring;
 use crate::kafka::KafkaError;
@@ -85,6 +86,15 @@ pub trait HotlistUpload: Send + Sync {
         entries: &'a [Arc<HotlistEntry>],
         uploader: Uploader<'a>,
     ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>>;
+    /// What [`HotlistUpload::upload`] would change, with at most `show`
+    /// rows of each kind; writes nothing (a dry run).
+    fn preview<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        uploader: Uploader<'a>,
+        show: usize,
+    ) -> BoxFuture<'a, Result<Previewed, StoreError>>;
 }
 
 /// Where dispatchers' decisions are written.
@@ -214,5 +224,15 @@ impl HotlistUpload for KafkaHotlists {
         Box::pin(
             async move { Ok(crate::kafka::hotlist::upload_with(&self.0, &self.1, list_id, entries, uploader).await?) },
         )
+    }
+
+    fn preview<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        uploader: Uploader<'a>,
+        show: usize,
+    ) -> BoxFuture<'a, Result<Previewed, StoreError>> {
+        Box::pin(async move { Ok(crate::kafka::hotlist::preview(&self.0, list_id, entries, uploader, show).await?) })
     }
 }

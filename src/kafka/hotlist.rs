@@ -24,6 +24,7 @@ use super::day_keys::Keyring;
 use super::{acked, client_config, enqueue, follow_topic_batches, read_to_end, KafkaError};
 use crate::config::Config;
 use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
+use crate::hotlist::preview::{self, Previewed};
 pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
 use crate::hotlist::{Change, HotlistEntry, LiveMatcher};
 use crate::metrics::Metrics;
@@ -68,6 +69,12 @@ pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
         })
         .collect();
     Ok(Loaded { entries, lists, end })
+}
+
+/// Every current entry record (by key) and list record (by list id).
+pub fn records(config: &Config) -> Result<(BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>), KafkaError> {
+    let (records, lists, _) = read_records(config)?;
+    Ok((records, lists))
 }
 
 /// The live records by key, folding tombstones.
@@ -310,4 +317,51 @@ fn change_of(lists: &Lists, message: &impl Message) -> Option<Change> {
             }
         },
     }
+}
+
+/// What uploading `entries` as list `list_id` would change, planned exactly
+/// as [`upload_with`] plans it, with at most `show` rows of each kind;
+/// writes nothing (a dry run).
+pub async fn preview(
+    config: &Config,
+    list_id: &str,
+    entries: &[Arc<HotlistEntry>],
+    uploader: Uploader<'_>,
+    show: usize,
+) -> Result<Previewed, KafkaError> {
+    let (current, lists) = records_async(config).await?;
+    Ok(
+        match plan::plan(list_id, entries, &current, &lists, uploader, chrono::Utc::now()) {
+            Planned::Plan(plan) => Previewed::Preview(preview::preview(list_id, &plan, &current, show)),
+            Planned::NotOwner { owner } => Previewed::NotOwner { owner },
+        },
+    )
+}
+
+/// Removes list `list_id`: a tombstone for each of its entries, then for
+/// its list record; returns how many entries were removed.
+pub async fn remove_list(config: &Config, list_id: &str) -> Result<usize, KafkaError> {
+    let (current, _) = records_async(config).await?;
+    let mut writes: Vec<(String, Option<Vec<u8>>)> = current
+        .values()
+        .filter(|r| r.list_id == list_id)
+        .map(|r| (r.key(), None))
+        .collect();
+    let removed = writes.len();
+    writes.push((format!("{LIST_PREFIX}{list_id}"), None));
+    write_all(config, &writes).await?;
+    Ok(removed)
+}
+
+/// [`records`] off the async runtime.
+async fn records_async(
+    config: &Config,
+) -> Result<(BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>), KafkaError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || records(&config))
+        .await
+        .map_err(|e| KafkaError::Topic {
+            topic: "hotlist".into(),
+            reason: e.to_string(),
+        })?
 }
