@@ -18,6 +18,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Consume reads, match them and produce alerts until SIGTERM or Ctrl-C.
+    /// Lists come from the hotlist topic; hotlist.path adds a static file.
+    #[command(after_help = SERVE_HELP)]
     Serve,
     /// Run the whole pipeline on an embedded broker with sample data.
     Demo {
@@ -70,12 +72,29 @@ pub enum Command {
     /// why, never its bytes.
     Decrypt(DecryptArgs),
     /// Create missing topics, then check every topic's live config against the policy.
+    #[command(after_help = "Config: kafka.*, topics.*. Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS, \
+HOTLIST_KAFKA_PROPERTY_<NAME>.")]
     Topics {
         /// Only check; create nothing.
         #[arg(long)]
         check: bool,
     },
+    /// Shell completions (bash, zsh, fish, elvish, powershell) on standard
+    /// output, generated from this command line's definition, e.g.
+    /// `hotlist-matcher completions bash > /etc/bash_completion.d/hotlist-matcher`.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on standard output, generated from this command
+    /// line's definition, e.g. `hotlist-matcher man > hotlist-matcher.1`.
+    Man,
 }
+
+/// What `serve --help` says about its settings.
+const SERVE_HELP: &str = "Config: every key of config/default.toml (kafka.*, topics.*, pipeline.*, hotlist.*, \
+matching.*, api.*, dispatch.*, security.*, access.*). Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS, \
+HOTLIST_GROUP_ID, HOTLIST_INSTANCE_ID, HOTLIST_HOTLIST_PATH (empty: no static file), \
+HOTLIST_KAFKA_PROPERTY_<NAME>, HOTLIST_SERVICE_KEY_FILE, HOTLIST_MASTER_KEY_FILE, HOTLIST_LOG, HOTLIST_LOG_FORMAT.";
 
 #[derive(Subcommand)]
 pub enum HotlistCommand {
@@ -324,4 +343,39 @@ pub struct DecryptArgs {
     /// Why (10 to 1000 characters); on the audit log.
     #[arg(long)]
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn completions_and_the_man_page_come_from_the_definition() {
+        let mut bash = Vec::new();
+        clap_complete::generate(clap_complete::Shell::Bash, &mut Cli::command(), "hotlist-matcher", &mut bash);
+        let bash = String::from_utf8(bash).unwrap();
+        assert!(bash.contains("--dry-run") && bash.contains("--skip-invalid"), "upload's flags complete");
+        let mut man = Vec::new();
+        clap_mangen::Man::new(Cli::command()).render(&mut man).unwrap();
+        let man = String::from_utf8(man).unwrap();
+        assert!(man.starts_with(".ie") || man.contains(".TH hotlist-matcher"), "{}", &man[..200.min(man.len())]);
+        assert!(man.contains("completions"), "subcommands listed");
+    }
+
+    #[test]
+    fn help_names_the_config_keys_and_environment() {
+        let mut cli = Cli::command();
+        let upload = cli
+            .find_subcommand_mut("hotlist")
+            .and_then(|h| h.find_subcommand_mut("upload"))
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(upload.contains("hotlist.max_invalid_percent") && upload.contains("HOTLIST_ACTOR"), "{upload}");
+        let serve = cli.find_subcommand_mut("serve").unwrap().render_long_help().to_string();
+        assert!(serve.contains("HOTLIST_HOTLIST_PATH") && serve.contains("hotlist.*"), "{serve}");
+        Cli::command().debug_assert();
+    }
 }

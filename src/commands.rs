@@ -183,6 +183,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             what: RetentionCommand::Verify,
         } => retention_verify(&connected(cli.config.as_deref()).await?),
         Command::Decrypt(request) => decrypt(&connected(cli.config.as_deref()).await?, request).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "hotlist-matcher", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

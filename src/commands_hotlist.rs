@@ -62,6 +62,12 @@ pub async fn upload_hotlist(config: &Config, args: UploadArgs) -> anyhow::Result
         println!("skipped {row}");
     }
     let skipped = parsed.errors.len();
+    eprintln!(
+        "{}: {} valid row(s), {skipped} skipped; comparing with list {list} on {}",
+        args.file.display(),
+        parsed.entries.len(),
+        config.topics.hotlist
+    );
     let entries = match args.effective_at {
         Some(at) => feed::effective_from(parsed.entries, at),
         None => parsed.entries,
@@ -91,6 +97,7 @@ pub async fn upload_hotlist(config: &Config, args: UploadArgs) -> anyhow::Result
     }
     let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
     topics::ensure(&admin, &topics::specs(&config.topics)).await?;
+    eprintln!("writing the changes of list {list}, then checking retained reads against new entries");
     let outcome = kafka_hotlist::upload(config, list, &entries, COMMAND_LINE.organisation, false).await?;
     let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
         unreachable!("the command line is not held to list ownership");

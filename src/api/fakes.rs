@@ -221,6 +221,12 @@ impl HotlistUpload for MemoryHotlists {
         };
         Box::pin(async move { Ok(Previewed::Preview(preview)) })
     }
+
+    fn remove<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<usize, StoreError>> {
+        self.owners.lock().unwrap().remove(list_id);
+        let removed = self.plates.lock().unwrap().remove(list_id).unwrap_or_default().len();
+        Box::pin(async move { Ok(removed) })
+    }
 }
 
 /// Decisions go straight onto the board, as if read back from the topic.

@@ -399,6 +399,51 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
             },
         ),
         (
+            (Method::GET, "/api/hotlists"),
+            doc(
+                "The lists the caller manages (the custodian: every list): owner, category, entries, last refresh, stale, covert",
+                "hotlists",
+                ok_json(
+                    200,
+                    "the lists",
+                    array(json!({ "type": "object",
+                        "required": ["list_id", "owner", "category", "entries", "refreshed_at", "stale", "covert"],
+                        "properties": { "list_id": { "type": "string" }, "owner": { "type": "string" },
+                            "category": { "type": "string" }, "entries": { "type": "integer", "minimum": 0 },
+                            "refreshed_at": { "type": "string", "format": "date-time", "nullable": true },
+                            "stale": { "type": "boolean" }, "covert": { "type": "boolean" } } })),
+                ),
+            ),
+        ),
+        (
+            (Method::DELETE, "/api/hotlists/{list_id}"),
+            Doc {
+                parameters: vec![
+                    path("list_id", id(), "the list to remove"),
+                    query(
+                        "reason",
+                        true,
+                        example(
+                            json!({ "type": "string", "pattern": r"^\S.*\S$", "minLength": 5 }),
+                            "list retired by the agency",
+                        ),
+                        "why the list is removed (audited)",
+                    ),
+                ],
+                errors: &[400, 404, 503],
+                ..doc(
+                    "Remove a whole list: tombstones for its entries and its list record",
+                    "hotlists",
+                    ok_json(
+                        200,
+                        "removed",
+                        json!({ "type": "object", "required": ["list", "removed"],
+                            "properties": { "list": { "type": "string" }, "removed": { "type": "integer", "minimum": 0 } } }),
+                    ),
+                )
+            },
+        ),
+        (
             (Method::GET, "/api/lists"),
             doc(
                 "The register of hotlists: who may upload each, in which category",

@@ -95,6 +95,8 @@ pub trait HotlistUpload: Send + Sync {
         uploader: Uploader<'a>,
         show: usize,
     ) -> BoxFuture<'a, Result<Previewed, StoreError>>;
+    /// Removes list `list_id` whole (tombstones); the entries removed.
+    fn remove<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<usize, StoreError>>;
 }
 
 /// Where dispatchers' decisions are written.
@@ -234,5 +236,9 @@ impl HotlistUpload for KafkaHotlists {
         show: usize,
     ) -> BoxFuture<'a, Result<Previewed, StoreError>> {
         Box::pin(async move { Ok(crate::kafka::hotlist::preview(&self.0, list_id, entries, uploader, show).await?) })
+    }
+
+    fn remove<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(async move { Ok(crate::kafka::hotlist::remove_list(&self.0, list_id).await?) })
     }
 }

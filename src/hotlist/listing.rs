@@ -69,6 +69,38 @@ pub fn rows(
         .collect()
 }
 
+/// Every list an instance knows from its list records (`lists`) and the
+/// register (`(list, organisation, category)`), by id, without reading
+/// the entries: the registered organisation and category win.
+pub fn meta_rows<'a>(
+    lists: &BTreeMap<String, ListMeta>,
+    registered: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+    now: chrono::DateTime<chrono::Utc>,
+    max_age: Duration,
+) -> Vec<ListRow> {
+    let registered: BTreeMap<&str, (&str, &str)> = registered.map(|(l, o, c)| (l, (o, c))).collect();
+    let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+    let ids: BTreeSet<&str> = lists.keys().map(String::as_str).chain(registered.keys().copied()).collect();
+    ids.into_iter()
+        .map(|id| {
+            let meta = lists.get(id);
+            let reg = registered.get(id);
+            ListRow {
+                list_id: id.to_owned(),
+                owner: reg
+                    .map(|(o, _)| (*o).to_owned())
+                    .or_else(|| meta.map(|m| m.organisation.clone()))
+                    .unwrap_or_else(|| "-".to_owned()),
+                category: reg.map_or_else(|| "-".to_owned(), |(_, c)| (*c).to_owned()),
+                entries: meta.map_or(0, |m| m.entries),
+                refreshed_at: meta.map(|m| m.refreshed_at),
+                stale: !meta.is_some_and(|m| now - m.refreshed_at <= max_age),
+                covert: meta.is_some_and(|m| m.covert),
+            }
+        })
+        .collect()
+}
+
 /// The rows as a table, one list a line.
 pub fn render(rows: &[ListRow]) -> String {
     let mut out = format!(

@@ -221,6 +221,7 @@ fn read_range(
     let mut start = TopicPartitionList::new();
     let mut end = TopicPartitionList::new();
     let mut remaining = std::collections::HashMap::new();
+    let mut position = std::collections::HashMap::new();
     let mut whole = true;
     for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
         let (low, high) = settled(|| consumer.fetch_watermarks(topic, partition.id(), READ_TIMEOUT))?;
@@ -230,12 +231,22 @@ fn read_range(
         if high > first {
             start.add_partition_offset(topic, partition.id(), Offset::Offset(first))?;
             remaining.insert(partition.id(), high);
+            position.insert(partition.id(), first);
         }
     }
     if remaining.is_empty() {
         return Ok((end, whole));
     }
     consumer.assign(&start)?;
+    // Progress by offsets: exact even where compaction left gaps.
+    let total = remaining.iter().map(|(p, high)| (high - position[p]) as u64).sum();
+    let progress = crate::progress::Progress::new(reading(reader), Some(total));
+    let mut advance = |partition: i32, to: i64| {
+        if let Some(at) = position.get_mut(&partition) {
+            progress.inc(to.saturating_sub(*at).max(0) as u64);
+            *at = (*at).max(to);
+        }
+    };
     while !remaining.is_empty() {
         let Some(message) = consumer.poll(READ_TIMEOUT) else {
             return Err(KafkaError::Topic {
@@ -245,11 +256,14 @@ fn read_range(
         };
         let message = match message {
             Err(RdError::PartitionEOF(partition)) => {
-                remaining.remove(&partition);
+                if let Some(high) = remaining.remove(&partition) {
+                    advance(partition, high);
+                }
                 continue;
             }
             other => other?,
         };
+        advance(message.partition(), message.offset() + 1);
         if remaining
             .get(&message.partition())
             .is_some_and(|high| message.offset() + 1 >= *high)
@@ -260,7 +274,19 @@ fn read_range(
             break;
         }
     }
+    progress.finish();
     Ok((end, whole))
+}
+
+/// What reading a topic to its end is called in its progress.
+fn reading(reader: &str) -> &'static str {
+    match reader {
+        "hotlist" => "reading the hotlist topic",
+        "audit-reader" => "reading the audit log",
+        "alert-ids" => "historical replay: reading alert ids",
+        "search" => "scanning retained records",
+        _ => "reading a topic",
+    }
 }
 
 /// Most records handed to a follower in one batch.
