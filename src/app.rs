@@ -216,9 +216,12 @@ mod tests {
 
     #[test]
     fn the_static_files_lists_are_owned_by_the_configured_organisation() {
-        let text = "entry_id,list_id,plate,category\na,rso-local,ABC123,bolo\nb,rso-local,ABC124,bolo\nc,chp,XYZ9,amber\n";
+        let text =
+            "entry_id,list_id,plate,category\na,rso-local,ABC123,bolo\nb,rso-local,ABC124,bolo\nc,chp,XYZ9,amber\n";
         let file = crate::hotlist::load_csv(text.as_bytes(), Default::default()).unwrap();
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().to_utc();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+            .unwrap()
+            .to_utc();
         let lists = file_lists(&file, "Coachella static file", now);
         let brief: Vec<_> = lists
             .values()

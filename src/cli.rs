@@ -72,8 +72,10 @@ pub enum Command {
     /// why, never its bytes.
     Decrypt(DecryptArgs),
     /// Create missing topics, then check every topic's live config against the policy.
-    #[command(after_help = "Config: kafka.*, topics.*. Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS, \
-HOTLIST_KAFKA_PROPERTY_<NAME>.")]
+    #[command(
+        after_help = "Config: kafka.*, topics.*. Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS, \
+HOTLIST_KAFKA_PROPERTY_<NAME>."
+    )]
     Topics {
         /// Only check; create nothing.
         #[arg(long)]
@@ -82,9 +84,7 @@ HOTLIST_KAFKA_PROPERTY_<NAME>.")]
     /// Shell completions (bash, zsh, fish, elvish, powershell) on standard
     /// output, generated from this command line's definition, e.g.
     /// `hotlist-matcher completions bash > /etc/bash_completion.d/hotlist-matcher`.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// The man page (roff) on standard output, generated from this command
     /// line's definition, e.g. `hotlist-matcher man > hotlist-matcher.1`.
     Man,
@@ -102,8 +102,10 @@ pub enum HotlistCommand {
     /// changed entries are written, missing ones removed. A file with any
     /// bad line changes nothing and prints every error (exit 2), unless
     /// --skip-invalid. --dry-run shows what would change and writes nothing.
-    #[command(after_help = "Config: kafka.*, topics.hotlist, hotlist.max_file_bytes, hotlist.max_rows, \
-hotlist.max_invalid_percent. Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS.")]
+    #[command(
+        after_help = "Config: kafka.*, topics.hotlist, hotlist.max_file_bytes, hotlist.max_rows, \
+hotlist.max_invalid_percent. Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS."
+    )]
     Upload(UploadArgs),
     /// Every list on the hotlist topic: id, owner, category, entries, last
     /// refresh, stale (not refreshed within hotlist.max_age_hours) or not, covert.
@@ -354,13 +356,25 @@ mod tests {
     #[test]
     fn completions_and_the_man_page_come_from_the_definition() {
         let mut bash = Vec::new();
-        clap_complete::generate(clap_complete::Shell::Bash, &mut Cli::command(), "hotlist-matcher", &mut bash);
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "hotlist-matcher",
+            &mut bash,
+        );
         let bash = String::from_utf8(bash).unwrap();
-        assert!(bash.contains("--dry-run") && bash.contains("--skip-invalid"), "upload's flags complete");
+        assert!(
+            bash.contains("--dry-run") && bash.contains("--skip-invalid"),
+            "upload's flags complete"
+        );
         let mut man = Vec::new();
         clap_mangen::Man::new(Cli::command()).render(&mut man).unwrap();
         let man = String::from_utf8(man).unwrap();
-        assert!(man.starts_with(".ie") || man.contains(".TH hotlist-matcher"), "{}", &man[..200.min(man.len())]);
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH hotlist-matcher"),
+            "{}",
+            &man[..200.min(man.len())]
+        );
         assert!(man.contains("completions"), "subcommands listed");
     }
 
@@ -373,9 +387,15 @@ mod tests {
             .unwrap()
             .render_long_help()
             .to_string();
-        assert!(upload.contains("hotlist.max_invalid_percent") && upload.contains("HOTLIST_ACTOR"), "{upload}");
+        assert!(
+            upload.contains("hotlist.max_invalid_percent") && upload.contains("HOTLIST_ACTOR"),
+            "{upload}"
+        );
         let serve = cli.find_subcommand_mut("serve").unwrap().render_long_help().to_string();
-        assert!(serve.contains("HOTLIST_HOTLIST_PATH") && serve.contains("hotlist.*"), "{serve}");
+        assert!(
+            serve.contains("HOTLIST_HOTLIST_PATH") && serve.contains("hotlist.*"),
+            "{serve}"
+        );
         Cli::command().debug_assert();
     }
 }

@@ -9,7 +9,12 @@ use crate::config::Config;
 
 /// An audit event of the command line, by custodian `actor`, its terms
 /// followed by the operating-system user who ran it.
-pub(super) fn cli_event(actor: String, action: &str, mut query_terms: Vec<String>, result_count: Option<u64>) -> AuditEvent {
+pub(super) fn cli_event(
+    actor: String,
+    action: &str,
+    mut query_terms: Vec<String>,
+    result_count: Option<u64>,
+) -> AuditEvent {
     query_terms.push(format!("os_user={}", os_user()));
     AuditEvent {
         at: chrono::Utc::now(),
@@ -53,4 +58,3 @@ fn os_user() -> String {
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
 }
-

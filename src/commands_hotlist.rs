@@ -41,8 +41,7 @@ pub async fn upload_hotlist(config: &Config, args: UploadArgs) -> anyhow::Result
     let list = args.list.as_str();
     crate::text::check_id(list).map_err(|e| anyhow::anyhow!("--list {e}"))?;
     let format = feed::Format::parse(&args.format).with_context(|| format!("unknown format {:?}", args.format))?;
-    let category =
-        Category::parse(&args.category).with_context(|| format!("unknown category {:?}", args.category))?;
+    let category = Category::parse(&args.category).with_context(|| format!("unknown category {:?}", args.category))?;
     crate::access::audit::check_reason(&args.reason)?;
     let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let options = feed::FeedOptions {
@@ -79,7 +78,8 @@ pub async fn upload_hotlist(config: &Config, args: UploadArgs) -> anyhow::Result
         format!("skipped_rows={skipped}"),
     ];
     if args.dry_run {
-        let Previewed::Preview(p) = kafka_hotlist::preview(config, list, &entries, COMMAND_LINE, args.show as usize).await?
+        let Previewed::Preview(p) =
+            kafka_hotlist::preview(config, list, &entries, COMMAND_LINE, args.show as usize).await?
         else {
             unreachable!("the command line is not held to list ownership");
         };
@@ -139,9 +139,10 @@ pub async fn hotlist_show(config: &Config, args: ShowArgs) -> anyhow::Result<Exi
         .validate()
         .map_err(|e| anyhow::anyhow!("--case-number/--reason: {e}"))?;
     // The canonical plate, or a pattern's text as stored.
-    let plate = args.plate.as_deref().map(|p| {
-        crate::normalize::normalize(p).map_or_else(|_| p.trim().to_uppercase(), |plate| plate.to_string())
-    });
+    let plate = args
+        .plate
+        .as_deref()
+        .map(|p| crate::normalize::normalize(p).map_or_else(|_| p.trim().to_uppercase(), |plate| plate.to_string()));
     let mut terms = vec![format!("list={}", args.list)];
     terms.extend(plate.as_ref().map(|p| format!("plate={p}")));
     let mut event = cli_event(actor, "hotlist_show", terms, None);
@@ -152,7 +153,11 @@ pub async fn hotlist_show(config: &Config, args: ShowArgs) -> anyhow::Result<Exi
     for record in &shown {
         println!("{}", listing::entry_line(record));
     }
-    println!("{} entr{} shown", shown.len(), if shown.len() == 1 { "y" } else { "ies" });
+    println!(
+        "{} entr{} shown",
+        shown.len(),
+        if shown.len() == 1 { "y" } else { "ies" }
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -169,6 +174,9 @@ pub async fn hotlist_remove(config: &Config, list: &str, reason: &str, actor: &s
     let removed = kafka_hotlist::remove_list(config, list).await?;
     let terms = vec![format!("list={list}"), format!("reason={reason}")];
     kafka_audit::append(config, cli_event(actor, "hotlist_removed", terms, Some(removed as u64))).await?;
-    println!("list {list} removed: {removed} entr{}", if removed == 1 { "y" } else { "ies" });
+    println!(
+        "list {list} removed: {removed} entr{}",
+        if removed == 1 { "y" } else { "ies" }
+    );
     Ok(ExitCode::SUCCESS)
 }

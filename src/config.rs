@@ -478,7 +478,10 @@ impl Raw {
             });
         }
         let file_organisation = hotlist.file_organisation.trim().to_owned();
-        if file_organisation.is_empty() || file_organisation.len() > 128 || file_organisation.chars().any(char::is_control) {
+        if file_organisation.is_empty()
+            || file_organisation.len() > 128
+            || file_organisation.chars().any(char::is_control)
+        {
             return Err(ConfigError::Invalid {
                 key: "hotlist.file_organisation",
                 reason: "must be 1 to 128 printable characters".into(),

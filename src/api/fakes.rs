@@ -202,10 +202,20 @@ impl HotlistUpload for MemoryHotlists {
             plate: plate.into(),
             fields: Vec::new(),
         };
-        let new: Vec<(String, String)> = entries.iter().map(|e| (e.entry_id.clone(), e.plate.to_string())).collect();
-        let added: Vec<PreviewRow> = new.iter().filter(|(_, p)| !old.contains(p)).map(|(i, p)| row(i, p)).collect();
-        let removed: Vec<PreviewRow> =
-            old.iter().filter(|p| !new.iter().any(|(_, n)| n == *p)).map(|p| row("-", p)).collect();
+        let new: Vec<(String, String)> = entries
+            .iter()
+            .map(|e| (e.entry_id.clone(), e.plate.to_string()))
+            .collect();
+        let added: Vec<PreviewRow> = new
+            .iter()
+            .filter(|(_, p)| !old.contains(p))
+            .map(|(i, p)| row(i, p))
+            .collect();
+        let removed: Vec<PreviewRow> = old
+            .iter()
+            .filter(|p| !new.iter().any(|(_, n)| n == *p))
+            .map(|p| row("-", p))
+            .collect();
         let counts = UploadCounts {
             added: added.len(),
             changed: 0,

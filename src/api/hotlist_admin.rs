@@ -61,7 +61,12 @@ pub async fn remove_hotlist(
     crate::text::check_id(&list_id).map_err(|e| ApiError::BadRequest(format!("list id {e}")))?;
     let reason = check_reason(&params.reason).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let owner = {
-        let registered = state.principals.read().expect("principals lock").list(&list_id).cloned();
+        let registered = state
+            .principals
+            .read()
+            .expect("principals lock")
+            .list(&list_id)
+            .cloned();
         let meta = state.lists.read().expect("lists lock").get(&list_id).cloned();
         match (registered, meta) {
             (Some(r), _) => Some(r.organisation),
@@ -100,15 +105,30 @@ mod tests {
     async fn feeds_manage_their_own_lists_and_the_custodian_any() {
         let api = Harness::new();
         let feed = api.token("doj.feed").await;
-        assert_eq!(api.call("POST", DOJ, Some(&feed), Some("LIC/ABC123.NIC/V1\n")).await.0, 200);
+        assert_eq!(
+            api.call("POST", DOJ, Some(&feed), Some("LIC/ABC123.NIC/V1\n")).await.0,
+            200
+        );
         let (status, body) = api.call("GET", "/api/hotlists", Some(&feed), None).await;
         assert_eq!(status, 200, "{body}");
         let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let ids: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["list_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["list_id"].as_str().unwrap())
+            .collect();
         assert!(ids.iter().all(|id| *id == "doj-stolen"), "only its own: {ids:?}");
         let remove = "/api/hotlists/doj-stolen?reason=retired%20by%20DOJ";
         let manager = api.token("manager").await;
-        let (status, _) = api.call("DELETE", "/api/hotlists/no-such-list?reason=retired%20list", Some(&manager), None).await;
+        let (status, _) = api
+            .call(
+                "DELETE",
+                "/api/hotlists/no-such-list?reason=retired%20list",
+                Some(&manager),
+                None,
+            )
+            .await;
         assert_eq!(status, 404);
         let (status, body) = api.call("DELETE", remove, Some(&feed), None).await;
         assert_eq!(status, 200, "{body}");
@@ -117,7 +137,9 @@ mod tests {
         let removed = api.audit.last().unwrap();
         assert_eq!(removed.action, "hotlist_removed");
         assert_eq!(removed.query_terms, ["list=doj-stolen", "reason=retired by DOJ"]);
-        let (status, _) = api.call("DELETE", "/api/hotlists/doj-stolen?reason=x", Some(&manager), None).await;
+        let (status, _) = api
+            .call("DELETE", "/api/hotlists/doj-stolen?reason=x", Some(&manager), None)
+            .await;
         assert_eq!(status, 400, "a reason is required");
     }
 }

@@ -132,7 +132,12 @@ pub async fn upload_hotlist(
     }
     if params.dry_run {
         let show = params.show.min(MAX_SHOW);
-        return match state.stores.hotlists.preview(&list_id, &entries, uploader, show).await? {
+        return match state
+            .stores
+            .hotlists
+            .preview(&list_id, &entries, uploader, show)
+            .await?
+        {
             Previewed::Preview(preview) => {
                 event.action = "hotlist_upload_dry_run".into();
                 event.result_count = Some(entries.len() as u64);

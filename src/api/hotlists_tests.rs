@@ -227,10 +227,20 @@ async fn skip_invalid_applies_the_good_rows_and_refuses_a_mostly_bad_file() {
     let plates = api.hotlists.plates.lock().unwrap()["doj-stolen"].clone();
     assert_eq!(plates.len(), 99);
     assert!(!plates.contains(&"ABC41".to_string()));
-    assert!(api.audit.last().unwrap().query_terms.contains(&"skipped_rows=1".to_string()));
+    assert!(api
+        .audit
+        .last()
+        .unwrap()
+        .query_terms
+        .contains(&"skipped_rows=1".to_string()));
     lines[42] = "LIC/BAD#2.NIC/VBAD2".into();
     let (status, body) = api
-        .call("POST", &format!("{DOJ}&skip_invalid=true"), Some(&feed), Some(&lines.join("\n")))
+        .call(
+            "POST",
+            &format!("{DOJ}&skip_invalid=true"),
+            Some(&feed),
+            Some(&lines.join("\n")),
+        )
         .await;
     assert_eq!(status, 400, "2 of 100 is above 1%: {body}");
     assert!(body.contains("2 of 100 row(s) are bad"), "{body}");

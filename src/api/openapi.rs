@@ -424,7 +424,15 @@ mod tests {
             .collect();
         assert_eq!(
             query,
-            ["format", "category", "reason", "covert", "dry_run", "show", "skip_invalid"]
+            [
+                "format",
+                "category",
+                "reason",
+                "covert",
+                "dry_run",
+                "show",
+                "skip_invalid"
+            ]
         );
         let events = &doc["paths"]["/api/alerts/events"]["get"]["responses"]["200"]["content"];
         assert!(events.get("text/event-stream").is_some());

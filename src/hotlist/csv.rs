@@ -408,11 +408,7 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
 }
 
 /// An optional RFC 3339 column; empty or absent is `None`.
-fn date_time(
-    text: Option<&str>,
-    name: &str,
-    line: u64,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, RowError> {
+fn date_time(text: Option<&str>, name: &str, line: u64) -> Result<Option<chrono::DateTime<chrono::Utc>>, RowError> {
     match text.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::csv::{build_entry, collect_rows, load_csv_rows, row_error, RawEntry};
 pub use super::csv::Parsed;
+use super::csv::{build_entry, collect_rows, load_csv_rows, row_error, RawEntry};
 use super::{Category, CsvLimits, EntryDetails, HotlistEntry, HotlistError, RowError};
 
 /// The formats an upload may have.
@@ -475,7 +475,8 @@ mod tests {
         );
         match accept(parsed(), Some(SkipInvalid { max_percent: 0.5 })) {
             Err(e @ HotlistError::TooManyInvalid { rows: 200, .. }) => assert!(
-                e.to_string().starts_with("2 of 200 row(s) are bad, more than the 0.5% that may be skipped"),
+                e.to_string()
+                    .starts_with("2 of 200 row(s) are bad, more than the 0.5% that may be skipped"),
                 "{e}"
             ),
             other => panic!("{other:?}"),
@@ -486,7 +487,10 @@ mod tests {
     fn effective_dates_are_read_in_every_format() {
         let line = r#"{"entry_id":"a1","plate":"4GET1T5","effective_at":"2026-12-07T06:00:00-08:00"}"#;
         let entries = parse(line.as_bytes(), &Format::JsonLines, &options()).unwrap();
-        assert_eq!(entries[0].effective_at.unwrap().to_rfc3339(), "2026-12-07T14:00:00+00:00");
+        assert_eq!(
+            entries[0].effective_at.unwrap().to_rfc3339(),
+            "2026-12-07T14:00:00+00:00"
+        );
         let csv = "entry_id,list_id,plate,category,effective_at,expires_at\n\
                    a,ca-doj-stolen,7ABC123,bolo,2026-12-07T00:00:00Z,2026-12-06T00:00:00Z\n\
                    b,ca-doj-stolen,7ABC124,bolo,soon,\n";
@@ -497,12 +501,22 @@ mod tests {
                 "line 3, column effective_at: must be an RFC 3339 date-time with offset",
             ]
         );
-        let at = chrono::DateTime::parse_from_rfc3339("2026-12-08T00:00:00Z").unwrap().to_utc();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-08T00:00:00Z")
+            .unwrap()
+            .to_utc();
         let ncic = parse(b"LIC/ABC123.NIC/V1", &Format::NcicFields, &options()).unwrap();
         let dated = effective_from(ncic, at);
-        assert_eq!(dated[0].effective_at, Some(at), "--effective-at for a format without dates");
+        assert_eq!(
+            dated[0].effective_at,
+            Some(at),
+            "--effective-at for a format without dates"
+        );
         let own = effective_from(entries, at);
-        assert_eq!(own[0].effective_at.unwrap().to_rfc3339(), "2026-12-07T14:00:00+00:00", "an entry's own date wins");
+        assert_eq!(
+            own[0].effective_at.unwrap().to_rfc3339(),
+            "2026-12-07T14:00:00+00:00",
+            "an entry's own date wins"
+        );
     }
 
     #[test]

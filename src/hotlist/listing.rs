@@ -41,7 +41,8 @@ pub fn rows(
     max_age: Duration,
 ) -> Vec<ListRow> {
     let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-    let mut found: BTreeMap<&str, (usize, BTreeSet<&str>)> = lists.keys().map(|id| (id.as_str(), Default::default())).collect();
+    let mut found: BTreeMap<&str, (usize, BTreeSet<&str>)> =
+        lists.keys().map(|id| (id.as_str(), Default::default())).collect();
     for record in records.values() {
         let (count, categories) = found.entry(record.list_id.as_str()).or_default();
         *count += 1;
@@ -80,7 +81,11 @@ pub fn meta_rows<'a>(
 ) -> Vec<ListRow> {
     let registered: BTreeMap<&str, (&str, &str)> = registered.map(|(l, o, c)| (l, (o, c))).collect();
     let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
-    let ids: BTreeSet<&str> = lists.keys().map(String::as_str).chain(registered.keys().copied()).collect();
+    let ids: BTreeSet<&str> = lists
+        .keys()
+        .map(String::as_str)
+        .chain(registered.keys().copied())
+        .collect();
     ids.into_iter()
         .map(|id| {
             let meta = lists.get(id);
@@ -108,9 +113,10 @@ pub fn render(rows: &[ListRow]) -> String {
         "LIST", "OWNER", "CATEGORY", "ENTRIES", "REFRESHED", "STALE", "COVERT"
     );
     for r in rows {
-        let refreshed = r
-            .refreshed_at
-            .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let refreshed = r.refreshed_at.map_or_else(
+            || "never".to_owned(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
         out.push_str(&format!(
             "{:<24} {:<20} {:<16} {:>9}  {:<25} {:<5} {}\n",
             escaped(&r.list_id),
@@ -141,7 +147,10 @@ pub fn entries_of<'a>(
 /// One entry on one line, for a person who stated a purpose.
 pub fn entry_line(r: &EntryRecord) -> String {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-        t.map_or_else(|| "-".to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
     };
     format!(
         "{} {} region={} category={} priority={} effective={} expires={} {}",
@@ -205,10 +214,24 @@ mod tests {
             meta("doj", "CA DOJ", "2026-12-04T12:00:00Z", false),
             meta("rso", "RSO", "2026-12-06T00:00:00Z", true),
         ]);
-        let rows = rows(&records, &lists, at("2026-12-06T12:00:00Z"), Duration::from_secs(24 * 3600));
+        let rows = rows(
+            &records,
+            &lists,
+            at("2026-12-06T12:00:00Z"),
+            Duration::from_secs(24 * 3600),
+        );
         let brief: Vec<_> = rows
             .iter()
-            .map(|r| (r.list_id.as_str(), r.owner.as_str(), r.category.as_str(), r.entries, r.stale, r.covert))
+            .map(|r| {
+                (
+                    r.list_id.as_str(),
+                    r.owner.as_str(),
+                    r.category.as_str(),
+                    r.entries,
+                    r.stale,
+                    r.covert,
+                )
+            })
             .collect();
         assert_eq!(
             brief,

@@ -80,7 +80,15 @@ impl EntryRecord {
     /// effective date. Descriptions and vehicle details do not change what
     /// matches.
     pub fn matches_like(&self, other: &EntryRecord) -> bool {
-        let of = |r: &EntryRecord| (r.plate.clone(), r.region.clone(), r.category.clone(), r.expires_at, r.effective_at);
+        let of = |r: &EntryRecord| {
+            (
+                r.plate.clone(),
+                r.region.clone(),
+                r.category.clone(),
+                r.expires_at,
+                r.effective_at,
+            )
+        };
         of(self) == of(other)
     }
 }

@@ -30,7 +30,9 @@ pub struct Preview {
 pub enum Previewed {
     Preview(Preview),
     /// The list belongs to another organisation: the upload would be refused.
-    NotOwner { owner: String },
+    NotOwner {
+        owner: String,
+    },
 }
 
 /// One entry of a preview. Its `Debug` hides the plate; its JSON (for the
@@ -162,8 +164,17 @@ mod tests {
             covert: None,
             registered_owner: None,
         };
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z").unwrap().to_utc();
-        match plan("doj", entries, current, &BTreeMap::<String, ListMeta>::new(), uploader, now) {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        match plan(
+            "doj",
+            entries,
+            current,
+            &BTreeMap::<String, ListMeta>::new(),
+            uploader,
+            now,
+        ) {
             Planned::Plan(plan) => plan,
             other => panic!("{other:?}"),
         }
@@ -171,8 +182,15 @@ mod tests {
 
     #[test]
     fn a_preview_names_exactly_what_the_upload_would_add_change_and_remove() {
-        let before = [entry("a", "AAA111", ""), entry("b", "BBB222", ""), entry("c", "CCC333", "")];
-        let current = before.iter().map(|e| (EntryRecord::of(e).key(), EntryRecord::of(e))).collect();
+        let before = [
+            entry("a", "AAA111", ""),
+            entry("b", "BBB222", ""),
+            entry("c", "CCC333", ""),
+        ];
+        let current = before
+            .iter()
+            .map(|e| (EntryRecord::of(e).key(), EntryRecord::of(e)))
+            .collect();
         let after = [
             entry("a", "AAA111", ""),
             entry("b", "BBB228", "plate corrected"),
@@ -192,7 +210,10 @@ mod tests {
         let ids = |rows: &[PreviewRow]| rows.iter().map(|r| r.entry_id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&p.added), ["d"], "--show 1: the first row only");
         assert_eq!(p.changed[0].fields, ["plate", "description"]);
-        assert_eq!((p.removed[0].entry_id.as_str(), p.removed[0].plate.as_str()), ("c", "CCC333"));
+        assert_eq!(
+            (p.removed[0].entry_id.as_str(), p.removed[0].plate.as_str()),
+            ("c", "CCC333")
+        );
         assert_eq!(
             render(&p),
             "dry run, nothing written: list doj would get 2 added, 1 changed, 1 removed, 1 unchanged\n\

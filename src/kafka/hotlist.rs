@@ -24,8 +24,8 @@ use super::day_keys::Keyring;
 use super::{acked, client_config, enqueue, follow_topic_batches, read_to_end, KafkaError};
 use crate::config::Config;
 use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
-use crate::hotlist::preview::{self, Previewed};
 pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
+use crate::hotlist::preview::{self, Previewed};
 use crate::hotlist::{Change, HotlistEntry, LiveMatcher};
 use crate::metrics::Metrics;
 

@@ -56,7 +56,11 @@ fn ncic(text: &str, list: &str) -> Vec<Arc<hotlist_matcher::hotlist::HotlistEntr
 /// The entry ids the topic holds for `list`, sorted.
 fn entry_ids(config: &Config, list: &str) -> Vec<String> {
     let (records, _) = kafka_hotlist::records(config).unwrap();
-    records.values().filter(|r| r.list_id == list).map(|r| r.entry_id.clone()).collect()
+    records
+        .values()
+        .filter(|r| r.list_id == list)
+        .map(|r| r.entry_id.clone())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +83,11 @@ async fn a_dry_run_writes_nothing_and_reports_exactly_the_diff() {
     let args = ["upload", file, "--list", "ca-doj", "--format", "ncic"];
     let (code, stdout) = hotlist_cli(
         &config_path,
-        &[&args[..], &["--reason", "check the nightly file", "--dry-run", "--show", "1"]].concat(),
+        &[
+            &args[..],
+            &["--reason", "check the nightly file", "--dry-run", "--show", "1"],
+        ]
+        .concat(),
     );
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
@@ -173,7 +181,11 @@ async fn hotlist_lists_shows_three_lists_of_different_owners_and_ages() {
     let (config_path, config) = common::config_file(dir.path(), &common::unique("lists"));
     common::create_topics(&config).await;
     let now = chrono::Utc::now().trunc_subsecs(0);
-    let ages = [("amber", "CHP", 1, "amber"), ("doj", "CA DOJ", 30, "stolen_vehicle"), ("rso", "RSO", 72, "bolo")];
+    let ages = [
+        ("amber", "CHP", 1, "amber"),
+        ("doj", "CA DOJ", 30, "stolen_vehicle"),
+        ("rso", "RSO", 72, "bolo"),
+    ];
     let (mut keys, mut values) = (Vec::new(), Vec::new());
     for (list, owner, hours, category) in ages {
         for n in 0..hours.min(3) {
@@ -206,7 +218,9 @@ async fn an_entry_with_a_future_effective_at_matches_only_from_then() {
     let dir = tempfile::tempdir().unwrap();
     let config = common::config(&common::unique("effective"), &dir.path().join("h.csv"), 1000);
     common::create_topics(&config).await;
-    let from = chrono::DateTime::parse_from_rfc3339("2026-12-07T14:00:00Z").unwrap().to_utc();
+    let from = chrono::DateTime::parse_from_rfc3339("2026-12-07T14:00:00Z")
+        .unwrap()
+        .to_utc();
     let now = Arc::new(AtomicI64::new(from.timestamp() - 3600));
     let clock: hotlist_matcher::Clock = {
         let now = Arc::clone(&now);
@@ -221,7 +235,9 @@ async fn an_entry_with_a_future_effective_at_matches_only_from_then() {
     };
     let line = r#"{"entry_id":"a1","plate":"4GET1T5","effective_at":"2026-12-07T06:00:00-08:00"}"#;
     let entries = feed::parse(line.as_bytes(), &Format::JsonLines, &options).unwrap();
-    kafka_hotlist::upload(&config, "amber", &entries, "CHP", false).await.unwrap();
+    kafka_hotlist::upload(&config, "amber", &entries, "CHP", false)
+        .await
+        .unwrap();
     let (records, _) = kafka_hotlist::records(&config).unwrap();
     assert_eq!(records["amber/a1"].effective_at, Some(from), "on the topic");
     assert!(common::wait_for(Duration::from_secs(30), || matcher.len() == 1).await);
