@@ -71,8 +71,11 @@ pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
     Ok(Loaded { entries, lists, end })
 }
 
+/// The topic now: entry records by key, list records by list id.
+pub type Current = (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>);
+
 /// Every current entry record (by key) and list record (by list id).
-pub fn records(config: &Config) -> Result<(BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>), KafkaError> {
+pub fn records(config: &Config) -> Result<Current, KafkaError> {
     let (records, lists, _) = read_records(config)?;
     Ok((records, lists))
 }
@@ -354,9 +357,7 @@ pub async fn remove_list(config: &Config, list_id: &str) -> Result<usize, KafkaE
 }
 
 /// [`records`] off the async runtime.
-async fn records_async(
-    config: &Config,
-) -> Result<(BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>), KafkaError> {
+async fn records_async(config: &Config) -> Result<Current, KafkaError> {
     let config = config.clone();
     tokio::task::spawn_blocking(move || records(&config))
         .await
