@@ -21,6 +21,10 @@ pub const LOG_EVERY: Duration = Duration::from_secs(5);
 /// Work smaller than this shows no progress (it is over before anyone looks).
 pub const MIN_TOTAL: u64 = 50_000;
 
+/// The bar or the log is looked at once per this many units at most, so a
+/// count per record costs an atomic add and nothing more.
+const STRIDE: u64 = 4096;
+
 /// Counts done so far, their rate and the time left.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Figures {
@@ -108,6 +112,9 @@ impl Progress {
     /// `n` more units done.
     pub fn inc(&self, n: u64) {
         let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
+        if n < STRIDE && (done - n) / STRIDE == done / STRIDE {
+            return;
+        }
         match &self.shown {
             Shown::Hidden => {}
             Shown::Bar(bar) => bar.set_position(done),

@@ -274,3 +274,36 @@ async fn serve_starts_with_no_hotlist_file() {
     assert!(started && text.contains("API started"), "{text}");
     assert!(text.contains("no static hotlist file"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_prints_a_lists_entries_after_auditing_the_purpose_and_remove_tombstones_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, config) = common::config_file(dir.path(), &common::unique("show"));
+    common::create_topics(&config).await;
+    let live = "LIC/AAA111.LIS/CA.NIC/V1\nLIC/BBB222.LIS/NV.NIC/V2\n";
+    kafka_hotlist::upload(&config, "ca-doj", &ncic(live, "ca-doj"), "CA DOJ", false)
+        .await
+        .unwrap();
+    let purpose = ["--case-number", "AUD-2026-12", "--reason", "quarterly list audit"];
+    let (code, stdout) = hotlist_cli(
+        &config_path,
+        &[&["show", "ca-doj", "--plate", "bbb-222"][..], &purpose].concat(),
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        "V2 BBB222 region=NV category=stolen_vehicle priority=5 effective=- expires=- \n1 entry shown\n"
+    );
+    let audit = common::audit_log(&config);
+    let show = audit
+        .iter()
+        .find(|r| r.event.action == "hotlist_show")
+        .expect("audited");
+    assert_eq!(show.event.purpose.as_ref().unwrap().case_number, "AUD-2026-12");
+    let (code, stdout) = hotlist_cli(&config_path, &["remove", "ca-doj", "--reason", "retired by DOJ"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "list ca-doj removed: 2 entries\n"));
+    let (records, lists) = kafka_hotlist::records(&config).unwrap();
+    assert!(records.is_empty() && lists.is_empty(), "tombstoned");
+    let (code, stdout) = hotlist_cli(&config_path, &["remove", "ca-doj", "--reason", "retired by DOJ"]);
+    assert_eq!(code, Some(2), "{stdout}");
+}
