@@ -152,7 +152,7 @@ pub fn entry_line(r: &EntryRecord) -> String {
             |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )
     };
-    format!(
+    let line = format!(
         "{} {} region={} category={} priority={} effective={} expires={} {}",
         escaped(&r.entry_id),
         escaped(&r.plate),
@@ -162,7 +162,8 @@ pub fn entry_line(r: &EntryRecord) -> String {
         time(r.effective_at),
         time(r.expires_at),
         escaped(&r.description)
-    )
+    );
+    line.trim_end().to_owned()
 }
 
 #[cfg(test)]

@@ -262,16 +262,19 @@ async fn write_all(config: &Config, writes: &[(String, Option<Vec<u8>>)]) -> Res
         .create()?;
     let never = CancellationToken::new();
     let mut pending = Vec::with_capacity(writes.len());
+    let progress = crate::progress::Progress::new("writing to the hotlist topic", Some(writes.len() as u64));
     for (key, value) in writes {
         let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
         if let Some(value) = value {
             record = record.payload(value);
         }
         pending.push(enqueue(&producer, record, &never).await?);
+        progress.inc(1);
     }
     for delivery in pending {
         acked(delivery).await?;
     }
+    progress.finish();
     Ok(())
 }
 

@@ -292,7 +292,7 @@ async fn show_prints_a_lists_entries_after_auditing_the_purpose_and_remove_tombs
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(
         stdout,
-        "V2 BBB222 region=NV category=stolen_vehicle priority=5 effective=- expires=- \n1 entry shown\n"
+        "V2 BBB222 region=NV category=stolen_vehicle priority=5 effective=- expires=-\n1 entry shown\n"
     );
     let audit = common::audit_log(&config);
     let show = audit
