@@ -155,11 +155,18 @@ fn bar(what: &'static str, total: Option<u64>) -> indicatif::ProgressBar {
     let (bar, template) = match total {
         Some(total) => (
             indicatif::ProgressBar::new(total),
-            "{msg}: {bar:30} {human_pos}/{human_len} ({per_sec}, {eta} left)",
+            "{msg}: {bar:30} {human_pos}/{human_len} ({rate}, {eta} left)",
         ),
-        None => (indicatif::ProgressBar::no_length(), "{msg}: {human_pos} ({per_sec})"),
+        None => (indicatif::ProgressBar::no_length(), "{msg}: {human_pos} ({rate})"),
     };
-    let style = indicatif::ProgressStyle::with_template(template).expect("a valid template");
+    let style = indicatif::ProgressStyle::with_template(template)
+        .expect("a valid template")
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        );
     bar.set_style(style);
     bar.set_message(what);
     bar.enable_steady_tick(Duration::from_millis(200));
