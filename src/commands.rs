@@ -185,7 +185,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decrypt(request) => decrypt(&connected(cli.config.as_deref()).await?, request).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "hotlist-matcher", &mut std::io::stdout());
+            // Generated whole first: clap_complete panics on a failed write
+            // (a closed pipe); writing here reports it as an error instead.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hotlist-matcher", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script).context("writing the completions")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
