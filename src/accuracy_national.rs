@@ -237,6 +237,7 @@ fn list(rng: &mut Rng, mix: Mix, size: usize) -> Vec<Arc<HotlistEntry>> {
             priority: 1,
             description: String::new(),
             expires_at: None,
+            effective_at: None,
             details: Default::default(),
         }));
     }

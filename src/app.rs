@@ -2,7 +2,7 @@
 //! [`Config`] and stopped by one [`CancellationToken`].
 //!
 //! In the spirit of tokio-rs/mini-redis's `server::run(listener, shutdown)`:
-//! [`run`] loads the hotlists (the configured file, then the compacted topic),
+//! [`run`] loads the hotlists (the configured file, if any, then the compacted topic),
 //! builds the matcher and follows the topic, starts the read source, the
 //! audit sealer and the HTTPS API, and returns once everything is listening, with the address and
 //! handles a caller needs. `main` (`serve`), the demo and the integration
@@ -73,12 +73,15 @@ impl Running {
 /// Starts the service; it runs until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running, AppError> {
     let file = load_file(&config)?;
-    let loaded = {
+    let mut loaded = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || kafka_hotlist::load(&config))
             .await
             .map_err(|e| AppError::Task(e.to_string()))??
     };
+    for (list_id, meta) in file_lists(&file, &config.hotlist.file_organisation, chrono::Utc::now()) {
+        loaded.lists.entry(list_id).or_insert(meta);
+    }
     info!(
         file_entries = file.len(),
         topic_entries = loaded.entries.len(),
@@ -160,11 +163,41 @@ fn list_gauges(
     }
 }
 
+/// The static hotlist file's entries; none when no file is configured
+/// (every list then comes from the topic).
 fn load_file(config: &Config) -> Result<Vec<Arc<HotlistEntry>>, AppError> {
-    load_csv_file(&config.hotlist.path, config.hotlist.limits).map_err(|error| AppError::Hotlist {
-        path: config.hotlist.path.display().to_string(),
+    let Some(path) = &config.hotlist.path else {
+        info!("no static hotlist file (hotlist.path is empty): lists come from the hotlist topic");
+        return Ok(Vec::new());
+    };
+    load_csv_file(path, config.hotlist.limits).map_err(|error| AppError::Hotlist {
+        path: path.display().to_string(),
         error,
     })
+}
+
+/// A list record for each list of the static file, owned by
+/// `organisation` (`hotlist.file_organisation`), so it is never a list
+/// without an owner; a list record on the topic takes precedence.
+fn file_lists(
+    file: &[Arc<HotlistEntry>],
+    organisation: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::collections::BTreeMap<String, crate::hotlist::plan::ListMeta> {
+    let mut lists = std::collections::BTreeMap::new();
+    for entry in file {
+        let meta = lists
+            .entry(entry.list_id.clone())
+            .or_insert_with(|| crate::hotlist::plan::ListMeta {
+                list_id: entry.list_id.clone(),
+                organisation: organisation.to_owned(),
+                refreshed_at: now,
+                entries: 0,
+                covert: false,
+            });
+        meta.entries += 1;
+    }
+    lists
 }
 
 /// The file's entries and the topic's, the topic's winning for the same
@@ -175,4 +208,31 @@ fn merge_entries(file: Vec<Arc<HotlistEntry>>, topic: Vec<Arc<HotlistEntry>>) ->
         by_key.insert((entry.list_id.clone(), entry.entry_id.clone()), entry);
     }
     by_key.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_static_files_lists_are_owned_by_the_configured_organisation() {
+        let text =
+            "entry_id,list_id,plate,category\na,rso-local,ABC123,bolo\nb,rso-local,ABC124,bolo\nc,chp,XYZ9,amber\n";
+        let file = crate::hotlist::load_csv(text.as_bytes(), Default::default()).unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-06T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let lists = file_lists(&file, "Coachella static file", now);
+        let brief: Vec<_> = lists
+            .values()
+            .map(|m| (m.list_id.as_str(), m.organisation.as_str(), m.entries, m.covert))
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                ("chp", "Coachella static file", 1, false),
+                ("rso-local", "Coachella static file", 2, false)
+            ]
+        );
+    }
 }

@@ -18,6 +18,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Consume reads, match them and produce alerts until SIGTERM or Ctrl-C.
+    /// Lists come from the hotlist topic; hotlist.path adds a static file.
+    #[command(after_help = SERVE_HELP)]
     Serve,
     /// Run the whole pipeline on an embedded broker with sample data.
     Demo {
@@ -70,28 +72,57 @@ pub enum Command {
     /// why, never its bytes.
     Decrypt(DecryptArgs),
     /// Create missing topics, then check every topic's live config against the policy.
+    #[command(
+        after_help = "Config: kafka.*, topics.*. Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS, \
+HOTLIST_KAFKA_PROPERTY_<NAME>."
+    )]
     Topics {
         /// Only check; create nothing.
         #[arg(long)]
         check: bool,
     },
+    /// Shell completions (bash, zsh, fish, elvish, powershell) on standard
+    /// output, generated from this command line's definition, e.g.
+    /// `hotlist-matcher completions bash > /etc/bash_completion.d/hotlist-matcher`.
+    Completions { shell: clap_complete::Shell },
+    /// The man page (roff) on standard output, generated from this command
+    /// line's definition, e.g. `hotlist-matcher man > hotlist-matcher.1`.
+    Man,
 }
+
+/// What `serve --help` says about its settings.
+const SERVE_HELP: &str = "Config: every key of config/default.toml (kafka.*, topics.*, pipeline.*, hotlist.*, \
+matching.*, api.*, dispatch.*, security.*, access.*). Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS, \
+HOTLIST_GROUP_ID, HOTLIST_INSTANCE_ID, HOTLIST_HOTLIST_PATH (empty: no static file), \
+HOTLIST_KAFKA_PROPERTY_<NAME>, HOTLIST_SERVICE_KEY_FILE, HOTLIST_MASTER_KEY_FILE, HOTLIST_LOG, HOTLIST_LOG_FORMAT.";
 
 #[derive(Subcommand)]
 pub enum HotlistCommand {
     /// Validate FILE completely, then replace list LIST with it: new and
     /// changed entries are written, missing ones removed. A file with any
-    /// bad line changes nothing and prints every error.
-    Upload {
-        file: PathBuf,
-        #[arg(long)]
+    /// bad line changes nothing and prints every error (exit 2), unless
+    /// --skip-invalid. --dry-run shows what would change and writes nothing.
+    #[command(
+        after_help = "Config: kafka.*, topics.hotlist, hotlist.max_file_bytes, hotlist.max_rows, \
+hotlist.max_invalid_percent. Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS."
+    )]
+    Upload(UploadArgs),
+    /// Every list on the hotlist topic: id, owner, category, entries, last
+    /// refresh, stale (not refreshed within hotlist.max_age_hours) or not, covert.
+    #[command(after_help = "Config: kafka.*, topics.hotlist, hotlist.max_age_hours. \
+Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS.")]
+    Lists,
+    /// The entries of one list (or of one plate on it), for a custodian with
+    /// a stated purpose; the access is on the audit log before anything is shown.
+    #[command(after_help = "Config: kafka.*, topics.hotlist, topics.audit. \
+Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS.")]
+    Show(ShowArgs),
+    /// Remove a whole list: a tombstone for each entry and for the list
+    /// record; audited with the reason. Every instance stops matching it.
+    #[command(after_help = "Config: kafka.*, topics.hotlist, topics.audit. \
+Environment: HOTLIST_CONFIG, HOTLIST_ACTOR, HOTLIST_BOOTSTRAP_SERVERS.")]
+    Remove {
         list: String,
-        /// csv, fixed (OpenALPR fixed-width layout), ncic (field codes), jsonl.
-        #[arg(long, default_value = "csv")]
-        format: String,
-        /// Category of entries whose format does not carry one.
-        #[arg(long, default_value = "stolen_vehicle")]
-        category: String,
         /// Why (recorded in the audit log).
         #[arg(long)]
         reason: String,
@@ -99,6 +130,62 @@ pub enum HotlistCommand {
         #[arg(long, env = "HOTLIST_ACTOR")]
         actor: String,
     },
+}
+
+/// What `hotlist upload` uploads and how.
+#[derive(clap::Args, Debug)]
+pub struct UploadArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub list: String,
+    /// csv, fixed (OpenALPR fixed-width layout), ncic (field codes), jsonl.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// Category of entries whose format does not carry one.
+    #[arg(long, default_value = "stolen_vehicle")]
+    pub category: String,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// The custodian doing this, by username (recorded in the audit log).
+    #[arg(long, env = "HOTLIST_ACTOR")]
+    pub actor: String,
+    /// Validate and compare with the topic, print what would be added,
+    /// changed and removed, and write nothing (exit 0, or 2 for a bad file).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: how many rows of each kind to print.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub show: u32,
+    /// Apply the valid rows and report every skipped one; refused when more
+    /// than hotlist.max_invalid_percent of the rows are bad.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Entries without their own effective_at match only from this RFC 3339
+    /// time (for formats without dates: ncic, fixed).
+    #[arg(long)]
+    pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What `hotlist show` shows and why.
+#[derive(clap::Args, Debug)]
+pub struct ShowArgs {
+    pub list: String,
+    /// Only the entries of this plate.
+    #[arg(long)]
+    pub plate: Option<String>,
+    /// compliance_audit, criminal_investigation, stolen_vehicle, ...
+    #[arg(long, default_value = "compliance_audit")]
+    pub purpose: String,
+    /// The case, incident or report number (3 to 40 characters).
+    #[arg(long)]
+    pub case_number: String,
+    /// Why (10 to 1000 characters); on the audit log.
+    #[arg(long)]
+    pub reason: String,
+    /// The custodian doing this, by username (recorded in the audit log).
+    #[arg(long, env = "HOTLIST_ACTOR")]
+    pub actor: String,
 }
 
 #[derive(Subcommand)]
@@ -258,4 +345,57 @@ pub struct DecryptArgs {
     /// Why (10 to 1000 characters); on the audit log.
     #[arg(long)]
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn completions_and_the_man_page_come_from_the_definition() {
+        let mut bash = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "hotlist-matcher",
+            &mut bash,
+        );
+        let bash = String::from_utf8(bash).unwrap();
+        assert!(
+            bash.contains("--dry-run") && bash.contains("--skip-invalid"),
+            "upload's flags complete"
+        );
+        let mut man = Vec::new();
+        clap_mangen::Man::new(Cli::command()).render(&mut man).unwrap();
+        let man = String::from_utf8(man).unwrap();
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH hotlist-matcher"),
+            "{}",
+            &man[..200.min(man.len())]
+        );
+        assert!(man.contains("completions"), "subcommands listed");
+    }
+
+    #[test]
+    fn help_names_the_config_keys_and_environment() {
+        let mut cli = Cli::command();
+        let upload = cli
+            .find_subcommand_mut("hotlist")
+            .and_then(|h| h.find_subcommand_mut("upload"))
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(
+            upload.contains("hotlist.max_invalid_percent") && upload.contains("HOTLIST_ACTOR"),
+            "{upload}"
+        );
+        let serve = cli.find_subcommand_mut("serve").unwrap().render_long_help().to_string();
+        assert!(
+            serve.contains("HOTLIST_HOTLIST_PATH") && serve.contains("hotlist.*"),
+            "{serve}"
+        );
+        Cli::command().debug_assert();
+    }
 }

@@ -12,20 +12,24 @@ use rdkafka::client::DefaultClientContext;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::access::audit::{self, upload_terms, AuditEvent, AuditRecord};
+use crate::access::audit::{self, AuditRecord};
 use crate::access::auth::{self, Role};
 use crate::access::principals::User;
 use crate::app;
 #[path = "commands_retention.rs"]
 mod retention_commands;
 pub use retention_commands::{decrypt, retention_verify};
+#[path = "commands_actor.rs"]
+mod actor;
+use actor::{acting_custodian, cli_event};
+#[path = "commands_hotlist.rs"]
+mod hotlist_commands;
+pub use hotlist_commands::{hotlist_lists, hotlist_remove, hotlist_show, upload_hotlist};
 
 use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
-use crate::hotlist::{feed, Category};
 use crate::kafka::audit as kafka_audit;
-use crate::kafka::hotlist as kafka_hotlist;
 use crate::kafka::{client_config, topics};
 use crate::text::escaped;
 use crate::{accuracy, bench};
@@ -158,20 +162,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users {
             what: UsersCommand::SignExisting { actor },
         } => sign_existing(&connected(cli.config.as_deref()).await?, &actor).await,
-        Command::Hotlist {
-            what:
-                HotlistCommand::Upload {
-                    file,
-                    list,
-                    format,
-                    category,
-                    reason,
-                    actor,
-                },
-        } => {
+        Command::Hotlist { what } => {
             let config = connected(cli.config.as_deref()).await?;
-            let what = (list.as_str(), format.as_str(), category.as_str());
-            upload_hotlist(&config, &file, what, &reason, &actor).await
+            match what {
+                HotlistCommand::Upload(args) => upload_hotlist(&config, args).await,
+                HotlistCommand::Lists => hotlist_lists(&config),
+                HotlistCommand::Show(args) => hotlist_show(&config, args).await,
+                HotlistCommand::Remove { list, reason, actor } => hotlist_remove(&config, &list, &reason, &actor).await,
+            }
         }
         Command::Audit { what } => {
             let query = match what {
@@ -185,6 +183,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             what: RetentionCommand::Verify,
         } => retention_verify(&connected(cli.config.as_deref()).await?),
         Command::Decrypt(request) => decrypt(&connected(cli.config.as_deref()).await?, request).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            // Generated whole first: clap_complete panics on a failed write
+            // (a closed pipe); writing here reports it as an error instead.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hotlist-matcher", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script).context("writing the completions")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -299,61 +311,6 @@ pub fn audit(config: &Config, what: AuditQuery) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Validates a hotlist file and replaces the list on the topic.
-/// `hotlist upload`: validate a file whole, then replace the list on the topic (exit 2 listing every bad line;
-/// exit 3 when another upload of the list superseded this one, nothing of it applied).
-pub async fn upload_hotlist(
-    config: &Config,
-    file: &std::path::Path,
-    (list, format, category): (&str, &str, &str),
-    reason: &str,
-    actor: &str,
-) -> anyhow::Result<ExitCode> {
-    let actor = acting_custodian(config, actor).await?;
-    crate::text::check_id(list).map_err(|e| anyhow::anyhow!("--list {e}"))?;
-    let format = feed::Format::parse(format).with_context(|| format!("unknown format {format:?}"))?;
-    let category = Category::parse(category).with_context(|| format!("unknown category {category:?}"))?;
-    crate::access::audit::check_reason(reason)?;
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let options = feed::FeedOptions {
-        list_id: list.to_owned(),
-        category,
-        limits: config.hotlist.limits,
-    };
-    let entries = match feed::parse(&bytes, &format, &options) {
-        Ok(entries) => entries,
-        Err(e) => {
-            println!("nothing uploaded: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let admin: AdminClient<DefaultClientContext> = client_config(&config.kafka).create()?;
-    topics::ensure(&admin, &topics::specs(&config.topics)).await?;
-    let outcome = match kafka_hotlist::upload(config, list, &entries, "command line", false).await {
-        Err(e @ crate::kafka::KafkaError::Superseded { .. }) => {
-            println!("nothing uploaded: {e}");
-            return Ok(ExitCode::from(3));
-        }
-        outcome => outcome?,
-    };
-    let kafka_hotlist::UploadOutcome::Done(report) = outcome else {
-        unreachable!("the command line is not held to list ownership");
-    };
-    let terms = vec![
-        format!("list={list}"),
-        format!("file={}", file.display()),
-        format!("reason={reason}"),
-    ];
-    let mut event = cli_event(actor, "hotlist_upload", terms, Some(entries.len() as u64));
-    event.truncated = !upload_terms(&mut event.query_terms, &report);
-    kafka_audit::append(config, event).await?;
-    println!(
-        "list {list}: {} added, {} changed, {} removed, {} unchanged; {} historical alert(s) from retained reads",
-        report.added, report.changed, report.removed, report.unchanged, report.historical_alerts
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Writes a new custodian to the principals topic.
 /// `users add`: bootstrap a custodian (password asked twice, or from stdin).
 pub async fn add_user(
@@ -430,25 +387,6 @@ pub fn report_line(r: &AuditRecord) -> String {
     )
 }
 
-/// An audit event of the command line, by custodian `actor`, its terms
-/// followed by the operating-system user who ran it.
-fn cli_event(actor: String, action: &str, mut query_terms: Vec<String>, result_count: Option<u64>) -> AuditEvent {
-    query_terms.push(format!("os_user={}", os_user()));
-    AuditEvent {
-        at: chrono::Utc::now(),
-        username: actor,
-        organisation: "command line".into(),
-        role: Some(Role::Custodian),
-        action: action.into(),
-        query_terms,
-        purpose: None,
-        result_count,
-        client_addr: "local".into(),
-        truncated: false,
-        sealed_terms: None,
-    }
-}
-
 /// `users sign-existing`: the upgrade to signed principals, audited.
 async fn sign_existing(config: &Config, actor: &str) -> anyhow::Result<ExitCode> {
     let actor = acting_custodian(config, actor).await?;
@@ -458,34 +396,6 @@ async fn sign_existing(config: &Config, actor: &str) -> anyhow::Result<ExitCode>
     kafka_audit::append(config, event).await?;
     println!("signed {signed} principal record(s) on {}", config.topics.principals);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The custodian named by `--actor`: once any custodian exists, it must be
-/// one of them, enabled; before that (bootstrapping the first), any valid
-/// username, recorded as given.
-async fn acting_custodian(config: &Config, actor: &str) -> anyhow::Result<String> {
-    crate::access::principals::check_username(actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
-    let principals = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config, &crate::metrics::Metrics::new()))
-            .await??
-            .0
-    };
-    if principals.has_custodian() {
-        let ok = principals
-            .user(actor)
-            .is_some_and(|u| u.role == Role::Custodian && !u.disabled);
-        anyhow::ensure!(ok, "--actor {actor} is not an enabled custodian");
-    }
-    Ok(actor.to_owned())
-}
-
-/// The operating-system account running the command, recorded beside the
-/// actor (never instead of it).
-fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
@@ -549,7 +459,7 @@ pub async fn topics(config: Config, check_only: bool) -> anyhow::Result<ExitCode
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::access::audit::Chain;
+    use crate::access::audit::{AuditEvent, Chain};
 
     /// Penetration test: usernames with newlines, ANSI escapes or bidi
     /// characters typed at login printed raw, and a forged-looking line

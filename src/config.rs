@@ -127,6 +127,8 @@ struct RawPipeline {
 #[serde(deny_unknown_fields)]
 struct RawHotlist {
     path: PathBuf,
+    file_organisation: String,
+    max_invalid_percent: f64,
     max_file_bytes: u64,
     max_rows: usize,
     max_age_hours: u64,
@@ -365,7 +367,13 @@ pub struct PipelineSettings {
 /// Where the hotlist comes from, and its limits.
 #[derive(Debug, Clone)]
 pub struct HotlistSettings {
-    pub path: PathBuf,
+    /// The static hotlist file, if any (lists arrive through the topic).
+    pub path: Option<PathBuf>,
+    /// The organisation that owns the file's lists: only it (and the
+    /// custodian) replaces them through the topic.
+    pub file_organisation: String,
+    /// How much of a file `--skip-invalid` may skip.
+    pub skip_invalid: crate::hotlist::feed::SkipInvalid,
     pub limits: CsvLimits,
     /// A list not refreshed for this long is reported stale.
     pub max_age: Duration,
@@ -515,6 +523,22 @@ impl Raw {
         in_range("hotlist.max_file_bytes", hotlist.max_file_bytes, 1, u64::MAX)?;
         in_range("hotlist.max_rows", hotlist.max_rows as u64, 1, u64::MAX)?;
         in_range("hotlist.max_age_hours", hotlist.max_age_hours, 1, 720)?;
+        if !(0.0..=100.0).contains(&hotlist.max_invalid_percent) {
+            return Err(ConfigError::Invalid {
+                key: "hotlist.max_invalid_percent",
+                reason: format!("must be from 0 to 100, got {}", hotlist.max_invalid_percent),
+            });
+        }
+        let file_organisation = hotlist.file_organisation.trim().to_owned();
+        if file_organisation.is_empty()
+            || file_organisation.len() > 128
+            || file_organisation.chars().any(char::is_control)
+        {
+            return Err(ConfigError::Invalid {
+                key: "hotlist.file_organisation",
+                reason: "must be 1 to 128 printable characters".into(),
+            });
+        }
         if !(hotlist.fold_fraction > 0.0 && hotlist.fold_fraction <= 10.0) {
             return Err(ConfigError::Invalid {
                 key: "hotlist.fold_fraction",
@@ -555,7 +579,11 @@ impl Raw {
                 delivery_timeout: Duration::from_millis(pipeline.delivery_timeout_ms),
             },
             hotlist: HotlistSettings {
-                path: hotlist.path,
+                path: (!hotlist.path.as_os_str().is_empty()).then_some(hotlist.path),
+                file_organisation,
+                skip_invalid: crate::hotlist::feed::SkipInvalid {
+                    max_percent: hotlist.max_invalid_percent,
+                },
                 limits: CsvLimits {
                     max_bytes: hotlist.max_file_bytes,
                     max_rows: hotlist.max_rows,

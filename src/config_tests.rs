@@ -112,8 +112,8 @@ fn the_helm_charts_config_is_valid() {
         "probes reach it"
     );
     assert_eq!(
-        config.hotlist.path,
-        std::path::Path::new("/etc/hotlist-matcher/hotlist.csv")
+        config.hotlist.path.as_deref(),
+        Some(std::path::Path::new("/etc/hotlist-matcher/hotlist.csv"))
     );
     assert_eq!(config.topics.day_keys, "alpr.day-keys");
     assert_eq!(config.topics.retention, Duration::from_millis(2_592_000_000));
@@ -286,4 +286,17 @@ fn the_service_key_comes_from_a_mounted_file_or_is_refused() {
     assert!(short.to_string().contains("at least 32 bytes (it is 5)"), "{short}");
     let development = Config::from_toml(&development_toml(), env(&[])).unwrap();
     assert_eq!(development.key, crate::access::keys::ServiceKey::development());
+}
+
+#[test]
+fn the_hotlist_file_is_optional_and_the_skip_share_is_checked() {
+    let config = Config::from_toml(&development_toml(), env(&[("HOTLIST_HOTLIST_PATH", "")])).unwrap();
+    assert_eq!(config.hotlist.path, None, "empty: every list comes from the topic");
+    assert_eq!(config.hotlist.skip_invalid.max_percent, 1.0);
+    assert_eq!(config.hotlist.file_organisation, "static hotlist file");
+    let bad = development_toml().replace("max_invalid_percent = 1.0", "max_invalid_percent = 101.0");
+    match Config::from_toml(&bad, env(&[])) {
+        Err(e) => assert!(e.to_string().contains("hotlist.max_invalid_percent"), "{e}"),
+        Ok(_) => panic!("101% accepted"),
+    }
 }

@@ -125,7 +125,7 @@ pub async fn run(options: DemoOptions, out: &mut (impl Write + Send)) -> anyhow:
     let entries = load_csv(SAMPLE_HOTLIST.as_bytes(), CsvLimits::default())?;
     let hotlist_file = std::env::temp_dir().join(format!("hotlist-matcher-demo-{}.csv", std::process::id()));
     std::fs::write(&hotlist_file, SAMPLE_HOTLIST)?;
-    config.hotlist.path = hotlist_file.clone();
+    config.hotlist.path = Some(hotlist_file.clone());
     config.api.listen = "127.0.0.1:0".parse()?;
     config.api.admin_listen = "127.0.0.1:0".parse()?;
     config.api.self_signed = true;

@@ -18,13 +18,14 @@
 //! destruction.
 //!
 //! Modules, from the pure core outwards: [`text`] (identifier and name
-//! rules, escaping for print), [`read`], [`normalize`],
+//! rules, escaping for print), [`progress`], [`read`], [`normalize`],
 //! [`hotlist`], [`alert`], [`access`] (access rules and the audit chain,
 //! pure), [`config`], [`metrics`], [`pipeline`], [`kafka`], [`api`] (HTTPS
 //! only: server, route table, handlers by resource); [`sample`], [`demo`],
 //! [`accuracy`] and [`bench`] make synthetic data, run the end-to-end demo
 //! and measure matching and hotlist changes; [`logging`] shapes the log
-//! lines (JSON off a terminal); [`admin`] serves the metrics and probes.
+//! lines (JSON off a terminal); [`progress`] shows long work on a terminal
+//! or logs it; [`admin`] serves the metrics and probes.
 
 pub mod access;
 pub mod accuracy;
@@ -44,6 +45,7 @@ pub mod logging;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;
+pub mod progress;
 pub mod read;
 pub mod retention;
 pub mod sample;

@@ -121,6 +121,7 @@ pub fn hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<HotlistEntry>>
             },
             description: String::new(),
             expires_at: None,
+            effective_at: None,
             details: Default::default(),
         }));
     }
@@ -150,6 +151,7 @@ pub fn replacement(entries: &[Arc<HotlistEntry>], night: u32) -> Replacement {
         priority: 1,
         description: format!("night {night}: new theft"),
         expires_at: None,
+        effective_at: None,
         details: Default::default(),
     });
     next.push(Arc::clone(&added));

@@ -40,6 +40,7 @@ pub(crate) fn alert(read: u128, entry: &str, camera: &str, when: DateTime<FixedO
             priority: 1,
             description: "black Civic".into(),
             details: Default::default(),
+            effective_at: None,
         },
         matched: AlertMatch {
             kind: MatchKind::OcrEquivalent,

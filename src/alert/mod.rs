@@ -104,6 +104,9 @@ pub struct AlertEntry {
     /// NCIC number, agencies and vehicle, when the list gave them.
     #[serde(default)]
     pub details: crate::hotlist::EntryDetails,
+    /// When the entry started matching, when the list set a date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_at: Option<DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for AlertRead {
@@ -133,6 +136,7 @@ impl std::fmt::Debug for AlertEntry {
             .field("priority", &self.priority)
             .field("description", &self.description)
             .field("details", &self.details)
+            .field("effective_at", &self.effective_at)
             .finish()
     }
 }
@@ -193,6 +197,7 @@ impl Alert {
                 priority: entry.priority,
                 description: entry.description.clone(),
                 details: entry.details.clone(),
+                effective_at: entry.effective_at,
             },
             historical: false,
             matched: AlertMatch {
@@ -274,6 +279,7 @@ mod tests {
                 priority: 1,
                 description: "black Civic".into(),
                 expires_at: None,
+                effective_at: None,
                 details: Default::default(),
             }),
             kind: MatchKind::Exact,

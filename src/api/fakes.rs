@@ -31,7 +31,8 @@ use crate::access::principals::{ListRegistration, Principals, User};
 use crate::alert::lifecycle::Transition;
 use crate::config::Config;
 use crate::dispatch::board::Board;
-use crate::hotlist::plan::{PlateChanges, UploadOutcome, UploadReport, Uploader};
+use crate::hotlist::plan::{PlateChanges, UploadCounts, UploadOutcome, UploadReport, Uploader};
+use crate::hotlist::preview::{Preview, PreviewRow, Previewed};
 use crate::hotlist::{Category, HotlistEntry};
 use crate::metrics::Metrics;
 
@@ -188,6 +189,61 @@ impl HotlistUpload for MemoryHotlists {
             })
         };
         Box::pin(async move { Ok(outcome) })
+    }
+
+    /// By plate: a plate not on the list yet is added, one no longer in
+    /// the upload removed, the rest unchanged.
+    fn preview<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        uploader: Uploader<'a>,
+        show: usize,
+    ) -> BoxFuture<'a, Result<Previewed, StoreError>> {
+        let owner = self.owners.lock().unwrap().get(list_id).cloned();
+        if let Some(owner) = owner.filter(|o| uploader.enforce_owner && o != uploader.organisation) {
+            return Box::pin(async move { Ok(Previewed::NotOwner { owner }) });
+        }
+        let old = self.plates.lock().unwrap().get(list_id).cloned().unwrap_or_default();
+        let row = |entry_id: &str, plate: &str| PreviewRow {
+            entry_id: entry_id.into(),
+            plate: plate.into(),
+            fields: Vec::new(),
+        };
+        let new: Vec<(String, String)> = entries
+            .iter()
+            .map(|e| (e.entry_id.clone(), e.plate.to_string()))
+            .collect();
+        let added: Vec<PreviewRow> = new
+            .iter()
+            .filter(|(_, p)| !old.contains(p))
+            .map(|(i, p)| row(i, p))
+            .collect();
+        let removed: Vec<PreviewRow> = old
+            .iter()
+            .filter(|p| !new.iter().any(|(_, n)| n == *p))
+            .map(|p| row("-", p))
+            .collect();
+        let counts = UploadCounts {
+            added: added.len(),
+            changed: 0,
+            removed: removed.len(),
+            unchanged: new.len() - added.len(),
+        };
+        let preview = Preview {
+            list: list_id.to_owned(),
+            counts,
+            added: added.into_iter().take(show).collect(),
+            changed: Vec::new(),
+            removed: removed.into_iter().take(show).collect(),
+        };
+        Box::pin(async move { Ok(Previewed::Preview(preview)) })
+    }
+
+    fn remove<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<usize, StoreError>> {
+        self.owners.lock().unwrap().remove(list_id);
+        let removed = self.plates.lock().unwrap().remove(list_id).unwrap_or_default().len();
+        Box::pin(async move { Ok(removed) })
     }
 }
 

@@ -3,8 +3,11 @@
 //! any list.
 //!
 //! The file is validated whole before anything is written and refused with
-//! every bad line listed; the upload needs a reason
-//! ([`crate::access::audit::check_reason`]); both outcomes are audited.
+//! every bad line listed, or with `skip_invalid=true` applied without its
+//! bad lines (each reported) unless too much of it is bad; the upload needs
+//! a reason ([`crate::access::audit::check_reason`]); every outcome is
+//! audited. `dry_run=true` answers what the upload would change and writes
+//! nothing to the hotlist topic.
 //! Two uploads of one list at once never mix: the one another upload
 //! fenced is refused with 409 Conflict and nothing of it applied
 //! ([`crate::kafka::hotlist`]).
@@ -23,6 +26,7 @@ use crate::access::auth::Role;
 use crate::access::principals::ListRegistration;
 use crate::hotlist::feed::{self, FeedOptions, Format};
 use crate::hotlist::plan::{UploadOutcome, Uploader};
+use crate::hotlist::preview::Previewed;
 use crate::hotlist::{Category, HotlistEntry};
 
 #[derive(Deserialize)]
@@ -34,7 +38,24 @@ pub struct UploadParams {
     /// Sets the list's covert flag (its owner only); absent keeps it.
     #[serde(default)]
     covert: Option<bool>,
+    /// Answer what would change; write nothing.
+    #[serde(default)]
+    dry_run: bool,
+    /// With `dry_run`: rows of each kind in the answer (at most 1000).
+    #[serde(default = "default_show")]
+    show: usize,
+    /// Apply the good rows, reporting the bad ones, up to
+    /// `hotlist.max_invalid_percent` of the file.
+    #[serde(default)]
+    skip_invalid: bool,
 }
+
+fn default_show() -> usize {
+    10
+}
+
+/// Most rows of each kind a dry run answers with.
+const MAX_SHOW: usize = 1000;
 
 /// Replaces a list with the uploaded file: the list id checked first; an
 /// agency only to a list registered to it, in its registered category;
@@ -79,19 +100,24 @@ pub async fn upload_hotlist(
         category,
         limits: state.config.hotlist.limits,
     };
-    let parsed = feed::parse(&body, &format, &options)
+    let skip = params.skip_invalid.then_some(state.config.hotlist.skip_invalid);
+    let parsed = feed::parse_rows(&body, &format, &options)
+        .and_then(|parsed| feed::accept(parsed, skip))
         .map_err(|e| e.to_string())
-        .and_then(
-            |entries| match registered.as_ref().and_then(|r| other_category(&entries, r.category)) {
+        .and_then(|parsed| {
+            match registered
+                .as_ref()
+                .and_then(|r| other_category(&parsed.entries, r.category))
+            {
                 Some(entry_id) => Err(format!(
                     "entry {entry_id} has another category than the list's registered {}",
                     category.name()
                 )),
-                None => Ok(entries),
-            },
-        );
-    let entries = match parsed {
-        Ok(entries) => entries,
+                None => Ok(parsed),
+            }
+        });
+    let (entries, skipped) = match parsed {
+        Ok(parsed) => (parsed.entries, parsed.errors),
         Err(e) => {
             event.action = "hotlist_upload_refused".into();
             state.record(event).await?;
@@ -104,6 +130,33 @@ pub async fn upload_hotlist(
         covert: params.covert,
         registered_owner: registered.as_ref().map(|r| r.organisation.as_str()),
     };
+    let skipped: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+    if params.skip_invalid {
+        event.query_terms.push(format!("skipped_rows={}", skipped.len()));
+    }
+    if params.dry_run {
+        let show = params.show.min(MAX_SHOW);
+        return match state
+            .stores
+            .hotlists
+            .preview(&list_id, &entries, uploader, show)
+            .await?
+        {
+            Previewed::Preview(preview) => {
+                event.action = "hotlist_upload_dry_run".into();
+                event.result_count = Some(entries.len() as u64);
+                state.record(event).await?;
+                Ok(Json(
+                    serde_json::json!({ "list": list_id, "dry_run": true, "preview": preview, "skipped": skipped }),
+                ))
+            }
+            Previewed::NotOwner { .. } => {
+                event.action = "hotlist_upload_refused".into();
+                state.record(event).await?;
+                Err(ApiError::Refused("this list belongs to another organisation".into()))
+            }
+        };
+    }
     let outcome = match state.stores.hotlists.upload(&list_id, &entries, uploader).await {
         // Another upload of this list fenced this one: nothing of it was
         // written (409, the clerk may upload again).
@@ -122,7 +175,11 @@ pub async fn upload_hotlist(
             event.truncated |= !upload_terms(&mut event.query_terms, &report);
             event.result_count = Some(entries.len() as u64);
             state.record(event).await?;
-            Ok(Json(serde_json::json!({ "list": list_id, "report": report.counts() })))
+            let mut answer = serde_json::json!({ "list": list_id, "report": report.counts() });
+            if params.skip_invalid {
+                answer["skipped"] = skipped.into();
+            }
+            Ok(Json(answer))
         }
         UploadOutcome::NotOwner { .. } => {
             event.action = "hotlist_upload_refused".into();

@@ -191,3 +191,83 @@ async fn an_upload_superseded_by_another_of_its_list_is_a_conflict() {
     assert!(actions.iter().any(|a| a == "hotlist_upload_refused"), "{actions:?}");
     assert!(!actions.iter().any(|a| a == "hotlist_upload"), "{actions:?}");
 }
+
+/// A dry run answers the diff and writes nothing; the same file then
+/// uploads as previewed.
+#[tokio::test]
+async fn a_dry_run_answers_the_diff_and_writes_nothing() {
+    let api = Harness::new();
+    let feed = api.token("doj.feed").await;
+    let first = "LIC/ABC123.LIS/CA.NIC/V1\nLIC/7XYZ999.LIS/CA.NIC/V2\n";
+    assert_eq!(api.call("POST", DOJ, Some(&feed), Some(first)).await.0, 200);
+    let second = "LIC/ABC123.LIS/CA.NIC/V1\nLIC/8JKL111.LIS/CA.NIC/V3\n";
+    let (status, body) = api
+        .call("POST", &format!("{DOJ}&dry_run=true&show=5"), Some(&feed), Some(second))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({
+            "list": "doj-stolen",
+            "dry_run": true,
+            "preview": {
+                "list": "doj-stolen",
+                "counts": { "added": 1, "changed": 0, "removed": 1, "unchanged": 1 },
+                "added": [{ "entry_id": "V3", "plate": "8JKL111" }],
+                "changed": [],
+                "removed": [{ "entry_id": "-", "plate": "7XYZ999" }]
+            },
+            "skipped": []
+        })
+    );
+    assert_eq!(
+        api.hotlists.plates.lock().unwrap()["doj-stolen"],
+        ["ABC123", "7XYZ999"],
+        "nothing written"
+    );
+    assert_eq!(api.audit.last().unwrap().action, "hotlist_upload_dry_run");
+}
+
+/// skip_invalid applies the good rows and lists every bad one; above the
+/// configured share of bad rows (1% by default) the file is refused whole.
+#[tokio::test]
+async fn skip_invalid_applies_the_good_rows_and_refuses_a_mostly_bad_file() {
+    let api = Harness::new();
+    let feed = api.token("doj.feed").await;
+    let mut lines: Vec<String> = (0..100).map(|i| format!("LIC/ABC{i}.LIS/CA.NIC/V{i}")).collect();
+    lines[41] = "LIC/BAD#1.NIC/VBAD".into();
+    let file = lines.join("\n");
+    let (status, body) = api
+        .call("POST", &format!("{DOJ}&skip_invalid=true"), Some(&feed), Some(&file))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["report"]["added"], 99);
+    assert_eq!(
+        answer["skipped"],
+        serde_json::json!([
+            "line 42, column plate: plate has a character that cannot be on a plate (U+0023) at position 3"
+        ])
+    );
+    let plates = api.hotlists.plates.lock().unwrap()["doj-stolen"].clone();
+    assert_eq!(plates.len(), 99);
+    assert!(!plates.contains(&"ABC41".to_string()));
+    assert!(api
+        .audit
+        .last()
+        .unwrap()
+        .query_terms
+        .contains(&"skipped_rows=1".to_string()));
+    lines[42] = "LIC/BAD#2.NIC/VBAD2".into();
+    let (status, body) = api
+        .call(
+            "POST",
+            &format!("{DOJ}&skip_invalid=true"),
+            Some(&feed),
+            Some(&lines.join("\n")),
+        )
+        .await;
+    assert_eq!(status, 400, "2 of 100 is above 1%: {body}");
+    assert!(body.contains("2 of 100 row(s) are bad"), "{body}");
+    assert_eq!(api.hotlists.plates.lock().unwrap()["doj-stolen"].len(), 99, "unchanged");
+}

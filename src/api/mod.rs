@@ -9,7 +9,8 @@
 //! middleware that applies it (sessions, CSRF, deny by default, audit of
 //! refusals); the handlers live by resource: [`session`] (login, logout),
 //! [`users`] (users and grants), [`search`] (searches, exports, agencies,
-//! sharing), [`audit`] (verify, report), [`hotlists`] (uploads) and
+//! sharing), [`audit`] (verify, report), [`hotlists`] (uploads),
+//! [`hotlist_admin`] (listing and removing lists) and
 //! [`lists`] (the register of hotlists) and [`health`] (health, metrics).
 //! [`limits`] bounds password checks and uploads, [`state`] holds what
 //! they share, and
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod board;
 pub mod guard;
 pub mod health;
+pub mod hotlist_admin;
 pub mod hotlists;
 pub mod limits;
 pub mod lists;

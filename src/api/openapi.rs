@@ -422,7 +422,18 @@ mod tests {
             .filter(|p| p["in"] == "query")
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(query, ["format", "category", "reason", "covert"]);
+        assert_eq!(
+            query,
+            [
+                "format",
+                "category",
+                "reason",
+                "covert",
+                "dry_run",
+                "show",
+                "skip_invalid"
+            ]
+        );
         let events = &doc["paths"]["/api/alerts/events"]["get"]["responses"]["200"]["content"];
         assert!(events.get("text/event-stream").is_some());
     }

@@ -357,6 +357,24 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                         json!({ "type": "boolean" }),
                         "sets the list's covert flag; absent keeps it",
                     ),
+                    query(
+                        "dry_run",
+                        false,
+                        json!({ "type": "boolean", "default": false }),
+                        "answer what the upload would add, change and remove; write nothing",
+                    ),
+                    query(
+                        "show",
+                        false,
+                        json!({ "type": "integer", "minimum": 0, "maximum": 1000, "default": 10 }),
+                        "with dry_run: rows of each kind in the answer",
+                    ),
+                    query(
+                        "skip_invalid",
+                        false,
+                        json!({ "type": "boolean", "default": false }),
+                        "apply the good rows and list the bad ones, up to hotlist.max_invalid_percent of the file",
+                    ),
                 ],
                 body: Some(Body {
                     media_types: &["text/csv", "application/octet-stream"],
@@ -371,8 +389,57 @@ pub fn docs() -> Vec<((Method, &'static str), Doc)> {
                     ok_json(
                         200,
                         "replaced",
-                        json!({ "type": "object", "required": ["list", "report"],
-                            "properties": { "list": { "type": "string" }, "report": r("UploadReport") } }),
+                        json!({ "type": "object", "required": ["list"],
+                            "properties": { "list": { "type": "string" }, "report": r("UploadReport"),
+                                "dry_run": { "type": "boolean" },
+                                "preview": { "type": "object", "description": "with dry_run: counts, and the first rows added, changed and removed" },
+                                "skipped": { "type": "array", "items": { "type": "string" },
+                                    "description": "with skip_invalid: every bad row skipped" } } }),
+                    ),
+                )
+            },
+        ),
+        (
+            (Method::GET, "/api/hotlists"),
+            doc(
+                "The lists the caller manages (the custodian: every list): owner, category, entries, last refresh, stale, covert",
+                "hotlists",
+                ok_json(
+                    200,
+                    "the lists",
+                    array(json!({ "type": "object",
+                        "required": ["list_id", "owner", "category", "entries", "refreshed_at", "stale", "covert"],
+                        "properties": { "list_id": { "type": "string" }, "owner": { "type": "string" },
+                            "category": { "type": "string" }, "entries": { "type": "integer", "minimum": 0 },
+                            "refreshed_at": { "type": "string", "format": "date-time", "nullable": true },
+                            "stale": { "type": "boolean" }, "covert": { "type": "boolean" } } })),
+                ),
+            ),
+        ),
+        (
+            (Method::DELETE, "/api/hotlists/{list_id}"),
+            Doc {
+                parameters: vec![
+                    path("list_id", id(), "the list to remove"),
+                    query(
+                        "reason",
+                        true,
+                        example(
+                            json!({ "type": "string", "pattern": r"^\S.*\S$", "minLength": 5 }),
+                            "list retired by the agency",
+                        ),
+                        "why the list is removed (audited)",
+                    ),
+                ],
+                errors: &[400, 404, 503],
+                ..doc(
+                    "Remove a whole list: tombstones for its entries and its list record",
+                    "hotlists",
+                    ok_json(
+                        200,
+                        "removed",
+                        json!({ "type": "object", "required": ["list", "removed"],
+                            "properties": { "list": { "type": "string" }, "removed": { "type": "integer", "minimum": 0 } } }),
                     ),
                 )
             },

@@ -14,6 +14,7 @@ use axum::routing::{delete, get, post, put};
 use super::audit::{audit_report, audit_verify};
 use super::board;
 use super::health::{health, metrics};
+use super::hotlist_admin::{list_hotlists, remove_hotlist};
 use super::hotlists::upload_hotlist;
 use super::lists::{list_lists, register_list, unregister_list};
 use super::openapi::openapi_json;
@@ -153,6 +154,18 @@ pub fn all() -> Vec<Route> {
                 post(upload_hotlist).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
             )
         },
+        route(
+            Method::GET,
+            "/api/hotlists",
+            Access::Action(Action::UploadOwnHotlist),
+            get(list_hotlists),
+        ),
+        route(
+            Method::DELETE,
+            "/api/hotlists/{list_id}",
+            Access::Action(Action::UploadOwnHotlist),
+            delete(remove_hotlist),
+        ),
         route(
             Method::GET,
             "/api/lists",

@@ -38,6 +38,8 @@ fn probe_answers() -> HashMap<(&'static str, &'static str), u16> {
         (("POST", "/api/agencies"), 422),
         (("POST", "/api/exports"), 422),
         (("POST", "/api/hotlists/{list_id}"), 400),
+        (("GET", "/api/hotlists"), 200),
+        (("DELETE", "/api/hotlists/{list_id}"), 400),
         (("GET", "/api/lists"), 200),
         (("PUT", "/api/lists/{list_id}"), 415),
         (("DELETE", "/api/lists/{list_id}"), 204),
@@ -76,7 +78,7 @@ fn allowed(path: &str, who: &str) -> bool {
         ("/api/health", w) => ["manager", "ops", "acme"].contains(&w),
         ("/metrics", w) => ["manager", "ops"].contains(&w),
         ("/api/search/alerts" | "/api/search/reads" | "/api/exports", w) => ["manager", "deputy"].contains(&w),
-        ("/api/hotlists/{list_id}", w) => ["manager", "doj.feed"].contains(&w),
+        ("/api/hotlists/{list_id}" | "/api/hotlists", w) => ["manager", "doj.feed"].contains(&w),
         (path, w) if custodian_only.contains(&path) => w == "manager",
         _ => false,
     }

@@ -18,6 +18,7 @@ use crate::access::audit::{AuditEvent, AuditRecord};
 use crate::alert::lifecycle::Transition;
 use crate::config::Config;
 use crate::hotlist::plan::{UploadOutcome, Uploader};
+use crate::hotlist::preview::Previewed;
 use crate::hotlist::HotlistEntry;
 use crate::kafka::day_keys::Keyring;
 use crate::kafka::KafkaError;
@@ -92,6 +93,17 @@ pub trait HotlistUpload: Send + Sync {
         entries: &'a [Arc<HotlistEntry>],
         uploader: Uploader<'a>,
     ) -> BoxFuture<'a, Result<UploadOutcome, StoreError>>;
+    /// What [`HotlistUpload::upload`] would change, with at most `show`
+    /// rows of each kind; writes nothing (a dry run).
+    fn preview<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        uploader: Uploader<'a>,
+        show: usize,
+    ) -> BoxFuture<'a, Result<Previewed, StoreError>>;
+    /// Removes list `list_id` whole (tombstones); the entries removed.
+    fn remove<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<usize, StoreError>>;
 }
 
 /// Where dispatchers' decisions are written.
@@ -221,5 +233,19 @@ impl HotlistUpload for KafkaHotlists {
         Box::pin(
             async move { Ok(crate::kafka::hotlist::upload_with(&self.0, &self.1, list_id, entries, uploader).await?) },
         )
+    }
+
+    fn preview<'a>(
+        &'a self,
+        list_id: &'a str,
+        entries: &'a [Arc<HotlistEntry>],
+        uploader: Uploader<'a>,
+        show: usize,
+    ) -> BoxFuture<'a, Result<Previewed, StoreError>> {
+        Box::pin(async move { Ok(crate::kafka::hotlist::preview(&self.0, list_id, entries, uploader, show).await?) })
+    }
+
+    fn remove<'a>(&'a self, list_id: &'a str) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(async move { Ok(crate::kafka::hotlist::remove_list(&self.0, list_id).await?) })
     }
 }

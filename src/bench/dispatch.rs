@@ -50,9 +50,8 @@ pub(super) fn fresh(config: &Config, what: &str) -> Result<Config, BenchError> {
     config.kafka.group_id = format!("{run}-group");
     config.api.listen = "127.0.0.1:0".parse().expect("an address");
     config.api.self_signed = true;
-    let file = std::env::temp_dir().join(format!("{run}.csv"));
-    std::fs::write(&file, "entry_id,list_id,plate,region,category\n")?;
-    config.hotlist.path = file;
+    // Every list comes from the topic: no static file.
+    config.hotlist.path = None;
     Ok(config)
 }
 

@@ -109,6 +109,7 @@ fn a_census_chooses_per_list_and_cell_and_new_cells_as_if_alone() {
             priority: 1,
             description: String::new(),
             expires_at: None,
+            effective_at: None,
             details: Default::default(),
         })
     };

@@ -5,8 +5,9 @@
 //! column, and refuses the whole file if any row is bad, so a half-loaded list
 //! never goes live. The columns, in any order and any case:
 //! `entry_id`, `list_id`, `plate`, `category` (required), `region`,
-//! `priority` (0 = most urgent, default 5), `description` and `expires_at`
-//! (RFC 3339; the entry stops matching then) (optional).
+//! `priority` (0 = most urgent, default 5), `description`, `expires_at`
+//! (RFC 3339; the entry stops matching then) and `effective_at` (RFC 3339;
+//! the entry matches only from then on) (optional).
 //! Other columns are ignored. A plate with `?` (one unknown character) or
 //! `*` (any run) is a wildcard or partial plate.
 
@@ -49,6 +50,7 @@ struct Columns {
     priority: Option<usize>,
     description: Option<usize>,
     expires_at: Option<usize>,
+    effective_at: Option<usize>,
 }
 
 impl Columns {
@@ -70,6 +72,7 @@ impl Columns {
             priority: find("priority"),
             description: find("description"),
             expires_at: find("expires_at"),
+            effective_at: find("effective_at"),
         })
     }
 }
@@ -102,10 +105,20 @@ pub fn load_csv(input: impl Read, limits: CsvLimits) -> Result<Vec<Arc<HotlistEn
 /// names another list is a bad row (it would otherwise be dropped and the
 /// uploader's own list emptied of it).
 pub fn load_csv_for(
-    mut input: impl Read,
+    input: impl Read,
     limits: CsvLimits,
     only_list: Option<&str>,
 ) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+    load_csv_rows(input, limits, only_list)?.strict()
+}
+
+/// [`load_csv_for`], keeping the good rows beside the bad ones (for an
+/// upload that skips bad rows, [`super::feed::accept`]).
+pub(crate) fn load_csv_rows(
+    mut input: impl Read,
+    limits: CsvLimits,
+    only_list: Option<&str>,
+) -> Result<Parsed, HotlistError> {
     let mut bytes = Vec::new();
     input
         .by_ref()
@@ -146,14 +159,37 @@ pub fn load_csv_for(
     collect_rows(rows, limits, only_list)
 }
 
+/// A file's good entries and every bad row, once the whole file was read.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub entries: Vec<Arc<HotlistEntry>>,
+    pub errors: Vec<RowError>,
+}
+
+impl Parsed {
+    /// The entries of a file without a bad row; otherwise every bad row.
+    pub fn strict(self) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+        if self.errors.is_empty() {
+            Ok(self.entries)
+        } else {
+            Err(HotlistError::Rows(self.errors))
+        }
+    }
+
+    /// Rows read, good and bad.
+    pub fn rows(&self) -> usize {
+        self.entries.len() + self.errors.len()
+    }
+}
+
 /// Gathers parsed rows into a list: every bad row, every duplicate
 /// `(list, entry)` id and, with `only_list`, every row for another list is
-/// reported; any error refuses the whole file.
+/// reported beside the good entries.
 pub(crate) fn collect_rows(
     rows: impl Iterator<Item = (u64, Result<Option<HotlistEntry>, RowError>)>,
     limits: CsvLimits,
     only_list: Option<&str>,
-) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+) -> Result<Parsed, HotlistError> {
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashMap<(String, String), u64> = HashMap::new();
@@ -189,11 +225,7 @@ pub(crate) fn collect_rows(
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() {
-        Ok(entries)
-    } else {
-        Err(HotlistError::Rows(errors))
-    }
+    Ok(Parsed { entries, errors })
 }
 
 fn sniff_delimiter(bytes: &[u8]) -> u8 {
@@ -246,6 +278,7 @@ fn parse_row(
         priority: optional(columns.priority, "priority")?,
         description: optional(columns.description, "description")?.map(Cow::Borrowed),
         expires_at: optional(columns.expires_at, "expires_at")?,
+        effective_at: optional(columns.effective_at, "effective_at")?,
         details: details_of(record, header, line)?,
     };
     build_entry(&raw, line).map(Some)
@@ -280,6 +313,8 @@ pub(crate) struct RawEntry<'a> {
     pub description: Option<Cow<'a, str>>,
     /// RFC 3339; empty or absent for no expiry.
     pub expires_at: Option<&'a str>,
+    /// RFC 3339; empty or absent to match at once.
+    pub effective_at: Option<&'a str>,
     pub details: EntryDetails,
 }
 
@@ -294,6 +329,7 @@ impl std::fmt::Debug for RawEntry<'_> {
             .field("priority", &self.priority)
             .field("description", &self.description)
             .field("expires_at", &self.expires_at)
+            .field("effective_at", &self.effective_at)
             .field("details", &self.details)
             .finish()
     }
@@ -324,14 +360,13 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
     if description.len() > MAX_DESCRIPTION_LEN {
         return Err(row_error(line, Some("description"), "is longer than 1024 bytes"));
     }
-    let expires_at = match raw.expires_at.map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(
-            chrono::DateTime::parse_from_rfc3339(text)
-                .map_err(|_| row_error(line, Some("expires_at"), "must be an RFC 3339 date-time with offset"))?
-                .with_timezone(&chrono::Utc),
-        ),
-    };
+    let expires_at = date_time(raw.expires_at, "expires_at", line)?;
+    let effective_at = date_time(raw.effective_at, "effective_at", line)?;
+    if let (Some(from), Some(until)) = (effective_at, expires_at) {
+        if from >= until {
+            return Err(row_error(line, Some("effective_at"), "must be before expires_at"));
+        }
+    }
     if category == Category::OfficerEntered {
         // Hand-entered plates are the likeliest to outlive their reason.
         if expires_at.is_none() {
@@ -367,8 +402,19 @@ pub(crate) fn build_entry(raw: &RawEntry<'_>, line: u64) -> Result<HotlistEntry,
         priority,
         description: description.to_owned(),
         expires_at,
+        effective_at,
         details,
     })
+}
+
+/// An optional RFC 3339 column; empty or absent is `None`.
+fn date_time(text: Option<&str>, name: &str, line: u64) -> Result<Option<chrono::DateTime<chrono::Utc>>, RowError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| Some(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| row_error(line, Some(name), "must be an RFC 3339 date-time with offset")),
+    }
 }
 
 /// A whole plate, or a wildcard or partial one when it has `?` or `*`.

@@ -5,8 +5,10 @@
 //! Every parser reports every bad line with its number, the field and the
 //! reason, and refuses the whole file if any line is bad (the same rules as
 //! the CSV loader, through the same entry validation), so a clerk fixes the
-//! file once instead of once per error. Pure: bytes in, entries or a report
-//! out.
+//! file once instead of once per error. With `--skip-invalid` ([`accept`])
+//! the good rows go ahead and every bad one is reported, unless so much of
+//! the file is bad that it is more likely the wrong file. Pure: bytes in,
+//! entries or a report out.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -14,7 +16,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::csv::{build_entry, collect_rows, load_csv_for, row_error, RawEntry};
+pub use super::csv::Parsed;
+use super::csv::{build_entry, collect_rows, load_csv_rows, row_error, RawEntry};
 use super::{Category, CsvLimits, EntryDetails, HotlistEntry, HotlistError, RowError};
 
 /// The formats an upload may have.
@@ -77,6 +80,55 @@ pub struct FeedOptions {
 
 /// Parses a whole upload, or reports every bad line and loads nothing.
 pub fn parse(bytes: &[u8], format: &Format, options: &FeedOptions) -> Result<Vec<Arc<HotlistEntry>>, HotlistError> {
+    parse_rows(bytes, format, options)?.strict()
+}
+
+/// `--skip-invalid`: the largest share of a file's rows, in percent, that
+/// may be bad and skipped (`hotlist.max_invalid_percent`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SkipInvalid {
+    pub max_percent: f64,
+}
+
+/// What goes ahead of a parsed file: without `skip`, only a file with no
+/// bad row; with it, the good rows, the bad ones kept for the report,
+/// unless more than `max_percent` of the rows are bad.
+pub fn accept(parsed: Parsed, skip: Option<SkipInvalid>) -> Result<Parsed, HotlistError> {
+    let Some(skip) = skip else {
+        return parsed.strict().map(|entries| Parsed {
+            entries,
+            errors: Vec::new(),
+        });
+    };
+    let rows = parsed.rows();
+    if parsed.errors.len() as f64 * 100.0 > skip.max_percent * rows as f64 {
+        return Err(HotlistError::TooManyInvalid {
+            rows,
+            max_percent: skip.max_percent,
+            errors: parsed.errors,
+        });
+    }
+    Ok(parsed)
+}
+
+/// Entries without their own `effective_at` take `at` (`--effective-at`,
+/// for formats such as NCIC and fixed-width extracts that carry no date).
+pub fn effective_from(entries: Vec<Arc<HotlistEntry>>, at: chrono::DateTime<chrono::Utc>) -> Vec<Arc<HotlistEntry>> {
+    entries
+        .into_iter()
+        .map(|e| match e.effective_at {
+            Some(_) => e,
+            None => Arc::new(HotlistEntry {
+                effective_at: Some(at),
+                ..(*e).clone()
+            }),
+        })
+        .collect()
+}
+
+/// Parses a whole upload: its good entries and every bad line. Errors of
+/// the file as a whole (too large, empty, no usable header) refuse it.
+pub fn parse_rows(bytes: &[u8], format: &Format, options: &FeedOptions) -> Result<Parsed, HotlistError> {
     if bytes.len() as u64 > options.limits.max_bytes {
         return Err(HotlistError::TooLarge {
             size: bytes.len() as u64,
@@ -92,7 +144,7 @@ pub fn parse(bytes: &[u8], format: &Format, options: &FeedOptions) -> Result<Vec
         .map(|(i, line)| (i as u64 + 1, line.strip_suffix(b"\r").unwrap_or(line)))
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace));
     match format {
-        Format::Delimited => load_csv_for(bytes, options.limits, Some(&options.list_id)),
+        Format::Delimited => load_csv_rows(bytes, options.limits, Some(&options.list_id)),
         Format::FixedWidth(layout) => collect_rows(
             lines.map(|(n, l)| (n, fixed_width(l, n, layout, options))),
             options.limits,
@@ -164,6 +216,7 @@ fn fixed_width(line: &[u8], n: u64, layout: &Layout, options: &FeedOptions) -> R
         priority: None,
         description: Some(Cow::Owned(description)),
         expires_at: None,
+        effective_at: None,
         details: EntryDetails::default(),
     };
     build_entry(&raw, n).map(Some)
@@ -218,6 +271,7 @@ fn ncic(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<HotlistEntr
         priority: None,
         description: Some(Cow::Owned(description)),
         expires_at: None,
+        effective_at: None,
         details,
     };
     build_entry(&raw, n).map(Some)
@@ -242,6 +296,8 @@ struct JsonEntry<'a> {
     description: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     expires_at: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    effective_at: Option<Cow<'a, str>>,
     #[serde(flatten)]
     details: EntryDetails,
 }
@@ -259,6 +315,7 @@ fn json_line(line: &[u8], n: u64, options: &FeedOptions) -> Result<Option<Hotlis
         priority: priority.as_deref(),
         description: entry.description.clone(),
         expires_at: entry.expires_at.as_deref(),
+        effective_at: entry.effective_at.as_deref(),
         details: entry.details.clone(),
     };
     build_entry(&raw, n).map(Some)
@@ -393,6 +450,73 @@ mod tests {
         assert!(errs[0].starts_with("line 2: EOF while parsing"), "{errs:?}");
         assert!(errs[1].starts_with("line 3: unknown field `colour`"), "{errs:?}");
         assert!(errs[2].starts_with("line 4: invalid type"), "{errs:?}");
+    }
+
+    #[test]
+    fn skip_invalid_keeps_exactly_the_good_rows_up_to_the_threshold() {
+        let lines: Vec<String> = (0..200)
+            .map(|i| match i {
+                7 => "LIC/BAD#1.NIC/VBAD1".to_string(),
+                150 => "LIC/ABC150".to_string(),
+                _ => format!("LIC/ABC{i}.NIC/V{i}"),
+            })
+            .collect();
+        let file = lines.join("\n");
+        let parsed = || parse_rows(file.as_bytes(), &Format::NcicFields, &options()).unwrap();
+        let one_percent = Some(SkipInvalid { max_percent: 1.0 });
+        let kept = accept(parsed(), one_percent).unwrap();
+        assert_eq!(kept.entries.len(), 198);
+        assert!(kept.entries.iter().all(|e| e.entry_id != "VBAD1"));
+        let skipped: Vec<_> = kept.errors.iter().map(|e| e.line).collect();
+        assert_eq!(skipped, [8, 151], "every skipped row is reported");
+        assert!(
+            matches!(accept(parsed(), None), Err(HotlistError::Rows(rows)) if rows.len() == 2),
+            "without --skip-invalid a bad row refuses the file"
+        );
+        match accept(parsed(), Some(SkipInvalid { max_percent: 0.5 })) {
+            Err(e @ HotlistError::TooManyInvalid { rows: 200, .. }) => assert!(
+                e.to_string()
+                    .starts_with("2 of 200 row(s) are bad, more than the 0.5% that may be skipped"),
+                "{e}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn effective_dates_are_read_in_every_format() {
+        let line = r#"{"entry_id":"a1","plate":"4GET1T5","effective_at":"2026-12-07T06:00:00-08:00"}"#;
+        let entries = parse(line.as_bytes(), &Format::JsonLines, &options()).unwrap();
+        assert_eq!(
+            entries[0].effective_at.unwrap().to_rfc3339(),
+            "2026-12-07T14:00:00+00:00"
+        );
+        let csv = "entry_id,list_id,plate,category,effective_at,expires_at\n\
+                   a,ca-doj-stolen,7ABC123,bolo,2026-12-07T00:00:00Z,2026-12-06T00:00:00Z\n\
+                   b,ca-doj-stolen,7ABC124,bolo,soon,\n";
+        assert_eq!(
+            errors(csv.as_bytes(), &Format::Delimited),
+            vec![
+                "line 2, column effective_at: must be before expires_at",
+                "line 3, column effective_at: must be an RFC 3339 date-time with offset",
+            ]
+        );
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-08T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        let ncic = parse(b"LIC/ABC123.NIC/V1", &Format::NcicFields, &options()).unwrap();
+        let dated = effective_from(ncic, at);
+        assert_eq!(
+            dated[0].effective_at,
+            Some(at),
+            "--effective-at for a format without dates"
+        );
+        let own = effective_from(entries, at);
+        assert_eq!(
+            own[0].effective_at.unwrap().to_rfc3339(),
+            "2026-12-07T14:00:00+00:00",
+            "an entry's own date wins"
+        );
     }
 
     #[test]

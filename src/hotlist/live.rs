@@ -474,9 +474,12 @@ impl Matcher for LiveMatcher {
             }
         }
         if hits.len() > start {
-            // An expired entry stops matching at its expiry, upload or not.
+            // An expired entry stops matching at its expiry, upload or
+            // not; an entry not yet effective matches only from its date.
             let now: chrono::DateTime<chrono::Utc> = (self.clock)().into();
-            retain_from(hits, start, |hit| !hit.entry.expires_at.is_some_and(|at| at <= now));
+            retain_from(hits, start, |hit| {
+                !hit.entry.expires_at.is_some_and(|at| at <= now) && !hit.entry.effective_at.is_some_and(|at| at > now)
+            });
         }
         rank(&mut hits[start..]);
         dedup_entries(hits, start);

@@ -25,6 +25,7 @@ fn entry(id: &str, list: &str, plate: &str, category: Category, region: Option<&
         priority: 1,
         description: String::new(),
         expires_at: None,
+        effective_at: None,
         details: Default::default(),
     })
 }

@@ -21,9 +21,11 @@ pub mod evidence;
 pub mod feed;
 pub mod formats;
 pub mod index;
+pub mod listing;
 pub mod live;
 pub mod pattern;
 pub mod plan;
+pub mod preview;
 pub mod snapshot;
 pub mod tolerance;
 
@@ -52,6 +54,18 @@ pub enum HotlistError {
     Header(String),
     #[error("hotlist has {} bad row(s):\n{}", .0.len(), RowErrors(.0))]
     Rows(Vec<RowError>),
+    /// `--skip-invalid`, but too much of the file is bad: more likely the
+    /// wrong file than a few typing mistakes.
+    #[error(
+        "{} of {rows} row(s) are bad, more than the {max_percent}% that may be skipped \
+         (hotlist.max_invalid_percent); is it the right file?\n{}",
+        .errors.len(), RowErrors(.errors)
+    )]
+    TooManyInvalid {
+        rows: usize,
+        max_percent: f64,
+        errors: Vec<RowError>,
+    },
 }
 
 /// One bad row of a hotlist file.
@@ -221,6 +235,9 @@ pub struct HotlistEntry {
     pub description: String,
     /// When the entry stops matching, without a new upload.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the entry starts matching (a list published ahead of its
+    /// date); `None` matches at once.
+    pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
     /// NCIC number, agencies, vehicle.
     pub details: EntryDetails,
 }

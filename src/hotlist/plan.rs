@@ -30,6 +30,10 @@ pub struct EntryRecord {
     pub description: String,
     #[serde(default)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Absent (not `null`) when the entry matches at once, so records of
+    /// entries without one are byte-identical to those written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub details: EntryDetails,
 }
@@ -45,6 +49,7 @@ impl std::fmt::Debug for EntryRecord {
             .field("priority", &self.priority)
             .field("description", &self.description)
             .field("expires_at", &self.expires_at)
+            .field("effective_at", &self.effective_at)
             .field("details", &self.details)
             .finish()
     }
@@ -61,6 +66,7 @@ impl EntryRecord {
             priority: entry.priority,
             description: entry.description.clone(),
             expires_at: entry.expires_at,
+            effective_at: entry.effective_at,
             details: entry.details.clone(),
         }
     }
@@ -70,11 +76,20 @@ impl EntryRecord {
     }
 
     /// True when both versions of an entry match exactly the same reads:
-    /// same plate, state, category (which sets the tolerance) and expiry.
-    /// Descriptions and vehicle details do not change what matches.
+    /// same plate, state, category (which sets the tolerance), expiry and
+    /// effective date. Descriptions and vehicle details do not change what
+    /// matches.
     pub fn matches_like(&self, other: &EntryRecord) -> bool {
-        (&self.plate, &self.region, &self.category, self.expires_at)
-            == (&other.plate, &other.region, &other.category, other.expires_at)
+        let of = |r: &EntryRecord| {
+            (
+                r.plate.clone(),
+                r.region.clone(),
+                r.category.clone(),
+                r.expires_at,
+                r.effective_at,
+            )
+        };
+        of(self) == of(other)
     }
 }
 
@@ -169,6 +184,7 @@ impl EntryRecord {
         let record = self;
         let priority = record.priority.to_string();
         let expires = record.expires_at.map(|t| t.to_rfc3339());
+        let effective = record.effective_at.map(|t| t.to_rfc3339());
         let raw = RawEntry {
             entry_id: &record.entry_id,
             list_id: &record.list_id,
@@ -178,6 +194,7 @@ impl EntryRecord {
             priority: Some(&priority),
             description: Some(Cow::Borrowed(&record.description)),
             expires_at: expires.as_deref(),
+            effective_at: effective.as_deref(),
             details: record.details.clone(),
         };
         build_entry(&raw, 0)

@@ -12,6 +12,7 @@ fn entry(id: &str, plate: &str, description: &str) -> Arc<HotlistEntry> {
         priority: 1,
         description: description.into(),
         expires_at: None,
+        effective_at: None,
         details: Default::default(),
     })
 }

@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::hotlist::commit::{Commits, Tag, THROUGH_HEADER, VERSION_HEADER};
 use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
 pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
+use crate::hotlist::preview::{self, Previewed};
 use crate::hotlist::{Change, HotlistEntry, LiveMatcher};
 use crate::metrics::Metrics;
 
@@ -91,6 +92,15 @@ pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
         })
         .collect();
     Ok(Loaded { entries, lists, end })
+}
+
+/// The topic now: entry records by key, list records by list id.
+pub type Current = (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>);
+
+/// Every current entry record (by key) and list record (by list id).
+pub fn records(config: &Config) -> Result<Current, KafkaError> {
+    let (records, lists, _) = read_records(config, false)?;
+    Ok((records, lists))
 }
 
 /// Every list's owner and last refresh.
@@ -312,6 +322,33 @@ pub async fn upload_with(
     Ok(UploadOutcome::Done(report))
 }
 
+/// Writes `(key, value or tombstone)` records in order and waits for every
+/// ack; a full producer queue is waited out, never dropped.
+async fn write_all(config: &Config, writes: &[(String, Option<Vec<u8>>)]) -> Result<(), KafkaError> {
+    use super::{acked, client_config, enqueue};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = client_config(&config.kafka)
+        .set("acks", "all")
+        .set("linger.ms", "20")
+        .create()?;
+    let never = CancellationToken::new();
+    let mut pending = Vec::with_capacity(writes.len());
+    let progress = crate::progress::Progress::new("writing to the hotlist topic", Some(writes.len() as u64));
+    for (key, value) in writes {
+        let mut record = FutureRecord::<str, [u8]>::to(&config.topics.hotlist).key(key);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        pending.push(enqueue(&producer, record, &never).await?);
+        progress.inc(1);
+    }
+    for delivery in pending {
+        acked(delivery).await?;
+    }
+    progress.finish();
+    Ok(())
+}
+
 /// Applies every hotlist record after `from` to `matcher` and `lists` until
 /// `shutdown`: what each batch the topic returns at once releases (records
 /// without a version, and uploads whose commit point it reached) is one
@@ -366,4 +403,49 @@ fn change_of(lists: &Lists, offset: i64, record: TopicRecord) -> Option<Change> 
             }
         },
     }
+}
+
+/// What uploading `entries` as list `list_id` would change, planned exactly
+/// as [`upload_with`] plans it, with at most `show` rows of each kind;
+/// writes nothing (a dry run).
+pub async fn preview(
+    config: &Config,
+    list_id: &str,
+    entries: &[Arc<HotlistEntry>],
+    uploader: Uploader<'_>,
+    show: usize,
+) -> Result<Previewed, KafkaError> {
+    let (current, lists) = records_async(config).await?;
+    Ok(
+        match plan::plan(list_id, entries, &current, &lists, uploader, chrono::Utc::now()) {
+            Planned::Plan(plan) => Previewed::Preview(preview::preview(list_id, &plan, &current, show)),
+            Planned::NotOwner { owner } => Previewed::NotOwner { owner },
+        },
+    )
+}
+
+/// Removes list `list_id`: a tombstone for each of its entries, then for
+/// its list record; returns how many entries were removed.
+pub async fn remove_list(config: &Config, list_id: &str) -> Result<usize, KafkaError> {
+    let (current, _) = records_async(config).await?;
+    let mut writes: Vec<(String, Option<Vec<u8>>)> = current
+        .values()
+        .filter(|r| r.list_id == list_id)
+        .map(|r| (r.key(), None))
+        .collect();
+    let removed = writes.len();
+    writes.push((format!("{LIST_PREFIX}{list_id}"), None));
+    write_all(config, &writes).await?;
+    Ok(removed)
+}
+
+/// [`records`] off the async runtime.
+async fn records_async(config: &Config) -> Result<Current, KafkaError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || records(&config))
+        .await
+        .map_err(|e| KafkaError::Topic {
+            topic: "hotlist".into(),
+            reason: e.to_string(),
+        })?
 }

@@ -32,9 +32,16 @@ pub fn oldest(config: &Config, now_ms: i64) -> Result<Vec<Oldest>, KafkaError> {
         .set("enable.auto.commit", "false")
         .create()?;
     let mut found = Vec::new();
-    for spec in super::topics::specs(&config.topics).iter().filter(|s| s.alpr_data) {
+    let specs = super::topics::specs(&config.topics);
+    let alpr: Vec<_> = specs.iter().filter(|s| s.alpr_data).collect();
+    let progress = crate::progress::Progress::steps(
+        "checking partitions",
+        alpr.len() as u64 * config.topics.partitions.max(1) as u64,
+    );
+    for spec in alpr {
         let metadata = consumer.fetch_metadata(Some(&spec.name), TIMEOUT)?;
         for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+            progress.inc(1);
             let (low, high) = consumer.fetch_watermarks(&spec.name, partition.id(), TIMEOUT)?;
             let verdict = match high > low {
                 false => None,
@@ -48,6 +55,7 @@ pub fn oldest(config: &Config, now_ms: i64) -> Result<Vec<Oldest>, KafkaError> {
             });
         }
     }
+    progress.finish();
     Ok(found)
 }
 

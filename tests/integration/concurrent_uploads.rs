@@ -130,10 +130,18 @@ async fn concurrent_replacements_of_one_list_leave_exactly_one_file() {
         let cli_path = path(cli_file);
         let cli = hotlist_matcher::commands::upload_hotlist(
             &config,
-            &cli_path,
-            (LIST, "csv", "stolen_vehicle"),
-            "nightly replacement",
-            "manager",
+            hotlist_matcher::cli::UploadArgs {
+                file: cli_path.clone(),
+                list: LIST.into(),
+                format: "csv".into(),
+                category: "stolen_vehicle".into(),
+                reason: "nightly replacement".into(),
+                actor: "manager".into(),
+                dry_run: false,
+                show: 10,
+                skip_invalid: false,
+                effective_at: None,
+            },
         );
         let https = {
             let client = Client {

@@ -63,7 +63,7 @@ async fn re_uploads_never_re_alert_and_a_new_plate_alerts_once_from_retained_rea
     common::create_topics(&config).await;
     // The whole service, in process, as `serve` runs it.
     common::write_hotlist(
-        &config.hotlist.path,
+        config.hotlist.path.as_ref().expect("the test config names a file"),
         &sample::hotlist(&mut Rng::new(1), 1, "local-file"),
     );
     let shutdown = CancellationToken::new();

@@ -19,6 +19,7 @@ mod failover;
 mod feeds;
 mod group;
 mod historical;
+mod hotlist_cli;
 mod logs;
 mod metrics;
 mod pentest;

@@ -80,6 +80,7 @@ fn hotlist(rng: &mut Rng) -> Vec<Arc<HotlistEntry>> {
             priority: 1,
             description: "witness".into(),
             expires_at: None,
+            effective_at: None,
             details: Default::default(),
         }));
     }
