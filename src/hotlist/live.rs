@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use super::budget::Census;
 use super::snapshot::{entry_hash, key_hash, Snapshot};
 use super::tolerance::TolerancePolicy;
-use super::{Hit, HotlistEntry, Matcher, Query, Tier};
+use super::{Hit, HotlistEntry, MatchKind, Matcher, Query, Tier};
 
 /// One change to the hotlist, as the hotlist topic carries it.
 #[derive(Debug, Clone)]
@@ -500,8 +500,9 @@ pub const EXPLAINED_AWAY: f32 = 0.01;
 /// probability was computed against every plate that could explain the
 /// read, listed or not, but with the priors of unlisted plates; listed
 /// plates explain the read as well as they explain their own hits, so the
-/// probabilities are renormalized over the hits' odds together. A hit the
-/// best of them explains away ([`EXPLAINED_AWAY`]) is dropped, and a hit
+/// probabilities are renormalized over the hits' odds together. A hit with
+/// an edit that the best of them explains away ([`EXPLAINED_AWAY`]) is
+/// dropped (a plate read as listed, in any list or state, never is), and a hit
 /// whose renormalized probability falls below `hit_probability` becomes a
 /// possible match. Order is kept.
 fn explain_away(hits: &mut Vec<Hit>, start: usize, hit_probability: f32) {
@@ -513,7 +514,7 @@ fn explain_away(hits: &mut Vec<Hit>, start: usize, hit_probability: f32) {
     let best = hits[start..].iter().map(|h| odds(h.probability)).fold(0.0, f64::max);
     let kept: Vec<Hit> = hits
         .drain(start..)
-        .filter(|h| odds(h.probability) >= best * f64::from(EXPLAINED_AWAY))
+        .filter(|h| h.kind != MatchKind::Fuzzy || odds(h.probability) >= best * f64::from(EXPLAINED_AWAY))
         .map(|mut h| {
             h.probability = (odds(h.probability) / (1.0 + total)) as f32;
             if h.probability < hit_probability {

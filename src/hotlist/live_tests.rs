@@ -367,15 +367,15 @@ fn brute_force(
             let comparison = compare(&read, &plate)?;
             let kind = match_kind(&comparison, tolerance, false, is_end_edit(&comparison, &read, &plate))?;
             let p = crate::hotlist::evidence::probability(&read, None, &plate, None);
-            Some((e.entry_id.clone(), kind.name(), p))
+            Some((e.entry_id.clone(), kind, p))
         })
         .collect();
     let odds = |p: f32| f64::from(p.min(0.999_999)) / (1.0 - f64::from(p.min(0.999_999)));
     let best = found.iter().map(|f| odds(f.2)).fold(0.0, f64::max);
     found
         .into_iter()
-        .filter(|f| odds(f.2) >= best * f64::from(EXPLAINED_AWAY))
-        .map(|(id, kind, _)| (id, kind))
+        .filter(|f| f.1 != MatchKind::Fuzzy || odds(f.2) >= best * f64::from(EXPLAINED_AWAY))
+        .map(|(id, kind, _)| (id, kind.name()))
         .collect()
 }
 
