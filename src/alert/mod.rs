@@ -17,6 +17,7 @@ use crate::normalize::Plate;
 use crate::read::{Location, PlateRead};
 use crate::text::Redacted;
 
+pub mod feedback;
 pub mod incident;
 pub mod lifecycle;
 pub mod pass;
