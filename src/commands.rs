@@ -19,8 +19,11 @@ use crate::app;
 #[path = "commands_retention.rs"]
 mod retention_commands;
 pub use retention_commands::{decrypt, retention_verify};
+#[path = "commands_feedback.rs"]
+mod feedback_commands;
+pub use feedback_commands::{load_report, rejections_report};
 
-use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
+use crate::cli::{AlertsCommand, AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::hotlist::{feed, Category};
@@ -185,6 +188,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             what: RetentionCommand::Verify,
         } => retention_verify(&connected(cli.config.as_deref()).await?),
         Command::Decrypt(request) => decrypt(&connected(cli.config.as_deref()).await?, request).await,
+        Command::Alerts {
+            what: AlertsCommand::RejectionsReport { reason, actor },
+        } => rejections_report(&connected(cli.config.as_deref()).await?, &reason, &actor).await,
     }
 }
 

@@ -20,6 +20,7 @@ mod group;
 mod historical;
 mod logs;
 mod metrics;
+mod passes;
 mod pentest;
 mod pipeline;
 mod prometheus;
