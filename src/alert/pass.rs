@@ -11,9 +11,11 @@
 //!
 //! Every hit of a read is decided on the pass's combined evidence for its
 //! entry ([`combine`]), and the alert's id is derived from the pass's first
-//! read ([`super::alert_id`]), so a later frame republishes the same alert
-//! id, upgraded, listing every read of the pass ([`Alert::pass`]): the
-//! compacted alerts topic and the board's fold by alert id keep one alert.
+//! read that hit the entry or hit nothing ([`super::alert_id`]), so a later
+//! frame republishes the same alert id, upgraded, listing those reads
+//! ([`Alert::pass`]): the compacted alerts topic and the board's fold by
+//! alert id keep one alert. A read that hit only other entries is another
+//! vehicle's evidence: it is neither listed nor counted.
 //! Nothing is held back: each read's alert goes out at once (zero delay).
 //!
 //! The memory is per process. One camera's reads must reach one instance
@@ -200,7 +202,7 @@ impl Passes {
         };
         let reads: Vec<&Remembered> = camera.reads.iter().filter(|r| r.pass == pass).collect();
         hits.iter()
-            .map(|hit| decide(&settings, pass, &reads, read, plate, hit))
+            .map(|hit| decide(&settings, &reads, read, plate, hit))
             .collect()
     }
 
@@ -222,23 +224,27 @@ impl Passes {
 }
 
 /// The alert on `hit`'s entry from the evidence of every read of the pass.
-fn decide(
-    settings: &PassSettings,
-    pass: Uuid,
-    reads: &[&Remembered],
-    read: &PlateRead<'_>,
-    plate: Plate,
-    hit: &Hit,
-) -> Alert {
+///
+/// The reads listed for an entry are those of the pass that hit it or hit
+/// nothing (a misread of it, likely); a read that hit only other entries
+/// is evidence of another vehicle and is left out. The alert id is that
+/// of the first listed read.
+fn decide(settings: &PassSettings, pass: &[&Remembered], read: &PlateRead<'_>, plate: Plate, hit: &Hit) -> Alert {
     let (list_id, entry_id) = (&hit.entry.list_id, &hit.entry.entry_id);
+    let reads: Vec<&Remembered> = pass
+        .iter()
+        .copied()
+        .filter(|r| r.hits.is_empty() || r.hit_on(list_id, entry_id).is_some())
+        .collect();
     let mut alert = Alert::new(read, plate, hit);
-    alert.alert_id = alert_id(&pass, list_id, entry_id);
+    let first = reads.first().map_or(read.read_id, |r| r.read.read_id);
+    alert.alert_id = alert_id(&first, list_id, entry_id);
     if reads.len() < 2 {
         return alert;
     }
     // One piece of evidence per distinct reading, its strongest.
     let mut best: Vec<(Plate, f32, &Remembered, &Hit)> = Vec::new();
-    for r in reads {
+    for r in &reads {
         let Some(h) = r.hit_on(list_id, entry_id) else {
             continue;
         };
@@ -251,7 +257,7 @@ fn decide(
     }
     if let Some(&(_, _, strongest, strongest_hit)) = best.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
         alert = Alert::of(strongest.read.clone(), strongest_hit);
-        alert.alert_id = alert_id(&pass, list_id, entry_id);
+        alert.alert_id = alert_id(&first, list_id, entry_id);
     }
     if best.len() >= 2 {
         // Several readings: their combined evidence; never below a hit

@@ -177,3 +177,16 @@ fn a_flooding_camera_and_a_flood_of_cameras_stay_within_bounds() {
     }
     assert!(passes.remembered() <= 50 * 8);
 }
+
+/// Two listed vehicles one edit apart, read by one camera at once: each
+/// read hit only its own entry, so neither is listed in the other's alert,
+/// and each alert keeps its own read's id.
+#[test]
+fn a_read_that_hit_only_another_entry_is_another_vehicle() {
+    let (e0, e1) = (entry("e0", "8WH000"), entry("e1", "8WH100"));
+    let mut passes = Passes::new(PassSettings::default());
+    observe(&mut passes, &record(1, "cam-1", 0, "8WH000"), &[hit(&e0, 0.97, Tier::Hit)]);
+    let second = observe(&mut passes, &record(2, "cam-1", 0, "8WH100"), &[hit(&e1, 0.97, Tier::Hit)]);
+    assert_eq!(second[0].alert_id, crate::alert::alert_id(&Uuid::from_u128(2), "rso", "e1"));
+    assert!(second[0].pass.is_empty());
+}
