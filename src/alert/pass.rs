@@ -136,9 +136,10 @@ impl Remembered {
 
 #[derive(Default)]
 struct Camera {
-    /// By arrival; evicted by capture time against `newest`.
+    /// By arrival; those outside the window of each new read are forgotten.
     reads: VecDeque<Remembered>,
-    newest: Option<DateTime<FixedOffset>>,
+    /// The capture time of the last read.
+    last: Option<DateTime<FixedOffset>>,
 }
 
 /// The reads of the last window, per camera, and the decisions on them.
@@ -174,11 +175,12 @@ impl Passes {
             return hits.iter().map(|hit| Alert::new(read, plate, hit)).collect();
         }
         let (settings, window) = (self.settings, self.window);
-        let camera = self.camera(&read.camera_id);
         let at = read.captured_at;
-        let newest = camera.newest.map_or(at, |n| n.max(at));
-        camera.newest = Some(newest);
-        camera.reads.retain(|r| r.read.captured_at >= newest - window);
+        let camera = self.camera(&read.camera_id, at);
+        camera.last = Some(at);
+        // Within the window of this read, either way: a read with a hostile
+        // capture time forgets the camera's passes once, no more.
+        camera.reads.retain(|r| (r.read.captured_at - at).abs() <= window);
         let pass = match camera.reads.iter().find(|r| r.read.read_id == read.read_id) {
             Some(again) => again.pass, // a redelivered read: already remembered
             None => {
@@ -206,20 +208,22 @@ impl Passes {
             .collect()
     }
 
-    /// The memory of `camera_id`, making room for it within `max_cameras`.
-    fn camera(&mut self, camera_id: &str) -> &mut Camera {
-        if !self.cameras.contains_key(camera_id) && self.cameras.len() >= self.settings.max_cameras.max(1) {
-            let newest = self.cameras.values().filter_map(|c| c.newest).max();
-            if let Some(newest) = newest {
-                let window = self.window;
-                self.cameras
-                    .retain(|_, c| c.newest.is_some_and(|n| n >= newest - window));
-            }
-            if self.cameras.len() >= self.settings.max_cameras.max(1) {
+    /// The memory of `camera_id`, making room for it within `max_cameras`:
+    /// first by forgetting cameras not heard from within the window of `at`.
+    fn camera(&mut self, camera_id: &str, at: DateTime<FixedOffset>) -> &mut Camera {
+        if self.cameras.contains_key(camera_id) {
+            return self.cameras.get_mut(camera_id).expect("just found");
+        }
+        let most = self.settings.max_cameras.max(1);
+        if self.cameras.len() >= most {
+            let window = self.window;
+            self.cameras
+                .retain(|_, c| c.last.is_some_and(|last| (last - at).abs() <= window));
+            if self.cameras.len() >= most {
                 self.cameras.clear(); // a flood of cameras: passes are cut, nothing lost
             }
         }
-        self.cameras.entry(camera_id.to_owned()).or_default()
+        self.cameras.entry(camera_id.to_owned()).or_default() // allocated once per camera
     }
 }
 
