@@ -23,7 +23,9 @@ pub use retention_commands::{decrypt, retention_verify};
 mod feedback_commands;
 pub use feedback_commands::{load_report, rejections_report};
 
-use crate::cli::{AlertsCommand, AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
+use crate::cli::{
+    AlertsCommand, AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand,
+};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::hotlist::{feed, Category};

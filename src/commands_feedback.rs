@@ -47,9 +47,7 @@ pub async fn rejections_report(config: &Config, reason: &str, actor: &str) -> an
     kafka_audit::append(config, event).await?;
     let (report, alerts, decisions) = load_report(config).await?;
     print!("{}", report.render());
-    eprintln!(
-        "{alerts} alert record(s) and {decisions} decision record(s) read; the access is on the audit log"
-    );
+    eprintln!("{alerts} alert record(s) and {decisions} decision record(s) read; the access is on the audit log");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -68,7 +66,13 @@ pub async fn load_report(config: &Config) -> anyhow::Result<(FeedbackReport, usi
     let config_copy = config.clone();
     let read = tokio::task::spawn_blocking(move || {
         let alerts = scan(&config_copy, &keyring, &config_copy.topics.alerts, usize::MAX, |_| true)?;
-        let states = scan(&config_copy, &keyring, &config_copy.topics.alert_state, usize::MAX, |_| true)?;
+        let states = scan(
+            &config_copy,
+            &keyring,
+            &config_copy.topics.alert_state,
+            usize::MAX,
+            |_| true,
+        )?;
         Ok::<_, crate::kafka::KafkaError>((alerts, states))
     })
     .await;

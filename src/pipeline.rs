@@ -301,7 +301,10 @@ mod tests {
     }
 
     /// A matcher that knows the answer: each plate's probability and tier.
-    struct Stub(Vec<(&'static str, f32, crate::hotlist::Tier)>, Arc<crate::hotlist::HotlistEntry>);
+    struct Stub(
+        Vec<(&'static str, f32, crate::hotlist::Tier)>,
+        Arc<crate::hotlist::HotlistEntry>,
+    );
 
     impl Matcher for Stub {
         fn find(&self, query: &Query<'_>, hits: &mut Vec<Hit>) {
@@ -319,7 +322,10 @@ mod tests {
     fn pass_processor() -> Processor {
         use crate::hotlist::Tier;
         let entry = crate::alert::pass::tests::entry("e1", "7ABC123");
-        let stub = Stub(vec![("7ABC123", 0.97, Tier::Hit), ("7A8C12", 0.4, Tier::PossibleMatch)], entry);
+        let stub = Stub(
+            vec![("7ABC123", 0.97, Tier::Hit), ("7A8C12", 0.4, Tier::PossibleMatch)],
+            entry,
+        );
         Processor::new(Arc::new(stub), 4096).with_passes(crate::alert::pass::PassSettings::default())
     }
 
@@ -356,14 +362,25 @@ mod tests {
         assert_eq!(encoded.key, first[0].0.key, "one alert id for the pass");
         assert_eq!(alert.matched.tier, Tier::Hit);
         assert_eq!(alert.read.read_id, uuid::Uuid::from_u128(2), "the clean read is shown");
-        let reads: Vec<_> = alert.pass.iter().map(|r| (r.read.read_id.as_u128(), r.probability)).collect();
+        let reads: Vec<_> = alert
+            .pass
+            .iter()
+            .map(|r| (r.read.read_id.as_u128(), r.probability))
+            .collect();
         assert_eq!(reads, [(1, Some(0.4)), (2, Some(0.97))]);
-        assert_eq!(encoded.captured_at_ms, first[0].0.captured_at_ms, "timestamped by the first read");
+        assert_eq!(
+            encoded.captured_at_ms, first[0].0.captured_at_ms,
+            "timestamped by the first read"
+        );
         let mut incidents = Incidents::new(std::time::Duration::from_secs(300));
         let id = first[0].1.alert_id;
         assert_eq!(incidents.add_alert(first[0].1.clone()), Added::Opened(id));
         assert_eq!(incidents.add_alert(alert.clone()), Added::Upgraded(id));
-        assert_eq!(incidents.add_alert(alert.clone()), Added::Duplicate(id), "a redelivered copy");
+        assert_eq!(
+            incidents.add_alert(alert.clone()),
+            Added::Duplicate(id),
+            "a redelivered copy"
+        );
         assert_eq!(incidents.len(), 1);
         let incident = incidents.get(&id).unwrap();
         assert_eq!(incident.alert.matched.tier, Tier::Hit);
@@ -394,11 +411,21 @@ mod tests {
         assert_eq!(p.process(&record(1, "cam-1", 0, "7A8C1Z3")), Outcome::NoHit);
         let alerts = alerts_of(p.process(&record(2, "cam-1", 700, "7ABC123")));
         let (encoded, alert) = &alerts[0];
-        assert_eq!(alert.alert_id, crate::alert::alert_id(&uuid::Uuid::from_u128(1), "rso", "e1"));
+        assert_eq!(
+            alert.alert_id,
+            crate::alert::alert_id(&uuid::Uuid::from_u128(1), "rso", "e1")
+        );
         assert_eq!(encoded.key, alert.key());
-        let reads: Vec<_> = alert.pass.iter().map(|r| (r.read.read_id.as_u128(), r.probability)).collect();
+        let reads: Vec<_> = alert
+            .pass
+            .iter()
+            .map(|r| (r.read.read_id.as_u128(), r.probability))
+            .collect();
         assert_eq!(reads, [(1, None), (2, Some(0.97))]);
-        assert!((alert.matched.probability - 0.97).abs() < 1e-6, "no evidence is no change");
+        assert!(
+            (alert.matched.probability - 0.97).abs() < 1e-6,
+            "no evidence is no change"
+        );
     }
 
     impl Processor {

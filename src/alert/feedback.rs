@@ -155,7 +155,11 @@ impl FeedbackReport {
             let confusion = alert_confusion(alert);
             let list = alert.entry.list_id.clone();
             report.by_list.entry(list.clone()).or_default().add(outcome);
-            report.by_list_confusion.entry((list, confusion)).or_default().add(outcome);
+            report
+                .by_list_confusion
+                .entry((list, confusion))
+                .or_default()
+                .add(outcome);
             report.by_confusion.entry(confusion).or_default().add(outcome);
             let camera = alert.read.camera_id.clone();
             report.by_camera.entry(camera).or_default().add(outcome);
@@ -200,7 +204,10 @@ impl FeedbackReport {
                 .map(|((l, c), t)| (format!("{} / {c}", escaped(l)), t))
                 .collect(),
         );
-        table("by camera", self.by_camera.iter().map(|(c, t)| (escaped(c), t)).collect());
+        table(
+            "by camera",
+            self.by_camera.iter().map(|(c, t)| (escaped(c), t)).collect(),
+        );
         out
     }
 }

@@ -47,9 +47,8 @@ fn decisions_are_counted_per_list_confusion_and_camera() {
     undecided.entry.list_id = "amber".into();
     let ids = [confirmed.alert_id, misread.alert_id, wrong_state.alert_id];
     let reject = |reason| Action::Reject { reason, text: None };
-    let step = |id, from, action, minute: u32| {
-        transition(id, from, action, "ann", &format!("2026-11-28T11:{minute:02}:00Z"))
-    };
+    let step =
+        |id, from, action, minute: u32| transition(id, from, action, "ann", &format!("2026-11-28T11:{minute:02}:00Z"));
     let transitions = [
         step(ids[0], New, Action::Acknowledge, 10),
         step(ids[0], Acknowledged, Action::Confirm, 11),
@@ -76,12 +75,21 @@ fn decisions_are_counted_per_list_confusion_and_camera() {
     assert_eq!(report.by_list["amber"].false_alarm_share(), None);
     assert_eq!(report.by_confusion["ocr_lookalike"], tally(3, 1, 0, 1));
     assert_eq!(report.by_confusion["end_truncation"], tally(1, 0, 1, 0));
-    assert_eq!(report.by_list_confusion[&("rso".to_string(), "end_truncation")], tally(1, 0, 1, 0));
+    assert_eq!(
+        report.by_list_confusion[&("rso".to_string(), "end_truncation")],
+        tally(1, 0, 1, 0)
+    );
     assert_eq!(report.by_camera["cam-1"], tally(2, 1, 1, 0));
     assert_eq!(report.by_camera["cam-2"], tally(2, 0, 0, 1));
     let text = report.render();
     assert!(text.contains("by list and confusion"), "{text}");
-    let line = text.lines().find(|l| l.trim_start().starts_with("rso / end_truncation")).unwrap();
-    assert_eq!(line.split_whitespace().collect::<Vec<_>>()[3..], ["1", "0", "1", "0", "100.0%"]);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("rso / end_truncation"))
+        .unwrap();
+    assert_eq!(
+        line.split_whitespace().collect::<Vec<_>>()[3..],
+        ["1", "0", "1", "0", "100.0%"]
+    );
     assert!(!text.contains("8ABC"), "no plate in the report");
 }

@@ -81,7 +81,9 @@ impl Incident {
         if self.sightings.iter().any(|s| s.read_id == sighting.read_id) {
             return false;
         }
-        let place = self.sightings.partition_point(|s| s.captured_at <= sighting.captured_at);
+        let place = self
+            .sightings
+            .partition_point(|s| s.captured_at <= sighting.captured_at);
         self.sightings.insert(place, sighting);
         true
     }

@@ -25,7 +25,11 @@ pub(crate) fn entry(id: &str, plate: &str) -> Arc<HotlistEntry> {
 pub(crate) fn hit(entry: &Arc<HotlistEntry>, probability: f32, tier: Tier) -> Hit {
     Hit {
         entry: entry.clone(),
-        kind: if tier == Tier::Hit { MatchKind::Exact } else { MatchKind::Fuzzy },
+        kind: if tier == Tier::Hit {
+            MatchKind::Exact
+        } else {
+            MatchKind::Fuzzy
+        },
         score: probability,
         distance: 0.0,
         differing: 0,
@@ -147,7 +151,10 @@ fn without_a_window_every_read_decides_alone() {
     let weak = hit(&e, 0.8, Tier::PossibleMatch);
     observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), &[weak.clone()]);
     let second = observe(&mut passes, &record(2, "cam-1", 100, "7ABC1Z"), &[weak]);
-    assert_eq!(second[0].alert_id, crate::alert::alert_id(&Uuid::from_u128(2), "rso", "e1"));
+    assert_eq!(
+        second[0].alert_id,
+        crate::alert::alert_id(&Uuid::from_u128(2), "rso", "e1")
+    );
     assert_eq!(second[0].matched.tier, Tier::PossibleMatch);
     assert_eq!(passes.remembered(), 0);
 }
@@ -165,14 +172,22 @@ fn a_flooding_camera_and_a_flood_of_cameras_stay_within_bounds() {
     let e = entry("e1", "7ABC123");
     let h = hit(&e, 0.97, Tier::Hit);
     for n in 0..10_000u32 {
-        let alerts = observe(&mut passes, &record(u128::from(n) + 1, "cam-1", n / 10, "7ABC123"), &[h.clone()]);
+        let alerts = observe(
+            &mut passes,
+            &record(u128::from(n) + 1, "cam-1", n / 10, "7ABC123"),
+            &[h.clone()],
+        );
         assert_eq!(alerts.len(), 1);
         assert!(alerts[0].pass.len() <= 8);
     }
     assert_eq!(passes.remembered(), 8);
     for n in 0..1_000u32 {
         let camera = format!("cam-{n}");
-        observe(&mut passes, &record(20_000 + u128::from(n), &camera, 500, "7ABC123"), &[]);
+        observe(
+            &mut passes,
+            &record(20_000 + u128::from(n), &camera, 500, "7ABC123"),
+            &[],
+        );
         assert!(passes.cameras() <= 50);
     }
     assert!(passes.remembered() <= 50 * 8);
@@ -185,8 +200,39 @@ fn a_flooding_camera_and_a_flood_of_cameras_stay_within_bounds() {
 fn a_read_that_hit_only_another_entry_is_another_vehicle() {
     let (e0, e1) = (entry("e0", "8WH000"), entry("e1", "8WH100"));
     let mut passes = Passes::new(PassSettings::default());
-    observe(&mut passes, &record(1, "cam-1", 0, "8WH000"), &[hit(&e0, 0.97, Tier::Hit)]);
-    let second = observe(&mut passes, &record(2, "cam-1", 0, "8WH100"), &[hit(&e1, 0.97, Tier::Hit)]);
-    assert_eq!(second[0].alert_id, crate::alert::alert_id(&Uuid::from_u128(2), "rso", "e1"));
+    observe(
+        &mut passes,
+        &record(1, "cam-1", 0, "8WH000"),
+        &[hit(&e0, 0.97, Tier::Hit)],
+    );
+    let second = observe(
+        &mut passes,
+        &record(2, "cam-1", 0, "8WH100"),
+        &[hit(&e1, 0.97, Tier::Hit)],
+    );
+    assert_eq!(
+        second[0].alert_id,
+        crate::alert::alert_id(&Uuid::from_u128(2), "rso", "e1")
+    );
     assert!(second[0].pass.is_empty());
+}
+
+/// A read with a hostile capture time (year 9999, then year 0) forgets the
+/// camera's passes once; the next frames of a vehicle still group.
+#[test]
+fn a_hostile_capture_time_forgets_once_and_passes_go_on() {
+    let e = entry("e1", "7ABC123");
+    let weak = hit(&e, 0.8, Tier::PossibleMatch);
+    let mut passes = Passes::new(PassSettings::default());
+    for (id, when) in [(90, "9999-12-31T23:59:59Z"), (91, "0000-01-01T00:00:00Z")] {
+        let hostile = format!(
+            r#"{{"read_id":"{}","camera_id":"cam-1","captured_at":"{when}","plate":"7ABC12"}}"#,
+            Uuid::from_u128(id)
+        );
+        assert_eq!(observe(&mut passes, hostile.as_bytes(), &[weak.clone()]).len(), 1);
+    }
+    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), &[weak.clone()]);
+    let second = observe(&mut passes, &record(2, "cam-1", 500, "7ABC1Z"), &[weak]);
+    assert_eq!(second[0].alert_id, first[0].alert_id);
+    assert_eq!(second[0].pass.len(), 2);
 }

@@ -47,10 +47,18 @@ async fn two_frames_of_one_pass_are_one_incident_and_decisions_come_back_in_the_
     let config = common::config(&prefix, &hotlist, 10);
     common::create_topics(&config).await;
     let shutdown = CancellationToken::new();
-    let running = hotlist_matcher::app::run(config.clone(), shutdown.clone()).await.unwrap();
+    let running = hotlist_matcher::app::run(config.clone(), shutdown.clone())
+        .await
+        .unwrap();
     let (misread, clean, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let reads = [
-        sample::read_json(misread, "cam-1", &sample::yesterday_at("03:00:00"), "7PAS1Z3", Some("CA")),
+        sample::read_json(
+            misread,
+            "cam-1",
+            &sample::yesterday_at("03:00:00"),
+            "7PAS1Z3",
+            Some("CA"),
+        ),
         sample::read_json(clean, "cam-1", &sample::yesterday_at("03:00:01"), "7PAS123", Some("CA")),
         sample::read_json(other, "cam-2", &sample::yesterday_at("03:10:00"), "8FBK456", Some("CA")),
     ];
@@ -70,7 +78,10 @@ async fn two_frames_of_one_pass_are_one_incident_and_decisions_come_back_in_the_
         .iter()
         .map(|v| (v.id, v.sightings.len()))
         .collect();
-    assert!(folded, "one incident of two frames under the first frame's id, and one other: {shown:?}");
+    assert!(
+        folded,
+        "one incident of two frames under the first frame's id, and one other: {shown:?}"
+    );
 
     decide(&config, pass_id, AlertState::New, Action::Acknowledge).await;
     let misread_step = Action::Reject {
@@ -82,7 +93,11 @@ async fn two_frames_of_one_pass_are_one_incident_and_decisions_come_back_in_the_
     decide(&config, other_id, AlertState::Acknowledged, Action::Confirm).await;
 
     let (report, alerts, decisions) = hotlist_matcher::commands::load_report(&config).await.unwrap();
-    assert_eq!((alerts, decisions), (3, 4), "two records of the pass's alert, one of the other");
+    assert_eq!(
+        (alerts, decisions),
+        (3, 4),
+        "two records of the pass's alert, one of the other"
+    );
     let tally = |incidents, confirmed, misread| Tally {
         incidents,
         confirmed,
