@@ -1,6 +1,7 @@
 //! Unit tests of pass grouping: the combination rule, grouping by camera,
 //! time and text, and the memory bounds under a flooding camera.
 
+use std::slice::from_ref;
 use std::sync::Arc;
 
 use super::*;
@@ -96,10 +97,10 @@ fn two_different_possible_readings_make_a_hit_and_a_repeated_one_does_not() {
     let e = entry("e1", "7ABC123");
     let weak = hit(&e, 0.8, Tier::PossibleMatch);
     let mut passes = Passes::new(PassSettings::default());
-    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), &[weak.clone()]);
+    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), from_ref(&weak));
     assert_eq!(first[0].matched.tier, Tier::PossibleMatch);
     // The same text again: the same OCR error, no new evidence.
-    let again = observe(&mut passes, &record(2, "cam-1", 200, "7ABC12"), &[weak.clone()]);
+    let again = observe(&mut passes, &record(2, "cam-1", 200, "7ABC12"), from_ref(&weak));
     assert_eq!(again[0].alert_id, first[0].alert_id);
     assert_eq!(again[0].matched.tier, Tier::PossibleMatch);
     assert!((again[0].matched.probability - 0.8).abs() < 1e-6);
@@ -116,11 +117,11 @@ fn other_cameras_other_plates_and_late_reads_are_other_passes() {
     let e = entry("e1", "7ABC123");
     let h = hit(&e, 0.97, Tier::Hit);
     let mut passes = Passes::new(PassSettings::default());
-    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC123"), &[h.clone()]);
+    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC123"), from_ref(&h));
     let id = |n: u128| crate::alert::alert_id(&Uuid::from_u128(n), "rso", "e1");
     assert_eq!(first[0].alert_id, id(1));
     assert!(first[0].pass.is_empty(), "one read: the alert of old");
-    let elsewhere = observe(&mut passes, &record(2, "cam-2", 100, "7ABC123"), &[h.clone()]);
+    let elsewhere = observe(&mut passes, &record(2, "cam-2", 100, "7ABC123"), from_ref(&h));
     assert_eq!(elsewhere[0].alert_id, id(2));
     // Two edits away from every read of the pass: another vehicle.
     assert!(observe(&mut passes, &record(3, "cam-1", 200, "9XYZ123"), &[]).is_empty());
@@ -134,7 +135,7 @@ fn a_redelivered_read_is_remembered_once() {
     let e = entry("e1", "7ABC123");
     let h = hit(&e, 0.97, Tier::Hit);
     let mut passes = Passes::new(PassSettings::default());
-    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC123"), &[h.clone()]);
+    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC123"), from_ref(&h));
     let again = observe(&mut passes, &record(1, "cam-1", 0, "7ABC123"), &[h]);
     assert_eq!(first, again);
     assert_eq!(passes.remembered(), 1);
@@ -149,7 +150,7 @@ fn without_a_window_every_read_decides_alone() {
     };
     let mut passes = Passes::new(settings);
     let weak = hit(&e, 0.8, Tier::PossibleMatch);
-    observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), &[weak.clone()]);
+    observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), from_ref(&weak));
     let second = observe(&mut passes, &record(2, "cam-1", 100, "7ABC1Z"), &[weak]);
     assert_eq!(
         second[0].alert_id,
@@ -175,7 +176,7 @@ fn a_flooding_camera_and_a_flood_of_cameras_stay_within_bounds() {
         let alerts = observe(
             &mut passes,
             &record(u128::from(n) + 1, "cam-1", n / 10, "7ABC123"),
-            &[h.clone()],
+            from_ref(&h),
         );
         assert_eq!(alerts.len(), 1);
         assert!(alerts[0].pass.len() <= 8);
@@ -229,9 +230,9 @@ fn a_hostile_capture_time_forgets_once_and_passes_go_on() {
             r#"{{"read_id":"{}","camera_id":"cam-1","captured_at":"{when}","plate":"7ABC12"}}"#,
             Uuid::from_u128(id)
         );
-        assert_eq!(observe(&mut passes, hostile.as_bytes(), &[weak.clone()]).len(), 1);
+        assert_eq!(observe(&mut passes, hostile.as_bytes(), from_ref(&weak)).len(), 1);
     }
-    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), &[weak.clone()]);
+    let first = observe(&mut passes, &record(1, "cam-1", 0, "7ABC12"), from_ref(&weak));
     let second = observe(&mut passes, &record(2, "cam-1", 500, "7ABC1Z"), &[weak]);
     assert_eq!(second[0].alert_id, first[0].alert_id);
     assert_eq!(second[0].pass.len(), 2);
