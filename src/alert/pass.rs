@@ -30,7 +30,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -120,6 +119,8 @@ pub fn combine(evidence: impl IntoIterator<Item = f32>) -> f32 {
 /// A read remembered for the window.
 struct Remembered {
     read: AlertRead,
+    /// `read.captured_at` in ms since the epoch.
+    at: i64,
     plate: Plate,
     /// The first read id of its pass.
     pass: Uuid,
@@ -138,21 +139,23 @@ impl Remembered {
 struct Camera {
     /// By arrival; those outside the window of each new read are forgotten.
     reads: VecDeque<Remembered>,
-    /// The capture time of the last read.
-    last: Option<DateTime<FixedOffset>>,
+    /// The capture time of the last read, in ms since the epoch.
+    last: Option<i64>,
 }
 
 /// The reads of the last window, per camera, and the decisions on them.
 pub struct Passes {
     settings: PassSettings,
-    window: chrono::Duration,
+    /// The window in milliseconds: times are compared as integers, a
+    /// `DateTime` difference per remembered read costing more than the match.
+    window_ms: u64,
     cameras: HashMap<String, Camera>,
 }
 
 impl Passes {
     pub fn new(settings: PassSettings) -> Passes {
         Passes {
-            window: chrono::Duration::from_std(settings.window).unwrap_or(chrono::Duration::MAX),
+            window_ms: u64::try_from(settings.window.as_millis()).unwrap_or(u64::MAX),
             settings,
             cameras: HashMap::new(),
         }
@@ -174,13 +177,13 @@ impl Passes {
         if self.settings.window.is_zero() {
             return hits.iter().map(|hit| Alert::new(read, plate, hit)).collect();
         }
-        let (settings, window) = (self.settings, self.window);
-        let at = read.captured_at;
+        let (settings, window) = (self.settings, self.window_ms);
+        let at = read.captured_at.timestamp_millis();
         let camera = self.camera(&read.camera_id, at);
         camera.last = Some(at);
         // Within the window of this read, either way: a read with a hostile
         // capture time forgets the camera's passes once, no more.
-        camera.reads.retain(|r| (r.read.captured_at - at).abs() <= window);
+        camera.reads.retain(|r| r.at.abs_diff(at) <= window);
         let pass = match camera.reads.iter().find(|r| r.read.read_id == read.read_id) {
             Some(again) => again.pass, // a redelivered read: already remembered
             None => {
@@ -188,10 +191,11 @@ impl Passes {
                     .reads
                     .iter()
                     .rev()
-                    .find(|r| (r.read.captured_at - at).abs() <= window && compare(&plate, &r.plate).is_some())
+                    .find(|r| compare(&plate, &r.plate).is_some())
                     .map_or(read.read_id, |r| r.pass);
                 camera.reads.push_back(Remembered {
                     read: AlertRead::of(read, plate),
+                    at,
                     plate,
                     pass,
                     hits: hits.iter().take(MAX_REMEMBERED_HITS).cloned().collect(),
@@ -202,6 +206,9 @@ impl Passes {
                 pass
             }
         };
+        if hits.is_empty() {
+            return Vec::new(); // remembered for the next frames; nothing to decide
+        }
         let reads: Vec<&Remembered> = camera.reads.iter().filter(|r| r.pass == pass).collect();
         hits.iter()
             .map(|hit| decide(&settings, &reads, read, plate, hit))
@@ -210,15 +217,15 @@ impl Passes {
 
     /// The memory of `camera_id`, making room for it within `max_cameras`:
     /// first by forgetting cameras not heard from within the window of `at`.
-    fn camera(&mut self, camera_id: &str, at: DateTime<FixedOffset>) -> &mut Camera {
+    fn camera(&mut self, camera_id: &str, at: i64) -> &mut Camera {
         if self.cameras.contains_key(camera_id) {
             return self.cameras.get_mut(camera_id).expect("just found");
         }
         let most = self.settings.max_cameras.max(1);
         if self.cameras.len() >= most {
-            let window = self.window;
+            let window = self.window_ms;
             self.cameras
-                .retain(|_, c| c.last.is_some_and(|last| (last - at).abs() <= window));
+                .retain(|_, c| c.last.is_some_and(|last| last.abs_diff(at) <= window));
             if self.cameras.len() >= most {
                 self.cameras.clear(); // a flood of cameras: passes are cut, nothing lost
             }
