@@ -118,7 +118,9 @@ pub fn combine(evidence: impl IntoIterator<Item = f32>) -> f32 {
 
 /// A read remembered for the window.
 struct Remembered {
-    read: AlertRead,
+    /// The read, its camera id left out (the camera's own) and its plates
+    /// kept unformatted: made into an [`AlertRead`] only when listed.
+    read: Compact,
     /// `read.captured_at` in ms since the epoch.
     at: i64,
     plate: Plate,
@@ -127,7 +129,47 @@ struct Remembered {
     hits: Vec<Hit>,
 }
 
+/// What an [`AlertRead`] holds, cheap to keep for every read of the window.
+struct Compact {
+    read_id: Uuid,
+    captured_at: chrono::DateTime<chrono::FixedOffset>,
+    plate_raw: Box<str>,
+    region: Option<crate::normalize::Region>,
+    confidence: Option<f32>,
+    location: Option<crate::read::Location>,
+    image_ref: Option<Box<str>>,
+}
+
+impl Compact {
+    fn of(read: &PlateRead<'_>) -> Compact {
+        Compact {
+            read_id: read.read_id,
+            captured_at: read.captured_at,
+            plate_raw: read.plate.as_ref().into(),
+            region: read.region,
+            confidence: read.confidence,
+            location: read.location,
+            image_ref: read.image_ref.as_deref().map(Into::into),
+        }
+    }
+}
+
 impl Remembered {
+    fn alert_read(&self, camera_id: &str) -> AlertRead {
+        let r = &self.read;
+        AlertRead {
+            read_id: r.read_id,
+            camera_id: camera_id.to_owned(),
+            captured_at: r.captured_at,
+            plate_raw: r.plate_raw.to_string(),
+            plate: self.plate.to_string(),
+            region: r.region.map(|region| region.to_string()),
+            confidence: r.confidence,
+            location: r.location,
+            image_ref: r.image_ref.as_deref().map(str::to_owned),
+        }
+    }
+
     fn hit_on(&self, list_id: &str, entry_id: &str) -> Option<&Hit> {
         self.hits
             .iter()
@@ -194,7 +236,7 @@ impl Passes {
                     .find(|r| compare(&plate, &r.plate).is_some())
                     .map_or(read.read_id, |r| r.pass);
                 camera.reads.push_back(Remembered {
-                    read: AlertRead::of(read, plate),
+                    read: Compact::of(read),
                     at,
                     plate,
                     pass,
@@ -267,7 +309,7 @@ fn decide(settings: &PassSettings, pass: &[&Remembered], read: &PlateRead<'_>, p
         }
     }
     if let Some(&(_, _, strongest, strongest_hit)) = best.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
-        alert = Alert::of(strongest.read.clone(), strongest_hit);
+        alert = Alert::of(strongest.alert_read(&read.camera_id), strongest_hit);
         alert.alert_id = alert_id(&first, list_id, entry_id);
     }
     if best.len() >= 2 {
@@ -285,7 +327,7 @@ fn decide(settings: &PassSettings, pass: &[&Remembered], read: &PlateRead<'_>, p
     let mut listed: Vec<PassRead> = reads
         .iter()
         .map(|r| PassRead {
-            read: r.read.clone(),
+            read: r.alert_read(&read.camera_id),
             probability: r.hit_on(list_id, entry_id).map(evidence),
         })
         .collect();
