@@ -9,6 +9,8 @@
 //!   keeps (outcome, match kind and category, camera, match-time histogram),
 //!   folded into the registry every 1,000 reads as the source does per batch;
 //!   the issue's bound is within 5% of `per_read_path` in the same run;
+//! - paired, same-run ratios of the metrics' cost and of deciding by
+//!   vehicle passes (`pipeline.pass_window_ms`), printed after the group;
 //! - baselines in the same run: a plain `HashMap<String>` lookup of the raw
 //!   plate (the floor), and parsing the record into a `serde_json::Value`
 //!   (what the simplest consumer would pay before doing any work).
@@ -143,6 +145,7 @@ fn benches(c: &mut Criterion) {
     });
     group.finish();
     paired_metrics_overhead(&f);
+    paired_pass_overhead(&f);
 }
 
 /// The metrics' cost as a paired, same-run ratio: on a shared machine the
@@ -151,17 +154,37 @@ fn benches(c: &mut Criterion) {
 /// round) and prints the median of the per-round ratios with/without.
 fn paired_metrics_overhead(f: &Fixture) {
     let metrics = hotlist_matcher::metrics::Metrics::new();
-    let mut plain = Processor::new(f.matcher.clone(), 65536);
-    let mut counted = Processor::new(f.matcher.clone(), 65536).with_metrics(&metrics);
-    let pass = |p: &mut Processor, flush: bool| {
+    let plain = Processor::new(f.matcher.clone(), 65536);
+    let counted = Processor::new(f.matcher.clone(), 65536).with_metrics(&metrics);
+    paired(f, "metrics", plain, (counted, Some(&metrics)));
+}
+
+/// The cost of deciding by passes ([`hotlist_matcher::alert::pass`]), paired
+/// the same way. Every read of the fixture is from one camera at one
+/// instant, so each read is compared with the 32 remembered before it: the
+/// stage's worst case short of a flood of cameras.
+fn paired_pass_overhead(f: &Fixture) {
+    let plain = Processor::new(f.matcher.clone(), 65536);
+    let settings = hotlist_matcher::alert::pass::PassSettings::default();
+    let passes = Processor::new(f.matcher.clone(), 65536).with_passes(settings);
+    paired(f, "passes", plain, (passes, None));
+}
+
+fn paired(
+    f: &Fixture,
+    what: &str,
+    mut plain: Processor,
+    (mut other, metrics): (Processor, Option<&hotlist_matcher::metrics::Metrics>),
+) {
+    let pass = |p: &mut Processor, metrics: Option<&hotlist_matcher::metrics::Metrics>| {
         let started = std::time::Instant::now();
         let mut alerts = 0;
         for (i, record) in f.records.iter().enumerate() {
             if let Outcome::Alerts(a) = p.process(black_box(record)) {
                 alerts += a.len();
             }
-            if flush && i % 1000 == 999 {
-                p.flush_metrics(&metrics);
+            if let Some(metrics) = metrics.filter(|_| i % 1000 == 999) {
+                p.flush_metrics(metrics);
             }
         }
         black_box(alerts);
@@ -171,11 +194,11 @@ fn paired_metrics_overhead(f: &Fixture) {
     let (mut without, mut with) = (0.0, 0.0);
     for round in 0..101 {
         let (a, b) = if round % 2 == 0 {
-            let a = pass(&mut plain, false);
-            (a, pass(&mut counted, true))
+            let a = pass(&mut plain, None);
+            (a, pass(&mut other, metrics))
         } else {
-            let b = pass(&mut counted, true);
-            (pass(&mut plain, false), b)
+            let b = pass(&mut other, metrics);
+            (pass(&mut plain, None), b)
         };
         without += a;
         with += b;
@@ -184,7 +207,7 @@ fn paired_metrics_overhead(f: &Fixture) {
     ratios.sort_by(f64::total_cmp);
     let reads = (101 * READS) as f64;
     println!(
-        "per_read metrics overhead (paired, 101 rounds of {READS} reads): median ratio with/without {:.3} \
+        "per_read {what} overhead (paired, 101 rounds of {READS} reads): median ratio with/without {:.3} \
          (quartiles {:.3}..{:.3}); without {:.0} reads/s, with {:.0} reads/s",
         ratios[50],
         ratios[25],

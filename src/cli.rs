@@ -71,6 +71,13 @@ pub enum Command {
     /// log. A record whose day key is destroyed (past the 30 days) prints
     /// why, never its bytes.
     Decrypt(DecryptArgs),
+    /// Dispatch's decisions on alerts: `alerts rejections-report` counts
+    /// confirmed and rejected-as-misread alerts per list, confusion kind and
+    /// camera, to tune a list's false-alarm budget from the City's own data.
+    Alerts {
+        #[command(subcommand)]
+        what: AlertsCommand,
+    },
     /// Create missing topics, then check every topic's live config against the policy.
     #[command(
         after_help = "Config: kafka.*, topics.*. Environment: HOTLIST_CONFIG, HOTLIST_BOOTSTRAP_SERVERS, \
@@ -223,6 +230,25 @@ pub enum UsersCommand {
     /// first: whatever is on it now is trusted from then on.
     SignExisting {
         /// The custodian doing this (recorded in the audit log).
+        #[arg(long, env = "HOTLIST_ACTOR")]
+        actor: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AlertsCommand {
+    /// Every alert on the alerts topic, folded into incidents as the board
+    /// folds them, with dispatch's decisions from the alert-state topic:
+    /// per list, per list and confusion kind (exact, ocr_lookalike,
+    /// end_truncation, ...) and per camera, the incidents, confirmed,
+    /// rejected as misread, rejected otherwise, and the misreads' share of
+    /// those confirmed or rejected as misread. Counts only, never a plate;
+    /// the access is on the audit log first.
+    RejectionsReport {
+        /// Why (recorded in the audit log; 10 to 1000 characters).
+        #[arg(long)]
+        reason: String,
+        /// Who, by username: a user who may manage every hotlist (recorded in the audit log).
         #[arg(long, env = "HOTLIST_ACTOR")]
         actor: String,
     },

@@ -25,8 +25,13 @@ use actor::{acting_custodian, cli_event};
 #[path = "commands_hotlist.rs"]
 mod hotlist_commands;
 pub use hotlist_commands::{hotlist_lists, hotlist_remove, hotlist_show, upload_hotlist};
+#[path = "commands_feedback.rs"]
+mod feedback_commands;
+pub use feedback_commands::{load_report, rejections_report};
 
-use crate::cli::{AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand};
+use crate::cli::{
+    AlertsCommand, AuditCommand, BenchCommand, Cli, Command, HotlistCommand, RetentionCommand, UsersCommand,
+};
 use crate::config::Config;
 use crate::demo::{self, DemoOptions};
 use crate::kafka::audit as kafka_audit;
@@ -197,6 +202,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Alerts {
+            what: AlertsCommand::RejectionsReport { reason, actor },
+        } => rejections_report(&connected(cli.config.as_deref()).await?, &reason, &actor).await,
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::alert::pass::PassSettings;
 use crate::hotlist::{Category, CsvLimits, RegionRule, Tolerance, TolerancePolicy};
 
 #[path = "config_dispatch.rs"]
@@ -121,6 +122,30 @@ struct RawPipeline {
     batch_size: usize,
     batch_linger_ms: u64,
     delivery_timeout_ms: u64,
+    pass_window_ms: u64,
+    pass_max_reads_per_camera: usize,
+    pass_max_cameras: usize,
+    pass_hit_probability: f32,
+}
+
+impl RawPipeline {
+    /// How reads are grouped into passes ([`crate::alert::pass`]).
+    fn passes(&self) -> Result<PassSettings, ConfigError> {
+        in_range("pipeline.pass_window_ms", self.pass_window_ms, 0, 60_000)?;
+        let per_camera = self.pass_max_reads_per_camera as u64;
+        in_range("pipeline.pass_max_reads_per_camera", per_camera, 1, 1_024)?;
+        in_range("pipeline.pass_max_cameras", self.pass_max_cameras as u64, 1, 1_000_000)?;
+        if !(0.5..1.0).contains(&self.pass_hit_probability) {
+            let reason = format!("must be at least 0.5 and below 1, not {}", self.pass_hit_probability);
+            return Err(invalid("pipeline.pass_hit_probability", reason));
+        }
+        Ok(PassSettings {
+            window: Duration::from_millis(self.pass_window_ms),
+            max_reads_per_camera: self.pass_max_reads_per_camera,
+            max_cameras: self.pass_max_cameras,
+            hit_probability: self.pass_hit_probability,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -362,6 +387,8 @@ pub struct PipelineSettings {
     pub batch_size: usize,
     pub batch_linger: Duration,
     pub delivery_timeout: Duration,
+    /// Reads of one vehicle's pass decided together.
+    pub passes: PassSettings,
 }
 
 /// Where the hotlist comes from, and its limits.
@@ -577,6 +604,7 @@ impl Raw {
                 batch_size: pipeline.batch_size,
                 batch_linger: Duration::from_millis(pipeline.batch_linger_ms),
                 delivery_timeout: Duration::from_millis(pipeline.delivery_timeout_ms),
+                passes: pipeline.passes()?,
             },
             hotlist: HotlistSettings {
                 path: (!hotlist.path.as_os_str().is_empty()).then_some(hotlist.path),

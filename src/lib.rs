@@ -5,7 +5,8 @@
 //! consumes them in a consumer group and hands each record to the pure
 //! [`pipeline`]: [`read`] parses and validates it, [`normalize`] brings the
 //! plate to canonical form, a [`hotlist::Matcher`] finds the entries it hits,
-//! and [`alert`] turns each hit into an alert with a deterministic id. Alerts
+//! and [`alert`] turns each hit into an alert with a deterministic id,
+//! deciding the frames of one vehicle's pass together ([`alert::pass`]). Alerts
 //! go to `alpr.alerts`; records that are not usable reads go, unchanged and
 //! with the reason, to `alpr.reads.dlq`. Offsets are stored only after those
 //! writes are acknowledged, so nothing is lost if the process dies.

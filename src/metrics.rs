@@ -256,8 +256,8 @@ impl Metrics {
         };
         let misread_rejections = vec(
             "misread_rejections_total",
-            "Alerts rejected by dispatch as misreads, by camera and match kind.",
-            &["camera", "match_kind"],
+            "Alerts rejected by dispatch as misreads, by camera, match kind and confusion kind.",
+            &["camera", "match_kind", "confusion"],
         );
         let decisions = vec(
             "dispatch_decisions_total",

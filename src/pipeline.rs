@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::alert::pass::{PassSettings, Passes};
 use crate::alert::Alert;
 use crate::hotlist::{Hit, Matcher, Query};
 use crate::normalize::{normalize, Plate};
@@ -63,6 +64,9 @@ pub struct Processor {
     retention: Option<(std::time::Duration, crate::Clock)>,
     /// Per-read counts for the metrics, when counted ([`Processor::with_metrics`]).
     tally: Option<crate::metrics::ReadTally>,
+    /// The reads of the last few seconds per camera, when hits are decided
+    /// per pass ([`Processor::with_passes`]).
+    passes: Option<Passes>,
 }
 
 impl Processor {
@@ -75,6 +79,17 @@ impl Processor {
             historical: false,
             retention: None,
             tally: None,
+            passes: None,
+        }
+    }
+
+    /// Decides hits on the evidence of every read of a vehicle's pass
+    /// ([`crate::alert::pass`]): a later frame republishes the pass's alert,
+    /// upgraded, under the same alert id.
+    pub fn with_passes(self, settings: PassSettings) -> Self {
+        Processor {
+            passes: Some(Passes::new(settings)),
+            ..self
         }
     }
 
@@ -133,23 +148,31 @@ impl Processor {
             candidates: &self.candidates,
         };
         self.matcher.find(&query, &mut self.hits);
-        if self.hits.is_empty() {
+        if let Some(tally) = &mut self.tally {
+            for hit in &self.hits {
+                tally.matched(hit.kind, hit.entry.category, hit.tier);
+            }
+        }
+        let alerts = match &mut self.passes {
+            // A read without hits is remembered too: the next frame may hit.
+            Some(passes) => passes.alerts(&read, plate, &self.hits),
+            None if self.hits.is_empty() => Vec::new(),
+            None => self.hits.iter().map(|hit| Alert::new(&read, plate, hit)).collect(),
+        };
+        self.hits.clear();
+        if alerts.is_empty() {
             return Outcome::NoHit;
         }
-        let alerts = self
-            .hits
-            .drain(..)
-            .map(|hit| {
-                if let Some(tally) = &mut self.tally {
-                    tally.matched(hit.kind, hit.entry.category, hit.tier);
-                }
-                let mut alert = Alert::new(&read, plate, &hit);
-                alert.historical = self.historical;
+        let historical = self.historical;
+        let alerts = alerts
+            .into_iter()
+            .map(|mut alert| {
+                alert.historical = historical;
                 EncodedAlert {
                     key: alert.key(),
                     payload: alert.encode(),
-                    captured_at_ms: read.captured_at.timestamp_millis(),
-                    entry_hash: crate::alert::entry_hash(&hit.entry.list_id, &hit.entry.entry_id),
+                    captured_at_ms: alert.earliest_capture_ms(),
+                    entry_hash: crate::alert::entry_hash(&alert.entry.list_id, &alert.entry.entry_id),
                 }
             })
             .collect();
@@ -275,6 +298,134 @@ mod tests {
             Outcome::Rejected(ReadError::TooOld { max_days: 30 })
         );
         assert_eq!(ReadError::TooOld { max_days: 30 }.code(), "too_old");
+    }
+
+    /// A matcher that knows the answer: each plate's probability and tier.
+    struct Stub(
+        Vec<(&'static str, f32, crate::hotlist::Tier)>,
+        Arc<crate::hotlist::HotlistEntry>,
+    );
+
+    impl Matcher for Stub {
+        fn find(&self, query: &Query<'_>, hits: &mut Vec<Hit>) {
+            for &(plate, probability, tier) in &self.0 {
+                if query.plate.as_str() == plate {
+                    hits.push(crate::alert::pass::tests::hit(&self.1, probability, tier));
+                }
+            }
+        }
+        fn len(&self) -> usize {
+            1
+        }
+    }
+
+    fn pass_processor() -> Processor {
+        use crate::hotlist::Tier;
+        let entry = crate::alert::pass::tests::entry("e1", "7ABC123");
+        let stub = Stub(
+            vec![("7ABC123", 0.97, Tier::Hit), ("7A8C12", 0.4, Tier::PossibleMatch)],
+            entry,
+        );
+        Processor::new(Arc::new(stub), 4096).with_passes(crate::alert::pass::PassSettings::default())
+    }
+
+    fn alerts_of(outcome: Outcome) -> Vec<(EncodedAlert, Alert)> {
+        let Outcome::Alerts(alerts) = outcome else {
+            panic!("expected alerts, got {outcome:?}");
+        };
+        alerts
+            .into_iter()
+            .map(|a| {
+                let decoded = Alert::decode(&a.payload).unwrap();
+                (a, decoded)
+            })
+            .collect()
+    }
+
+    /// Issue 15's Done-when: a misread (alone a possible match) and a clean
+    /// read 1.2 s later by the same camera are one pass: the clean read
+    /// republishes the misread's alert id, upgraded to a hit, with both
+    /// reads; folded like the board folds the topic, one incident with two
+    /// sightings. Capture times drive the window, not a clock.
+    #[test]
+    fn a_misread_then_a_clean_read_within_the_window_is_one_alert_with_both_sightings() {
+        use crate::alert::incident::{Added, Incidents};
+        use crate::alert::pass::tests::record;
+        use crate::hotlist::Tier;
+        let mut p = pass_processor();
+        let first = alerts_of(p.process(&record(1, "cam-1", 0, "7A8C12")));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].1.matched.tier, Tier::PossibleMatch);
+        let second = alerts_of(p.process(&record(2, "cam-1", 1_200, "7ABC123")));
+        assert_eq!(second.len(), 1);
+        let (encoded, alert) = &second[0];
+        assert_eq!(encoded.key, first[0].0.key, "one alert id for the pass");
+        assert_eq!(alert.matched.tier, Tier::Hit);
+        assert_eq!(alert.read.read_id, uuid::Uuid::from_u128(2), "the clean read is shown");
+        let reads: Vec<_> = alert
+            .pass
+            .iter()
+            .map(|r| (r.read.read_id.as_u128(), r.probability))
+            .collect();
+        assert_eq!(reads, [(1, Some(0.4)), (2, Some(0.97))]);
+        assert_eq!(
+            encoded.captured_at_ms, first[0].0.captured_at_ms,
+            "timestamped by the first read"
+        );
+        let mut incidents = Incidents::new(std::time::Duration::from_secs(300));
+        let id = first[0].1.alert_id;
+        assert_eq!(incidents.add_alert(first[0].1.clone()), Added::Opened(id));
+        assert_eq!(incidents.add_alert(alert.clone()), Added::Upgraded(id));
+        assert_eq!(
+            incidents.add_alert(alert.clone()),
+            Added::Duplicate(id),
+            "a redelivered copy"
+        );
+        assert_eq!(incidents.len(), 1);
+        let incident = incidents.get(&id).unwrap();
+        assert_eq!(incident.alert.matched.tier, Tier::Hit);
+        let sightings: Vec<_> = incident.sightings.iter().map(|s| s.read_id.as_u128()).collect();
+        assert_eq!(sightings, [1, 2]);
+    }
+
+    /// Outside the window (3.5 s later), the two reads are decided apart.
+    #[test]
+    fn a_misread_and_a_clean_read_outside_the_window_are_two_decisions() {
+        use crate::alert::pass::tests::record;
+        use crate::hotlist::Tier;
+        let mut p = pass_processor();
+        let first = alerts_of(p.process(&record(1, "cam-1", 0, "7A8C12")));
+        let second = alerts_of(p.process(&record(2, "cam-1", 3_500, "7ABC123")));
+        assert_ne!(second[0].0.key, first[0].0.key);
+        assert_eq!(first[0].1.matched.tier, Tier::PossibleMatch);
+        assert_eq!(second[0].1.matched.tier, Tier::Hit);
+        assert!(first[0].1.pass.is_empty() && second[0].1.pass.is_empty());
+    }
+
+    /// A misread that hits nothing still belongs to the pass: the clean
+    /// read's alert lists it, without evidence for the entry.
+    #[test]
+    fn a_misread_that_hit_nothing_is_listed_in_the_clean_reads_alert() {
+        use crate::alert::pass::tests::record;
+        let mut p = pass_processor();
+        assert_eq!(p.process(&record(1, "cam-1", 0, "7A8C1Z3")), Outcome::NoHit);
+        let alerts = alerts_of(p.process(&record(2, "cam-1", 700, "7ABC123")));
+        let (encoded, alert) = &alerts[0];
+        assert_eq!(
+            alert.alert_id,
+            crate::alert::alert_id(&uuid::Uuid::from_u128(1), "rso", "e1")
+        );
+        assert_eq!(encoded.key, alert.key());
+        let reads: Vec<_> = alert
+            .pass
+            .iter()
+            .map(|r| (r.read.read_id.as_u128(), r.probability))
+            .collect();
+        assert_eq!(reads, [(1, None), (2, Some(0.97))]);
+        assert!(
+            (alert.matched.probability - 0.97).abs() < 1e-6,
+            "no evidence is no change"
+        );
     }
 
     impl Processor {

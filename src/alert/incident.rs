@@ -22,13 +22,15 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::lifecycle::{AlertState, Decision, Lifecycle, Transition};
-use super::Alert;
+use super::{Alert, AlertRead};
 use crate::read::Location;
 
 /// One read of the vehicle of an incident.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sighting {
     pub alert_id: Uuid,
+    /// The read; an alert on a pass of several frames gives one sighting per frame.
+    pub read_id: Uuid,
     pub camera_id: String,
     pub captured_at: DateTime<FixedOffset>,
     pub location: Option<Location>,
@@ -36,13 +38,20 @@ pub struct Sighting {
 }
 
 impl Sighting {
-    fn of(alert: &Alert) -> Sighting {
-        Sighting {
+    /// One sighting per read of `alert`: its pass's reads, or its one read.
+    fn all_of(alert: &Alert) -> Vec<Sighting> {
+        let of = |read: &AlertRead| Sighting {
             alert_id: alert.alert_id,
-            camera_id: alert.read.camera_id.clone(),
-            captured_at: alert.read.captured_at,
-            location: alert.read.location,
-            image_ref: alert.read.image_ref.clone(),
+            read_id: read.read_id,
+            camera_id: read.camera_id.clone(),
+            captured_at: read.captured_at,
+            location: read.location,
+            image_ref: read.image_ref.clone(),
+        };
+        if alert.pass.is_empty() {
+            vec![of(&alert.read)]
+        } else {
+            alert.pass.iter().map(|p| of(&p.read)).collect()
         }
     }
 }
@@ -67,6 +76,18 @@ impl Incident {
             .map_or(self.alert.read.captured_at, |s| s.captured_at)
     }
 
+    /// Adds a sighting of a read not seen yet, in capture order; false if seen.
+    fn see(&mut self, sighting: Sighting) -> bool {
+        if self.sightings.iter().any(|s| s.read_id == sighting.read_id) {
+            return false;
+        }
+        let place = self
+            .sightings
+            .partition_point(|s| s.captured_at <= sighting.captured_at);
+        self.sightings.insert(place, sighting);
+        true
+    }
+
     fn first_seen(&self) -> DateTime<FixedOffset> {
         self.sightings
             .first()
@@ -83,12 +104,16 @@ pub enum Added {
     Sighting(Uuid),
     /// The alert was already folded in (a redelivered read).
     Duplicate(Uuid),
+    /// The alert was folded in before, and this copy brings more reads of
+    /// its pass ([`super::pass`]): new sightings, and the incident's own
+    /// alert replaced by the upgraded one when it is that alert.
+    Upgraded(Uuid),
 }
 
 impl Added {
     pub fn incident(self) -> Uuid {
         match self {
-            Added::Opened(id) | Added::Sighting(id) | Added::Duplicate(id) => id,
+            Added::Opened(id) | Added::Sighting(id) | Added::Duplicate(id) | Added::Upgraded(id) => id,
         }
     }
 }
@@ -120,8 +145,8 @@ impl Incidents {
 
     /// Folds in one alert record.
     pub fn add_alert(&mut self, alert: Alert) -> Added {
-        if let Some(incident) = self.alerts.get(&alert.alert_id) {
-            return Added::Duplicate(*incident);
+        if let Some(incident) = self.alerts.get(&alert.alert_id).copied() {
+            return self.upgrade(incident, alert);
         }
         let key = (alert.entry.list_id.clone(), alert.entry.entry_id.clone());
         let at = alert.read.captured_at;
@@ -135,9 +160,9 @@ impl Incidents {
                     && at >= incident.first_seen().checked_sub_signed(window).unwrap_or(at)
             });
         if let Some(incident) = open {
-            let sighting = Sighting::of(&alert);
-            let place = incident.sightings.partition_point(|s| s.captured_at <= at);
-            incident.sightings.insert(place, sighting);
+            for sighting in Sighting::all_of(&alert) {
+                incident.see(sighting);
+            }
             let id = incident.id();
             self.alerts.insert(alert.alert_id, id);
             return Added::Sighting(id);
@@ -145,14 +170,29 @@ impl Incidents {
         let id = alert.alert_id;
         self.alerts.insert(id, id);
         self.latest.insert(key, id);
-        self.by_id.insert(
-            id,
-            Incident {
-                sightings: vec![Sighting::of(&alert)],
-                alert,
-            },
-        );
+        let mut sightings = Sighting::all_of(&alert);
+        sightings.sort_by_key(|s| s.captured_at);
+        self.by_id.insert(id, Incident { sightings, alert });
         Added::Opened(id)
+    }
+
+    /// A copy of an alert already folded into `incident`: a duplicate,
+    /// unless it lists reads of its pass not seen yet.
+    fn upgrade(&mut self, incident: Uuid, alert: Alert) -> Added {
+        let Some(open) = self.by_id.get_mut(&incident) else {
+            return Added::Duplicate(incident);
+        };
+        let mut added = false;
+        for sighting in Sighting::all_of(&alert) {
+            added |= open.see(sighting);
+        }
+        if !added {
+            return Added::Duplicate(incident);
+        }
+        if open.alert.alert_id == alert.alert_id {
+            open.alert = alert;
+        }
+        Added::Upgraded(incident)
     }
 
     /// Folds in one decision, in the alert-state topic's order.

@@ -53,6 +53,7 @@ pub(crate) fn alert(read: u128, entry: &str, camera: &str, when: DateTime<FixedO
             tier: crate::hotlist::Tier::Hit,
         },
         historical: false,
+        pass: Vec::new(),
     }
 }
 

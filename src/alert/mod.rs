@@ -17,8 +17,10 @@ use crate::normalize::Plate;
 use crate::read::{Location, PlateRead};
 use crate::text::Redacted;
 
+pub mod feedback;
 pub mod incident;
 pub mod lifecycle;
+pub mod pass;
 pub mod view;
 
 /// The partition of the alerts topic (of `partitions`) that every alert on
@@ -73,6 +75,10 @@ pub struct Alert {
     /// entry added after the read (the car may be long gone).
     #[serde(default)]
     pub historical: bool,
+    /// Every read of the vehicle's pass when several frames were read
+    /// ([`pass`]), by capture time, `read` among them; empty for one read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass: Vec<pass::PassRead>,
 }
 
 /// The read that hit. Its `Debug` hides the plates.
@@ -107,6 +113,23 @@ pub struct AlertEntry {
     /// When the entry started matching, when the list set a date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effective_at: Option<DateTime<chrono::Utc>>,
+}
+
+impl AlertRead {
+    /// The wire form of a read whose canonical plate is `plate`.
+    pub fn of(read: &PlateRead<'_>, plate: Plate) -> AlertRead {
+        AlertRead {
+            read_id: read.read_id,
+            camera_id: read.camera_id.to_string(),
+            captured_at: read.captured_at,
+            plate_raw: read.plate.to_string(),
+            plate: plate.to_string(),
+            region: read.region.map(|r| r.to_string()),
+            confidence: read.confidence,
+            location: read.location,
+            image_ref: read.image_ref.as_deref().map(str::to_owned),
+        }
+    }
 }
 
 impl std::fmt::Debug for AlertRead {
@@ -173,21 +196,16 @@ fn certain() -> f32 {
 impl Alert {
     /// Builds the alert for one hit of a read whose canonical plate is `plate`.
     pub fn new(read: &PlateRead<'_>, plate: Plate, hit: &Hit) -> Alert {
+        Alert::of(AlertRead::of(read, plate), hit)
+    }
+
+    /// Builds the alert for one hit of a read already in its wire form.
+    pub fn of(read: AlertRead, hit: &Hit) -> Alert {
         let entry = &hit.entry;
         Alert {
             schema: SCHEMA_VERSION,
             alert_id: alert_id(&read.read_id, &entry.list_id, &entry.entry_id),
-            read: AlertRead {
-                read_id: read.read_id,
-                camera_id: read.camera_id.to_string(),
-                captured_at: read.captured_at,
-                plate_raw: read.plate.to_string(),
-                plate: plate.to_string(),
-                region: read.region.map(|r| r.to_string()),
-                confidence: read.confidence,
-                location: read.location,
-                image_ref: read.image_ref.as_deref().map(str::to_owned),
-            },
+            read,
             entry: AlertEntry {
                 list_id: entry.list_id.clone(),
                 entry_id: entry.entry_id.clone(),
@@ -210,7 +228,19 @@ impl Alert {
                 probability: hit.probability,
                 tier: hit.tier,
             },
+            pass: Vec::new(),
         }
+    }
+
+    /// The earliest capture among the alert's reads, in milliseconds since
+    /// the Unix epoch: the record's timestamp, so retention counts from it.
+    pub fn earliest_capture_ms(&self) -> i64 {
+        self.pass
+            .iter()
+            .map(|p| p.read.captured_at.timestamp_millis())
+            .chain([self.read.captured_at.timestamp_millis()])
+            .min()
+            .unwrap_or_default()
     }
 
     /// The record key on the alerts topic: the alert id in hyphenated form.

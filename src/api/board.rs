@@ -368,7 +368,16 @@ async fn write_and_audit(
                 state
                     .metrics
                     .misread_rejections
-                    .with_label_values(&[&state.metrics.camera_label(camera), view.match_kind.name()])
+                    .with_label_values(&[
+                        &state.metrics.camera_label(camera),
+                        view.match_kind.name(),
+                        crate::alert::feedback::confusion_kind(
+                            &view.read_plate,
+                            &view.entry_plate,
+                            view.match_kind,
+                            false,
+                        ),
+                    ])
                     .inc();
             }
             Ok(Json(serde_json::json!({ "incident": view })))

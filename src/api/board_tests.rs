@@ -107,7 +107,7 @@ async fn a_dispatcher_verifies_then_rejects_as_misread_and_it_is_counted_and_aud
     assert!(body.contains(r#""reason":"misread""#), "{body}");
     let metrics = api.state.metrics.render();
     assert!(
-        metrics.contains(r#"hotlist_misread_rejections_total{camera="cam-7",match_kind="ocr_equivalent"} 1"#),
+        metrics.contains(r#"hotlist_misread_rejections_total{camera="cam-7",confusion="ocr_lookalike",match_kind="ocr_equivalent"} 1"#),
         "{metrics}"
     );
     assert_eq!(api.audit.count("alert_acknowledge"), 1, "the one applied");

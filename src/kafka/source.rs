@@ -185,6 +185,7 @@ impl Source {
             producer,
             processor: Processor::new(matcher, config.pipeline.max_record_bytes)
                 .with_retention(config.topics.retention, crate::system_clock())
+                .with_passes(config.pipeline.passes)
                 .with_metrics(&metrics),
             troubled_since: None,
             config: config.clone(),

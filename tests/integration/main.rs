@@ -22,6 +22,7 @@ mod historical;
 mod hotlist_cli;
 mod logs;
 mod metrics;
+mod passes;
 mod pentest;
 mod pipeline;
 mod prometheus;
