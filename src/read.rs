@@ -236,7 +236,8 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), ReadEr
         return Err(invalid(field, "is too long"));
     }
     let control = if value.is_ascii() {
-        value.bytes().any(|b| b < 0x20 || b == 0x7F)
+        // Not short-circuiting, so it compiles to a vector loop.
+        value.bytes().fold(false, |found, b| found | (b < 0x20) | (b == 0x7F))
     } else {
         value.chars().any(char::is_control)
     };

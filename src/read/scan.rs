@@ -380,6 +380,9 @@ impl<'a> Scanner<'a> {
         }
         let start = self.pos;
         let number = self.number()?;
+        if let Some(v) = exact_f64(number) {
+            return Ok(v);
+        }
         match number.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
             _ => Err(ScanError::Syntax {
@@ -554,6 +557,7 @@ impl<'a> Scanner<'a> {
     fn skip_string(&mut self) -> Result<(), ScanError> {
         self.pos += 1;
         loop {
+            self.pos = find_special(self.bytes(), self.pos);
             match self.peek() {
                 None => return Err(self.syntax("unexpected end of the record in a string")),
                 Some(b'"') => {
@@ -569,8 +573,7 @@ impl<'a> Scanner<'a> {
                         self.escape()?;
                     }
                 }
-                Some(b) if b < 0x20 => return Err(self.syntax("control character in a string")),
-                Some(_) => self.pos += 1,
+                Some(_) => return Err(self.syntax("control character in a string")),
             }
         }
     }
@@ -589,28 +592,15 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, ScanError> {
         self.pos += 1;
         let start = self.pos;
-        let bytes = self.bytes();
-        let mut i = start;
-        loop {
-            match bytes.get(i) {
-                None => {
-                    self.pos = i;
-                    return Err(self.syntax("unexpected end of the record in a string"));
-                }
-                Some(b'"') => {
-                    self.pos = i + 1;
-                    return Ok(Cow::Borrowed(&self.text[start..i]));
-                }
-                Some(b'\\') => {
-                    self.pos = i;
-                    return self.escaped_string(start).map(Cow::Owned);
-                }
-                Some(&b) if b < 0x20 => {
-                    self.pos = i;
-                    return Err(self.syntax("control character in a string"));
-                }
-                Some(_) => i += 1,
+        self.pos = find_special(self.bytes(), start);
+        match self.peek() {
+            None => Err(self.syntax("unexpected end of the record in a string")),
+            Some(b'"') => {
+                self.pos += 1;
+                Ok(Cow::Borrowed(&self.text[start..self.pos - 1]))
             }
+            Some(b'\\') => self.escaped_string(start).map(Cow::Owned),
+            Some(_) => Err(self.syntax("control character in a string")),
         }
     }
 
@@ -619,12 +609,7 @@ impl<'a> Scanner<'a> {
         let mut out = String::from(&self.text[start..self.pos]);
         loop {
             let run = self.pos;
-            while let Some(&b) = self.bytes().get(self.pos) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.pos = find_special(self.bytes(), run);
             out.push_str(&self.text[run..self.pos]);
             match self.peek() {
                 None => return Err(self.syntax("unexpected end of the record in a string")),
@@ -804,6 +789,68 @@ impl<'a> Scanner<'a> {
             }
         }
     }
+}
+
+/// The index of the first byte at or after `from` that ends a run of plain
+/// string text (`"`, `\\` or a control character), or `bytes.len()`. Eight
+/// bytes at a time: of the bytes a word flags, the lowest is always a real
+/// match (the borrows that cause false flags only run upwards).
+fn find_special(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let flags = zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// A number of at most 15 digits and 22 decimals without an exponent (the
+/// confidences and coordinates cameras send), converted exactly: both the
+/// digits and the power of ten are exact doubles, so one division rounds
+/// correctly (Clinger's fast path), as `str::parse` does. `None`: use that.
+fn exact_f64(number: &str) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+        1e19, 1e20, 1e21, 1e22,
+    ];
+    let (negative, digits) = match number.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    let (mut mantissa, mut count, mut decimals, mut point) = (0u64, 0usize, 0usize, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                count += 1;
+                decimals += usize::from(point);
+                if count > 15 {
+                    return None;
+                }
+            }
+            b'.' => point = true,
+            _ => return None,
+        }
+    }
+    let value = mantissa as f64 / *POW10.get(decimals)?;
+    Some(if negative { -value } else { value })
 }
 
 /// A stack of bits, on the stack up to 128 deep and on the heap beyond

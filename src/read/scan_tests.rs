@@ -226,3 +226,52 @@ fn messages_name_fields_and_offsets_never_values() {
         "unexpected end of the record at byte 19"
     );
 }
+
+#[test]
+fn the_word_scan_finds_the_first_special_byte_at_every_offset() {
+    for special in [b'"', b'\\', 0x00, 0x1F] {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut bytes = vec![b'a'; len];
+                // Bytes just above the specials' values and high bytes must not be flagged.
+                for (i, b) in bytes.iter_mut().enumerate() {
+                    *b = [b'a', b'#', b'[', b'\x20', 0xC3, 0x7F][i % 6];
+                }
+                if at < len {
+                    bytes[at] = special;
+                }
+                for from in 0..=at.min(len) {
+                    assert_eq!(find_special(&bytes, from), at, "{special} at {at} of {len} from {from}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn exact_conversion_equals_the_standard_parse() {
+    let mut rng = crate::sample::Rng::new(3);
+    let mut texts = vec!["0".to_string(), "-0".to_string(), "0.91".to_string(), "-116.1739".to_string()];
+    for _ in 0..20_000 {
+        let digits = 1 + rng.below(17);
+        let mut text: String = (0..digits).map(|_| char::from(b'0' + rng.below(10) as u8)).collect();
+        if rng.below(2) == 0 {
+            text.insert(1 + rng.below(digits), '.');
+            if text.ends_with('.') {
+                text.push('5');
+            }
+        }
+        if rng.below(2) == 0 {
+            text.insert(0, '-');
+        }
+        texts.push(text);
+    }
+    for text in &texts {
+        let standard: f64 = text.parse().unwrap();
+        if let Some(exact) = exact_f64(text) {
+            assert_eq!(exact.to_bits(), standard.to_bits(), "{text}");
+        }
+    }
+    assert_eq!(exact_f64("1e5"), None);
+    assert_eq!(exact_f64("1234567890123456"), None);
+}
