@@ -55,19 +55,75 @@ pub fn stale(
 }
 
 /// Every current entry and list on the topic, and where each partition ended.
+///
+/// Read on one thread per core ([`super::parallel`]): records with one key
+/// share a partition, so each thread folds its partitions' records and turns
+/// them into entries on its own. Entries come back sorted by key within each
+/// thread's share, so a load of one topic is always in one order.
 pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
-    let (records, lists, end) = read_records(config)?;
-    let entries = records
-        .into_values()
-        .filter_map(|r| match r.to_entry() {
-            Ok(entry) => Some(Arc::new(entry)),
-            Err(e) => {
-                warn!(error = %e, "hotlist record skipped");
-                None
-            }
-        })
-        .collect();
+    let partitions = config.topics.partitions.max(1) as usize;
+    load_on(config, super::parallel::workers(partitions))
+}
+
+/// [`load`] on `workers` threads (the bench compares one with several).
+pub fn load_on(config: &Config, workers: usize) -> Result<Loaded, KafkaError> {
+    let (shares, end) = super::parallel::read_to_end_parallel(
+        config,
+        &config.topics.hotlist,
+        "hotlist",
+        workers,
+        Share::default,
+        Share::fold,
+        Share::finish,
+    )?;
+    let mut entries = Vec::with_capacity(shares.iter().map(|(e, _)| e.len()).sum());
+    let mut lists = BTreeMap::new();
+    for (share_entries, share_lists) in shares {
+        entries.extend(share_entries);
+        lists.extend(share_lists);
+    }
     Ok(Loaded { entries, lists, end })
+}
+
+/// One loading thread's records: the live entries by key and the lists.
+#[derive(Default)]
+struct Share {
+    records: std::collections::HashMap<String, EntryRecord>,
+    lists: BTreeMap<String, ListMeta>,
+}
+
+impl Share {
+    fn fold(&mut self, message: &rdkafka::message::BorrowedMessage<'_>) {
+        match decode(message) {
+            Some(TopicRecord::List { list_id, meta }) => apply_list(&mut self.lists, list_id, meta),
+            Some(TopicRecord::Entry {
+                key,
+                record: Some(record),
+            }) => {
+                self.records.insert(key, *record);
+            }
+            Some(TopicRecord::Entry { key, record: None }) => {
+                self.records.remove(&key);
+            }
+            None => {}
+        }
+    }
+
+    fn finish(self) -> (Vec<Arc<HotlistEntry>>, BTreeMap<String, ListMeta>) {
+        let mut records: Vec<_> = self.records.into_iter().collect();
+        records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let entries = records
+            .into_iter()
+            .filter_map(|(_, r)| match r.to_entry() {
+                Ok(entry) => Some(Arc::new(entry)),
+                Err(e) => {
+                    warn!(error = %e, "hotlist record skipped");
+                    None
+                }
+            })
+            .collect();
+        (entries, self.lists)
+    }
 }
 
 /// The live records by key, folding tombstones.

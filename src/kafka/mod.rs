@@ -11,6 +11,7 @@ mod connect;
 pub mod day_keys;
 pub mod historical;
 pub mod hotlist;
+pub mod parallel;
 pub mod principals;
 pub mod retention;
 pub mod scan;
