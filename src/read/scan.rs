@@ -371,7 +371,9 @@ impl<'a> Scanner<'a> {
             return self.wrong_type("schema", "a whole number");
         }
         let number = self.number()?;
-        number.parse::<u32>().map_err(|_| shape("field `schema` must be a whole number"))
+        number
+            .parse::<u32>()
+            .map_err(|_| shape("field `schema` must be a whole number"))
     }
 
     fn f64_value(&mut self, field: &'static str) -> Result<f64, ScanError> {
@@ -827,8 +829,8 @@ fn find_special(bytes: &[u8], from: usize) -> usize {
 /// correctly (Clinger's fast path), as `str::parse` does. `None`: use that.
 fn exact_f64(number: &str) -> Option<f64> {
     const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
-        1e19, 1e20, 1e21, 1e22,
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
     ];
     let (negative, digits) = match number.as_bytes() {
         [b'-', rest @ ..] => (true, rest),

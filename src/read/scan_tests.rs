@@ -41,15 +41,8 @@ enum Verdict {
     Read(String),
 }
 
-fn describe(
-    fields: (&Option<u32>, &Uuid, &str, &str, &str),
-    optional: (&Option<Cow<'_, str>>, &Option<f32>, &Option<Location>, &Option<Cow<'_, str>>),
-    candidates: &[Candidate<'_>],
-) -> Verdict {
-    let candidates: Vec<_> = candidates
-        .iter()
-        .map(|c| (c.plate.to_string(), c.confidence))
-        .collect();
+fn describe(fields: impl std::fmt::Debug, optional: impl std::fmt::Debug, candidates: &[Candidate<'_>]) -> Verdict {
+    let candidates: Vec<_> = candidates.iter().map(|c| (c.plate.to_string(), c.confidence)).collect();
     Verdict::Read(format!("{fields:?} {optional:?} {candidates:?}"))
 }
 
@@ -176,7 +169,10 @@ fn hand_picked_cases_agree_with_serde_json() {
         format!("{{{base},}}"),
         format!("{{{base}}}x"),
         format!("{{\"read\\u005fid\":\"{id}\",\"camera_id\":\"c1\",\"captured_at\":\"t\",\"plate\":\"A1\"}}"),
-        format!("{{\"read_id\":\"{}\",\"camera_id\":\"c1\",\"captured_at\":\"t\",\"plate\":\"A1\"}}", id.replace('-', "")),
+        format!(
+            "{{\"read_id\":\"{}\",\"camera_id\":\"c1\",\"captured_at\":\"t\",\"plate\":\"A1\"}}",
+            id.replace('-', "")
+        ),
         format!("{{\"read_id\":\"urn:uuid:{id}\",\"camera_id\":\"c1\",\"captured_at\":\"t\",\"plate\":\"A1\"}}"),
     ];
     for case in &cases {
@@ -188,9 +184,8 @@ fn hand_picked_cases_agree_with_serde_json() {
 fn more_than_the_kept_candidates_are_counted_not_stored() {
     let id = "6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a";
     let candidates = vec![r#"{"plate":"A1"}"#; 40].join(",");
-    let text = format!(
-        r#"{{"read_id":"{id}","camera_id":"c1","captured_at":"t","plate":"A1","candidates":[{candidates}]}}"#
-    );
+    let text =
+        format!(r#"{{"read_id":"{id}","camera_id":"c1","captured_at":"t","plate":"A1","candidates":[{candidates}]}}"#);
     let wire = parse(&text).unwrap();
     assert_eq!(wire.candidates.len(), MAX_CANDIDATES + 1);
     assert!(wire.too_many_candidates);
@@ -219,7 +214,10 @@ fn deep_nesting_in_an_unknown_field_is_skipped_without_recursion() {
 fn messages_name_fields_and_offsets_never_values() {
     let id = "6f1c2b1e-8d2a-4c39-9a55-0b7d1c1e2f3a";
     let text = format!(r#"{{"read_id":"{id}","camera_id":"c1","captured_at":"t","plate":7123}}"#);
-    assert_eq!(parse(&text).err().unwrap().to_string(), "field `plate` must be a string");
+    assert_eq!(
+        parse(&text).err().unwrap().to_string(),
+        "field `plate` must be a string"
+    );
     let text = r#"{"plate":"7ABC123" "#;
     assert_eq!(
         parse(text).err().unwrap().to_string(),
@@ -251,7 +249,12 @@ fn the_word_scan_finds_the_first_special_byte_at_every_offset() {
 #[test]
 fn exact_conversion_equals_the_standard_parse() {
     let mut rng = crate::sample::Rng::new(3);
-    let mut texts = vec!["0".to_string(), "-0".to_string(), "0.91".to_string(), "-116.1739".to_string()];
+    let mut texts = vec![
+        "0".to_string(),
+        "-0".to_string(),
+        "0.91".to_string(),
+        "-116.1739".to_string(),
+    ];
     for _ in 0..20_000 {
         let digits = 1 + rng.below(17);
         let mut text: String = (0..digits).map(|_| char::from(b'0' + rng.below(10) as u8)).collect();
