@@ -4,7 +4,9 @@
 //! At-least-once, in batches: records are taken until the batch is full or
 //! has waited long enough, every alert and dead letter of the batch is sent
 //! and awaited (failures are retried, never skipped), and only then are the
-//! batch's offsets stored for the next auto-commit. A crash anywhere before
+//! batch's offsets stored for the next auto-commit. The next batch is read
+//! while one batch's acknowledgements are awaited; offsets are still stored
+//! batch by batch, in order. A crash anywhere before
 //! that replays the batch; alert ids are deterministic, so the replay yields
 //! the same ids. A bad record never stops a partition: it becomes a dead
 //! letter. Logs carry counts and codes, never a plate.
