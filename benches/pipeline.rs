@@ -13,7 +13,10 @@
 //!   vehicle passes (`pipeline.pass_window_ms`), printed after the group;
 //! - baselines in the same run: a plain `HashMap<String>` lookup of the raw
 //!   plate (the floor), and parsing the record into a `serde_json::Value`
-//!   (what the simplest consumer would pay before doing any work).
+//!   (what the simplest consumer would pay before doing any work);
+//! - then, paired (the two alternate over the same records, 101 rounds), the
+//!   speed of `per_read_path` over the `Value` parse (issue 16: at least 2×)
+//!   and the metrics' overhead.
 //!
 //! Figures and ratios are in docs/BENCHMARKS.md.
 
@@ -144,8 +147,75 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.finish();
+    paired_against_value_parse(&f);
     paired_metrics_overhead(&f);
     paired_pass_overhead(&f);
+}
+
+/// Issue 16's ratio as a paired, same-run figure: the `Value` parse of
+/// every record and the whole per-read path alternate over the same 10,000
+/// records for 101 rounds (order swapped every round); the median of the
+/// per-round ratios is printed. Criterion's figures for the two come from
+/// different moments, and this machine's load drifts between them.
+fn paired_against_value_parse(f: &Fixture) {
+    let mut processor = Processor::new(f.matcher.clone(), 65536);
+    let value = |_: &mut Processor| {
+        let started = std::time::Instant::now();
+        let n = f
+            .records
+            .iter()
+            .filter(|r| serde_json::from_slice::<serde_json::Value>(black_box(r)).is_ok())
+            .count();
+        black_box(n);
+        started.elapsed().as_secs_f64()
+    };
+    let path = |p: &mut Processor| {
+        let started = std::time::Instant::now();
+        let mut alerts = 0;
+        for record in &f.records {
+            if let Outcome::Alerts(a) = p.process(black_box(record)) {
+                alerts += a.len();
+            }
+        }
+        black_box(alerts);
+        started.elapsed().as_secs_f64()
+    };
+    let (ratios, base, ours) = paired(&mut processor, value, path);
+    let reads = (101 * READS) as f64;
+    println!(
+        "per_read_path vs serde_json Value parse (paired, 101 rounds of {READS} reads): median speed ratio {:.3} \
+         (quartiles {:.3}..{:.3}); Value parse {:.0} reads/s, per_read_path {:.0} reads/s",
+        ratios[50],
+        ratios[25],
+        ratios[75],
+        reads / base,
+        reads / ours
+    );
+}
+
+/// Runs `a` and `b` alternately for 101 rounds, order swapped every round:
+/// the sorted per-round ratios a/b (how many times faster `b` is) and the
+/// total seconds of each.
+fn paired(
+    p: &mut Processor,
+    a: impl Fn(&mut Processor) -> f64,
+    b: impl Fn(&mut Processor) -> f64,
+) -> (Vec<f64>, f64, f64) {
+    let (mut ratios, mut total_a, mut total_b) = (Vec::new(), 0.0, 0.0);
+    for round in 0..101 {
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = a(p);
+            (ta, b(p))
+        } else {
+            let tb = b(p);
+            (a(p), tb)
+        };
+        total_a += ta;
+        total_b += tb;
+        ratios.push(ta / tb);
+    }
+    ratios.sort_by(f64::total_cmp);
+    (ratios, total_a, total_b)
 }
 
 /// The metrics' cost as a paired, same-run ratio: on a shared machine the

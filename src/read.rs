@@ -5,7 +5,8 @@
 //! bytes into a validated [`PlateRead`] or a [`ReadError`] that says exactly
 //! why not, so the pipeline can send the original bytes to the dead-letter
 //! topic and carry on. It borrows from the input and allocates only for OCR
-//! candidates, because it runs once per read on the hot path.
+//! candidates and escaped text, because it runs once per read on the hot
+//! path; the JSON itself is read by the hand-written parser in [`scan`].
 //!
 //! Schema (version 1, documented in `docs/SCHEMAS.md`): `read_id` (UUID),
 //! `camera_id`, `captured_at` (RFC 3339), `plate` (raw OCR text), and the
@@ -20,6 +21,8 @@ use uuid::Uuid;
 
 use crate::normalize::{normalize_region, NormalizeError, Region};
 use crate::text::Redacted;
+
+mod scan;
 
 /// The newest read schema this build understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -155,30 +158,6 @@ impl std::fmt::Debug for PlateRead<'_> {
     }
 }
 
-/// The wire shape; [`parse`] validates it into a [`PlateRead`].
-#[derive(Deserialize)]
-struct Wire<'a> {
-    #[serde(default)]
-    schema: Option<u32>,
-    read_id: Uuid,
-    #[serde(borrow)]
-    camera_id: Cow<'a, str>,
-    #[serde(borrow)]
-    captured_at: Cow<'a, str>,
-    #[serde(borrow)]
-    plate: Cow<'a, str>,
-    #[serde(default, borrow)]
-    region: Option<Cow<'a, str>>,
-    #[serde(default)]
-    confidence: Option<f32>,
-    #[serde(default)]
-    location: Option<Location>,
-    #[serde(default, borrow)]
-    image_ref: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    candidates: Option<Vec<Candidate<'a>>>,
-}
-
 /// Parses and validates one record of at most `max_bytes` bytes.
 pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<PlateRead<'_>, ReadError> {
     if bytes.len() > max_bytes {
@@ -193,17 +172,14 @@ pub fn parse(bytes: &[u8], max_bytes: usize) -> Result<PlateRead<'_>, ReadError>
     let text = std::str::from_utf8(bytes).map_err(|e| ReadError::InvalidUtf8 {
         offset: e.valid_up_to(),
     })?;
-    let wire: Wire<'_> = serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            ReadError::Schema(e.to_string())
-        } else {
-            ReadError::MalformedJson(e.to_string())
-        }
+    let wire = scan::parse(text).map_err(|e| match e {
+        scan::ScanError::Syntax { .. } => ReadError::MalformedJson(e.to_string()),
+        scan::ScanError::Shape { .. } => ReadError::Schema(e.to_string()),
     })?;
     validate(wire)
 }
 
-fn validate(wire: Wire<'_>) -> Result<PlateRead<'_>, ReadError> {
+fn validate(wire: scan::Wire<'_>) -> Result<PlateRead<'_>, ReadError> {
     let version = wire.schema.unwrap_or(SCHEMA_VERSION);
     if version == 0 || version > SCHEMA_VERSION {
         return Err(ReadError::UnsupportedVersion(version));
@@ -227,8 +203,8 @@ fn validate(wire: Wire<'_>) -> Result<PlateRead<'_>, ReadError> {
         None | Some("") => None,
         Some(raw) => Some(normalize_region(raw).map_err(|_| invalid("region", "must be 2 or 3 letters"))?),
     };
-    let candidates = wire.candidates.unwrap_or_default();
-    if candidates.len() > MAX_CANDIDATES {
+    let candidates = wire.candidates;
+    if wire.too_many_candidates || candidates.len() > MAX_CANDIDATES {
         return Err(invalid("candidates", "more than 16 candidates"));
     }
     for candidate in &candidates {
@@ -260,7 +236,8 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), ReadEr
         return Err(invalid(field, "is too long"));
     }
     let control = if value.is_ascii() {
-        value.bytes().any(|b| b < 0x20 || b == 0x7F)
+        // Not short-circuiting, so it compiles to a vector loop.
+        value.bytes().fold(false, |found, b| found | (b < 0x20) | (b == 0x7F))
     } else {
         value.chars().any(char::is_control)
     };

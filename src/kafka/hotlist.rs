@@ -79,6 +79,11 @@ pub fn stale(
 }
 
 /// Every current entry and list on the topic, and where each partition ended.
+///
+/// Read on one thread per core ([`super::parallel`]): records with one key
+/// share a partition, so each thread folds its partitions' records and turns
+/// them into entries on its own. Entries come back sorted by key within each
+/// thread's share, so a load of one topic is always in one order.
 pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
     let (records, lists, end) = read_records(config, false)?;
     let entries = records
@@ -92,6 +97,67 @@ pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
         })
         .collect();
     Ok(Loaded { entries, lists, end })
+}
+
+/// The entries and lists read on `workers` threads, decoding records as
+/// they come, without the commit protocol of [`load`] (uploads in flight
+/// are not held back): for `bench hotlist-load` to compare threads; `serve`
+/// loads with [`load`].
+pub fn load_on(config: &Config, workers: usize) -> Result<(usize, usize), KafkaError> {
+    let (shares, end) = super::parallel::read_to_end_parallel(
+        config,
+        &config.topics.hotlist,
+        "hotlist",
+        workers,
+        Share::default,
+        Share::fold,
+        Share::finish,
+    )?;
+    let _ = end;
+    let entries = shares.iter().map(|(e, _)| e.len()).sum();
+    let lists = shares.iter().map(|(_, l)| l.len()).sum();
+    Ok((entries, lists))
+}
+
+/// One loading thread's records: the live entries by key and the lists.
+#[derive(Default)]
+struct Share {
+    records: std::collections::HashMap<String, EntryRecord>,
+    lists: BTreeMap<String, ListMeta>,
+}
+
+impl Share {
+    fn fold(&mut self, message: &rdkafka::message::BorrowedMessage<'_>) {
+        match decode(message) {
+            Some(TopicRecord::List { list_id, meta }) => apply_list(&mut self.lists, list_id, meta),
+            Some(TopicRecord::Entry {
+                key,
+                record: Some(record),
+            }) => {
+                self.records.insert(key, *record);
+            }
+            Some(TopicRecord::Entry { key, record: None }) => {
+                self.records.remove(&key);
+            }
+            None => {}
+        }
+    }
+
+    fn finish(self) -> (Vec<Arc<HotlistEntry>>, BTreeMap<String, ListMeta>) {
+        let mut records: Vec<_> = self.records.into_iter().collect();
+        records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let entries = records
+            .into_iter()
+            .filter_map(|(_, r)| match r.to_entry() {
+                Ok(entry) => Some(Arc::new(entry)),
+                Err(e) => {
+                    warn!(error = %e, "hotlist record skipped");
+                    None
+                }
+            })
+            .collect();
+        (entries, self.lists)
+    }
 }
 
 /// The topic now: entry records by key, list records by list id.

@@ -12,6 +12,7 @@ pub mod day_keys;
 pub mod historical;
 pub mod hotlist;
 pub mod hotlist_write;
+pub mod parallel;
 pub mod principals;
 pub mod retention;
 pub mod scan;

@@ -4,7 +4,9 @@
 //! At-least-once, in batches: records are taken until the batch is full or
 //! has waited long enough, every alert and dead letter of the batch is sent
 //! and awaited (failures are retried, never skipped), and only then are the
-//! batch's offsets stored for the next auto-commit. A crash anywhere before
+//! batch's offsets stored for the next auto-commit. The next batch is read
+//! while one batch's acknowledgements are awaited; offsets are still stored
+//! batch by batch, in order. A crash anywhere before
 //! that replays the batch; alert ids are deterministic, so the replay yields
 //! the same ids. A bad record never stops a partition: it becomes a dead
 //! letter. Logs carry counts and codes, never a plate.
@@ -57,6 +59,18 @@ async fn count_unassigned_time(metrics: Metrics, shutdown: CancellationToken) {
         }
         metrics.unassigned_seconds.set(last_assigned.elapsed().as_secs() as i64);
     }
+}
+
+/// What a delivery future yields.
+type Acked = <DeliveryFuture as std::future::Future>::Output;
+
+/// Awaits every delivery, in order.
+async fn await_all(futures: Vec<(usize, DeliveryFuture)>) -> Vec<(usize, Acked)> {
+    let mut results = Vec::with_capacity(futures.len());
+    for (index, future) in futures {
+        results.push((index, future.await));
+    }
+    results
 }
 
 /// One record to produce, kept until acknowledged so it can be re-sent.
@@ -212,24 +226,58 @@ impl Source {
         result
     }
 
+    /// One batch is in flight at a time: its alerts and dead letters are
+    /// sent, and their acknowledgements awaited while the next batch is
+    /// filled (issue 16: the broker's round trip no longer stops the reads).
+    /// A batch's offsets are stored only once all its records are
+    /// acknowledged, and always before the next batch's.
     async fn run_batches(&mut self, shutdown: &CancellationToken) -> Result<(), KafkaError> {
+        let mut in_flight: Option<(Batch, Vec<(usize, DeliveryFuture)>)> = None;
         while !shutdown.is_cancelled() {
-            let mut batch = self.fill(shutdown).await;
+            let mut batch = match in_flight.take() {
+                None => self.fill(shutdown, false).await,
+                Some((mut sent, futures)) => {
+                    let (next, results) = tokio::join!(self.fill(shutdown, true), await_all(futures));
+                    self.settle(&mut sent, results, shutdown).await?;
+                    next
+                }
+            };
             if batch.is_empty() {
                 continue;
             }
-            self.deliver(&mut batch, shutdown).await?;
-            self.store(&batch);
-            self.processor.flush_metrics(&self.metrics);
+            self.seal_all(&mut batch, shutdown).await?;
+            let all: Vec<usize> = (0..batch.outgoing.len()).collect();
+            let futures = self.send_all(&batch.outgoing, &all, shutdown).await?;
+            in_flight = Some((batch, futures));
+        }
+        if let Some((mut sent, futures)) = in_flight {
+            let results = await_all(futures).await;
+            self.settle(&mut sent, results, shutdown).await?;
         }
         Ok(())
     }
 
+    /// Finishes a sent batch: re-sends what failed until it is acknowledged,
+    /// then stores its offsets and counts it.
+    async fn settle(
+        &mut self,
+        batch: &mut Batch,
+        results: Vec<(usize, Acked)>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), KafkaError> {
+        let failed = self.failures(batch, results);
+        self.retry(batch, failed, shutdown).await?;
+        self.store(batch);
+        self.processor.flush_metrics(&self.metrics);
+        Ok(())
+    }
+
     /// Takes reads until the batch is full, has lingered long enough, or
-    /// shutdown is asked for. Waits without limit for the first read.
-    async fn fill(&mut self, shutdown: &CancellationToken) -> Batch {
+    /// shutdown is asked for. Waits without limit for the first read, unless
+    /// `bounded` (a batch is in flight): then at most the linger in all.
+    async fn fill(&mut self, shutdown: &CancellationToken, bounded: bool) -> Batch {
         let mut batch = Batch::default();
-        let mut deadline = None;
+        let mut deadline = bounded.then(|| Instant::now() + self.config.pipeline.batch_linger);
         while (batch.reads as usize) < self.config.pipeline.batch_size {
             let linger = async {
                 match deadline {
@@ -268,40 +316,48 @@ impl Source {
         batch
     }
 
-    /// Sends every record of the batch and waits until all are acknowledged,
-    /// re-sending failures with backoff until they succeed or shutdown.
-    async fn deliver(&self, batch: &mut Batch, shutdown: &CancellationToken) -> Result<(), KafkaError> {
-        self.seal_all(batch, shutdown).await?;
-        let mut pending: Vec<usize> = (0..batch.outgoing.len()).collect();
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let futures = self.send_all(&batch.outgoing, &pending, shutdown).await?;
-            let mut failed = Vec::new();
-            for (index, future) in futures {
-                match future.await {
-                    Ok(Ok(_)) if batch.outgoing[index].dlq_code.is_none() => {
-                        self.metrics.alert_acknowledged(batch.outgoing[index].timestamp)
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err((e, _))) => {
-                        fit_dead_letter(&mut batch.outgoing[index], &e);
-                        warn!(error = %e, topic = %batch.outgoing[index].topic, "delivery failed; will retry");
-                        failed.push(index);
-                    }
-                    Err(_) => failed.push(index),
+    /// The records of `results` that were not acknowledged (a dead letter
+    /// too large for the broker is cut to fit first); acknowledged alerts
+    /// are counted.
+    fn failures(&self, batch: &mut Batch, results: Vec<(usize, Acked)>) -> Vec<usize> {
+        let mut failed = Vec::new();
+        for (index, result) in results {
+            match result {
+                Ok(Ok(_)) if batch.outgoing[index].dlq_code.is_none() => {
+                    self.metrics.alert_acknowledged(batch.outgoing[index].timestamp)
                 }
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    fit_dead_letter(&mut batch.outgoing[index], &e);
+                    warn!(error = %e, topic = %batch.outgoing[index].topic, "delivery failed; will retry");
+                    failed.push(index);
+                }
+                Err(_) => failed.push(index),
             }
-            if failed.is_empty() {
-                return Ok(());
-            }
+        }
+        failed
+    }
+
+    /// Re-sends the `failed` records with backoff until every one is
+    /// acknowledged, or shutdown.
+    async fn retry(
+        &self,
+        batch: &mut Batch,
+        mut failed: Vec<usize>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), KafkaError> {
+        let mut backoff = Duration::from_millis(100);
+        while !failed.is_empty() {
             self.metrics.delivery_retries.inc_by(failed.len() as u64);
             tokio::select! {
                 _ = shutdown.cancelled() => return Err(KafkaError::Undelivered(failed.len())),
                 _ = sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
-            pending = failed;
+            let futures = self.send_all(&batch.outgoing, &failed, shutdown).await?;
+            failed = self.failures(batch, await_all(futures).await);
         }
+        Ok(())
     }
 
     /// Seals every payload of the batch under its capture day's key; a
