@@ -15,6 +15,8 @@ fn the_shipped_defaults_are_valid_and_follow_the_policy() {
     assert_eq!(config.kafka.bootstrap_servers, "127.0.0.1:9092");
     let defaults = TolerancePolicy::default();
     assert_eq!(config.matching.by_category, defaults.by_category);
+    assert_eq!(config.matching.budget_by_category, defaults.budget_by_category);
+    assert_eq!(config.matching.hit_probability, defaults.hit_probability);
     assert_eq!(config.matching.fuzzy_max_list_entries, defaults.fuzzy_max_list_entries);
     assert_eq!(config.matching.region, RegionRule::Penalize, "another state is flagged");
     assert_eq!(defaults.region, RegionRule::Penalize);
@@ -70,6 +72,14 @@ fn bad_values_are_refused_with_the_key() {
             "training_valid_days = 0",
             "access.training_valid_days",
         ),
+        (
+            "hit_probability = 0.5",
+            "hit_probability = 1.5",
+            "matching.hit_probability",
+        ),
+        ("stolen_plate = 2\n", "stolen_plate = -1\n", "matching.budgets"),
+        ("stolen_plate = 2\n", "stolen_plate = \"lots\"\n", "matching.budgets"),
+        ("amber = 10\n", "parking = 10\n", "matching.budgets"),
     ];
     for (from, to, key) in cases {
         assert!(development_toml().contains(from), "default.toml lacks {from}");

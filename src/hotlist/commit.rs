@@ -38,8 +38,12 @@ pub enum CommitError {
 /// What a record is to the commit protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tag {
-    /// No version: applies as it comes.
+    /// No version and no list: applies as it comes.
     Plain,
+    /// No version, of `list`: applies as it comes, or, while an upload of
+    /// the list is held back, right after it (a removal written after an
+    /// upload must not be undone by the upload's release).
+    After { list: String },
     /// A change of `list` made by the upload of `version`.
     Change { list: String, version: u64 },
     /// The list record of the upload of `version`: its commit point.
@@ -60,7 +64,7 @@ impl Tag {
         through: Option<&[u8]>,
     ) -> Result<Tag, CommitError> {
         let (Some(list), Some(version)) = (list, version) else {
-            return Ok(Tag::Plain);
+            return Ok(list.map_or(Tag::Plain, |list| Tag::After { list: list.to_owned() }));
         };
         let version = std::str::from_utf8(version)
             .ok()
@@ -102,6 +106,7 @@ fn parse_through(text: &[u8]) -> Result<BTreeMap<i32, i64>, CommitError> {
 #[derive(Debug)]
 struct Waiting<T> {
     list: String,
+    partition: i32,
     version: u64,
     through: BTreeMap<i32, i64>,
     item: T,
@@ -116,6 +121,11 @@ pub struct Commits<T> {
     /// Changes of uploads not yet committed, by list, in reading order.
     held: BTreeMap<String, Vec<(u64, T)>>,
     waiting: Vec<Waiting<T>>,
+    /// Partitions holding a change of an upload held back, by list.
+    held_on: BTreeMap<String, std::collections::BTreeSet<i32>>,
+    /// Plain records of lists with an upload held back on their partition
+    /// (so read after it), to follow it.
+    after: BTreeMap<String, Vec<T>>,
     /// The last version released, by list.
     versions: BTreeMap<String, u64>,
 }
@@ -126,6 +136,8 @@ impl<T> Default for Commits<T> {
             positions: BTreeMap::new(),
             held: BTreeMap::new(),
             waiting: Vec::new(),
+            held_on: BTreeMap::new(),
+            after: BTreeMap::new(),
             versions: BTreeMap::new(),
         }
     }
@@ -139,10 +151,16 @@ impl<T> Commits<T> {
         *position = (*position).max(offset + 1);
         match tag {
             Tag::Plain => out.push(item),
+            Tag::After { list } if self.is_holding(&list, partition) => self.after.entry(list).or_default().push(item),
+            Tag::After { .. } => out.push(item),
             Tag::Change { list, version } if version <= self.version(&list) => out.push(item),
-            Tag::Change { list, version } => self.held.entry(list).or_default().push((version, item)),
+            Tag::Change { list, version } => {
+                self.held_on.entry(list.clone()).or_default().insert(partition);
+                self.held.entry(list).or_default().push((version, item));
+            }
             Tag::Commit { list, version, through } => self.waiting.push(Waiting {
                 list,
+                partition,
                 version,
                 through,
                 item,
@@ -166,7 +184,16 @@ impl<T> Commits<T> {
 
     /// How many records are held back.
     pub fn held(&self) -> usize {
-        self.held.values().map(Vec::len).sum::<usize>() + self.waiting.len()
+        self.held.values().map(Vec::len).sum::<usize>()
+            + self.waiting.len()
+            + self.after.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Whether an upload of `list` is held back with a change or its
+    /// commit on `partition` (a record read there now comes after it).
+    fn is_holding(&self, list: &str, partition: i32) -> bool {
+        self.held_on.get(list).is_some_and(|p| p.contains(&partition))
+            || self.waiting.iter().any(|w| w.list == list && w.partition == partition)
     }
 
     fn release(&mut self, out: &mut Vec<T>) {
@@ -178,9 +205,14 @@ impl<T> Commits<T> {
                 out.extend(now.into_iter().map(|(_, item)| item));
                 if held.is_empty() {
                     self.held.remove(&commit.list);
+                    self.held_on.remove(&commit.list);
                 }
             }
             out.push(commit.item);
+            let holding = self.held.contains_key(&commit.list) || self.waiting.iter().any(|w| w.list == commit.list);
+            if !holding {
+                out.extend(self.after.remove(&commit.list).unwrap_or_default());
+            }
             let version = self.versions.entry(commit.list).or_insert(0);
             *version = (*version).max(commit.version);
         }

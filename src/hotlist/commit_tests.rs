@@ -100,7 +100,10 @@ fn headers_are_read_and_refused_exactly() {
     );
     assert_eq!(Tag::of(Some("L"), true, Some(b"4"), Some(b"")), Ok(commit("L", 4, &[])));
     assert_eq!(Tag::of(Some("L"), false, Some(b"2"), None), Ok(change("L", 2)));
-    assert_eq!(Tag::of(Some("L"), false, None, None), Ok(Tag::Plain));
+    assert_eq!(
+        Tag::of(Some("L"), false, None, None),
+        Ok(Tag::After { list: "L".into() })
+    );
     assert_eq!(Tag::of(None, false, Some(b"2"), None), Ok(Tag::Plain));
     assert_eq!(Tag::of(Some("L"), false, Some(b"x"), None), Err(CommitError::Version));
     assert_eq!(Tag::of(Some("L"), false, Some(b"-1"), None), Err(CommitError::Version));
@@ -111,4 +114,47 @@ fn headers_are_read_and_refused_exactly() {
             "{bad:?}"
         );
     }
+}
+
+#[test]
+fn a_plain_record_of_a_list_whose_upload_is_held_follows_the_upload() {
+    let mut commits = Commits::default();
+    let mut out = Vec::new();
+    let change = |v| Tag::Change {
+        list: "L".into(),
+        version: v,
+    };
+    let after = || Tag::After { list: "L".into() };
+    // The upload's change, then a removal's tombstone of it, on partition 0;
+    // the upload's commit on partition 1, read last.
+    commits.push(0, 0, change(1), "upload", &mut out);
+    commits.push(0, 1, after(), "tombstone", &mut out);
+    commits.push(1, 0, after(), "list tombstone, read before the commit", &mut out);
+    commits.push(2, 0, after(), "elsewhere, read before: applies at once", &mut out);
+    assert_eq!(
+        out,
+        [
+            "list tombstone, read before the commit",
+            "elsewhere, read before: applies at once"
+        ]
+    );
+    out.clear();
+    let through = BTreeMap::from([(0, 0)]);
+    commits.push(
+        1,
+        1,
+        Tag::Commit {
+            list: "L".into(),
+            version: 1,
+            through,
+        },
+        "commit",
+        &mut out,
+    );
+    commits.push(1, 2, after(), "list tombstone", &mut out);
+    assert_eq!(out, ["upload", "commit", "tombstone", "list tombstone"]);
+    assert_eq!(commits.held(), 0);
+    // Nothing held: a plain record of the list applies at once.
+    commits.push(0, 2, after(), "now", &mut out);
+    assert_eq!(out.last(), Some(&"now"));
 }

@@ -227,7 +227,7 @@ fn tag(message: &impl Message, record: &TopicRecord) -> Tag {
     };
     let (list, is_list) = match record {
         TopicRecord::List { list_id, meta: Some(_) } => (Some(list_id.as_str()), true),
-        TopicRecord::List { meta: None, .. } => (None, true),
+        TopicRecord::List { list_id, meta: None } => (Some(list_id.as_str()), true),
         TopicRecord::Entry { key, .. } => (key.split_once('/').map(|(list, _)| list), false),
     };
     Tag::of(list, is_list, header(VERSION_HEADER), header(THROUGH_HEADER)).unwrap_or_else(|e| {

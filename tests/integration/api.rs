@@ -78,6 +78,8 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
         (("POST", "/api/agencies"), 422),
         (("POST", "/api/exports"), 422),
         (("POST", "/api/hotlists/{list_id}"), 400),
+        (("GET", "/api/hotlists"), 200),
+        (("DELETE", "/api/hotlists/{list_id}"), 400),
         (("GET", "/api/lists"), 200),
         (("PUT", "/api/lists/{list_id}"), 415),
         (("DELETE", "/api/lists/{list_id}"), 404),
@@ -114,7 +116,7 @@ async fn every_route_answers_every_identity_as_the_policy_says() {
             ("/api/health", w) => ["manager", "ops", "acme"].contains(&w),
             ("/metrics", w) => ["manager", "ops"].contains(&w),
             ("/api/search/alerts" | "/api/search/reads" | "/api/exports", w) => ["manager", "deputy"].contains(&w),
-            ("/api/hotlists/{list_id}", w) => ["manager", "doj.feed"].contains(&w),
+            ("/api/hotlists/{list_id}" | "/api/hotlists", w) => ["manager", "doj.feed"].contains(&w),
             (path, w) if custodian_only.contains(&path) => w == "manager",
             _ => false,
         }
