@@ -226,7 +226,7 @@ fn paired_metrics_overhead(f: &Fixture) {
     let metrics = hotlist_matcher::metrics::Metrics::new();
     let plain = Processor::new(f.matcher.clone(), 65536);
     let counted = Processor::new(f.matcher.clone(), 65536).with_metrics(&metrics);
-    paired(f, "metrics", plain, (counted, Some(&metrics)));
+    paired_overhead(f, "metrics", plain, (counted, Some(&metrics)));
 }
 
 /// The cost of deciding by passes ([`hotlist_matcher::alert::pass`]), paired
@@ -237,10 +237,12 @@ fn paired_pass_overhead(f: &Fixture) {
     let plain = Processor::new(f.matcher.clone(), 65536);
     let settings = hotlist_matcher::alert::pass::PassSettings::default();
     let passes = Processor::new(f.matcher.clone(), 65536).with_passes(settings);
-    paired(f, "passes", plain, (passes, None));
+    paired_overhead(f, "passes", plain, (passes, None));
 }
 
-fn paired(
+/// Runs `plain` and `other` alternately over the fixture's reads for 101
+/// rounds and prints the median ratio with/without.
+fn paired_overhead(
     f: &Fixture,
     what: &str,
     mut plain: Processor,
