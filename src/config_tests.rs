@@ -1,4 +1,5 @@
 use super::*;
+use crate::hotlist::{Category, RegionRule};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
