@@ -48,7 +48,16 @@ async fn seed_users(config: &hotlist_matcher::config::Config) {
 async fn log_in(browser: &Session, port: u16, user: &str) {
     browser.goto(&format!("https://127.0.0.1:{port}/board")).await.unwrap();
     let username = browser.wait_for("#login input[name=username]", WAIT).await.unwrap();
-    browser.send_keys(&username, user).await.unwrap();
+    // Present is not yet typeable while the page is still laying out (seen
+    // under load): retry what the driver calls "not interactable" a while.
+    let deadline = std::time::Instant::now() + WAIT;
+    while let Err(e) = browser.send_keys(&username, user).await {
+        assert!(
+            e.to_string().contains("not interactable") && std::time::Instant::now() < deadline,
+            "{e}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let password = browser.find("#login input[name=password]").await.unwrap();
     browser.send_keys(&password, PASSWORD).await.unwrap();
     let submit = browser.find("#login button[type=submit]").await.unwrap();
