@@ -58,3 +58,25 @@ fn os_user() -> String {
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
 }
+
+/// The organisation and role of `actor`, an enabled user whose role may do
+/// `action` (`what` says it in the refusal, e.g. "search alerts").
+pub(super) async fn permitted_actor(
+    config: &Config,
+    actor: &str,
+    action: crate::access::auth::Action,
+    what: &str,
+) -> anyhow::Result<(String, Role)> {
+    crate::access::principals::check_username(actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
+    let principals = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config, &crate::metrics::Metrics::new()))
+            .await??
+            .0
+    };
+    let user = principals
+        .user(actor)
+        .filter(|u| !u.disabled && crate::access::auth::permitted(u.role, action))
+        .ok_or_else(|| anyhow::anyhow!("--actor {actor} is not an enabled user who may {what}"))?;
+    Ok((user.organisation.clone(), user.role))
+}

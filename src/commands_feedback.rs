@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use crate::access::audit::{AuditEvent, Purpose, PurposeCategory};
-use crate::access::auth::{permitted, Action};
+use crate::access::auth::Action;
 use crate::alert::feedback::FeedbackReport;
 use crate::alert::lifecycle::Transition;
 use crate::alert::Alert;
@@ -30,7 +30,8 @@ pub async fn rejections_report(config: &Config, reason: &str, actor: &str) -> an
         details: reason.into(),
     };
     purpose.validate().map_err(|e| anyhow::anyhow!("--reason: {e}"))?;
-    let (organisation, role) = list_manager(config, actor).await?;
+    let (organisation, role) =
+        super::actor::permitted_actor(config, actor, Action::ManageAnyHotlist, "manage every hotlist").await?;
     let event = AuditEvent {
         at: chrono::Utc::now(),
         username: actor.into(),
@@ -84,20 +85,4 @@ pub async fn load_report(config: &Config) -> anyhow::Result<(FeedbackReport, usi
         transitions.iter().filter_map(|t| Transition::decode(t).ok()),
     );
     Ok((report, alerts.len(), transitions.len()))
-}
-
-/// The organisation and role of `actor`, an enabled user who may manage every hotlist.
-async fn list_manager(config: &Config, actor: &str) -> anyhow::Result<(String, crate::access::auth::Role)> {
-    crate::access::principals::check_username(actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
-    let principals = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config, &crate::metrics::Metrics::new()))
-            .await??
-            .0
-    };
-    let user = principals
-        .user(actor)
-        .filter(|u| !u.disabled && permitted(u.role, Action::ManageAnyHotlist))
-        .ok_or_else(|| anyhow::anyhow!("--actor {actor} is not an enabled user who may manage every hotlist"))?;
-    Ok((user.organisation.clone(), user.role))
 }

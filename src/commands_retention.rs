@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 
 use crate::access::audit::{AuditEvent, Purpose, PurposeCategory};
-use crate::access::auth::{permitted, Action};
+use crate::access::auth::Action;
 use crate::cli::DecryptArgs;
 use crate::config::Config;
 use crate::kafka::day_keys::{self, sealed_day, Keyring};
@@ -91,7 +91,8 @@ pub async fn decrypt(config: &Config, request: DecryptArgs) -> anyhow::Result<Ex
     purpose
         .validate()
         .map_err(|e| anyhow::anyhow!("--case-number/--reason: {e}"))?;
-    let (organisation, role) = investigator(config, &request.actor).await?;
+    let (organisation, role) =
+        super::actor::permitted_actor(config, &request.actor, Action::SearchAlerts, "search alerts").await?;
     let event = AuditEvent {
         at: chrono::Utc::now(),
         username: request.actor.clone(),
@@ -152,20 +153,4 @@ fn decrypted_line(keyring: &Keyring, message: &rdkafka::message::OwnedMessage) -
         "payload": payload,
         "error": error,
     })
-}
-
-/// The organisation and role of `actor`, an enabled user who may search alerts.
-async fn investigator(config: &Config, actor: &str) -> anyhow::Result<(String, crate::access::auth::Role)> {
-    crate::access::principals::check_username(actor).map_err(|e| anyhow::anyhow!("--actor: {e}"))?;
-    let principals = {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || crate::kafka::principals::load(&config, &crate::metrics::Metrics::new()))
-            .await??
-            .0
-    };
-    let user = principals
-        .user(actor)
-        .filter(|u| !u.disabled && permitted(u.role, Action::SearchAlerts))
-        .ok_or_else(|| anyhow::anyhow!("--actor {actor} is not an enabled user who may search alerts"))?;
-    Ok((user.organisation.clone(), user.role))
 }
