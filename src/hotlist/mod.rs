@@ -27,6 +27,7 @@ pub mod pattern;
 pub mod plan;
 pub mod preview;
 pub mod snapshot;
+pub mod store;
 pub mod tolerance;
 
 use std::fmt;
