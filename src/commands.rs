@@ -99,11 +99,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            what: BenchCommand::HotlistLoad { entries },
+            what: BenchCommand::HotlistLoad { entries, live_changes },
         } => {
             print!(
                 "{}",
-                bench::hotlist_load(&bench_config(cli.config.as_deref())?, entries).await?
+                bench::hotlist_load(&bench_config(cli.config.as_deref())?, entries, live_changes).await?
             );
             Ok(ExitCode::SUCCESS)
         }

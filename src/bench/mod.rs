@@ -10,6 +10,7 @@
 
 pub mod api_load;
 pub mod dispatch;
+pub mod memory;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -46,18 +47,25 @@ pub enum BenchError {
 /// thread per core, as the service does, and on one thread, the way it was
 /// before issue 16), and building the matcher. The same-run floor is a
 /// bare consumer that fetches every record of the topic and decodes nothing.
-pub async fn hotlist_load(config: &Config, n: usize) -> Result<String, BenchError> {
+///
+/// Then starts the whole service over the topic and reports its memory per
+/// entry ([`memory`]); with `live_changes`, also after a nightly
+/// replacement of the list.
+pub async fn hotlist_load(config: &Config, n: usize, live_changes: bool) -> Result<String, BenchError> {
     ensure_topics(config).await?;
-    let entries = sample::hotlist(&mut Rng::new(9), n, "bench-load");
+    let entries = sample::detailed_hotlist(&mut Rng::new(9), n, "bench-load");
     let started = Instant::now();
     kafka_hotlist::upload(config, "bench-load", &entries, "bench", false).await?;
     let upload = started.elapsed();
+    let replacement = live_changes.then(|| sample::replacement(&entries, 1).entries);
     drop(entries);
     let owned = config.clone();
     let phases = tokio::task::spawn_blocking(move || load_phases(&owned))
         .await
         .map_err(|e| BenchError::Upload(e.to_string()))??;
-    Ok(phases.report(upload))
+    let mut out = phases.report(upload);
+    out.push_str(&memory::service_memory(config, n, replacement.as_deref()).await?);
+    Ok(out)
 }
 
 /// The timed phases of one start-up, each measured in the same run.
