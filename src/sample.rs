@@ -182,7 +182,14 @@ pub fn detailed_hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<Hotli
                 1 + rng.below(28),
                 rng.pick(CITIES)
             );
-            entry.description = format!("{text:<40.40}");
+            // Exactly 40 bytes, none of them trailing space (feeds trim it).
+            let mut description = format!("{text} CASE {i:09}");
+            description.truncate(40);
+            if description.ends_with(' ') {
+                description.pop();
+                description.push('.');
+            }
+            entry.description = description;
             entry.details.nic = Some(format!("V{:09}", 100_000_000 + i));
             entry.details.ori = Some(format!("CA0{:06}", rng.below(800) * 100));
             Arc::new(entry)

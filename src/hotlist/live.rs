@@ -569,10 +569,9 @@ fn rank(hits: &mut [Hit]) {
 /// Keeps the first (best) hit of each entry; a read and its OCR candidate
 /// may both find the same entry (each hit builds its own copy of it).
 fn dedup_entries(hits: &mut Vec<Hit>, start: usize) {
-    let same = |a: &HotlistEntry, b: &HotlistEntry| a.entry_id == b.entry_id && a.list_id == b.list_id;
     let mut i = start + 1;
     while i < hits.len() {
-        if hits[start..i].iter().any(|h| same(&h.entry, &hits[i].entry)) {
+        if hits[start..i].iter().any(|h| h.entry.is(&hits[i].entry)) {
             hits.remove(i);
         } else {
             i += 1;

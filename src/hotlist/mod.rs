@@ -243,6 +243,15 @@ pub struct HotlistEntry {
     pub details: EntryDetails,
 }
 
+impl HotlistEntry {
+    /// Whether `other` is the same entry (same list and entry id), perhaps
+    /// another copy of it: a hit carries its own copy, built from the
+    /// matcher's packed record.
+    pub fn is(&self, other: &HotlistEntry) -> bool {
+        self.entry_id == other.entry_id && self.list_id == other.list_id
+    }
+}
+
 /// A normalized read as the matcher sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Query<'a> {
