@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use super::BenchError;
 use crate::config::Config;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher, Query};
-use crate::kafka::hotlist as kafka_hotlist;
 use crate::memory::{heap_bytes, release_free, resident_bytes};
 
 /// Heap and resident bytes at one moment.
@@ -34,14 +33,17 @@ impl Sample {
     }
 }
 
-/// Starts the service over the topic (which holds the `n` entries of
-/// `entries`' list), reports its memory per entry, and with `replacement`
-/// uploads that replacement and reports again once it is applied.
-pub async fn service_memory(
-    config: &Config,
-    n: usize,
-    replacement: Option<&[Arc<HotlistEntry>]>,
-) -> Result<String, BenchError> {
+/// A replacement of the list, uploaded by another process (so this one
+/// holds only the service), and the entries checked to see it applied.
+pub struct Replacement {
+    pub upload: std::process::Command,
+    pub checked: Vec<Arc<HotlistEntry>>,
+}
+
+/// Starts the service over the topic (which holds `n` entries), reports
+/// its memory per entry, and with `replacement` runs that upload and
+/// reports again once the service has applied it and folded it in.
+pub async fn service_memory(config: &Config, n: usize, replacement: Option<Replacement>) -> Result<String, BenchError> {
     let config = service_config(config);
     let mut out = String::new();
     let before = Sample::now();
@@ -50,28 +52,35 @@ pub async fn service_memory(
     }
     let shutdown = CancellationToken::new();
     let started = Instant::now();
+    crate::bench::reset_peak_rss();
     let running = crate::app::run(config.clone(), shutdown.clone())
         .await
         .map_err(|e| BenchError::Upload(e.to_string()))?;
     let ready = started.elapsed();
+    let peak = crate::bench::proc_status_kib("VmHWM") * 1024;
     // Let the consumers join and fill their queues before measuring.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let matcher = Arc::clone(&running.matcher);
     let after = Sample::now();
     let _ = writeln!(
         out,
-        "the whole service started over the topic: {} entries, ready after {:.1} s",
+        "the whole service started over the topic: {} entries, ready after {:.1} s, peak resident during start-up {:.0} MiB",
         matcher.len(),
-        ready.as_secs_f64()
+        ready.as_secs_f64(),
+        peak as f64 / 1048576.0
     );
     report(&mut out, "after start-up", before, after, &matcher, n);
-    if let Some(replacement) = replacement {
+    if let Some(mut replacement) = replacement {
         let started = Instant::now();
-        kafka_hotlist::upload(&config, "bench-load", replacement, "bench", false).await?;
-        wait_applied(&matcher, replacement).await?;
+        crate::bench::reset_peak_rss();
+        let output = replacement.upload.output()?;
+        if !output.status.success() {
+            return Err(BenchError::Upload(String::from_utf8_lossy(&output.stderr).into_owned()));
+        }
+        wait_applied(&matcher, &replacement.checked).await?;
         let _ = writeln!(
             out,
-            "nightly replacement (every entry changed) uploaded and applied in {:.1} s",
+            "nightly replacement (every entry changed) uploaded by another process and applied in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         let settled = Arc::clone(&matcher);
@@ -79,6 +88,13 @@ pub async fn service_memory(
             .await
             .map_err(|e| BenchError::Upload(e.to_string()))?;
         tokio::time::sleep(Duration::from_secs(5)).await;
+        let peak = crate::bench::proc_status_kib("VmHWM") * 1024;
+        let _ = writeln!(
+            out,
+            "peak resident during the replacement (old and new base side by side while the fold runs): {:.0} MiB ({:.0} bytes/entry)",
+            peak as f64 / 1048576.0,
+            peak as f64 / n.max(1) as f64
+        );
         let changed = Sample::now();
         report(&mut out, "after the replacement", before, changed, &matcher, n);
     }
@@ -133,9 +149,8 @@ fn report(out: &mut String, when: &str, before: Sample, now: Sample, matcher: &L
 async fn wait_applied(matcher: &LiveMatcher, replacement: &[Arc<HotlistEntry>]) -> Result<(), BenchError> {
     let limit = Duration::from_secs(600);
     let started = Instant::now();
-    let step = (replacement.len() / 100).max(1);
     let applied = |m: &LiveMatcher| {
-        replacement.iter().step_by(step).all(|wanted| {
+        replacement.iter().all(|wanted| {
             let Some(plate) = wanted.plate.plate() else { return true };
             let mut hits = Vec::new();
             m.find(

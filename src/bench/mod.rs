@@ -49,22 +49,41 @@ pub enum BenchError {
 /// bare consumer that fetches every record of the topic and decodes nothing.
 ///
 /// Then starts the whole service over the topic and reports its memory per
-/// entry ([`memory`]); with `live_changes`, also after a nightly
-/// replacement of the list.
-pub async fn hotlist_load(config: &Config, n: usize, live_changes: bool) -> Result<String, BenchError> {
+/// entry ([`memory`]); with `live_changes` (this program and its config
+/// file), also after a nightly replacement of the list uploaded by another
+/// process.
+pub async fn hotlist_load(
+    config: &Config,
+    n: usize,
+    live_changes: Option<(&Path, &Path)>,
+) -> Result<String, BenchError> {
     ensure_topics(config).await?;
     let entries = sample::detailed_hotlist(&mut Rng::new(9), n, "bench-load");
     let started = Instant::now();
     kafka_hotlist::upload(config, "bench-load", &entries, "bench", false).await?;
     let upload = started.elapsed();
-    let replacement = live_changes.then(|| sample::replacement(&entries, 1).entries);
+    let replacement = match live_changes {
+        Some((exe, config_path)) => {
+            let night = sample::replacement(&entries, 1).entries;
+            let path = tempfile_dir()?.join("replacement.jsonl");
+            write_jsonl(&path, &night)?;
+            // The service is checked against a sample; the upload is another process's.
+            let step = (night.len() / 200).max(1);
+            let checked = night.into_iter().step_by(step).collect();
+            Some(memory::Replacement {
+                upload: upload_list_command(exe, Some(config_path), &path, "bench-load"),
+                checked,
+            })
+        }
+        None => None,
+    };
     drop(entries);
     let owned = config.clone();
     let phases = tokio::task::spawn_blocking(move || load_phases(&owned))
         .await
         .map_err(|e| BenchError::Upload(e.to_string()))??;
     let mut out = phases.report(upload);
-    out.push_str(&memory::service_memory(config, n, replacement.as_deref()).await?);
+    out.push_str(&memory::service_memory(config, n, replacement).await?);
     Ok(out)
 }
 
@@ -527,6 +546,8 @@ fn write_jsonl(path: &Path, entries: &[Arc<HotlistEntry>]) -> std::io::Result<()
             "region": e.region.map(|r| r.to_string()),
             "priority": e.priority,
             "description": e.description,
+            "nic": e.details.nic,
+            "ori": e.details.ori,
         });
         writeln!(file, "{line}")?;
     }
@@ -534,13 +555,18 @@ fn write_jsonl(path: &Path, entries: &[Arc<HotlistEntry>]) -> std::io::Result<()
 }
 
 fn upload_command(exe: &Path, config_path: Option<&Path>, file: &Path) -> std::process::Command {
+    upload_list_command(exe, config_path, file, REPLACE_LIST)
+}
+
+/// `hotlist upload` of `file` (JSON lines) as list `list`, by another process.
+fn upload_list_command(exe: &Path, config_path: Option<&Path>, file: &Path, list: &str) -> std::process::Command {
     let mut command = std::process::Command::new(exe);
     if let Some(path) = config_path {
         command.arg("--config").arg(path);
     }
     command.args(["hotlist", "upload"]).arg(file).args([
         "--list",
-        REPLACE_LIST,
+        list,
         "--format",
         "jsonl",
         "--reason",

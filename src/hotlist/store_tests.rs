@@ -10,7 +10,7 @@ fn full_entry(id: &str) -> HotlistEntry {
         category: Category::WantedPerson,
         priority: 3,
         description: "2014 Honda Civic, silver — dent on the left door; «armed»".to_owned(),
-        expires_at: Some(chrono::DateTime::from_timestamp(1_767_225_600, 123_456_789).expect("valid")),
+        expires_at: Some(chrono::DateTime::from_timestamp(4_102_444_800, 123_456_789).expect("valid")),
         effective_at: Some(chrono::DateTime::from_timestamp(1_764_547_200, 0).expect("valid")),
         details: EntryDetails {
             nic: Some("V123456789".to_owned()),
@@ -118,4 +118,37 @@ fn repeated_strings_are_stored_once_and_per_entry_text_inline() {
     // five interned details: one byte each.
     let description = entry.description.len();
     assert_eq!(one, 3 + 1 + 3 + (1 + description) + 24 + 1 + 11 + 1 + 10 + 5);
+}
+
+#[test]
+fn a_hit_carries_every_field_of_its_entry_through_levels_merges_and_folds() {
+    use crate::hotlist::{LiveMatcher, Matcher, Query, TolerancePolicy};
+    let first = Arc::new(full_entry("e1"));
+    let matcher = Arc::new(LiveMatcher::new(vec![Arc::clone(&first)], TolerancePolicy::default()));
+    let second = Arc::new(HotlistEntry {
+        plate: normalize("8XYZ987").expect("valid").into(),
+        description: "added live".to_owned(),
+        ..full_entry("e2")
+    });
+    matcher.upsert(Arc::clone(&second));
+    let hit = |plate: &str| {
+        let mut hits = Vec::new();
+        let query = Query {
+            plate: normalize(plate).expect("valid"),
+            region: normalize_region("CA").ok(),
+            candidates: &[],
+        };
+        matcher.find(&query, &mut hits);
+        assert_eq!(hits.len(), 1, "one hit on {plate}");
+        hits.remove(0).entry
+    };
+    assert_eq!(*hit("7ABC123"), *first);
+    assert_eq!(*hit("8XYZ987"), *second, "from a level above the base");
+    matcher.fold_now();
+    assert_eq!(matcher.levels(), 1);
+    assert_eq!(*hit("7ABC123"), *first, "copied record to record by the fold");
+    assert_eq!(*hit("8XYZ987"), *second);
+    let mut all = matcher.entries();
+    all.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+    assert_eq!(all, vec![first, second]);
 }
