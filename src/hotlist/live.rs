@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 use super::budget::Census;
 use super::snapshot::{entry_hash, key_hash, Snapshot};
 use super::tolerance::TolerancePolicy;
-use super::{Hit, HotlistEntry, MatchKind, Matcher, Query, Tier};
+use super::{Hit, HotlistEntry, MatchKind, Matcher, Query, QueryBatch, Tier};
 
 /// One change to the hotlist, as the hotlist topic carries it.
 #[derive(Debug, Clone)]
@@ -465,9 +465,43 @@ impl Matcher for LiveMatcher {
     fn find(&self, query: &Query<'_>, hits: &mut Vec<Hit>) {
         let start = hits.len();
         let view = self.view.load();
+        view.levels[0].snapshot.find(query, &self.policy, hits);
+        self.finish(&view, query, hits, start);
+    }
+
+    /// One view for the whole batch; the base level's lookups of all the
+    /// queries overlapped ([`Snapshot::find_batch`]), the rest per query
+    /// exactly as [`LiveMatcher::find`].
+    fn find_batch(&self, queries: &QueryBatch, hits: &mut Vec<Hit>, ends: &mut Vec<usize>) {
+        let view = self.view.load();
+        let mut start = hits.len();
+        view.levels[0]
+            .snapshot
+            .find_batch(queries, &self.policy, hits, |q, hits| {
+                self.finish(&view, &queries.get(q), hits, start);
+                ends.push(hits.len());
+                start = hits.len();
+            });
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+}
+
+impl LiveMatcher {
+    /// Given the base level's hits of `query` from `start` on: adds the
+    /// levels above, drops what newer levels shadow and what has expired or
+    /// is not yet effective, ranks, dedups and explains away.
+    fn finish(&self, view: &View, query: &Query<'_>, hits: &mut Vec<Hit>, start: usize) {
         for (i, level) in view.levels.iter().enumerate() {
-            let from = hits.len();
-            level.snapshot.find(query, &self.policy, hits);
+            let from = if i == 0 {
+                start
+            } else {
+                let from = hits.len();
+                level.snapshot.find(query, &self.policy, hits);
+                from
+            };
             if i + 1 < view.levels.len() && hits.len() > from {
                 // Drop hits on entries a newer level changed or removed.
                 retain_from(hits, from, |hit| !view.shadowed(i, entry_hash(&hit.entry)));
@@ -484,10 +518,6 @@ impl Matcher for LiveMatcher {
         rank(&mut hits[start..]);
         dedup_entries(hits, start);
         explain_away(hits, start, self.policy.hit_probability);
-    }
-
-    fn len(&self) -> usize {
-        self.len.load(Ordering::Acquire)
     }
 }
 
@@ -565,3 +595,7 @@ fn dedup_entries(hits: &mut Vec<Hit>, start: usize) {
 #[cfg(test)]
 #[path = "live_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "live_batch_tests.rs"]
+mod batch_tests;
