@@ -8,6 +8,10 @@
 //! matching (`fuzzy:1.0` on every entry), the shipped defaults (the 1M list
 //! OCR-equivalent beside a 200-entry fuzzy list), and a straightforward scan of a
 //! 100,000-entry list with `strsim::osa_distance` (what a newcomer writes).
+//! Each matcher is measured twice in the same run: read by read
+//! (`Matcher::find`) and in batches of 64 reads (`Matcher::find_batch`, the
+//! `_batched` functions, which the pipeline uses), with the memory round
+//! trips of several reads overlapped.
 //! With `HM_BENCH_10M=1` it also builds a 10,000,000-entry list (OCR-
 //! equivalent, the default for big lists) and measures matching on it.
 //! Figures and ratios are in docs/BENCHMARKS.md.
@@ -20,7 +24,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use hotlist_matcher::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, Tolerance, TolerancePolicy};
+use hotlist_matcher::hotlist::{
+    Category, HotlistEntry, LiveMatcher, Matcher, Query, QueryBatch, Tolerance, TolerancePolicy,
+};
 use hotlist_matcher::normalize::{normalize, Plate};
 use hotlist_matcher::sample::{self, Rng};
 
@@ -107,6 +113,35 @@ fn find_all(matcher: &LiveMatcher, reads: &[Plate]) -> usize {
     n
 }
 
+/// Reads per [`Matcher::find_batch`] call, as the pipeline batches them.
+const BATCH: usize = 64;
+
+fn batches(reads: &[Plate]) -> Vec<QueryBatch> {
+    reads
+        .chunks(BATCH)
+        .map(|chunk| {
+            let mut batch = QueryBatch::default();
+            for &plate in chunk {
+                batch.push(plate, None);
+            }
+            batch
+        })
+        .collect()
+}
+
+fn find_all_batched(matcher: &LiveMatcher, batches: &[QueryBatch]) -> usize {
+    let mut hits = Vec::new();
+    let mut ends = Vec::new();
+    let mut n = 0;
+    for batch in batches {
+        hits.clear();
+        ends.clear();
+        matcher.find_batch(black_box(batch), &mut hits, &mut ends);
+        n += hits.len();
+    }
+    n
+}
+
 fn one_million(c: &mut Criterion) {
     let mut rng = Rng::new(42);
     let entries = sample::hotlist(&mut rng, 1_000_000, "bench");
@@ -140,6 +175,9 @@ fn one_million(c: &mut Criterion) {
         .collect();
     let scanned: Vec<String> = entries[..100_000].iter().map(|e| e.plate.to_string()).collect();
     let read_texts: Vec<String> = reads.iter().take(20).map(|p| p.to_string()).collect();
+    let batched = batches(&reads);
+    assert_eq!(find_all(&fuzzy, &reads), find_all_batched(&fuzzy, &batched));
+    assert_eq!(find_all(&defaults, &reads), find_all_batched(&defaults, &batched));
 
     let mut group = c.benchmark_group("match_1m");
     group.throughput(Throughput::Elements(READS as u64));
@@ -150,6 +188,13 @@ fn one_million(c: &mut Criterion) {
     group.bench_function("ocr_equivalent", |b| b.iter(|| find_all(&ocr, &reads)));
     group.bench_function("fuzzy_1.0", |b| b.iter(|| find_all(&fuzzy, &reads)));
     group.bench_function("defaults_plus_200_fuzzy", |b| b.iter(|| find_all(&defaults, &reads)));
+    group.bench_function("ocr_equivalent_batched", |b| {
+        b.iter(|| find_all_batched(&ocr, &batched))
+    });
+    group.bench_function("fuzzy_1.0_batched", |b| b.iter(|| find_all_batched(&fuzzy, &batched)));
+    group.bench_function("defaults_plus_200_fuzzy_batched", |b| {
+        b.iter(|| find_all_batched(&defaults, &batched))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("scan_100k");
