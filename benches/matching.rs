@@ -197,6 +197,10 @@ fn one_million(c: &mut Criterion) {
     });
     group.finish();
 
+    paired_batching("ocr_equivalent", &ocr, &reads, &batched);
+    paired_batching("fuzzy_1.0", &fuzzy, &reads, &batched);
+    paired_batching("defaults_plus_200_fuzzy", &defaults, &reads, &batched);
+
     let mut group = c.benchmark_group("scan_100k");
     group.throughput(Throughput::Elements(read_texts.len() as u64));
     group.sample_size(10);
@@ -209,6 +213,44 @@ fn one_million(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Batched against read by read as a paired, same-run figure: the two
+/// alternate over the same reads for 31 rounds (order swapped every round),
+/// and the median of the per-round speed ratios is printed, because this
+/// machine's load drifts between criterion's functions.
+fn paired_batching(label: &str, matcher: &LiveMatcher, reads: &[Plate], batched: &[QueryBatch]) {
+    let timed = |f: &dyn Fn() -> usize| {
+        let started = Instant::now();
+        black_box(f());
+        started.elapsed().as_secs_f64()
+    };
+    let one = || find_all(matcher, reads);
+    let many = || find_all_batched(matcher, batched);
+    let (mut ratios, mut total_one, mut total_many) = (Vec::new(), 0.0, 0.0);
+    for round in 0..31 {
+        let (a, b) = if round % 2 == 0 {
+            let a = timed(&one);
+            (a, timed(&many))
+        } else {
+            let b = timed(&many);
+            (timed(&one), b)
+        };
+        total_one += a;
+        total_many += b;
+        ratios.push(a / b);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = (31 * reads.len()) as f64;
+    println!(
+        "{label}: batched vs read by read (paired, 31 rounds): median speed ratio {:.3} (quartiles {:.3}..{:.3}); \
+         read by read {:.0} reads/s, batched {:.0} reads/s",
+        ratios[15],
+        ratios[7],
+        ratios[23],
+        n / total_one,
+        n / total_many
+    );
 }
 
 fn ten_million(c: &mut Criterion) {
