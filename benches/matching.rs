@@ -176,6 +176,19 @@ fn one_million(c: &mut Criterion) {
     let scanned: Vec<String> = entries[..100_000].iter().map(|e| e.plate.to_string()).collect();
     let read_texts: Vec<String> = reads.iter().take(20).map(|p| p.to_string()).collect();
     let batched = batches(&reads);
+    // HM_BENCH_ONCE=ocr|fuzzy|defaults: match the reads once read by read
+    // and once batched, on that matcher only, and stop (for counting
+    // instructions and cache misses under valgrind).
+    if let Ok(which) = std::env::var("HM_BENCH_ONCE") {
+        let matcher = match which.as_str() {
+            "ocr" => &ocr,
+            "fuzzy" => &fuzzy,
+            _ => &defaults,
+        };
+        println!("{which}: {} hits", find_all(matcher, &reads));
+        println!("{which}: {} hits batched", find_all_batched(matcher, &batched));
+        std::process::exit(0);
+    }
     assert_eq!(find_all(&fuzzy, &reads), find_all_batched(&fuzzy, &batched));
     assert_eq!(find_all(&defaults, &reads), find_all_batched(&defaults, &batched));
 
@@ -197,9 +210,12 @@ fn one_million(c: &mut Criterion) {
     });
     group.finish();
 
-    paired_batching("ocr_equivalent", &ocr, &reads, &batched);
-    paired_batching("fuzzy_1.0", &fuzzy, &reads, &batched);
-    paired_batching("defaults_plus_200_fuzzy", &defaults, &reads, &batched);
+    // HM_BENCH_PAIRED=0 skips the paired figures (for a run under valgrind).
+    if std::env::var("HM_BENCH_PAIRED").as_deref() != Ok("0") {
+        paired_batching("ocr_equivalent", &ocr, &reads, &batched);
+        paired_batching("fuzzy_1.0", &fuzzy, &reads, &batched);
+        paired_batching("defaults_plus_200_fuzzy", &defaults, &reads, &batched);
+    }
 
     let mut group = c.benchmark_group("scan_100k");
     group.throughput(Throughput::Elements(read_texts.len() as u64));
