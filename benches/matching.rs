@@ -8,6 +8,10 @@
 //! matching (`fuzzy:1.0` on every entry), the shipped defaults (the 1M list
 //! OCR-equivalent beside a 200-entry fuzzy list), and a straightforward scan of a
 //! 100,000-entry list with `strsim::osa_distance` (what a newcomer writes).
+//! Each matcher is measured twice in the same run: read by read
+//! (`Matcher::find`) and in batches of 64 reads (`Matcher::find_batch`, the
+//! `_batched` functions, which the pipeline uses), with the memory round
+//! trips of several reads overlapped.
 //! With `HM_BENCH_10M=1` it also builds a 10,000,000-entry list (OCR-
 //! equivalent, the default for big lists) and measures matching on it.
 //! Figures and ratios are in docs/BENCHMARKS.md.
@@ -20,7 +24,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
-use hotlist_matcher::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query, Tolerance, TolerancePolicy};
+use hotlist_matcher::hotlist::{
+    Category, HotlistEntry, LiveMatcher, Matcher, Query, QueryBatch, Tolerance, TolerancePolicy,
+};
 use hotlist_matcher::normalize::{normalize, Plate};
 use hotlist_matcher::sample::{self, Rng};
 
@@ -107,6 +113,35 @@ fn find_all(matcher: &LiveMatcher, reads: &[Plate]) -> usize {
     n
 }
 
+/// Reads per [`Matcher::find_batch`] call, as the pipeline batches them.
+const BATCH: usize = 64;
+
+fn batches(reads: &[Plate]) -> Vec<QueryBatch> {
+    reads
+        .chunks(BATCH)
+        .map(|chunk| {
+            let mut batch = QueryBatch::default();
+            for &plate in chunk {
+                batch.push(plate, None);
+            }
+            batch
+        })
+        .collect()
+}
+
+fn find_all_batched(matcher: &LiveMatcher, batches: &[QueryBatch]) -> usize {
+    let mut hits = Vec::new();
+    let mut ends = Vec::new();
+    let mut n = 0;
+    for batch in batches {
+        hits.clear();
+        ends.clear();
+        matcher.find_batch(black_box(batch), &mut hits, &mut ends);
+        n += hits.len();
+    }
+    n
+}
+
 fn one_million(c: &mut Criterion) {
     let mut rng = Rng::new(42);
     // With what a state extract gives each entry (issue 21): a 40-byte
@@ -142,6 +177,22 @@ fn one_million(c: &mut Criterion) {
         .collect();
     let scanned: Vec<String> = entries[..100_000].iter().map(|e| e.plate.to_string()).collect();
     let read_texts: Vec<String> = reads.iter().take(20).map(|p| p.to_string()).collect();
+    let batched = batches(&reads);
+    // HM_BENCH_ONCE=ocr|fuzzy|defaults: match the reads once read by read
+    // and once batched, on that matcher only, and stop (for counting
+    // instructions and cache misses under valgrind).
+    if let Ok(which) = std::env::var("HM_BENCH_ONCE") {
+        let matcher = match which.as_str() {
+            "ocr" => &ocr,
+            "fuzzy" => &fuzzy,
+            _ => &defaults,
+        };
+        println!("{which}: {} hits", find_all(matcher, &reads));
+        println!("{which}: {} hits batched", find_all_batched(matcher, &batched));
+        std::process::exit(0);
+    }
+    assert_eq!(find_all(&fuzzy, &reads), find_all_batched(&fuzzy, &batched));
+    assert_eq!(find_all(&defaults, &reads), find_all_batched(&defaults, &batched));
 
     let mut group = c.benchmark_group("match_1m");
     group.throughput(Throughput::Elements(READS as u64));
@@ -152,7 +203,21 @@ fn one_million(c: &mut Criterion) {
     group.bench_function("ocr_equivalent", |b| b.iter(|| find_all(&ocr, &reads)));
     group.bench_function("fuzzy_1.0", |b| b.iter(|| find_all(&fuzzy, &reads)));
     group.bench_function("defaults_plus_200_fuzzy", |b| b.iter(|| find_all(&defaults, &reads)));
+    group.bench_function("ocr_equivalent_batched", |b| {
+        b.iter(|| find_all_batched(&ocr, &batched))
+    });
+    group.bench_function("fuzzy_1.0_batched", |b| b.iter(|| find_all_batched(&fuzzy, &batched)));
+    group.bench_function("defaults_plus_200_fuzzy_batched", |b| {
+        b.iter(|| find_all_batched(&defaults, &batched))
+    });
     group.finish();
+
+    // HM_BENCH_PAIRED=0 skips the paired figures (for a run under valgrind).
+    if std::env::var("HM_BENCH_PAIRED").as_deref() != Ok("0") {
+        paired_batching("ocr_equivalent", &ocr, &reads, &batched);
+        paired_batching("fuzzy_1.0", &fuzzy, &reads, &batched);
+        paired_batching("defaults_plus_200_fuzzy", &defaults, &reads, &batched);
+    }
 
     let mut group = c.benchmark_group("scan_100k");
     group.throughput(Throughput::Elements(read_texts.len() as u64));
@@ -166,6 +231,44 @@ fn one_million(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Batched against read by read as a paired, same-run figure: the two
+/// alternate over the same reads for 31 rounds (order swapped every round),
+/// and the median of the per-round speed ratios is printed, because this
+/// machine's load drifts between criterion's functions.
+fn paired_batching(label: &str, matcher: &LiveMatcher, reads: &[Plate], batched: &[QueryBatch]) {
+    let timed = |f: &dyn Fn() -> usize| {
+        let started = Instant::now();
+        black_box(f());
+        started.elapsed().as_secs_f64()
+    };
+    let one = || find_all(matcher, reads);
+    let many = || find_all_batched(matcher, batched);
+    let (mut ratios, mut total_one, mut total_many) = (Vec::new(), 0.0, 0.0);
+    for round in 0..31 {
+        let (a, b) = if round % 2 == 0 {
+            let a = timed(&one);
+            (a, timed(&many))
+        } else {
+            let b = timed(&many);
+            (timed(&one), b)
+        };
+        total_one += a;
+        total_many += b;
+        ratios.push(a / b);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = (31 * reads.len()) as f64;
+    println!(
+        "{label}: batched vs read by read (paired, 31 rounds): median speed ratio {:.3} (quartiles {:.3}..{:.3}); \
+         read by read {:.0} reads/s, batched {:.0} reads/s",
+        ratios[15],
+        ratios[7],
+        ratios[23],
+        n / total_one,
+        n / total_many
+    );
 }
 
 fn ten_million(c: &mut Criterion) {

@@ -5,6 +5,8 @@
 //!   tolerances (a 1,000,000-entry list is OCR-equivalent only);
 //! - `per_read_path`: parse the JSON record, normalize, match, encode alerts
 //!   (2% of reads hit), i.e. everything the service does per read but Kafka;
+//! - `per_read_path_batched`: the same through `Processor::process_batch`,
+//!   as the source calls it (reads matched 64 at a time);
 //! - `per_read_path_with_metrics`: the same with the metrics the source
 //!   keeps (outcome, match kind and category, camera, match-time histogram),
 //!   folded into the registry every 1,000 reads as the source does per batch;
@@ -130,6 +132,15 @@ fn benches(c: &mut Criterion) {
             alerts
         })
     });
+    group.bench_function("per_read_path_batched", |b| {
+        let mut processor = Processor::new(f.matcher.clone(), 65536);
+        let mut outcomes = Vec::with_capacity(READS);
+        b.iter(|| {
+            outcomes.clear();
+            processor.process_batch(black_box(&f.records), &mut outcomes);
+            alerts_in(&outcomes)
+        })
+    });
     group.bench_function("per_read_path_with_metrics", |b| {
         let metrics = hotlist_matcher::metrics::Metrics::new();
         let mut processor = Processor::new(f.matcher.clone(), 65536).with_metrics(&metrics);
@@ -180,8 +191,15 @@ fn paired_against_value_parse(f: &Fixture) {
         black_box(alerts);
         started.elapsed().as_secs_f64()
     };
-    let (ratios, base, ours) = paired(&mut processor, value, path);
+    let batched = |p: &mut Processor| {
+        let started = std::time::Instant::now();
+        let mut outcomes = Vec::with_capacity(READS);
+        p.process_batch(black_box(&f.records), &mut outcomes);
+        black_box(alerts_in(&outcomes));
+        started.elapsed().as_secs_f64()
+    };
     let reads = (101 * READS) as f64;
+    let (ratios, base, ours) = paired(&mut processor, value, path);
     println!(
         "per_read_path vs serde_json Value parse (paired, 101 rounds of {READS} reads): median speed ratio {:.3} \
          (quartiles {:.3}..{:.3}); Value parse {:.0} reads/s, per_read_path {:.0} reads/s",
@@ -191,6 +209,37 @@ fn paired_against_value_parse(f: &Fixture) {
         reads / base,
         reads / ours
     );
+    let (ratios, base, ours) = paired(&mut processor, value, batched);
+    println!(
+        "per_read_path_batched vs serde_json Value parse (paired, 101 rounds of {READS} reads): median speed ratio \
+         {:.3} (quartiles {:.3}..{:.3}); Value parse {:.0} reads/s, per_read_path_batched {:.0} reads/s",
+        ratios[50],
+        ratios[25],
+        ratios[75],
+        reads / base,
+        reads / ours
+    );
+    let (ratios, one, many) = paired(&mut processor, path, batched);
+    println!(
+        "per_read_path_batched vs per_read_path (paired, 101 rounds of {READS} reads): median speed ratio {:.3} \
+         (quartiles {:.3}..{:.3}); per_read_path {:.0} reads/s, per_read_path_batched {:.0} reads/s",
+        ratios[50],
+        ratios[25],
+        ratios[75],
+        reads / one,
+        reads / many
+    );
+}
+
+/// Alerts among `outcomes`.
+fn alerts_in(outcomes: &[Outcome]) -> usize {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Alerts(a) => a.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Runs `a` and `b` alternately for 101 rounds, order swapped every round:

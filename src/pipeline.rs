@@ -1,7 +1,7 @@
 //! The per-read work, free of I/O: bytes in, alerts or a rejection out.
 //!
-//! The Kafka source calls [`Processor::process`] once per record and only
-//! moves bytes; everything that decides what a read means happens here, so it
+//! The Kafka source calls [`Processor::process_batch`] on the records it
+//! takes (or [`Processor::process`] on one) and only moves bytes; everything that decides what a read means happens here, so it
 //! can be tested and benchmarked without a broker. It never panics on input
 //! and never logs plate data.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::alert::pass::{PassSettings, Passes};
 use crate::alert::Alert;
-use crate::hotlist::{Hit, Matcher, Query};
+use crate::hotlist::{Hit, Matcher, Query, QueryBatch};
 use crate::normalize::{normalize, Plate};
 use crate::read::{self, ReadError};
 
@@ -57,6 +57,10 @@ pub struct Processor {
     max_record_bytes: usize,
     hits: Vec<Hit>,
     candidates: Vec<(Plate, Option<f32>)>,
+    /// The reads of a batch being matched together, and where each one's
+    /// hits end in `hits` ([`Processor::process_batch`]).
+    queries: QueryBatch,
+    ends: Vec<usize>,
     /// Alerts are marked historical: reads checked after the fact against entries new to a list.
     historical: bool,
     /// Reads captured longer ago than this (by the clock) are past the
@@ -76,6 +80,8 @@ impl Processor {
             max_record_bytes,
             hits: Vec::new(),
             candidates: Vec::new(),
+            queries: QueryBatch::default(),
+            ends: Vec::new(),
             historical: false,
             retention: None,
             tally: None,
@@ -113,23 +119,9 @@ impl Processor {
 
     /// Decides what one record means.
     fn decide(&mut self, payload: &[u8]) -> Outcome {
-        let read = match read::parse(payload, self.max_record_bytes) {
-            Ok(read) => read,
+        let (read, plate) = match self.prepare(payload) {
+            Ok(prepared) => prepared,
             Err(e) => return Outcome::Rejected(e),
-        };
-        if let Some(tally) = &mut self.tally {
-            tally.camera(&read.camera_id, read.captured_at.timestamp_millis());
-        }
-        if let Some((retention, clock)) = &self.retention {
-            let captured = std::time::SystemTime::from(read.captured_at);
-            if clock().duration_since(captured).is_ok_and(|age| age > *retention) {
-                let max_days = retention.as_secs() / 86_400;
-                return Outcome::Rejected(ReadError::TooOld { max_days });
-            }
-        }
-        let plate = match normalize(&read.plate) {
-            Ok(plate) => plate,
-            Err(e) => return Outcome::Rejected(ReadError::Plate(e)),
         };
         self.hits.clear();
         // OCR candidates are extra chances to match; one that cannot be a
@@ -148,36 +140,69 @@ impl Processor {
             candidates: &self.candidates,
         };
         self.matcher.find(&query, &mut self.hits);
+        let outcome = conclude(
+            (&mut self.tally, &mut self.passes, self.historical),
+            &read,
+            plate,
+            &self.hits,
+        );
+        self.hits.clear();
+        outcome
+    }
+
+    /// Parses, checks and normalizes one record, before matching.
+    fn prepare<'p>(&mut self, payload: &'p [u8]) -> Result<(read::PlateRead<'p>, Plate), ReadError> {
+        let read = read::parse(payload, self.max_record_bytes)?;
         if let Some(tally) = &mut self.tally {
-            for hit in &self.hits {
-                tally.matched(hit.kind, hit.entry.category, hit.tier);
+            tally.camera(&read.camera_id, read.captured_at.timestamp_millis());
+        }
+        if let Some((retention, clock)) = &self.retention {
+            let captured = std::time::SystemTime::from(read.captured_at);
+            if clock().duration_since(captured).is_ok_and(|age| age > *retention) {
+                let max_days = retention.as_secs() / 86_400;
+                return Err(ReadError::TooOld { max_days });
             }
         }
-        let alerts = match &mut self.passes {
-            // A read without hits is remembered too: the next frame may hit.
-            Some(passes) => passes.alerts(&read, plate, &self.hits),
-            None if self.hits.is_empty() => Vec::new(),
-            None => self.hits.iter().map(|hit| Alert::new(&read, plate, hit)).collect(),
-        };
-        self.hits.clear();
-        if alerts.is_empty() {
-            return Outcome::NoHit;
-        }
-        let historical = self.historical;
-        let alerts = alerts
-            .into_iter()
-            .map(|mut alert| {
-                alert.historical = historical;
-                EncodedAlert {
-                    key: alert.key(),
-                    payload: alert.encode(),
-                    captured_at_ms: alert.earliest_capture_ms(),
-                    entry_hash: crate::alert::entry_hash(&alert.entry.list_id, &alert.entry.entry_id),
-                }
-            })
-            .collect();
-        Outcome::Alerts(alerts)
+        let plate = normalize(&read.plate).map_err(ReadError::Plate)?;
+        Ok((read, plate))
     }
+}
+
+/// What a matched read comes to, given its `hits`: counted, remembered for
+/// its pass, and its alerts encoded (only when there are any).
+fn conclude(
+    (tally, passes, historical): (&mut Option<crate::metrics::ReadTally>, &mut Option<Passes>, bool),
+    read: &read::PlateRead<'_>,
+    plate: Plate,
+    hits: &[Hit],
+) -> Outcome {
+    if let Some(tally) = tally {
+        for hit in hits {
+            tally.matched(hit.kind, hit.entry.category, hit.tier);
+        }
+    }
+    let alerts = match passes {
+        // A read without hits is remembered too: the next frame may hit.
+        Some(passes) => passes.alerts(read, plate, hits),
+        None if hits.is_empty() => Vec::new(),
+        None => hits.iter().map(|hit| Alert::new(read, plate, hit)).collect(),
+    };
+    if alerts.is_empty() {
+        return Outcome::NoHit;
+    }
+    let alerts = alerts
+        .into_iter()
+        .map(|mut alert| {
+            alert.historical = historical;
+            EncodedAlert {
+                key: alert.key(),
+                payload: alert.encode(),
+                captured_at_ms: alert.earliest_capture_ms(),
+                entry_hash: crate::alert::entry_hash(&alert.entry.list_id, &alert.entry.entry_id),
+            }
+        })
+        .collect();
+    Outcome::Alerts(alerts)
 }
 
 impl Processor {
@@ -214,6 +239,9 @@ impl Processor {
         }
     }
 }
+
+mod batch;
+pub use batch::CHUNK as BATCH_CHUNK;
 
 #[cfg(test)]
 mod tests {

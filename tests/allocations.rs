@@ -1,6 +1,7 @@
 //! Counts heap allocations on the per-read path (issue 16).
 //!
-//! Every read goes through `Processor::process`; at hundreds of thousands
+//! Every read goes through `Processor::process_batch` (or `process`, one
+//! at a time: both are counted); at hundreds of thousands
 //! of reads a second per core, an allocation per read is measurable CPU and
 //! allocator contention. A read that hits nothing must not allocate at all
 //! once the processor is warm, with or without the metrics tally and the
@@ -87,16 +88,25 @@ fn no_hit_reads(matcher: &Arc<LiveMatcher>, n: usize) -> Vec<Vec<u8>> {
 }
 
 /// Processes every record twice (the first pass warms the processor's
-/// buffers) and returns the allocations of the second pass.
-fn second_pass_allocations(processor: &mut Processor, records: &[Vec<u8>]) -> u64 {
+/// buffers) and returns the allocations of the second pass: one record at a
+/// time (`process`), and all of them at once as the source does
+/// (`process_batch`, its outcome vector made beforehand).
+fn second_pass_allocations(processor: &mut Processor, records: &[Vec<u8>]) -> (u64, u64) {
     for record in records {
         assert_eq!(processor.process(record), Outcome::NoHit);
     }
-    allocations_in(|| {
+    let one_by_one = allocations_in(|| {
         for record in records {
             assert_eq!(processor.process(record), Outcome::NoHit);
         }
-    })
+    });
+    let mut outcomes = Vec::with_capacity(records.len());
+    processor.process_batch(records, &mut outcomes);
+    outcomes.clear();
+    let batched = allocations_in(|| processor.process_batch(records, &mut outcomes));
+    assert_eq!(outcomes.len(), records.len());
+    assert!(outcomes.iter().all(|o| *o == Outcome::NoHit));
+    (one_by_one, batched)
 }
 
 #[test]
@@ -104,7 +114,7 @@ fn a_read_that_hits_nothing_allocates_nothing() {
     let matcher = matcher();
     let records = no_hit_reads(&matcher, 2_000);
     let mut plain = Processor::new(matcher.clone(), 65536);
-    assert_eq!(second_pass_allocations(&mut plain, &records), 0);
+    assert_eq!(second_pass_allocations(&mut plain, &records), (0, 0));
 }
 
 #[test]
@@ -119,7 +129,7 @@ fn a_read_that_hits_nothing_allocates_nothing_with_metrics_and_retention() {
     let mut counted = Processor::new(matcher.clone(), 65536)
         .with_metrics(&metrics)
         .with_retention(Duration::from_secs(30 * 86_400), clock);
-    assert_eq!(second_pass_allocations(&mut counted, &records), 0);
+    assert_eq!(second_pass_allocations(&mut counted, &records), (0, 0));
 }
 
 #[test]
@@ -146,4 +156,10 @@ fn a_read_with_ocr_candidates_allocates_one_vector() {
         }
     });
     assert_eq!(allocations, records.len() as u64);
+    let mut outcomes = Vec::with_capacity(records.len());
+    processor.process_batch(&records, &mut outcomes); // warms the batch's buffers
+    outcomes.clear();
+    let batched = allocations_in(|| processor.process_batch(&records, &mut outcomes));
+    assert!(outcomes.iter().all(|o| *o == Outcome::NoHit));
+    assert_eq!(batched, records.len() as u64, "batched, still one vector a read");
 }

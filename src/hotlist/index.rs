@@ -104,22 +104,28 @@ impl KeyTable {
         KeyTable { slots }
     }
 
-    /// Calls `f` with every entry stored under one of `keys` (and, rarely,
-    /// under a key with the same hash: callers verify). The table is far
-    /// larger than the CPU caches, so each key costs a memory round trip;
-    /// starting all of them before reading any lets them overlap.
+    /// The hash of `key`, with its home slot's cache line asked for: the
+    /// table is far larger than the CPU caches, so each key costs a memory
+    /// round trip; starting all of a read's (or of several reads') before
+    /// reading any lets them overlap.
     #[inline]
-    fn probe(&self, keys: &[u64], mut f: impl FnMut(u32)) {
+    fn hash_and_prefetch(&self, key: u64) -> u64 {
+        let h = mix(key);
+        if !self.slots.is_empty() {
+            prefetch(&self.slots[home(h, self.slots.len())]);
+        }
+        h
+    }
+
+    /// Calls `f` with every entry stored under one of the keys hashed to
+    /// `hashes` (and, rarely, under a key with the same hash: callers verify).
+    #[inline]
+    fn probe_hashed(&self, hashes: &[u64], mut f: impl FnMut(u32)) {
         let len = self.slots.len();
         if len == 0 {
             return;
         }
-        let mut hashes = [0u64; MAX_PLATE_LEN + 1];
-        for (h, &key) in hashes.iter_mut().zip(keys) {
-            *h = mix(key);
-            prefetch(&self.slots[home(*h, len)]);
-        }
-        for &h in &hashes[..keys.len()] {
+        for &h in hashes {
             let wanted = tag(h);
             let mut i = home(h, len);
             loop {
@@ -298,41 +304,85 @@ impl Index {
     /// Appends every entry `probe` matches under its tolerance. Edits are
     /// looked for only for the read itself, not its OCR candidates.
     pub fn find(&self, probe: &Probe, region: Option<Region>, policy: &TolerancePolicy, hits: &mut Vec<Hit>) {
+        let keys = self.probe_keys(probe);
         let mut candidates = Candidates::default();
+        self.collect(&keys, &mut candidates);
+        self.verify_all(probe, region, policy, &candidates, |hit| hits.push(hit));
+    }
+
+    /// The hashes `probe` looks up in each table, their slots prefetched
+    /// (the first of the three stages of a lookup).
+    #[inline]
+    fn probe_keys(&self, probe: &Probe) -> ProbeKeys {
+        let mut keys = ProbeKeys::default();
         let (canon, len) = super::confusion::canonical(&probe.plate);
         let canon = &canon[..len];
         let key = pack(canon);
         if probe.candidate.is_some() || !self.any_ends || len < 2 {
-            self.canonical.probe(&[key], |e| candidates.push(e));
-        } else {
-            // The read without an end character finds an entry it has one
-            // extra for; the read's key in the end table, an entry it lacks
-            // one of. The fuzzy table holds fuzzy entries' canonical keys and
-            // their deletions: the read's key finds a dropped character, its
-            // deletions an extra character, a substitution or a swap.
-            let [first, last] = end_deletions(canon);
-            self.canonical.probe(&[key, first, last], |e| candidates.push(e));
-            self.ends.probe(&[key], |e| candidates.push(e));
-            if !self.fuzzy.slots.is_empty() {
-                let mut keys = [0u64; MAX_PLATE_LEN + 1];
-                keys[0] = key;
-                let mut n = 1;
-                for_each_deletion(canon, |k| {
-                    keys[n] = k;
-                    n += 1;
-                });
-                self.fuzzy.probe(&keys[..n], |e| candidates.push(e));
-            }
+            keys.canonical[0] = self.canonical.hash_and_prefetch(key);
+            keys.canonical_len = 1;
+            return keys;
         }
+        // The read without an end character finds an entry it has one
+        // extra for; the read's key in the end table, an entry it lacks
+        // one of. The fuzzy table holds fuzzy entries' canonical keys and
+        // their deletions: the read's key finds a dropped character, its
+        // deletions an extra character, a substitution or a swap.
+        let [first, last] = end_deletions(canon);
+        for (h, k) in keys.canonical.iter_mut().zip([key, first, last]) {
+            *h = self.canonical.hash_and_prefetch(k);
+        }
+        keys.canonical_len = 3;
+        if !self.ends.slots.is_empty() {
+            keys.ends = Some(self.ends.hash_and_prefetch(key));
+        }
+        if !self.fuzzy.slots.is_empty() {
+            keys.fuzzy[0] = self.fuzzy.hash_and_prefetch(key);
+            let mut n = 1;
+            for_each_deletion(canon, |k| {
+                keys.fuzzy[n] = self.fuzzy.hash_and_prefetch(k);
+                n += 1;
+            });
+            keys.fuzzy_len = n as u8;
+        }
+        keys
+    }
+
+    /// Reads the slots of `keys` into `candidates` and prefetches the
+    /// candidates' verification data (the second stage).
+    #[inline]
+    fn collect(&self, keys: &ProbeKeys, candidates: &mut Candidates) {
+        self.canonical
+            .probe_hashed(&keys.canonical[..usize::from(keys.canonical_len)], |e| {
+                candidates.push(e)
+            });
+        if let Some(h) = keys.ends {
+            self.ends.probe_hashed(&[h], |e| candidates.push(e));
+        }
+        self.fuzzy
+            .probe_hashed(&keys.fuzzy[..usize::from(keys.fuzzy_len)], |e| candidates.push(e));
         for &number in candidates.as_slice() {
             prefetch(&self.compact[number as usize]);
         }
+    }
+
+    /// Verifies each candidate, in order, giving `emit` every hit (the
+    /// third stage).
+    #[inline]
+    fn verify_all(
+        &self,
+        probe: &Probe,
+        region: Option<Region>,
+        policy: &TolerancePolicy,
+        candidates: &Candidates,
+        mut emit: impl FnMut(Hit),
+    ) {
         for &number in candidates.as_slice() {
             let compact = &self.compact[number as usize];
             if let Some(hit) = verify(probe, region, policy, compact, || {
                 self.store.entry(number, compact.plate, compact.region)
             }) {
-                hits.push(hit);
+                emit(hit);
             }
         }
     }
@@ -348,7 +398,18 @@ impl Index {
     }
 }
 
+/// The hashed keys one probe looks up, per table (see [`Index::probe_keys`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct ProbeKeys {
+    canonical: [u64; 3],
+    canonical_len: u8,
+    ends: Option<u64>,
+    fuzzy: [u64; MAX_PLATE_LEN + 1],
+    fuzzy_len: u8,
+}
+
 /// Distinct candidate entry numbers, on the stack.
+#[derive(Clone)]
 struct Candidates {
     items: [u32; MAX_CANDIDATES],
     len: usize,
@@ -374,6 +435,10 @@ impl Candidates {
 
     fn as_slice(&self) -> &[u32] {
         &self.items[..self.len]
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
     }
 }
 
@@ -472,6 +537,9 @@ fn base_score(kind: MatchKind, comparison: &Comparison) -> f32 {
     };
     score.clamp(0.05, 1.0)
 }
+
+#[path = "index_batch.rs"]
+mod batch;
 
 #[cfg(test)]
 mod tests {

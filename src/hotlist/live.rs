@@ -24,8 +24,10 @@ use arc_swap::ArcSwap;
 use super::budget::Census;
 use super::snapshot::{entry_hash, key_hash, source_hash, Snapshot};
 use super::store::Source;
+pub use super::weigh::EXPLAINED_AWAY;
+use super::weigh::{dedup_entries, explain_away, rank, retain_from};
 use super::tolerance::TolerancePolicy;
-use super::{Hit, HotlistEntry, MatchKind, Matcher, Query, Tier};
+use super::{Hit, HotlistEntry, Matcher, Query, QueryBatch};
 
 /// One change to the hotlist, as the hotlist topic carries it.
 #[derive(Debug, Clone)]
@@ -482,9 +484,43 @@ impl Matcher for LiveMatcher {
     fn find(&self, query: &Query<'_>, hits: &mut Vec<Hit>) {
         let start = hits.len();
         let view = self.view.load();
+        view.levels[0].snapshot.find(query, &self.policy, hits);
+        self.finish(&view, query, hits, start);
+    }
+
+    /// One view for the whole batch; the base level's lookups of all the
+    /// queries overlapped ([`Snapshot::find_batch`]), the rest per query
+    /// exactly as [`LiveMatcher::find`].
+    fn find_batch(&self, queries: &QueryBatch, hits: &mut Vec<Hit>, ends: &mut Vec<usize>) {
+        let view = self.view.load();
+        let mut start = hits.len();
+        view.levels[0]
+            .snapshot
+            .find_batch(queries, &self.policy, hits, |q, hits| {
+                self.finish(&view, &queries.get(q), hits, start);
+                ends.push(hits.len());
+                start = hits.len();
+            });
+    }
+
+    fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+}
+
+impl LiveMatcher {
+    /// Given the base level's hits of `query` from `start` on: adds the
+    /// levels above, drops what newer levels shadow and what has expired or
+    /// is not yet effective, ranks, dedups and explains away.
+    fn finish(&self, view: &View, query: &Query<'_>, hits: &mut Vec<Hit>, start: usize) {
         for (i, level) in view.levels.iter().enumerate() {
-            let from = hits.len();
-            level.snapshot.find(query, &self.policy, hits);
+            let from = if i == 0 {
+                start
+            } else {
+                let from = hits.len();
+                level.snapshot.find(query, &self.policy, hits);
+                from
+            };
             if i + 1 < view.levels.len() && hits.len() > from {
                 // Drop hits on entries a newer level changed or removed.
                 retain_from(hits, from, |hit| !view.shadowed(i, entry_hash(&hit.entry)));
@@ -502,83 +538,12 @@ impl Matcher for LiveMatcher {
         dedup_entries(hits, start);
         explain_away(hits, start, self.policy.hit_probability);
     }
-
-    fn len(&self) -> usize {
-        self.len.load(Ordering::Acquire)
-    }
-}
-
-/// A match this many times less likely than the read's best is explained
-/// away by it: a read of one listed plate is not also a possible match for
-/// every listed plate one confusion from it.
-pub const EXPLAINED_AWAY: f32 = 0.01;
-
-/// Weighs the hits from `start` on against each other: each hit's
-/// probability was computed against every plate that could explain the
-/// read, listed or not, but with the priors of unlisted plates; listed
-/// plates explain the read as well as they explain their own hits, so the
-/// probabilities are renormalized over the hits' odds together. A hit with
-/// an edit that the best of them explains away ([`EXPLAINED_AWAY`]) is
-/// dropped (a plate read as listed, in any list or state, never is), and a hit
-/// whose renormalized probability falls below `hit_probability` becomes a
-/// possible match. Order is kept.
-fn explain_away(hits: &mut Vec<Hit>, start: usize, hit_probability: f32) {
-    if hits.len() <= start + 1 {
-        return;
-    }
-    let odds = |p: f32| f64::from(p.min(0.999_999)) / (1.0 - f64::from(p.min(0.999_999)));
-    let total: f64 = hits[start..].iter().map(|h| odds(h.probability)).sum();
-    let best = hits[start..].iter().map(|h| odds(h.probability)).fold(0.0, f64::max);
-    let kept: Vec<Hit> = hits
-        .drain(start..)
-        .filter(|h| h.kind != MatchKind::Fuzzy || odds(h.probability) >= best * f64::from(EXPLAINED_AWAY))
-        .map(|mut h| {
-            h.probability = (odds(h.probability) / (1.0 + total)) as f32;
-            if h.probability < hit_probability {
-                h.tier = Tier::PossibleMatch;
-            }
-            h
-        })
-        .collect();
-    hits.extend(kept);
-}
-
-/// Keeps the hits from `start` on for which `keep` holds (order is not kept).
-fn retain_from(hits: &mut Vec<Hit>, start: usize, keep: impl Fn(&Hit) -> bool) {
-    let mut i = start;
-    while i < hits.len() {
-        if keep(&hits[i]) {
-            i += 1;
-        } else {
-            hits.swap_remove(i);
-        }
-    }
-}
-
-/// Best first: higher score, then more urgent, then entry id for stability.
-fn rank(hits: &mut [Hit]) {
-    hits.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.entry.priority.cmp(&b.entry.priority))
-            .then_with(|| a.entry.list_id.cmp(&b.entry.list_id))
-            .then_with(|| a.entry.entry_id.cmp(&b.entry.entry_id))
-    });
-}
-
-/// Keeps the first (best) hit of each entry; a read and its OCR candidate
-/// may both find the same entry (each hit builds its own copy of it).
-fn dedup_entries(hits: &mut Vec<Hit>, start: usize) {
-    let mut i = start + 1;
-    while i < hits.len() {
-        if hits[start..i].iter().any(|h| h.entry.is(&hits[i].entry)) {
-            hits.remove(i);
-        } else {
-            i += 1;
-        }
-    }
 }
 
 #[cfg(test)]
 #[path = "live_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "live_batch_tests.rs"]
+mod batch_tests;

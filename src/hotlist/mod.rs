@@ -29,6 +29,7 @@ pub mod preview;
 pub mod snapshot;
 pub mod store;
 pub mod tolerance;
+mod weigh;
 
 use std::fmt;
 use std::sync::Arc;
@@ -261,6 +262,67 @@ pub struct Query<'a> {
     pub candidates: &'a [(Plate, Option<f32>)],
 }
 
+/// Normalized reads to match together ([`Matcher::find_batch`]), with
+/// their OCR candidates in one buffer: cleared and refilled batch after
+/// batch, it allocates only while it grows.
+#[derive(Debug, Default)]
+pub struct QueryBatch {
+    /// Plate, region, and the end of the read's candidates in `candidates`.
+    reads: Vec<(Plate, Option<Region>, u32)>,
+    candidates: Vec<(Plate, Option<f32>)>,
+}
+
+impl QueryBatch {
+    pub fn clear(&mut self) {
+        self.reads.clear();
+        self.candidates.clear();
+    }
+
+    /// Adds a read, without candidates yet.
+    pub fn push(&mut self, plate: Plate, region: Option<Region>) {
+        self.reads.push((plate, region, self.candidates.len() as u32));
+    }
+
+    /// Adds an OCR candidate to the last read, unless it is the read's own
+    /// plate or one of its earlier candidates.
+    pub fn push_candidate(&mut self, plate: Plate, confidence: Option<f32>) {
+        let start = self.start_of_last();
+        let Some((read, _, end)) = self.reads.last_mut() else {
+            return;
+        };
+        if plate != *read && !self.candidates[start..].iter().any(|(c, _)| *c == plate) {
+            self.candidates.push((plate, confidence));
+            *end += 1;
+        }
+    }
+
+    fn start_of_last(&self) -> usize {
+        match self.reads.len() {
+            0 | 1 => 0,
+            n => self.reads[n - 2].2 as usize,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.reads.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reads.is_empty()
+    }
+
+    /// The `i`-th read as a query.
+    pub fn get(&self, i: usize) -> Query<'_> {
+        let (plate, region, end) = self.reads[i];
+        let start = if i == 0 { 0 } else { self.reads[i - 1].2 as usize };
+        Query {
+            plate,
+            region,
+            candidates: &self.candidates[start..end as usize],
+        }
+    }
+}
+
 /// How a hit was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -354,6 +416,19 @@ impl Hit {
 pub trait Matcher: Send + Sync {
     /// Appends every matching entry to `hits`, best and most urgent first.
     fn find(&self, query: &Query<'_>, hits: &mut Vec<Hit>);
+
+    /// Matches every query of `queries` in turn, as [`Matcher::find`] does
+    /// each, appending their hits to `hits` and, after each query's, the
+    /// length of `hits` to `ends`: query `i`'s hits are
+    /// `hits[ends[i - 1]..ends[i]]` (from where `hits` began for the
+    /// first). Engines override it to overlap the queries' memory round
+    /// trips; this default just loops.
+    fn find_batch(&self, queries: &QueryBatch, hits: &mut Vec<Hit>, ends: &mut Vec<usize>) {
+        for i in 0..queries.len() {
+            self.find(&queries.get(i), hits);
+            ends.push(hits.len());
+        }
+    }
 
     /// Number of entries the matcher holds.
     fn len(&self) -> usize;

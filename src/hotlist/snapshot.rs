@@ -12,7 +12,7 @@ use super::index::{Index, Probe};
 use super::pattern::PatternSet;
 use super::store::{EntryKey, Source};
 use super::tolerance::{RegionRule, TolerancePolicy};
-use super::{EntryPlate, Hit, HotlistEntry, Query};
+use super::{EntryPlate, Hit, HotlistEntry, Query, QueryBatch};
 
 /// A 64-bit hash of an entry's identity `(list_id, entry_id)`.
 ///
@@ -102,10 +102,7 @@ impl Snapshot {
             confidence: None,
         };
         self.index.find(&probe, query.region, policy, hits);
-        if !self.patterns.is_empty() {
-            self.patterns
-                .find(&query.plate, query.region, policy.region == RegionRule::Reject, hits);
-        }
+        self.find_patterns(query, policy, hits);
         for (i, (plate, confidence)) in query.candidates.iter().enumerate() {
             let probe = Probe {
                 plate: *plate,
@@ -113,6 +110,57 @@ impl Snapshot {
                 confidence: *confidence,
             };
             self.index.find(&probe, query.region, policy, hits);
+        }
+    }
+
+    /// Appends the hits of every query of `queries`, query after query,
+    /// each exactly as [`Snapshot::find`] would, with the index's memory
+    /// round trips of several queries overlapped ([`Index::find_many`]);
+    /// `after` is called with each query's number once its hits are
+    /// appended.
+    pub fn find_batch(
+        &self,
+        queries: &QueryBatch,
+        policy: &TolerancePolicy,
+        hits: &mut Vec<Hit>,
+        mut after: impl FnMut(usize, &mut Vec<Hit>),
+    ) {
+        let probes = (0..queries.len()).flat_map(|q| {
+            let query = queries.get(q);
+            let n = query.candidates.len();
+            let read = Probe {
+                plate: query.plate,
+                candidate: None,
+                confidence: None,
+            };
+            let candidates = query
+                .candidates
+                .iter()
+                .enumerate()
+                .map(move |(i, (plate, confidence))| {
+                    let probe = Probe {
+                        plate: *plate,
+                        candidate: Some(i as u8),
+                        confidence: *confidence,
+                    };
+                    (probe, query.region, (q, i + 1 == n))
+                });
+            std::iter::once((read, query.region, (q, n == 0))).chain(candidates)
+        });
+        self.index.find_many(probes, policy, hits, |(q, last), probe, hits| {
+            if probe.candidate.is_none() {
+                self.find_patterns(&queries.get(q), policy, hits);
+            }
+            if last {
+                after(q, hits);
+            }
+        });
+    }
+
+    fn find_patterns(&self, query: &Query<'_>, policy: &TolerancePolicy, hits: &mut Vec<Hit>) {
+        if !self.patterns.is_empty() {
+            self.patterns
+                .find(&query.plate, query.region, policy.region == RegionRule::Reject, hits);
         }
     }
 }

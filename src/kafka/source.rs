@@ -278,7 +278,10 @@ impl Source {
     async fn fill(&mut self, shutdown: &CancellationToken, bounded: bool) -> Batch {
         let mut batch = Batch::default();
         let mut deadline = bounded.then(|| Instant::now() + self.config.pipeline.batch_linger);
-        while (batch.reads as usize) < self.config.pipeline.batch_size {
+        // Records taken but not yet processed: processed together, so
+        // their reads are matched together (`Processor::process_batch`).
+        let mut pending = Vec::with_capacity(TAKE_TOGETHER);
+        while batch.reads as usize + pending.len() < self.config.pipeline.batch_size {
             let linger = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -298,12 +301,12 @@ impl Source {
                             "reads flowing again after consumer errors"
                         );
                     }
-                    take(
-                        &mut self.processor,
-                        (&self.config, self.alert_partitions, &self.keyring),
-                        &message,
-                        &mut batch,
-                    )
+                    pending.push(message);
+                    if pending.len() == TAKE_TOGETHER {
+                        let context: (&Config, i32, &Keyring) = (&self.config, self.alert_partitions, &self.keyring);
+                        take_all(&mut self.processor, context, &pending, &mut batch);
+                        pending.clear();
+                    }
                 }
                 Err(e) => {
                     warn!(error = %e, "consumer error");
@@ -313,6 +316,8 @@ impl Source {
             }
             deadline.get_or_insert_with(|| Instant::now() + self.config.pipeline.batch_linger);
         }
+        let context: (&Config, i32, &Keyring) = (&self.config, self.alert_partitions, &self.keyring);
+        take_all(&mut self.processor, context, &pending, &mut batch);
         batch
     }
 
@@ -455,31 +460,53 @@ impl Source {
     }
 }
 
-/// Processes one consumed record into the batch.
-fn take(
+/// Records processed together (see [`Source::fill`]).
+const TAKE_TOGETHER: usize = crate::pipeline::BATCH_CHUNK;
+
+/// Processes consumed records into the batch, their reads matched together.
+fn take_all(
     processor: &mut Processor,
-    (config, alert_partitions, keyring): (&Config, i32, &Keyring),
+    context: (&Config, i32, &Keyring),
+    messages: &[BorrowedMessage<'_>],
+    batch: &mut Batch,
+) {
+    if messages.is_empty() {
+        return;
+    }
+    let (config, _, keyring) = context;
+    let opened: Vec<_> = messages.iter().map(|m| keyring.open_message(m)).collect();
+    let payloads: Vec<&[u8]> = opened.iter().filter_map(|o| o.as_deref().ok()).collect();
+    let mut outcomes = Vec::with_capacity(payloads.len());
+    processor.process_batch(&payloads, &mut outcomes);
+    let mut outcomes = outcomes.into_iter();
+    for (message, opened) in messages.iter().zip(&opened) {
+        let (payload, outcome) = match opened {
+            Ok(payload) => (
+                payload.as_ref(),
+                outcomes.next().expect("one outcome per opened record"),
+            ),
+            Err(KeyringError::Destroyed(_)) => (
+                &[][..],
+                Outcome::Rejected(crate::read::ReadError::TooOld {
+                    max_days: config.topics.retention.as_secs() / 86_400,
+                }),
+            ),
+            Err(e) => (&[][..], Outcome::Rejected(crate::read::ReadError::Unopenable(e.code()))),
+        };
+        take(context, message, payload, outcome, batch);
+    }
+}
+
+/// Puts one processed record into the batch.
+fn take(
+    (config, alert_partitions, _): (&Config, i32, &Keyring),
     message: &BorrowedMessage<'_>,
+    payload: &[u8],
+    outcome: Outcome,
     batch: &mut Batch,
 ) {
     batch.reads += 1;
     batch.next_offsets.insert(message.partition(), message.offset() + 1);
-    let (payload, outcome) = match keyring.open_message(message) {
-        Ok(payload) => {
-            let outcome = processor.process(&payload);
-            (payload, outcome)
-        }
-        Err(KeyringError::Destroyed(_)) => (
-            Default::default(),
-            Outcome::Rejected(crate::read::ReadError::TooOld {
-                max_days: config.topics.retention.as_secs() / 86_400,
-            }),
-        ),
-        Err(e) => (
-            Default::default(),
-            Outcome::Rejected(crate::read::ReadError::Unopenable(e.code())),
-        ),
-    };
     match outcome {
         Outcome::NoHit => {}
         Outcome::Alerts(alerts) => {
