@@ -10,6 +10,7 @@
 
 pub mod api_load;
 pub mod dispatch;
+pub mod latency;
 
 use std::fmt::Write as _;
 use std::path::Path;

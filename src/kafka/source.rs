@@ -221,6 +221,9 @@ impl Source {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", "2000"); // consumer lag, for the metrics
+        for (name, value) in config.source.consumer_properties() {
+            consumer_config.set(name, value);
+        }
         if let Some(instance) = &config.kafka.instance_id {
             // Static membership: a restarted instance takes its partitions
             // straight back instead of waiting out a rebalance.
@@ -230,16 +233,19 @@ impl Source {
             metrics: metrics.clone(),
         })?;
         consumer.subscribe(&[&config.topics.reads])?;
-        let producer: FutureProducer = client_config(&config.kafka)
+        let mut producer_config = client_config(&config.kafka);
+        producer_config
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
             .set("message.max.bytes", "4194304")
             .set(
                 "message.timeout.ms",
                 config.pipeline.delivery_timeout.as_millis().to_string(),
-            )
-            .create()?;
+            );
+        for (name, value) in config.source.producer_properties() {
+            producer_config.set(name, value);
+        }
+        let producer: FutureProducer = producer_config.create()?;
         metrics.hotlist_entries.set(matcher.len() as i64);
         let alert_partitions = super::partition_count(producer.client(), &config.topics.alerts)?;
         Ok(Source {
