@@ -16,6 +16,7 @@ pub(super) struct RawSource {
     fetch_wait_max_ms: u64,
     max_partition_fetch_bytes: u64,
     queued_max_messages_kbytes: u64,
+    fetch_queue_backoff_ms: u64,
     alert_linger_ms: u64,
     alert_batch_num_messages: u64,
     alert_batch_bytes: u64,
@@ -62,6 +63,7 @@ pub struct ConsumerTuning {
     pub fetch_wait_max_ms: u64,
     pub max_partition_fetch_bytes: u64,
     pub queued_max_messages_kbytes: u64,
+    pub fetch_queue_backoff_ms: u64,
 }
 
 /// How the alert producer batches.
@@ -89,6 +91,7 @@ impl SourceSettings {
             ("fetch.wait.max.ms", c.fetch_wait_max_ms.to_string()),
             ("max.partition.fetch.bytes", c.max_partition_fetch_bytes.to_string()),
             ("queued.max.messages.kbytes", c.queued_max_messages_kbytes.to_string()),
+            ("fetch.queue.backoff.ms", c.fetch_queue_backoff_ms.to_string()),
         ]
     }
 
@@ -122,6 +125,7 @@ impl RawSource {
             1,
             2_097_151,
         )?;
+        in_range("source.fetch_queue_backoff_ms", self.fetch_queue_backoff_ms, 0, 300_000)?;
         in_range("source.alert_linger_ms", self.alert_linger_ms, 0, 900_000)?;
         in_range(
             "source.alert_batch_num_messages",
@@ -145,6 +149,7 @@ impl RawSource {
                 fetch_wait_max_ms: self.fetch_wait_max_ms,
                 max_partition_fetch_bytes: self.max_partition_fetch_bytes,
                 queued_max_messages_kbytes: self.queued_max_messages_kbytes,
+                fetch_queue_backoff_ms: self.fetch_queue_backoff_ms,
             },
             alerts: AlertProducerTuning {
                 linger_ms: self.alert_linger_ms,
@@ -176,7 +181,8 @@ mod tests {
                 "fetch.min.bytes",
                 "fetch.wait.max.ms",
                 "max.partition.fetch.bytes",
-                "queued.max.messages.kbytes"
+                "queued.max.messages.kbytes",
+                "fetch.queue.backoff.ms"
             ]
         );
         assert_eq!(
