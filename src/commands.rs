@@ -117,7 +117,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            what: BenchCommand::Latency { rate, seconds, hit_every },
+            what:
+                BenchCommand::Latency {
+                    rate,
+                    seconds,
+                    hit_every,
+                },
         } => {
             let config = bench_config(cli.config.as_deref())?;
             print!("{}", bench::latency::latency(&config, rate, seconds, hit_every).await?);

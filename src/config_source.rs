@@ -208,10 +208,26 @@ mod tests {
     #[test]
     fn bad_values_are_refused_by_key() {
         let cases = [
-            ("fetch_min_bytes = 1\n", "fetch_min_bytes = 0\n", "source.fetch_min_bytes"),
-            ("alert_batch_num_messages = ", "alert_batch_num_messages = 0 #", "source.alert_batch_num_messages"),
-            ("alert_compression = \"none\"", "alert_compression = \"zip\"", "source.alert_compression"),
-            ("fetch_wait_max_ms = ", "fetch_wait_max_ms = 300001 #", "source.fetch_wait_max_ms"),
+            (
+                "fetch_min_bytes = 1\n",
+                "fetch_min_bytes = 0\n",
+                "source.fetch_min_bytes",
+            ),
+            (
+                "alert_batch_num_messages = ",
+                "alert_batch_num_messages = 0 #",
+                "source.alert_batch_num_messages",
+            ),
+            (
+                "alert_compression = \"none\"",
+                "alert_compression = \"zip\"",
+                "source.alert_compression",
+            ),
+            (
+                "fetch_wait_max_ms = ",
+                "fetch_wait_max_ms = 300001 #",
+                "source.fetch_wait_max_ms",
+            ),
         ];
         for (old, new, key) in cases {
             match with(old, new) {

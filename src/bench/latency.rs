@@ -52,8 +52,20 @@ pub async fn latency(config: &Config, rate: u64, seconds: u64, hit_every: usize)
     let running = tokio::spawn(source.run(shutdown.clone()));
     let (alerts, reads): (Arrivals, Arrivals) = Default::default();
     let watchers = [
-        watch(&config, &config.topics.alerts, Arc::clone(&alerts), shutdown.clone(), alert_key)?,
-        watch(&config, &config.topics.reads, Arc::clone(&reads), shutdown.clone(), read_key)?,
+        watch(
+            &config,
+            &config.topics.alerts,
+            Arc::clone(&alerts),
+            shutdown.clone(),
+            alert_key,
+        )?,
+        watch(
+            &config,
+            &config.topics.reads,
+            Arc::clone(&reads),
+            shutdown.clone(),
+            read_key,
+        )?,
     ];
     let joined = Instant::now() + Duration::from_secs(60);
     while metrics.assigned_partitions.get() == 0 && Instant::now() < joined {
@@ -73,7 +85,15 @@ pub async fn latency(config: &Config, rate: u64, seconds: u64, hit_every: usize)
     }
     let (through, missed) = latencies(&sent, |_, alert| alerts.lock().expect("lock").get(&alert).copied());
     let (bare, _) = latencies(&sent, |read, _| reads.lock().expect("lock").get(&read).copied());
-    Ok(report(&config, rate, seconds, achieved, (sent.len(), hit_every, missed), &through, &bare))
+    Ok(report(
+        &config,
+        rate,
+        seconds,
+        achieved,
+        (sent.len(), hit_every, missed),
+        &through,
+        &bare,
+    ))
 }
 
 /// Sends the reads at `rate`: returns, for every timed hit read, its read
@@ -132,7 +152,10 @@ async fn produce(
             record = record.key(key.as_bytes());
         }
         pending.push_back(crate::kafka::enqueue(&producer, record, &never).await?);
-        while pending.front_mut().is_some_and(|d| futures_util::FutureExt::now_or_never(d).is_some()) {
+        while pending
+            .front_mut()
+            .is_some_and(|d| futures_util::FutureExt::now_or_never(d).is_some())
+        {
             pending.pop_front();
         }
     }
@@ -145,12 +168,16 @@ async fn produce(
 
 /// The alert id of an alert record (its key).
 fn alert_key(message: &rdkafka::message::BorrowedMessage<'_>) -> Option<Uuid> {
-    std::str::from_utf8(message.key()?).ok().and_then(|k| Uuid::parse_str(k).ok())
+    std::str::from_utf8(message.key()?)
+        .ok()
+        .and_then(|k| Uuid::parse_str(k).ok())
 }
 
 /// The read id of a hit read (its key; other reads have none).
 fn read_key(message: &rdkafka::message::BorrowedMessage<'_>) -> Option<Uuid> {
-    std::str::from_utf8(message.key()?).ok().and_then(|k| Uuid::parse_str(k).ok())
+    std::str::from_utf8(message.key()?)
+        .ok()
+        .and_then(|k| Uuid::parse_str(k).ok())
 }
 
 /// The read id of a read record, as text.

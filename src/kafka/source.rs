@@ -83,7 +83,11 @@ struct InFlight {
 impl InFlight {
     fn new(batch: Batch, pending: Vec<(usize, DeliveryFuture)>) -> InFlight {
         let results = Vec::with_capacity(pending.len());
-        InFlight { batch, pending, results }
+        InFlight {
+            batch,
+            pending,
+            results,
+        }
     }
 
     /// Takes the acknowledgements already in, without waiting; true once
