@@ -30,6 +30,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::day_keys::{Keyring, KeyringError, SEALED_HEADER};
+#[path = "source_in_flight.rs"]
+mod in_flight;
+use in_flight::{Acked, InFlight};
 use super::{client_config, KafkaError};
 use crate::config::Config;
 use crate::hotlist::Matcher;
@@ -64,58 +67,9 @@ async fn count_unassigned_time(metrics: Metrics, shutdown: CancellationToken) {
     }
 }
 
-/// What a delivery future yields.
-type Acked = <DeliveryFuture as std::future::Future>::Output;
-
 /// Most batches sent and not yet settled at once; past it the source waits
 /// for the oldest before reading more.
 const MAX_BATCHES_IN_FLIGHT: usize = 16;
-
-/// A sent batch and its acknowledgements so far.
-struct InFlight {
-    batch: Batch,
-    /// Deliveries not yet acknowledged.
-    pending: Vec<(usize, DeliveryFuture)>,
-    /// Deliveries acknowledged (or failed), by index into `batch.outgoing`.
-    results: Vec<(usize, Acked)>,
-}
-
-impl InFlight {
-    fn new(batch: Batch, pending: Vec<(usize, DeliveryFuture)>) -> InFlight {
-        let results = Vec::with_capacity(pending.len());
-        InFlight {
-            batch,
-            pending,
-            results,
-        }
-    }
-
-    /// Takes the acknowledgements already in, without waiting; true once
-    /// every record of the batch has one.
-    fn poll_acked(&mut self) -> bool {
-        let mut index = 0;
-        while index < self.pending.len() {
-            match (&mut self.pending[index].1).now_or_never() {
-                Some(result) => {
-                    let (record, _) = self.pending.swap_remove(index);
-                    self.results.push((record, result));
-                }
-                None => index += 1,
-            }
-        }
-        self.pending.is_empty()
-    }
-
-    /// Waits until every record of the batch is acknowledged. Safe to
-    /// cancel: a delivery leaves `pending` only with its result.
-    async fn acked(&mut self) {
-        while let Some((_, delivery)) = self.pending.last_mut() {
-            let result = delivery.await;
-            let (record, _) = self.pending.pop().expect("last exists");
-            self.results.push((record, result));
-        }
-    }
-}
 
 /// Awaits every delivery, in order.
 async fn await_all(futures: Vec<(usize, DeliveryFuture)>) -> Vec<(usize, Acked)> {
@@ -292,7 +246,7 @@ impl Source {
     /// batch's offsets are stored only once all its records are
     /// acknowledged, and always before a later batch's.
     async fn run_batches(&mut self, shutdown: &CancellationToken) -> Result<(), KafkaError> {
-        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut in_flight: VecDeque<InFlight<Batch>> = VecDeque::new();
         while !shutdown.is_cancelled() {
             while in_flight.front_mut().is_some_and(InFlight::poll_acked) {
                 let done = in_flight.pop_front().expect("front checked");
@@ -322,7 +276,7 @@ impl Source {
 
     /// Finishes a sent batch: re-sends what failed until it is acknowledged,
     /// then stores its offsets and counts it.
-    async fn settle(&mut self, done: InFlight, shutdown: &CancellationToken) -> Result<(), KafkaError> {
+    async fn settle(&mut self, done: InFlight<Batch>, shutdown: &CancellationToken) -> Result<(), KafkaError> {
         let InFlight { mut batch, results, .. } = done;
         let failed = self.failures(&mut batch, results);
         self.retry(&mut batch, failed, shutdown).await?;
@@ -338,7 +292,7 @@ impl Source {
     /// read, the linger, or, if a batch is in flight (`oldest`), its
     /// acknowledgements, so that its offsets are stored without waiting for
     /// the next read.
-    async fn fill(&mut self, shutdown: &CancellationToken, mut oldest: Option<&mut InFlight>) -> Batch {
+    async fn fill(&mut self, shutdown: &CancellationToken, mut oldest: Option<&mut InFlight<Batch>>) -> Batch {
         let Source {
             consumer,
             processor,
