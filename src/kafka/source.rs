@@ -32,12 +32,12 @@ use tracing::{info, warn};
 use super::day_keys::{Keyring, KeyringError, SEALED_HEADER};
 #[path = "source_in_flight.rs"]
 mod in_flight;
-use in_flight::{Acked, InFlight};
 use super::{client_config, KafkaError};
 use crate::config::Config;
 use crate::hotlist::Matcher;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Processor};
+use in_flight::{Acked, InFlight};
 
 /// Header on a dead letter: the human-readable reason.
 pub const DLQ_REASON_HEADER: &str = "hm.reason";
