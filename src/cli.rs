@@ -328,6 +328,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         reads: usize,
     },
+    /// Capture -> alert on the alerts topic through the service's source,
+    /// p50/p99, at a steady rate, against a bare consumer's latency for the
+    /// same reads. Needs a broker (fresh topics named bench-<pid>-latency.*).
+    Latency {
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// One read in this many is a hit (a timed sample).
+        #[arg(long, default_value_t = 20)]
+        hit_every: usize,
+    },
     /// Read produced -> `incident` event on a logged-in board's SSE stream,
     /// p50/p99, at a steady rate with one read in 100 a hit, against a bare
     /// consumer's latency for the same reads. Needs a broker (fresh topics).

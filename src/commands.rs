@@ -118,6 +118,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            what:
+                BenchCommand::Latency {
+                    rate,
+                    seconds,
+                    hit_every,
+                },
+        } => {
+            let config = bench_config(cli.config.as_deref())?;
+            print!("{}", bench::latency::latency(&config, rate, seconds, hit_every).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             what: BenchCommand::BoardLatency { seconds, rate },
         } => {
             let config = bench_config(cli.config.as_deref())?;

@@ -55,6 +55,7 @@ struct Raw {
     kafka: RawKafka,
     topics: RawTopics,
     pipeline: RawPipeline,
+    source: RawSource,
     hotlist: RawHotlist,
     matching: RawMatching,
     api: RawApi,
@@ -165,6 +166,10 @@ struct RawHotlist {
 #[path = "config_matching.rs"]
 mod matching;
 use matching::RawMatching;
+#[path = "config_source.rs"]
+mod source;
+use source::RawSource;
+pub use source::{AlertProducerTuning, Compression, ConsumerTuning, SourceSettings};
 
 /// Ready-to-use settings.
 #[derive(Debug, Clone)]
@@ -172,6 +177,8 @@ pub struct Config {
     pub kafka: KafkaSettings,
     pub topics: Topics,
     pub pipeline: PipelineSettings,
+    /// The read source's consumer and alert producer settings.
+    pub source: SourceSettings,
     pub hotlist: HotlistSettings,
     /// Each list's tolerance to OCR errors.
     pub matching: TolerancePolicy,
@@ -361,6 +368,7 @@ impl Raw {
             kafka,
             topics,
             pipeline,
+            source,
             hotlist,
             matching,
             api,
@@ -514,6 +522,7 @@ impl Raw {
                 delivery_timeout: Duration::from_millis(pipeline.delivery_timeout_ms),
                 passes: pipeline.passes()?,
             },
+            source: source.validate()?,
             hotlist: HotlistSettings {
                 path: (!hotlist.path.as_os_str().is_empty()).then_some(hotlist.path),
                 file_organisation,

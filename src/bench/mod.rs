@@ -10,6 +10,7 @@
 
 pub mod api_load;
 pub mod dispatch;
+pub mod latency;
 pub mod memory;
 
 use std::fmt::Write as _;

@@ -4,17 +4,20 @@
 //! At-least-once, in batches: records are taken until the batch is full or
 //! has waited long enough, every alert and dead letter of the batch is sent
 //! and awaited (failures are retried, never skipped), and only then are the
-//! batch's offsets stored for the next auto-commit. The next batch is read
-//! while one batch's acknowledgements are awaited; offsets are still stored
-//! batch by batch, in order. A crash anywhere before
+//! batch's offsets stored for the next auto-commit. Batches are
+//! pipelined: the next ones are read, matched and sent while earlier ones'
+//! acknowledgements are awaited; offsets are still stored batch by batch,
+//! oldest first. Reads already fetched are drained from the consumer's
+//! queue without a timer or a wake-up per read. A crash anywhere before
 //! that replays the batch; alert ids are deterministic, so the replay yields
 //! the same ids. A bad record never stops a partition: it becomes a dead
 //! letter. Logs carry counts and codes, never a plate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::{FutureExt, StreamExt};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError as RdError;
@@ -27,11 +30,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::day_keys::{Keyring, KeyringError, SEALED_HEADER};
+#[path = "source_in_flight.rs"]
+mod in_flight;
 use super::{client_config, KafkaError};
 use crate::config::Config;
 use crate::hotlist::Matcher;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Processor};
+use in_flight::{Acked, InFlight};
 
 /// Header on a dead letter: the human-readable reason.
 pub const DLQ_REASON_HEADER: &str = "hm.reason";
@@ -61,8 +67,9 @@ async fn count_unassigned_time(metrics: Metrics, shutdown: CancellationToken) {
     }
 }
 
-/// What a delivery future yields.
-type Acked = <DeliveryFuture as std::future::Future>::Output;
+/// Most batches sent and not yet settled at once; past it the source waits
+/// for the oldest before reading more.
+const MAX_BATCHES_IN_FLIGHT: usize = 16;
 
 /// Awaits every delivery, in order.
 async fn await_all(futures: Vec<(usize, DeliveryFuture)>) -> Vec<(usize, Acked)> {
@@ -172,6 +179,9 @@ impl Source {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", "2000"); // consumer lag, for the metrics
+        for (name, value) in config.source.consumer_properties() {
+            consumer_config.set(name, value);
+        }
         if let Some(instance) = &config.kafka.instance_id {
             // Static membership: a restarted instance takes its partitions
             // straight back instead of waiting out a rebalance.
@@ -181,16 +191,19 @@ impl Source {
             metrics: metrics.clone(),
         })?;
         consumer.subscribe(&[&config.topics.reads])?;
-        let producer: FutureProducer = client_config(&config.kafka)
+        let mut producer_config = client_config(&config.kafka);
+        producer_config
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
             .set("message.max.bytes", "4194304")
             .set(
                 "message.timeout.ms",
                 config.pipeline.delivery_timeout.as_millis().to_string(),
-            )
-            .create()?;
+            );
+        for (name, value) in config.source.producer_properties() {
+            producer_config.set(name, value);
+        }
+        let producer: FutureProducer = producer_config.create()?;
         metrics.hotlist_entries.set(matcher.len() as i64);
         let alert_partitions = super::partition_count(producer.client(), &config.topics.alerts)?;
         Ok(Source {
@@ -226,76 +239,105 @@ impl Source {
         result
     }
 
-    /// One batch is in flight at a time: its alerts and dead letters are
-    /// sent, and their acknowledgements awaited while the next batch is
-    /// filled (issue 16: the broker's round trip no longer stops the reads).
-    /// A batch's offsets are stored only once all its records are
-    /// acknowledged, and always before the next batch's.
+    /// Batches are pipelined: each is sent as soon as it is filled, and up
+    /// to [`MAX_BATCHES_IN_FLIGHT`] await their acknowledgements while the
+    /// next ones are read and matched (issue 16: the broker's round trip
+    /// no longer paces the reads). Batches are settled oldest first, so a
+    /// batch's offsets are stored only once all its records are
+    /// acknowledged, and always before a later batch's.
     async fn run_batches(&mut self, shutdown: &CancellationToken) -> Result<(), KafkaError> {
-        let mut in_flight: Option<(Batch, Vec<(usize, DeliveryFuture)>)> = None;
+        let mut in_flight: VecDeque<InFlight<Batch>> = VecDeque::new();
         while !shutdown.is_cancelled() {
-            let mut batch = match in_flight.take() {
-                None => self.fill(shutdown, false).await,
-                Some((mut sent, futures)) => {
-                    let (next, results) = tokio::join!(self.fill(shutdown, true), await_all(futures));
-                    self.settle(&mut sent, results, shutdown).await?;
-                    next
-                }
-            };
+            while in_flight.front_mut().is_some_and(InFlight::poll_acked) {
+                let done = in_flight.pop_front().expect("front checked");
+                self.settle(done, shutdown).await?;
+            }
+            if in_flight.len() >= MAX_BATCHES_IN_FLIGHT {
+                let mut oldest = in_flight.pop_front().expect("in flight");
+                oldest.acked().await;
+                self.settle(oldest, shutdown).await?;
+                continue;
+            }
+            let mut batch = self.fill(shutdown, in_flight.front_mut()).await;
             if batch.is_empty() {
                 continue;
             }
             self.seal_all(&mut batch, shutdown).await?;
             let all: Vec<usize> = (0..batch.outgoing.len()).collect();
-            let futures = self.send_all(&batch.outgoing, &all, shutdown).await?;
-            in_flight = Some((batch, futures));
+            let pending = self.send_all(&batch.outgoing, &all, shutdown).await?;
+            in_flight.push_back(InFlight::new(batch, pending));
         }
-        if let Some((mut sent, futures)) = in_flight {
-            let results = await_all(futures).await;
-            self.settle(&mut sent, results, shutdown).await?;
+        while let Some(mut oldest) = in_flight.pop_front() {
+            oldest.acked().await;
+            self.settle(oldest, shutdown).await?;
         }
         Ok(())
     }
 
     /// Finishes a sent batch: re-sends what failed until it is acknowledged,
     /// then stores its offsets and counts it.
-    async fn settle(
-        &mut self,
-        batch: &mut Batch,
-        results: Vec<(usize, Acked)>,
-        shutdown: &CancellationToken,
-    ) -> Result<(), KafkaError> {
-        let failed = self.failures(batch, results);
-        self.retry(batch, failed, shutdown).await?;
-        self.store(batch);
+    async fn settle(&mut self, done: InFlight<Batch>, shutdown: &CancellationToken) -> Result<(), KafkaError> {
+        let InFlight { mut batch, results, .. } = done;
+        let failed = self.failures(&mut batch, results);
+        self.retry(&mut batch, failed, shutdown).await?;
+        self.store(&batch);
         self.processor.flush_metrics(&self.metrics);
         Ok(())
     }
 
-    /// Takes reads until the batch is full, has lingered long enough, or
-    /// shutdown is asked for. Waits without limit for the first read, unless
-    /// `bounded` (a batch is in flight): then at most the linger in all.
-    async fn fill(&mut self, shutdown: &CancellationToken, bounded: bool) -> Batch {
+    /// Takes reads until the batch is full, has lingered long enough since
+    /// its first read, or shutdown is asked for. Reads already fetched are
+    /// drained from the consumer's queue without waiting (no timer, no
+    /// wake-up per read); only when the queue is empty does it wait: for a
+    /// read, the linger, or, if a batch is in flight (`oldest`), its
+    /// acknowledgements, so that its offsets are stored without waiting for
+    /// the next read.
+    async fn fill(&mut self, shutdown: &CancellationToken, mut oldest: Option<&mut InFlight<Batch>>) -> Batch {
+        let Source {
+            consumer,
+            processor,
+            config,
+            keyring,
+            troubled_since,
+            alert_partitions,
+            ..
+        } = self;
+        let context = (&*config, *alert_partitions, &**keyring);
+        let linger = config.pipeline.batch_linger;
+        let mut stream = consumer.stream();
         let mut batch = Batch::default();
-        let mut deadline = bounded.then(|| Instant::now() + self.config.pipeline.batch_linger);
+        let mut deadline = None;
         // Records taken but not yet processed: processed together, so
         // their reads are matched together (`Processor::process_batch`).
         let mut pending = Vec::with_capacity(TAKE_TOGETHER);
-        while batch.reads as usize + pending.len() < self.config.pipeline.batch_size {
-            let linger = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
+        while batch.reads as usize + pending.len() < config.pipeline.batch_size {
+            let received = match stream.next().now_or_never() {
+                Some(received) => received,
+                None if !(batch.is_empty() && pending.is_empty()) && linger.is_zero() => break,
+                None => {
+                    let linger = async {
+                        match deadline {
+                            Some(at) => tokio::time::sleep_until(at).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let acked = async {
+                        match oldest.as_deref_mut() {
+                            Some(batch) => batch.acked().await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = linger => break,
+                        _ = acked => break,
+                        received = stream.next() => received,
+                    }
                 }
             };
-            let received = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = linger => break,
-                received = self.consumer.recv() => received,
-            };
-            match received {
+            match received.expect("kafka streams never end") {
                 Ok(message) => {
-                    if let Some(since) = self.troubled_since.take() {
+                    if let Some(since) = troubled_since.take() {
                         info!(
                             after_ms = since.elapsed().as_millis() as u64,
                             "reads flowing again after consumer errors"
@@ -303,21 +345,18 @@ impl Source {
                     }
                     pending.push(message);
                     if pending.len() == TAKE_TOGETHER {
-                        let context: (&Config, i32, &Keyring) = (&self.config, self.alert_partitions, &self.keyring);
-                        take_all(&mut self.processor, context, &pending, &mut batch);
+                        take_all(processor, context, &pending, &mut batch);
                         pending.clear();
                     }
+                    deadline.get_or_insert_with(|| Instant::now() + linger);
                 }
                 Err(e) => {
                     warn!(error = %e, "consumer error");
-                    self.troubled_since.get_or_insert_with(Instant::now);
-                    continue;
+                    troubled_since.get_or_insert_with(Instant::now);
                 }
             }
-            deadline.get_or_insert_with(|| Instant::now() + self.config.pipeline.batch_linger);
         }
-        let context: (&Config, i32, &Keyring) = (&self.config, self.alert_partitions, &self.keyring);
-        take_all(&mut self.processor, context, &pending, &mut batch);
+        take_all(processor, context, &pending, &mut batch);
         batch
     }
 
