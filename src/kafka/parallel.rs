@@ -36,10 +36,11 @@ struct Span {
 }
 
 /// Reads every partition of `topic` from its first to its last offset at
-/// the time of the call, on `workers` threads, outside any consumer group.
-/// Each thread starts with `init()`, calls `fold` on each of its records in
-/// partition order and ends with `finish`; the results come back in worker
-/// order, with where each partition ended (for a follower to go on from).
+/// the time of the call (committed records only), on `workers` threads,
+/// outside any consumer group. Each thread starts with `init()`, calls
+/// `fold` on each of its records in partition order and ends with
+/// `finish`; the results come back in worker order, with where each
+/// partition ended (for a follower to go on from).
 pub fn read_to_end_parallel<S, R>(
     config: &crate::config::Config,
     topic: &str,
@@ -62,10 +63,10 @@ where
             .into_iter()
             .map(|share| {
                 let (init, fold, finish) = (&init, &fold, &finish);
-                scope.spawn(move || -> Result<R, KafkaError> {
+                scope.spawn(move || -> Result<(R, Vec<(i32, i64)>), KafkaError> {
                     let mut state = init();
-                    read_share(config, topic, reader, &share, |m| fold(&mut state, m))?;
-                    Ok(finish(state))
+                    let ends = read_share(config, topic, reader, &share, |m| fold(&mut state, m))?;
+                    Ok((finish(state), ends))
                 })
             })
             .collect();
@@ -79,9 +80,26 @@ where
                     })
                 })
             })
-            .collect::<Result<Vec<R>, KafkaError>>()
+            .collect::<Result<Vec<_>, KafkaError>>()
     })?;
-    Ok((results, end))
+    let mut ends: std::collections::BTreeMap<i32, i64> = end
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(at) => Some((e.partition(), at)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
+    for (result, read) in results {
+        ends.extend(read);
+        out.push(result);
+    }
+    let mut end = TopicPartitionList::new();
+    for (partition, at) in ends {
+        end.add_partition_offset(topic, partition, Offset::Offset(at))?;
+    }
+    Ok((out, end))
 }
 
 fn consumer(config: &crate::config::Config, reader: &str) -> Result<BaseConsumer<QuietEof>, KafkaError> {
@@ -120,16 +138,20 @@ fn spans(
     Ok((spans, end))
 }
 
-/// Reads `share` to its ends with one consumer of its own.
+/// Reads `share` to its ends with one consumer of its own; returns where
+/// each partition ended: its end at the call, or, under a transaction
+/// still open, where that transaction starts (a follower goes on from
+/// there, so it reads the transaction's records once it commits).
 fn read_share(
     config: &crate::config::Config,
     topic: &str,
     reader: &str,
     share: &[Span],
     mut f: impl FnMut(&BorrowedMessage<'_>),
-) -> Result<(), KafkaError> {
+) -> Result<Vec<(i32, i64)>, KafkaError> {
+    let mut ended = Vec::with_capacity(share.len());
     if share.is_empty() {
-        return Ok(());
+        return Ok(ended);
     }
     let consumer = consumer(config, reader)?;
     let mut start = TopicPartitionList::new();
@@ -145,20 +167,36 @@ fn read_share(
         };
         let message = match message {
             Err(RdError::PartitionEOF(partition)) => {
-                remaining.remove(&partition);
+                if let Some(high) = remaining.remove(&partition) {
+                    let first = share
+                        .iter()
+                        .find(|s| s.partition == partition)
+                        .map_or(high, |s| s.first);
+                    let at = position(&consumer, topic, partition).unwrap_or(first);
+                    ended.push((partition, at.min(high)));
+                }
                 continue;
             }
             other => other?,
         };
+        let partition = message.partition();
         if remaining
-            .get(&message.partition())
+            .get(&partition)
             .is_some_and(|high| message.offset() + 1 >= *high)
         {
-            remaining.remove(&message.partition());
+            ended.push((partition, remaining.remove(&partition).unwrap_or_default()));
         }
         f(&message);
     }
-    Ok(())
+    Ok(ended)
+}
+
+/// The consumer's next offset on `partition`, if it has one.
+fn position(consumer: &BaseConsumer<QuietEof>, topic: &str, partition: i32) -> Option<i64> {
+    match consumer.position().ok()?.find_partition(topic, partition)?.offset() {
+        Offset::Offset(at) => Some(at),
+        _ => None,
+    }
 }
 
 fn stopped(topic: &str) -> KafkaError {
