@@ -99,12 +99,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            what: BenchCommand::HotlistLoad { entries },
+            what: BenchCommand::HotlistLoad { entries, delete },
         } => {
             print!(
                 "{}",
-                bench::hotlist_load(&bench_config(cli.config.as_deref())?, entries).await?
+                bench::hotlist_load(&bench_config(cli.config.as_deref())?, entries, delete).await?
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Replay {
+                    reads,
+                    new_entries,
+                    delete,
+                },
+        } => {
+            let config = bench_config(cli.config.as_deref())?;
+            print!("{}", bench::replay::replay(&config, reads, new_entries, delete).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

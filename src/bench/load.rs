@@ -21,20 +21,48 @@ use crate::kafka::{hotlist as kafka_hotlist, parallel, KafkaError};
 use crate::sample::{self, Rng};
 
 /// Uploads `n` entries as list `bench-load` (nothing is written when the
-/// topic holds that list already), then times each phase of a start.
-pub async fn hotlist_load(config: &Config, n: usize) -> Result<String, BenchError> {
+/// topic holds that list already), then times each phase of a start;
+/// `delete` removes the hotlist topic afterwards (10 million entries are
+/// gigabytes on the broker).
+pub async fn hotlist_load(config: &Config, n: usize, delete: bool) -> Result<String, BenchError> {
     ensure_topics(config).await?;
-    let entries = sample::hotlist(&mut Rng::new(9), n, "bench-load");
     let started = Instant::now();
-    kafka_hotlist::upload(config, "bench-load", &entries, "bench", false).await?;
+    // Lists of at most a million entries: one upload is one transaction,
+    // which the broker aborts after two minutes.
+    for (i, first) in (0..n).step_by(CHUNK).enumerate() {
+        let (list, seed) = match i {
+            0 => ("bench-load".to_owned(), 9),
+            i => (format!("bench-load-{i}"), 9 + i as u64),
+        };
+        let entries = sample::hotlist(&mut Rng::new(seed), CHUNK.min(n - first), &list);
+        kafka_hotlist::upload(config, &list, &entries, "bench", false).await?;
+    }
     let upload = started.elapsed();
-    drop(entries);
     let owned = config.clone();
     let phases = tokio::task::spawn_blocking(move || load_phases(&owned))
         .await
         .map_err(|e| BenchError::Upload(e.to_string()))??;
-    Ok(phases.report(upload))
+    let mut report = phases.report(upload);
+    if delete {
+        super::replay::delete_topics(config, &[&config.topics.hotlist]).await?;
+        report.push_str("hotlist topic deleted\n");
+    }
+    Ok(report)
 }
+
+/// librdkafka's own fetch settings, against [`parallel::WHOLE_TOPIC_FETCH`].
+const LIBRDKAFKA_FETCH: [(&str, &str); 3] = [
+    ("max.partition.fetch.bytes", "1048576"),
+    ("fetch.max.bytes", "52428800"),
+    ("queued.max.messages.kbytes", "65536"),
+];
+
+/// Most entries uploaded as one list.
+const CHUNK: usize = 1_000_000;
+
+/// Above this many entries the one-thread load of before is not timed
+/// (minutes, and its memory on top of the load's).
+const BEFORE_UP_TO: usize = 2_000_000;
 
 /// The timed phases of one start-up, each measured in the same run.
 struct LoadPhases {
@@ -43,7 +71,8 @@ struct LoadPhases {
     workers: usize,
     raw_one: Duration,
     raw: Duration,
-    before: Duration,
+    raw_small_fetch: Duration,
+    before: Option<Duration>,
     now: Duration,
     held: usize,
     build: Duration,
@@ -70,9 +99,19 @@ fn load_phases(config: &Config) -> Result<LoadPhases, KafkaError> {
     let workers = parallel::workers(config.topics.partitions.max(1) as usize);
     let (topic_records, raw_one) = raw_read(config, 1)?;
     let (_, raw) = raw_read(config, workers)?;
-    let started = Instant::now();
-    kafka_hotlist::load_one_thread(config)?;
-    let before = started.elapsed();
+    let mut small = config.clone();
+    for (name, value) in LIBRDKAFKA_FETCH {
+        small.kafka.properties.insert(name.into(), value.into());
+    }
+    let (_, raw_small_fetch) = raw_read(&small, workers)?;
+    let before = match topic_records <= BEFORE_UP_TO {
+        true => {
+            let started = Instant::now();
+            kafka_hotlist::load_one_thread(config)?;
+            Some(started.elapsed())
+        }
+        false => None,
+    };
     reset_peak_rss();
     let started = Instant::now();
     let loaded = kafka_hotlist::load(config)?;
@@ -87,6 +126,7 @@ fn load_phases(config: &Config) -> Result<LoadPhases, KafkaError> {
         workers,
         raw_one,
         raw,
+        raw_small_fetch,
         before,
         now,
         held,
@@ -126,19 +166,34 @@ impl LoadPhases {
         );
         let _ = writeln!(
             out,
-            "before: read + decode, 1 thread, serde records, commit points: {:.2} s ({:.2}x the {}-thread floor)",
-            secs(self.before),
-            secs(self.before) / secs(self.raw),
-            self.workers
+            "  the same with librdkafka's fetch settings (1 MiB a partition): {:.2} s ({:.0} records/s)",
+            secs(self.raw_small_fetch),
+            rate(self.raw_small_fetch)
         );
+        match self.before {
+            Some(before) => {
+                let _ = writeln!(
+                    out,
+                    "before: read + decode, 1 thread, serde records, commit points: {:.2} s ({:.2}x the {}-thread floor)",
+                    secs(before),
+                    secs(before) / secs(self.raw),
+                    self.workers
+                );
+            }
+            None => {
+                let _ = writeln!(out, "before: not timed above {BEFORE_UP_TO} records");
+            }
+        }
         let _ = writeln!(
             out,
-            "now (serve): read + decode, {} threads, borrowed, commit points: {:.2} s ({:.2}x the {}-thread floor, {:.2}x before)",
+            "now (serve): read + decode, {} threads, borrowed, commit points: {:.2} s ({:.2}x the {}-thread floor{})",
             self.workers,
             secs(self.now),
             secs(self.now) / secs(self.raw),
             self.workers,
-            secs(self.now) / secs(self.before)
+            self.before
+                .map(|b| format!(", {:.2}x the time before", secs(self.now) / secs(b)))
+                .unwrap_or_default()
         );
         let _ = writeln!(
             out,

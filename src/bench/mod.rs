@@ -11,6 +11,7 @@
 pub mod api_load;
 pub mod dispatch;
 pub mod load;
+pub mod replay;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -10,6 +10,9 @@
 //! and ids already on the alerts topic are skipped. So every historical
 //! alert is published once, marked historical from the start, with the
 //! read's capture time as its timestamp.
+//!
+//! The retained reads are read on one thread per core ([`replay`]), each
+//! owning whole partitions, as start-up reads the hotlist (issue 16).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::Message;
 
 use super::day_keys::{with_sealed_day, Keyring};
-use super::{acked, client_config, enqueue, read_to_end, scan, KafkaError};
+use super::{acked, client_config, enqueue, parallel, read_to_end, scan, KafkaError};
 use crate::config::Config;
 use crate::hotlist::budget::Census;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
@@ -77,6 +80,47 @@ pub async fn historical_alerts(
 
 /// The alerts the retained reads raise on `matcher`, less those already on the alerts topic.
 fn new_alerts(config: &Config, keyring: &Keyring, matcher: Arc<dyn Matcher>) -> Result<Vec<EncodedAlert>, KafkaError> {
+    let workers = parallel::workers(config.topics.partitions.max(1) as usize);
+    let alerts = replay(config, keyring, matcher, workers)?;
+    not_yet_alerted(config, alerts)
+}
+
+/// The alerts the retained reads raise on `matcher`, read on `workers`
+/// threads, each owning whole partitions with a parser of its own (the
+/// matcher holds only the new entries, so the read's parsing is most of
+/// the cost). Alerts come in partition order.
+pub fn replay(
+    config: &Config,
+    keyring: &Keyring,
+    matcher: Arc<dyn Matcher>,
+    workers: usize,
+) -> Result<Vec<EncodedAlert>, KafkaError> {
+    let max = config.pipeline.max_record_bytes;
+    let (found, _) = parallel::read_to_end_parallel(
+        config,
+        &config.topics.reads,
+        "search",
+        workers,
+        || (Processor::historical(Arc::clone(&matcher), max), Vec::new()),
+        |(processor, alerts), message| {
+            if let Ok(payload) = keyring.open_message(message) {
+                if let Outcome::Alerts(found) = processor.process(&payload) {
+                    alerts.extend(found);
+                }
+            }
+        },
+        |(_, alerts)| alerts,
+    )?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// [`replay`] as it was before issue 16: one consumer, records handed out
+/// one by one through the search scan; kept for `bench replay`.
+pub fn replay_one_thread(
+    config: &Config,
+    keyring: &Keyring,
+    matcher: Arc<dyn Matcher>,
+) -> Result<Vec<EncodedAlert>, KafkaError> {
     let mut processor = Processor::historical(matcher, config.pipeline.max_record_bytes);
     let mut alerts = Vec::new();
     scan::scan(config, keyring, &config.topics.reads, usize::MAX, |bytes| {
@@ -85,6 +129,11 @@ fn new_alerts(config: &Config, keyring: &Keyring, matcher: Arc<dyn Matcher>) -> 
         }
         false
     })?;
+    Ok(alerts)
+}
+
+/// `alerts` less those whose ids are on the alerts topic already.
+pub fn not_yet_alerted(config: &Config, mut alerts: Vec<EncodedAlert>) -> Result<Vec<EncodedAlert>, KafkaError> {
     if alerts.is_empty() {
         return Ok(alerts);
     }

@@ -102,16 +102,27 @@ where
     Ok((out, end))
 }
 
+/// The fetch settings of a whole-topic read, where `kafka.properties` does
+/// not set them (`bench hotlist-load` compares them with librdkafka's).
+pub const WHOLE_TOPIC_FETCH: [(&str, &str); 3] = [
+    ("max.partition.fetch.bytes", PARTITION_FETCH_BYTES),
+    ("fetch.max.bytes", "67108864"),
+    ("queued.max.messages.kbytes", QUEUED_KIB),
+];
+
 fn consumer(config: &crate::config::Config, reader: &str) -> Result<BaseConsumer<QuietEof>, KafkaError> {
-    Ok(client_config(&config.kafka)
+    let mut client = client_config(&config.kafka);
+    client
         .set("group.id", format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .set("max.partition.fetch.bytes", PARTITION_FETCH_BYTES)
-        .set("fetch.max.bytes", "67108864")
-        .set("queued.max.messages.kbytes", QUEUED_KIB)
-        .create_with_context(QuietEof)?)
+        .set("isolation.level", "read_committed");
+    for (name, value) in WHOLE_TOPIC_FETCH {
+        if !config.kafka.properties.contains_key(name) {
+            client.set(name, value);
+        }
+    }
+    Ok(client.create_with_context(QuietEof)?)
 }
 
 /// Every non-empty partition's span, and where each partition ends.
