@@ -50,11 +50,13 @@ pub async fn hotlist_load(config: &Config, n: usize, delete: bool) -> Result<Str
     Ok(report)
 }
 
-/// librdkafka's own fetch settings, against [`parallel::WHOLE_TOPIC_FETCH`].
-const LIBRDKAFKA_FETCH: [(&str, &str); 3] = [
-    ("max.partition.fetch.bytes", "1048576"),
-    ("fetch.max.bytes", "52428800"),
-    ("queued.max.messages.kbytes", "65536"),
+/// The large fetches a whole-topic read used before (16 MiB a partition,
+/// 256 MiB queued), against librdkafka's own (1 MiB, 64 MiB), which the
+/// load now uses.
+const LARGE_FETCH: [(&str, &str); 3] = [
+    ("max.partition.fetch.bytes", "16777216"),
+    ("fetch.max.bytes", "67108864"),
+    ("queued.max.messages.kbytes", "262144"),
 ];
 
 /// Most entries uploaded as one list.
@@ -69,64 +71,88 @@ struct LoadPhases {
     count: usize,
     topic_records: usize,
     workers: usize,
-    raw_one: Duration,
-    raw: Duration,
-    raw_small_fetch: Duration,
-    before: Option<Duration>,
-    now: Duration,
+    raw_one: Took,
+    raw: Took,
+    raw_large_fetch: Took,
+    before: Option<Took>,
+    now: Took,
     held: usize,
-    build: Duration,
+    build: Took,
     matcher_holds: usize,
     peak_mib: u64,
 }
 
+/// Wall time of a phase, and the CPU time of every thread of the process
+/// over it (how much of the two cores it took).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Took {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// Runs `f`, timing it.
+pub(super) fn timed<T>(f: impl FnOnce() -> Result<T, KafkaError>) -> Result<(T, Took), KafkaError> {
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let out = f()?;
+    let took = Took {
+        wall: started.elapsed(),
+        cpu: cpu_time().saturating_sub(cpu),
+    };
+    Ok((out, took))
+}
+
+/// CPU time of this process so far (every thread, user and system).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let of = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+    of(usage.ru_utime) + of(usage.ru_stime)
+}
+
 /// A bare read of the whole topic on `workers` threads: how many records.
-fn raw_read(config: &Config, workers: usize) -> Result<(usize, Duration), KafkaError> {
-    let started = Instant::now();
-    let (counts, _) = parallel::read_to_end_parallel(
-        config,
-        &config.topics.hotlist,
-        "bench-raw",
-        workers,
-        || 0usize,
-        |n, _| *n += 1,
-        |n| n,
-    )?;
-    Ok((counts.iter().sum(), started.elapsed()))
+fn raw_read(config: &Config, workers: usize) -> Result<(usize, Took), KafkaError> {
+    timed(|| {
+        let (counts, _) = parallel::read_to_end_parallel(
+            config,
+            &config.topics.hotlist,
+            "bench-raw",
+            workers,
+            || 0usize,
+            |n, _| *n += 1,
+            |n| n,
+        )?;
+        Ok(counts.iter().sum())
+    })
 }
 
 fn load_phases(config: &Config) -> Result<LoadPhases, KafkaError> {
     let workers = parallel::workers(config.topics.partitions.max(1) as usize);
     let (topic_records, raw_one) = raw_read(config, 1)?;
     let (_, raw) = raw_read(config, workers)?;
-    let mut small = config.clone();
-    for (name, value) in LIBRDKAFKA_FETCH {
-        small.kafka.properties.insert(name.into(), value.into());
+    let mut large = config.clone();
+    for (name, value) in LARGE_FETCH {
+        large.kafka.properties.insert(name.into(), value.into());
     }
-    let (_, raw_small_fetch) = raw_read(&small, workers)?;
+    let (_, raw_large_fetch) = raw_read(&large, workers)?;
     let before = match topic_records <= BEFORE_UP_TO {
-        true => {
-            let started = Instant::now();
-            kafka_hotlist::load_one_thread(config)?;
-            Some(started.elapsed())
-        }
+        true => Some(timed(|| kafka_hotlist::load_one_thread(config))?.1),
         false => None,
     };
     reset_peak_rss();
-    let started = Instant::now();
-    let loaded = kafka_hotlist::load(config)?;
-    let now = started.elapsed();
+    let (loaded, now) = timed(|| kafka_hotlist::load(config))?;
     let (count, held) = (loaded.entries.len(), loaded.end.held());
-    let started = Instant::now();
-    let matcher = LiveMatcher::new(loaded.entries, config.matching.clone());
-    let build = started.elapsed();
+    let (matcher, build) = timed(|| Ok(LiveMatcher::new(loaded.entries, config.matching.clone())))?;
     Ok(LoadPhases {
         count,
         topic_records,
         workers,
         raw_one,
         raw,
-        raw_small_fetch,
+        raw_large_fetch,
         before,
         now,
         held,
@@ -138,70 +164,76 @@ fn load_phases(config: &Config) -> Result<LoadPhases, KafkaError> {
 
 impl LoadPhases {
     fn report(&self, upload: Duration) -> String {
-        let secs = |d: Duration| d.as_secs_f64();
-        let rate = |d: Duration| self.topic_records as f64 / secs(d);
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "entries on the topic: {} in {} records (matcher holds {}, {} held for a commit point)",
+        let workers = self.workers;
+        let line = |name: &str, t: &Took| {
+            format!(
+                "{name}: {:.2} s ({:.0} records/s; {:.2} CPU-s, {:.1} us of CPU a record)\n",
+                t.wall.as_secs_f64(),
+                self.topic_records as f64 / t.wall.as_secs_f64(),
+                t.cpu.as_secs_f64(),
+                t.cpu.as_secs_f64() * 1e6 / self.topic_records.max(1) as f64
+            )
+        };
+        let floor = |t: &Took| t.wall.as_secs_f64() / self.raw.wall.as_secs_f64();
+        let mut out = format!(
+            "entries on the topic: {} in {} records (matcher holds {}, {} held for a commit point)\n",
             self.count, self.topic_records, self.matcher_holds, self.held
         );
         let _ = writeln!(
             out,
             "upload (write + acks; nothing when already there): {:.1} s",
-            secs(upload)
+            upload.as_secs_f64()
         );
-        let _ = writeln!(
-            out,
-            "floor: fetch every record, decode nothing, 1 thread: {:.2} s ({:.0} records/s)",
-            secs(self.raw_one),
-            rate(self.raw_one)
+        out += &line("floor: fetch every record, decode nothing, 1 thread", &self.raw_one);
+        out += &line(&format!("floor: the same on {workers} threads"), &self.raw);
+        out += &line(
+            &format!(
+                "  the floor with the large fetches used before (16 MiB a partition) ({:.2}x)",
+                floor(&self.raw_large_fetch)
+            ),
+            &self.raw_large_fetch,
         );
-        let _ = writeln!(
-            out,
-            "floor: fetch every record, decode nothing, {} threads: {:.2} s ({:.0} records/s)",
-            self.workers,
-            secs(self.raw),
-            rate(self.raw)
-        );
-        let _ = writeln!(
-            out,
-            "  the same with librdkafka's fetch settings (1 MiB a partition): {:.2} s ({:.0} records/s)",
-            secs(self.raw_small_fetch),
-            rate(self.raw_small_fetch)
-        );
-        match self.before {
+        match &self.before {
             Some(before) => {
-                let _ = writeln!(
-                    out,
-                    "before: read + decode, 1 thread, serde records, commit points: {:.2} s ({:.2}x the {}-thread floor)",
-                    secs(before),
-                    secs(before) / secs(self.raw),
-                    self.workers
-                );
+                out += &line(
+                    &format!(
+                        "before: read + decode, 1 thread, serde records ({:.2}x the floor)",
+                        floor(before)
+                    ),
+                    before,
+                )
             }
             None => {
                 let _ = writeln!(out, "before: not timed above {BEFORE_UP_TO} records");
             }
         }
-        let _ = writeln!(
-            out,
-            "now (serve): read + decode, {} threads, borrowed, commit points: {:.2} s ({:.2}x the {}-thread floor{})",
-            self.workers,
-            secs(self.now),
-            secs(self.now) / secs(self.raw),
-            self.workers,
-            self.before
-                .map(|b| format!(", {:.2}x the time before", secs(self.now) / secs(b)))
-                .unwrap_or_default()
+        let against = self
+            .before
+            .map(|b| {
+                format!(
+                    ", {:.2}x the time before",
+                    self.now.wall.as_secs_f64() / b.wall.as_secs_f64()
+                )
+            })
+            .unwrap_or_default();
+        out += &line(
+            &format!(
+                "now (serve): read + decode, {workers} threads, borrowed ({:.2}x the floor{against})",
+                floor(&self.now)
+            ),
+            &self.now,
         );
         let _ = writeln!(
             out,
-            "build the matcher: {:.2} s ({:.0} entries/s)",
-            secs(self.build),
-            self.count as f64 / secs(self.build)
+            "build the matcher: {:.2} s ({:.2} CPU-s)",
+            self.build.wall.as_secs_f64(),
+            self.build.cpu.as_secs_f64()
         );
-        let _ = writeln!(out, "ready after (now + build): {:.2} s", secs(self.now + self.build));
+        let _ = writeln!(
+            out,
+            "ready after (now + build): {:.2} s",
+            (self.now.wall + self.build.wall).as_secs_f64()
+        );
         let _ = writeln!(out, "peak resident memory over load + build: {} MiB", self.peak_mib);
         out
     }

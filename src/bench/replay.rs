@@ -24,6 +24,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode::QueueFull;
 use tokio_util::sync::CancellationToken;
 
+use super::load::{timed, Took};
 use super::{ensure_topics, BenchError};
 use crate::config::Config;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
@@ -80,79 +81,56 @@ pub async fn replay(config: &Config, n: usize, fresh: usize, delete: bool) -> Re
     Ok(out)
 }
 
-/// A phase's wall time and the process's CPU time over it.
-struct Timed {
-    wall: Duration,
-    cpu: Duration,
-    hits: usize,
-}
-
-fn timed(f: impl FnOnce() -> Result<usize, KafkaError>) -> Result<Timed, KafkaError> {
-    let (started, cpu) = (Instant::now(), cpu_time());
-    let hits = f()?;
-    Ok(Timed {
-        wall: started.elapsed(),
-        cpu: cpu_time().saturating_sub(cpu),
-        hits,
-    })
-}
-
 fn phases(config: &Config, keyring: &Keyring, matcher: Arc<dyn Matcher>) -> Result<String, KafkaError> {
     let workers = parallel::workers(config.topics.partitions.max(1) as usize);
     let topic = &config.topics.reads;
     let raw = |workers| {
         let (counts, _) =
             parallel::read_to_end_parallel(config, topic, "bench-raw", workers, || 0usize, |n, _| *n += 1, |n| n)?;
-        Ok(counts.iter().sum())
+        Ok(counts.iter().sum::<usize>())
     };
-    let floor_one = timed(|| raw(1))?;
-    let floor = timed(|| raw(workers))?;
-    let before = timed(|| Ok(historical::replay_one_thread(config, keyring, Arc::clone(&matcher))?.len()))?;
-    let now = timed(|| Ok(historical::replay(config, keyring, Arc::clone(&matcher), workers)?.len()))?;
-    let reads = floor.hits as f64;
+    let (records, floor_one) = timed(|| raw(1))?;
+    let (_, floor) = timed(|| raw(workers))?;
+    let (before, before_took) = timed(|| historical::replay_one_thread(config, keyring, Arc::clone(&matcher)))?;
+    let (now, now_took) = timed(|| historical::replay(config, keyring, Arc::clone(&matcher), workers))?;
+    let reads = records as f64;
     let mut out = String::new();
-    let mut row = |name: &str, t: &Timed, what: &str| {
+    let mut row = |name: &str, t: &Took, count: usize, what: &str| {
         let _ = writeln!(
             out,
-            "{name}: {:.2} s, {:.0} reads/s, {:.2} CPU-s ({:.0} reads per CPU-second), {} {what}",
+            "{name}: {:.2} s, {:.0} reads/s, {:.2} CPU-s ({:.0} reads per CPU-second), {count} {what}",
             t.wall.as_secs_f64(),
             reads / t.wall.as_secs_f64(),
             t.cpu.as_secs_f64(),
             reads / t.cpu.as_secs_f64().max(1e-9),
-            t.hits
         );
     };
     row(
         "floor: fetch every read, decode nothing, 1 thread",
         &floor_one,
+        records,
         "records",
     );
     row(
-        &format!("floor: fetch every read, decode nothing, {workers} threads"),
+        &format!("floor: the same on {workers} threads"),
         &floor,
+        records,
         "records",
     );
-    row("before: replay, 1 consumer (search scan)", &before, "hits");
-    row(&format!("now: replay, {workers} threads"), &now, "hits");
+    row(
+        "before: replay, 1 consumer (search scan)",
+        &before_took,
+        before.len(),
+        "hits",
+    );
+    row(&format!("now: replay, {workers} threads"), &now_took, now.len(), "hits");
     let _ = writeln!(
         out,
         "now / before: {:.2}x the speed; now takes {:.2}x the {workers}-thread floor's time",
-        before.wall.as_secs_f64() / now.wall.as_secs_f64(),
-        now.wall.as_secs_f64() / floor.wall.as_secs_f64()
+        before_took.wall.as_secs_f64() / now_took.wall.as_secs_f64(),
+        now_took.wall.as_secs_f64() / floor.wall.as_secs_f64()
     );
     Ok(out)
-}
-
-/// CPU time of this process so far (every thread, user and system).
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let of = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    of(usage.ru_utime) + of(usage.ru_stime)
 }
 
 /// How many records the reads topic holds (sum of its high watermarks).

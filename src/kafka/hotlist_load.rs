@@ -151,7 +151,8 @@ pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
 }
 
 /// [`load`] on `workers` threads. Entries come in partition order, each
-/// partition's by key, so a load of one topic is always in one order.
+/// partition's in the order their keys first appear, so a load of one
+/// topic is always in one order, whatever the number of threads.
 pub fn load_on(config: &Config, workers: usize) -> Result<Loaded, KafkaError> {
     let topic = &config.topics.hotlist;
     let (shares, offsets) =
@@ -258,36 +259,43 @@ impl Share {
         };
         for (partition, records) in self.partitions {
             let mut replay = joined.replay();
-            let mut live: HashMap<String, Arc<HotlistEntry>> = HashMap::with_capacity(records.len());
+            // Each key's slot, in the order keys first appear: no sort needed
+            // for one order per topic.
+            let mut slots: HashMap<String, usize> = HashMap::with_capacity(records.len());
+            let mut live: Vec<Option<Arc<HotlistEntry>>> = Vec::with_capacity(records.len());
             for (offset, tag, record) in records {
                 if replay.decide(partition, offset, &tag) == Decision::Hold {
                     out.held.push((partition, offset, tag, record));
                     continue;
                 }
-                match record {
-                    Record::List { list_id, meta } => apply_list(&mut out.lists, list_id, meta),
+                let (key, entry) = match record {
+                    Record::List { list_id, meta } => {
+                        apply_list(&mut out.lists, list_id, meta);
+                        continue;
+                    }
                     Record::Entry {
                         key,
                         entry: Some(Ok(entry)),
-                    } => {
-                        live.insert(key, entry);
-                    }
-                    Record::Entry { key, entry: None } => {
-                        live.remove(&key);
-                    }
+                    } => (key, Some(entry)),
+                    Record::Entry { key, entry: None } => (key, None),
                     Record::Entry {
                         key,
                         entry: Some(Err(e)),
                     } => {
                         warn!(offset, error = %e, "hotlist record skipped");
-                        live.remove(&key);
+                        (key, None)
                     }
+                };
+                match slots.get(&key) {
+                    Some(&slot) => live[slot] = entry,
+                    None if entry.is_some() => {
+                        slots.insert(key, live.len());
+                        live.push(entry);
+                    }
+                    None => {}
                 }
             }
-            let mut live: Vec<_> = live.into_iter().collect();
-            live.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            out.entries
-                .push((partition, live.into_iter().map(|(_, e)| e).collect()));
+            out.entries.push((partition, live.into_iter().flatten().collect()));
         }
         out
     }

@@ -4,8 +4,8 @@
 //! with a million entries decoding them one by one on one thread took most
 //! of the start-up (issue 16). Records with one key always share a
 //! partition, so each partition can be folded on its own: here each worker
-//! thread owns a share of the partitions, with a consumer of its own that
-//! fetches in large chunks, and folds and finishes its share independently.
+//! thread owns a share of the partitions, with a consumer of its own, and
+//! folds and finishes its share independently.
 //! Nothing here knows what the records mean; it never logs their contents.
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -14,12 +14,6 @@ use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{client_config, settled, KafkaError, QuietEof, READ_TIMEOUT};
-
-/// Bytes asked of one partition per fetch when reading a topic whole
-/// (librdkafka's default, 1 MiB, means many more round trips).
-const PARTITION_FETCH_BYTES: &str = "16777216";
-/// Bytes the consumer may hold fetched ahead of the fold, in KiB.
-const QUEUED_KIB: &str = "262144";
 
 /// The threads a whole-topic read uses: one per core, at most one per partition.
 pub fn workers(partitions: usize) -> usize {
@@ -102,27 +96,17 @@ where
     Ok((out, end))
 }
 
-/// The fetch settings of a whole-topic read, where `kafka.properties` does
-/// not set them (`bench hotlist-load` compares them with librdkafka's).
-pub const WHOLE_TOPIC_FETCH: [(&str, &str); 3] = [
-    ("max.partition.fetch.bytes", PARTITION_FETCH_BYTES),
-    ("fetch.max.bytes", "67108864"),
-    ("queued.max.messages.kbytes", QUEUED_KIB),
-];
-
+/// A consumer of committed records outside any group, with librdkafka's
+/// own fetch sizes: asking 16 MiB of a partition at a time made a bare
+/// read of a million records 2.5 to 4 times slower (`bench hotlist-load`,
+/// docs/BENCHMARKS.md, issue 16).
 fn consumer(config: &crate::config::Config, reader: &str) -> Result<BaseConsumer<QuietEof>, KafkaError> {
-    let mut client = client_config(&config.kafka);
-    client
+    Ok(client_config(&config.kafka)
         .set("group.id", format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed");
-    for (name, value) in WHOLE_TOPIC_FETCH {
-        if !config.kafka.properties.contains_key(name) {
-            client.set(name, value);
-        }
-    }
-    Ok(client.create_with_context(QuietEof)?)
+        .set("isolation.level", "read_committed")
+        .create_with_context(QuietEof)?)
 }
 
 /// Every non-empty partition's span, and where each partition ends.
