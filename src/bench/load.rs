@@ -82,7 +82,10 @@ async fn write_new_list(config: &Config, list: &str, entries: &[Arc<HotlistEntry
         .iter()
         .map(|e| {
             let record = EntryRecord::of(e);
-            (record.key(), Some(serde_json::to_vec(&record).expect("entries serialize")))
+            (
+                record.key(),
+                Some(serde_json::to_vec(&record).expect("entries serialize")),
+            )
         })
         .collect();
     let meta = ListMeta {

@@ -25,6 +25,7 @@ use super::{acked, client_config, enqueue, parallel, read_to_end, scan, KafkaErr
 use crate::config::Config;
 use crate::hotlist::budget::Census;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
+use crate::pipeline::replay_filter::cannot_hit;
 use crate::pipeline::{EncodedAlert, Outcome, Processor};
 
 /// Checks the retained reads against `entries` (matched with the
@@ -86,9 +87,11 @@ fn new_alerts(config: &Config, keyring: &Keyring, matcher: Arc<dyn Matcher>) -> 
 }
 
 /// The alerts the retained reads raise on `matcher`, read on `workers`
-/// threads, each owning whole partitions with a parser of its own (the
-/// matcher holds only the new entries, so the read's parsing is most of
-/// the cost). Alerts come in partition order.
+/// threads, each owning whole partitions with a parser of its own. The
+/// matcher holds only the new entries, so nearly no read hits and parsing
+/// was most of the cost: a read that surely cannot hit is told from its
+/// raw bytes ([`cannot_hit`]) and never parsed. Alerts come in partition
+/// order.
 pub fn replay(
     config: &Config,
     keyring: &Keyring,
@@ -101,15 +104,19 @@ pub fn replay(
         &config.topics.reads,
         "search",
         workers,
-        || (Processor::historical(Arc::clone(&matcher), max), Vec::new()),
-        |(processor, alerts), message| {
-            if let Ok(payload) = keyring.open_message(message) {
-                if let Outcome::Alerts(found) = processor.process(&payload) {
-                    alerts.extend(found);
-                }
+        || (Processor::historical(Arc::clone(&matcher), max), Vec::new(), Vec::new()),
+        |(processor, alerts, hits), message| {
+            let Ok(payload) = keyring.open_message(message) else {
+                return;
+            };
+            if cannot_hit(&payload, &*matcher, hits) {
+                return;
+            }
+            if let Outcome::Alerts(found) = processor.process(&payload) {
+                alerts.extend(found);
             }
         },
-        |(_, alerts)| alerts,
+        |(_, alerts, _)| alerts,
     )?;
     Ok(found.into_iter().flatten().collect())
 }
