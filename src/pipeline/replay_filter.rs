@@ -42,13 +42,29 @@ pub fn cannot_hit(payload: &[u8], matcher: &dyn Matcher, hits: &mut Vec<Hit>) ->
 }
 
 /// The plate text and state of a record whose text leaves no doubt about
-/// them (see the module's rules); `None` when in doubt.
+/// them (see the module's rules); `None` when in doubt. One pass over the
+/// record's quotes.
 fn plate_and_region(payload: &[u8]) -> Option<(&str, Option<Region>)> {
-    if payload.contains(&b'\\') || find(payload, b"\"candidates\"").is_some() {
-        return None;
+    let (mut plate, mut region) = (None, None);
+    let mut from = 0;
+    while let Some(found) = payload[from..].iter().position(|b| *b == b'"' || *b == b'\\') {
+        let at = from + found;
+        let rest = &payload[at..];
+        if rest[0] == b'\\' || rest.starts_with(b"\"candidates\"") {
+            return None;
+        }
+        for (key, slot) in [(&b"\"plate\""[..], &mut plate), (&b"\"region\""[..], &mut region)] {
+            if rest.starts_with(key) && slot.replace(at + key.len()).is_some() {
+                return None; // twice
+            }
+        }
+        from = at + 1;
     }
-    let plate = only_string(payload, b"\"plate\"")?;
-    let region = match only(payload, b"\"region\"")? {
+    let plate = match value_at(payload, plate?)? {
+        Value::Text(text) => text,
+        Value::Null => return None,
+    };
+    let region = match region {
         None => None,
         Some(at) => match value_at(payload, at)? {
             Value::Null => None,
@@ -59,28 +75,6 @@ fn plate_and_region(payload: &[u8]) -> Option<(&str, Option<Region>)> {
         },
     };
     Some((plate, region))
-}
-
-/// The string value of the one `key` in `payload`: `None` when the key is
-/// not there exactly once with a string right after it.
-fn only_string<'a>(payload: &'a [u8], key: &[u8]) -> Option<&'a str> {
-    match value_at(payload, only(payload, key)??)? {
-        Value::Text(text) => Some(text),
-        Value::Null => None,
-    }
-}
-
-/// Where the value after the one `key` starts: `Some(None)` when the key is
-/// absent, `None` when it is there more than once.
-fn only(payload: &[u8], key: &[u8]) -> Option<Option<usize>> {
-    let Some(first) = find(payload, key) else {
-        return Some(None);
-    };
-    let after = first + key.len();
-    if find(&payload[after..], key).is_some() {
-        return None;
-    }
-    Some(Some(after))
 }
 
 enum Value<'a> {
@@ -98,10 +92,6 @@ fn value_at(payload: &[u8], at: usize) -> Option<Value<'_>> {
     let rest = rest.strip_prefix(b"\"")?;
     let end = rest.iter().position(|b| *b == b'"')?;
     std::str::from_utf8(&rest[..end]).ok().map(Value::Text)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
