@@ -337,7 +337,7 @@ fn measure(
                 .iter()
                 .filter(|(plate, i)| {
                     find(*plate, &mut hits);
-                    hits.iter().any(|h| Arc::ptr_eq(&h.entry, &entries_of[*i]))
+                    hits.iter().any(|h| h.entry.is(&entries_of[*i]))
                 })
                 .count();
             found as f64 / kind.len().max(1) as f64

@@ -92,6 +92,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<Running,
         LiveMatcher::new(merge_entries(file, loaded.entries), config.matching.clone())
             .with_fold_fraction(config.hotlist.fold_fraction),
     );
+    crate::memory::release_free();
+    info!(
+        entries = crate::hotlist::Matcher::len(matcher.as_ref()),
+        heap_mib = crate::memory::heap_bytes().map(|b| b >> 20),
+        resident_mib = crate::memory::resident_bytes().map(|b| b >> 20),
+        "matcher built"
+    );
     let lists: kafka_hotlist::Lists = Arc::new(std::sync::RwLock::new(loaded.lists));
     let metrics = Metrics::new();
     let keyring = Keyring::start(&config, metrics.clone(), crate::system_clock(), shutdown.clone()).await?;

@@ -301,10 +301,16 @@ pub enum BenchCommand {
     },
     /// Writes N synthetic entries to the configured hotlist topic (as list
     /// `bench-load`), then times reading the whole topic back and building
-    /// the matcher, as every instance does at start. Needs a broker.
+    /// the matcher, as every instance does at start; then starts the whole
+    /// service over the topic and reports its heap and resident bytes per
+    /// entry. Needs a broker.
     HotlistLoad {
         #[arg(long, default_value_t = 1_000_000)]
         entries: usize,
+        /// Also replace the whole list while the service runs (every entry
+        /// changed, as a nightly extract does) and report memory after.
+        #[arg(long)]
+        live_changes: bool,
         /// Delete the hotlist topic afterwards (big lists take gigabytes).
         #[arg(long)]
         delete: bool,

@@ -99,12 +99,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            what: BenchCommand::HotlistLoad { entries, delete },
+            what:
+                BenchCommand::HotlistLoad {
+                    entries,
+                    live_changes,
+                    delete,
+                },
         } => {
-            print!(
-                "{}",
-                bench::hotlist_load(&bench_config(cli.config.as_deref())?, entries, delete).await?
-            );
+            let config = bench_config(cli.config.as_deref())?;
+            let exe = std::env::current_exe().context("finding this program for the upload process")?;
+            let path = bench_config_file(cli.config.as_deref())?;
+            let live_changes = live_changes.then_some((exe.as_path(), path.as_path()));
+            print!("{}", bench::hotlist_load(&config, entries, live_changes, delete).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -90,6 +90,8 @@ struct RawKafka {
     session_timeout_ms: u64,
     instance_id: String,
     unassigned_grace_secs: u64,
+    #[serde(default = "default_consumer_queue_kib")]
+    consumer_queue_kib: u32,
     #[serde(default)]
     properties: BTreeMap<String, String>,
 }
@@ -223,8 +225,15 @@ pub struct KafkaSettings {
     pub instance_id: Option<String>,
     /// An instance without partitions for longer than this is not ready.
     pub unassigned_grace: Duration,
+    /// The most each consumer prefetches into its local queue, in KiB
+    /// (librdkafka's `queued.max.messages.kbytes`).
+    pub consumer_queue_kib: u32,
     /// Extra librdkafka properties, possibly secret.
     pub properties: BTreeMap<String, String>,
+}
+
+fn default_consumer_queue_kib() -> u32 {
+    16_384
 }
 
 impl std::fmt::Debug for KafkaSettings {
@@ -237,6 +246,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("session_timeout", &self.session_timeout)
             .field("instance_id", &self.instance_id)
             .field("unassigned_grace", &self.unassigned_grace)
+            .field("consumer_queue_kib", &self.consumer_queue_kib)
             .field("properties", &self.properties.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -407,6 +417,12 @@ impl Raw {
             ));
         }
         in_range("kafka.unassigned_grace_secs", kafka.unassigned_grace_secs, 1, 3600)?;
+        in_range(
+            "kafka.consumer_queue_kib",
+            u64::from(kafka.consumer_queue_kib),
+            1024,
+            2_097_151,
+        )?;
         if !kafka
             .instance_id
             .chars()
@@ -471,6 +487,7 @@ impl Raw {
                 session_timeout: Duration::from_millis(kafka.session_timeout_ms),
                 instance_id: Some(kafka.instance_id).filter(|id| !id.is_empty()),
                 unassigned_grace: Duration::from_secs(kafka.unassigned_grace_secs),
+                consumer_queue_kib: kafka.consumer_queue_kib,
                 properties: kafka.properties,
             },
             topics: Topics {

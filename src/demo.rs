@@ -38,7 +38,7 @@ use crate::alert::Alert;
 use crate::app;
 use crate::config::Config;
 use crate::hotlist::{load_csv, CsvLimits, EntryPlate, HotlistEntry, LiveMatcher, MatchKind, Matcher, Query};
-use crate::kafka::{client_config, topics};
+use crate::kafka::{client_config, consumer_config, topics};
 use crate::metrics::Metrics;
 use crate::sample::{self, Rng};
 
@@ -285,7 +285,7 @@ fn plant(
         let read_id = rng.uuid();
         let region = entry.region.map(|r| r.to_string());
         let hits = hits_of(matcher, &shown, entry.region);
-        let planted = hits.len() == 1 && Arc::ptr_eq(&hits[0].entry, entry) && hits[0].kind == kind;
+        let planted = hits.len() == 1 && hits[0].entry.is(entry) && hits[0].kind == kind;
         if planted {
             expected.insert(read_id, (entry.entry_id.clone(), kind));
         } else if !hits.is_empty() {
@@ -355,8 +355,7 @@ async fn produce(config: Config, records: Vec<Vec<u8>>, metrics: Metrics) -> any
 
 /// A consumer positioned at the current end of the alerts topic.
 fn alert_consumer(config: &Config) -> anyhow::Result<BaseConsumer> {
-    let consumer: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", "hotlist-matcher-demo-printer")
+    let consumer: BaseConsumer = consumer_config(&config.kafka, "hotlist-matcher-demo-printer")
         .set("enable.auto.commit", "false")
         .create()?;
     let metadata = consumer.fetch_metadata(Some(&config.topics.alerts), Duration::from_secs(10))?;

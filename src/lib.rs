@@ -43,6 +43,7 @@ pub mod dispatch;
 pub mod hotlist;
 pub mod kafka;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;

@@ -128,6 +128,75 @@ pub fn hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<HotlistEntry>>
     entries
 }
 
+/// [`hotlist`] with what a state extract gives each entry besides its
+/// plate, for sizing memory: a 40-byte description of the vehicle and the
+/// theft (year, make, model, colour, date, city: nearly every one differs),
+/// a NIC of its own, and the ORI of one of 800 agencies.
+pub fn detailed_hotlist(rng: &mut Rng, n: usize, list_id: &str) -> Vec<Arc<HotlistEntry>> {
+    const MAKES: &[&str] = &[
+        "HONDA CIVIC",
+        "TOYOTA CAMRY",
+        "FORD F150",
+        "CHEVY SILVERADO",
+        "NISSAN ALTIMA",
+        "HONDA ACCORD",
+        "TOYOTA COROLLA",
+        "DODGE RAM",
+        "JEEP WRANGLER",
+        "KIA OPTIMA",
+        "HYUNDAI ELANTRA",
+        "BMW 328I",
+        "TESLA MODEL 3",
+        "SUBARU OUTBACK",
+        "VW JETTA",
+        "MAZDA 3",
+    ];
+    const COLOURS: &[&str] = &[
+        "BLK", "WHI", "SIL", "GRY", "RED", "BLU", "GRN", "TAN", "MAR", "GLD", "BRO", "YEL",
+    ];
+    const CITIES: &[&str] = &[
+        "INDIO",
+        "COACHELLA",
+        "PALM SPRINGS",
+        "RIVERSIDE",
+        "CATHEDRAL CITY",
+        "LA QUINTA",
+        "BLYTHE",
+        "HEMET",
+        "TEMECULA",
+        "BANNING",
+        "THERMAL",
+        "MECCA",
+    ];
+    hotlist(rng, n, list_id)
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let mut entry = Arc::unwrap_or_clone(entry);
+            let text = format!(
+                "{} {} {}, STOLEN {:02}/{:02} {}",
+                1995 + rng.below(31),
+                rng.pick(MAKES),
+                rng.pick(COLOURS),
+                1 + rng.below(12),
+                1 + rng.below(28),
+                rng.pick(CITIES)
+            );
+            // Exactly 40 bytes, none of them trailing space (feeds trim it).
+            let mut description = format!("{text} CASE {i:09}");
+            description.truncate(40);
+            if description.ends_with(' ') {
+                description.pop();
+                description.push('.');
+            }
+            entry.description = description;
+            entry.details.nic = Some(format!("V{:09}", 100_000_000 + i));
+            entry.details.ori = Some(format!("CA0{:06}", rng.below(800) * 100));
+            Arc::new(entry)
+        })
+        .collect()
+}
+
 /// A nightly replacement of `entries`, as state extracts make them: every
 /// entry's description changed, the first entry gone, and one new entry
 /// (`new-<night>`, plate `NEW` and the night in five digits: eight characters,

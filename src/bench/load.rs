@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::{ensure_topics, proc_status_kib, reset_peak_rss, BenchError};
 use crate::config::Config;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::hotlist::plan::{EntryRecord, ListMeta, LIST_PREFIX};
@@ -26,11 +27,20 @@ use crate::sample::{self, Rng};
 
 /// Uploads `n` entries as list `bench-load` (nothing is written when the
 /// topic holds that list already), then times each phase of a start;
-/// `delete` removes the hotlist topic afterwards (10 million entries are
-/// gigabytes on the broker).
-pub async fn hotlist_load(config: &Config, n: usize, delete: bool) -> Result<String, BenchError> {
+/// then starts the whole service over the topic and reports its memory per
+/// entry ([`super::memory`]); with `live_changes` (this program and its
+/// config file), also after a nightly replacement of the first list,
+/// uploaded by another process. `delete` removes the hotlist topic
+/// afterwards (10 million entries are gigabytes on the broker).
+pub async fn hotlist_load(
+    config: &Config,
+    n: usize,
+    live_changes: Option<(&Path, &Path)>,
+    delete: bool,
+) -> Result<String, BenchError> {
     ensure_topics(config).await?;
     let started = Instant::now();
+    let mut replacement = None;
     // Lists of at most a million entries: one upload is one transaction,
     // which the broker aborts after two minutes.
     for (i, first) in (0..n).step_by(CHUNK).enumerate() {
@@ -38,10 +48,22 @@ pub async fn hotlist_load(config: &Config, n: usize, delete: bool) -> Result<Str
             0 => ("bench-load".to_owned(), 9),
             i => (format!("bench-load-{i}"), 9 + i as u64),
         };
-        let entries = sample::hotlist(&mut Rng::new(seed), CHUNK.min(n - first), &list);
-        match i {
-            0 => drop(kafka_hotlist::upload(config, &list, &entries, "bench", false).await?),
-            _ => write_new_list(config, &list, &entries).await?,
+        let entries = sample::detailed_hotlist(&mut Rng::new(seed), CHUNK.min(n - first), &list);
+        if i > 0 {
+            write_new_list(config, &list, &entries).await?;
+            continue;
+        }
+        kafka_hotlist::upload(config, &list, &entries, "bench", false).await?;
+        if let Some((exe, config_path)) = live_changes {
+            let night = sample::replacement(&entries, 1).entries;
+            let path = super::tempfile_dir()?.join("replacement.jsonl");
+            super::write_jsonl(&path, &night)?;
+            // The service is checked against a sample; the upload is another process's.
+            let step = (night.len() / 200).max(1);
+            replacement = Some(super::memory::Replacement {
+                upload: super::upload_list_command(exe, Some(config_path), &path, "bench-load"),
+                checked: night.into_iter().step_by(step).collect(),
+            });
         }
     }
     let upload = started.elapsed();
@@ -50,6 +72,7 @@ pub async fn hotlist_load(config: &Config, n: usize, delete: bool) -> Result<Str
         .await
         .map_err(|e| BenchError::Upload(e.to_string()))??;
     let mut report = phases.report(upload);
+    report.push_str(&super::memory::service_memory(config, n, replacement).await?);
     if delete {
         super::replay::delete_topics(config, &[&config.topics.hotlist]).await?;
         report.push_str("hotlist topic deleted\n");
@@ -58,13 +81,14 @@ pub async fn hotlist_load(config: &Config, n: usize, delete: bool) -> Result<Str
 }
 
 /// The large fetches a whole-topic read used before (16 MiB a partition,
-/// 256 MiB queued), against librdkafka's own (1 MiB, 64 MiB), which the
-/// load now uses.
-const LARGE_FETCH: [(&str, &str); 3] = [
+/// 256 MiB queued), against librdkafka's own fetch size (1 MiB), which the
+/// load now uses with the queue of `kafka.consumer_queue_kib`.
+const LARGE_FETCH: [(&str, &str); 2] = [
     ("max.partition.fetch.bytes", "16777216"),
     ("fetch.max.bytes", "67108864"),
-    ("queued.max.messages.kbytes", "262144"),
 ];
+/// The prefetch queue of the large fetches, in KiB.
+const LARGE_QUEUE_KIB: u32 = 262_144;
 
 /// Most entries uploaded as one list.
 const CHUNK: usize = 1_000_000;
@@ -173,6 +197,7 @@ fn load_phases(config: &Config) -> Result<LoadPhases, KafkaError> {
     for (name, value) in LARGE_FETCH {
         large.kafka.properties.insert(name.into(), value.into());
     }
+    large.kafka.consumer_queue_kib = LARGE_QUEUE_KIB;
     let (_, raw_large_fetch) = raw_read(&large, workers)?;
     let before = match topic_records <= BEFORE_UP_TO {
         true => Some(timed(|| kafka_hotlist::load_one_thread(config))?.1),

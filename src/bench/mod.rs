@@ -11,6 +11,7 @@
 pub mod api_load;
 pub mod dispatch;
 pub mod load;
+pub mod memory;
 pub mod replay;
 
 use std::fmt::Write as _;
@@ -414,6 +415,8 @@ fn write_jsonl(path: &Path, entries: &[Arc<HotlistEntry>]) -> std::io::Result<()
             "region": e.region.map(|r| r.to_string()),
             "priority": e.priority,
             "description": e.description,
+            "nic": e.details.nic,
+            "ori": e.details.ori,
         });
         writeln!(file, "{line}")?;
     }
@@ -421,13 +424,18 @@ fn write_jsonl(path: &Path, entries: &[Arc<HotlistEntry>]) -> std::io::Result<()
 }
 
 fn upload_command(exe: &Path, config_path: Option<&Path>, file: &Path) -> std::process::Command {
+    upload_list_command(exe, config_path, file, REPLACE_LIST)
+}
+
+/// `hotlist upload` of `file` (JSON lines) as list `list`, by another process.
+fn upload_list_command(exe: &Path, config_path: Option<&Path>, file: &Path, list: &str) -> std::process::Command {
     let mut command = std::process::Command::new(exe);
     if let Some(path) = config_path {
         command.arg("--config").arg(path);
     }
     command.args(["hotlist", "upload"]).arg(file).args([
         "--list",
-        REPLACE_LIST,
+        list,
         "--format",
         "jsonl",
         "--reason",

@@ -35,7 +35,7 @@ use crate::alert::Alert;
 use crate::config::{Config, RetryPolicy, WebhookEndpoint};
 use crate::hotlist::Tier;
 use crate::kafka::day_keys::{with_sealed_day, Keyring};
-use crate::kafka::{client_config, enqueue, KafkaError};
+use crate::kafka::{client_config, consumer_config, enqueue, KafkaError};
 use crate::metrics::Metrics;
 
 /// The newest webhook event schema this build sends.
@@ -124,8 +124,7 @@ impl Deliverer {
             .iter()
             .map(|endpoint| target(endpoint, retry.timeout))
             .collect::<Result<Vec<_>, _>>()?;
-        let consumer: StreamConsumer = client_config(&config.kafka)
-            .set("group.id", format!("{}-webhooks", config.kafka.group_id))
+        let consumer: StreamConsumer = consumer_config(&config.kafka, format!("{}-webhooks", config.kafka.group_id))
             .set("enable.auto.commit", "true")
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")

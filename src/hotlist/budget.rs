@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use super::evidence::ERRORS;
 use super::formats::{formats_of, Shape, SERIAL_LETTERS, STATES};
+use super::store::EntryKey;
 use super::tolerance::{Tolerance, TolerancePolicy};
-use super::{EntryPlate, HotlistEntry};
 use crate::normalize::{Plate, Region};
 
 /// Where an entry sits for the budget: its state and its plate's shape.
@@ -45,22 +45,29 @@ pub struct Census {
 
 impl Census {
     /// Counts `entries` and chooses each list's tolerances under `policy`.
-    pub fn of<'a>(entries: impl IntoIterator<Item = &'a Arc<HotlistEntry>>, policy: &TolerancePolicy) -> Census {
+    pub fn of<K: EntryKey>(entries: impl IntoIterator<Item = K>, policy: &TolerancePolicy) -> Census {
         let mut lists: HashMap<String, usize> = HashMap::new();
         let mut cells: HashMap<String, HashMap<Cell, Counted>> = HashMap::new();
         for entry in entries {
-            *lists.entry(entry.list_id.clone()).or_insert(0) += 1;
-            if let EntryPlate::Plate(plate) = &entry.plate {
-                let cell = (entry.region, Shape::of(plate.as_bytes()));
+            let list_id = entry.list_id();
+            match lists.get_mut(list_id) {
+                Some(n) => *n += 1,
+                None => {
+                    lists.insert(list_id.to_owned(), 1);
+                    cells.insert(list_id.to_owned(), HashMap::new());
+                }
+            }
+            if let Some(plate) = entry.plate() {
+                let cell = (entry.region(), Shape::of(plate.as_bytes()));
                 let counted = cells
-                    .entry(entry.list_id.clone())
-                    .or_default()
+                    .get_mut(list_id)
+                    .expect("inserted with the list")
                     .entry(cell)
                     .or_insert(Counted {
                         entries: 0,
-                        ceiling: policy.ceiling(&entry.list_id, entry.category, plate.len()),
+                        ceiling: policy.ceiling(list_id, entry.category(), plate.len()),
                         floor: policy.floor(plate.len()),
-                        budget: policy.budget(&entry.list_id, entry.category),
+                        budget: policy.budget(list_id, entry.category()),
                     });
                 counted.entries += 1;
             }
@@ -82,21 +89,22 @@ impl Census {
     /// (a cell new since the last full build: as if every entry the list
     /// now has were in it, an upper bound until the next build counts it);
     /// without a budget, the configured one under the fixed caps.
-    pub fn tolerance(&self, policy: &TolerancePolicy, entry: &HotlistEntry, plate: &Plate) -> Tolerance {
-        if let Some(budget) = policy.budget(&entry.list_id, entry.category) {
-            let cell = (entry.region, Shape::of(plate.as_bytes()));
-            return self.chosen(&entry.list_id, cell).unwrap_or_else(|| {
+    pub fn tolerance(&self, policy: &TolerancePolicy, entry: &impl EntryKey, plate: &Plate) -> Tolerance {
+        let (list_id, category) = (entry.list_id(), entry.category());
+        if let Some(budget) = policy.budget(list_id, category) {
+            let cell = (entry.region(), Shape::of(plate.as_bytes()));
+            return self.chosen(list_id, cell).unwrap_or_else(|| {
                 let alone = Counted {
-                    entries: self.lists.get(&entry.list_id).copied().unwrap_or(1).max(1),
-                    ceiling: policy.ceiling(&entry.list_id, entry.category, plate.len()),
+                    entries: self.lists.get(list_id).copied().unwrap_or(1).max(1),
+                    ceiling: policy.ceiling(list_id, category, plate.len()),
                     floor: policy.floor(plate.len()),
                     budget: Some(budget),
                 };
                 choose(&HashMap::from([(cell, alone)]))[&cell]
             });
         }
-        let size = self.lists.get(&entry.list_id).copied().unwrap_or(1);
-        policy.capped(&entry.list_id, entry.category, size, plate.len())
+        let size = self.lists.get(list_id).copied().unwrap_or(1);
+        policy.capped(list_id, category, size, plate.len())
     }
 }
 

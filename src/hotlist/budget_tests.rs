@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::hotlist::Category;
+use crate::hotlist::HotlistEntry;
 use crate::normalize::{normalize, normalize_region};
 
 const FUZZY: Tolerance = Tolerance::Fuzzy { max_cost: 1.0 };

@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use super::confusion::{canonical_byte, compare, Comparison, Edit};
 use super::evidence;
+use super::store::{EntryKey, EntryStore, Source, StoreBuilder};
 use super::tolerance::{RegionRule, Tolerance, TolerancePolicy};
-use super::{regions_agree, Hit, HotlistEntry, MatchKind, Tier};
+use super::{regions_agree, Hit, MatchKind, Tier};
 use crate::normalize::{Plate, Region, MAX_PLATE_LEN};
 
 /// The most candidates verified for one probe set; more means a degenerate
@@ -192,7 +193,7 @@ fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
-/// What the index keeps per entry for verification, next to the entry.
+/// What the index keeps per entry for verification, beside its packed record.
 #[derive(Debug, Clone, Copy)]
 struct Compact {
     plate: Plate,
@@ -212,7 +213,8 @@ pub struct Probe {
 /// The immutable index over plate entries (not patterns).
 #[derive(Debug, Default)]
 pub struct Index {
-    entries: Vec<Arc<HotlistEntry>>,
+    /// Each entry's record, by entry number; decoded only on a hit.
+    store: EntryStore,
     compact: Vec<Compact>,
     /// Canonical key of every entry.
     canonical: KeyTable,
@@ -227,20 +229,16 @@ pub struct Index {
 }
 
 impl Index {
-    /// Builds the index; `tolerance` gives each entry's tolerance.
+    /// Builds the index over plate entries, each with its tolerance.
     /// Entries beyond `u32::MAX` are not supported.
-    pub fn build(
-        entries: Vec<(Arc<HotlistEntry>, Tolerance)>,
-        plate_of: impl Fn(&HotlistEntry) -> Option<Plate>,
-    ) -> Index {
+    pub fn build<'a>(entries: impl ExactSizeIterator<Item = (Source<'a>, Plate, Tolerance)>) -> Index {
         let mut canonical = Vec::with_capacity(entries.len());
         let mut fuzzy = Vec::new();
         let mut ends = Vec::new();
-        let mut kept = Vec::with_capacity(entries.len());
+        let mut store = StoreBuilder::with_capacity(entries.len());
         let mut compact = Vec::with_capacity(entries.len());
-        for (entry, tolerance) in entries {
-            let Some(plate) = plate_of(&entry) else { continue };
-            let number = kept.len() as u32;
+        for (source, plate, tolerance) in entries {
+            let number = store.push(&source);
             let (canon, len) = super::confusion::canonical(&plate);
             let key = pack(&canon[..len]);
             canonical.push((key, number));
@@ -260,38 +258,41 @@ impl Index {
             }
             compact.push(Compact {
                 plate,
-                region: entry.region,
+                region: source.region(),
                 tolerance,
             });
-            kept.push(entry);
         }
         Index {
             canonical: KeyTable::build(&canonical),
             fuzzy: KeyTable::build(&fuzzy),
             any_ends: !ends.is_empty() || !fuzzy.is_empty(),
             ends: KeyTable::build(&ends),
-            entries: kept,
+            store: store.finish(),
             compact,
         }
     }
 
     /// Number of entries indexed.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.compact.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.compact.is_empty()
     }
 
     /// Bytes the index itself holds on the heap (tables and per-entry
-    /// verification data; not the entries, which the hotlist owns).
+    /// verification data; not the packed entries, see [`Index::store_heap_bytes`]).
     pub fn heap_bytes(&self) -> usize {
         self.canonical.heap_bytes()
             + self.fuzzy.heap_bytes()
             + self.ends.heap_bytes()
             + self.compact.capacity() * std::mem::size_of::<Compact>()
-            + self.entries.capacity() * std::mem::size_of::<Arc<HotlistEntry>>()
+    }
+
+    /// Bytes the packed entries hold on the heap.
+    pub fn store_heap_bytes(&self) -> usize {
+        self.store.heap_bytes()
     }
 
     /// Appends every entry `probe` matches under its tolerance. Edits are
@@ -328,15 +329,22 @@ impl Index {
         }
         for &number in candidates.as_slice() {
             let compact = &self.compact[number as usize];
-            if let Some(hit) = verify(probe, region, policy, compact, &self.entries[number as usize]) {
+            if let Some(hit) = verify(probe, region, policy, compact, || {
+                self.store.entry(number, compact.plate, compact.region)
+            }) {
                 hits.push(hit);
             }
         }
     }
 
-    /// Every entry, for rebuilding.
-    pub fn entries(&self) -> &[Arc<HotlistEntry>] {
-        &self.entries
+    /// Every entry, packed, for rebuilding.
+    pub fn sources(&self) -> impl Iterator<Item = Source<'_>> {
+        self.compact.iter().enumerate().map(|(number, compact)| Source::Packed {
+            store: &self.store,
+            number: number as u32,
+            plate: compact.plate,
+            region: compact.region,
+        })
     }
 }
 
@@ -369,7 +377,8 @@ impl Candidates {
     }
 }
 
-/// Decides whether `probe` matches an entry, and how well. Beyond OCR
+/// Decides whether `probe` matches an entry, and how well (`entry` builds
+/// the entry, for a hit only). Beyond OCR
 /// equivalence, an entry of a state matches only reads whose state
 /// estimate names that state: its budget was spent on that state's traffic.
 fn verify(
@@ -377,7 +386,7 @@ fn verify(
     region: Option<Region>,
     policy: &TolerancePolicy,
     compact: &Compact,
-    entry: &Arc<HotlistEntry>,
+    entry: impl FnOnce() -> super::HotlistEntry,
 ) -> Option<Hit> {
     let comparison = compare(&probe.plate, &compact.plate)?;
     let same_state = compact.region.is_none() || compact.region == region;
@@ -404,7 +413,7 @@ fn verify(
     }
     let hit = region_agrees && probability >= policy.hit_probability;
     Some(Hit {
-        entry: Arc::clone(entry),
+        entry: Arc::new(entry()),
         kind,
         score,
         distance: comparison.edit.cost(),

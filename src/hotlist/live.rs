@@ -22,7 +22,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use arc_swap::ArcSwap;
 
 use super::budget::Census;
-use super::snapshot::{entry_hash, key_hash, Snapshot};
+use super::snapshot::{entry_hash, key_hash, source_hash, Snapshot};
+use super::store::Source;
 use super::tolerance::TolerancePolicy;
 use super::{Hit, HotlistEntry, MatchKind, Matcher, Query, Tier};
 
@@ -71,7 +72,7 @@ struct Level {
 
 impl Level {
     /// A level of `changes` (identity, entry or removal), one per identity.
-    fn build(changes: Vec<(u64, Option<Arc<HotlistEntry>>)>, policy: &TolerancePolicy, census: &Census) -> Level {
+    fn build(changes: Vec<(u64, Option<Source<'_>>)>, policy: &TolerancePolicy, census: &Census) -> Level {
         let mut present = Vec::with_capacity(changes.len());
         let mut removed = Vec::new();
         let mut entries = Vec::with_capacity(changes.len());
@@ -114,8 +115,8 @@ impl Level {
     }
 
     /// What this level sets, as changes.
-    fn changes(&self) -> impl Iterator<Item = (u64, Option<Arc<HotlistEntry>>)> + '_ {
-        let entries = self.snapshot.entries().map(|e| (entry_hash(e), Some(Arc::clone(e))));
+    fn changes(&self) -> impl Iterator<Item = (u64, Option<Source<'_>>)> + '_ {
+        let entries = self.snapshot.sources().map(|e| (source_hash(&e), Some(e)));
         entries.chain(self.removed.iter().map(|&h| (h, None)))
     }
 }
@@ -177,10 +178,14 @@ impl LiveMatcher {
     /// entries alone, as the list will match them).
     pub fn with_census(entries: Vec<Arc<HotlistEntry>>, policy: TolerancePolicy, census: Census) -> LiveMatcher {
         let base = Level::build(
-            entries.into_iter().map(|e| (entry_hash(&e), Some(e))).collect(),
+            entries
+                .iter()
+                .map(|e| (entry_hash(e), Some(Source::Entry(e))))
+                .collect(),
             &policy,
             &census,
         );
+        drop(entries);
         let len = base.snapshot.len();
         LiveMatcher {
             policy,
@@ -257,7 +262,10 @@ impl LiveMatcher {
         }
         let mut levels = view.levels.clone();
         levels.push(Arc::new(Level::build(
-            batch.into_iter().collect(),
+            batch
+                .iter()
+                .map(|(&hash, entry)| (hash, entry.as_ref().map(Source::Entry)))
+                .collect(),
             &self.policy,
             &writer.census,
         )));
@@ -333,15 +341,25 @@ impl LiveMatcher {
         self.folds.load(Ordering::Relaxed)
     }
 
-    /// Every current entry.
+    /// Every current entry (each packed one built anew: for tests and tools).
     pub fn entries(&self) -> Vec<Arc<HotlistEntry>> {
         let view = self.view.load_full();
-        live_entries(&view.levels)
+        live_entries(&view.levels).iter().map(Source::to_entry).collect()
     }
 
     /// Bytes the base's plate index holds (for measuring).
     pub fn index_heap_bytes(&self) -> usize {
         self.view.load().levels[0].snapshot.index_heap_bytes()
+    }
+
+    /// Bytes the packed entries of every level hold (for measuring).
+    pub fn store_heap_bytes(&self) -> usize {
+        self.view
+            .load()
+            .levels
+            .iter()
+            .map(|l| l.snapshot.store_heap_bytes())
+            .sum()
     }
 
     fn lock(&self) -> MutexGuard<'_, Writer> {
@@ -409,7 +427,7 @@ impl LiveMatcher {
             chosen: Census::of(&entries, &self.policy).chosen,
         };
         let level = Level::build(
-            entries.into_iter().map(|e| (entry_hash(&e), Some(e))).collect(),
+            entries.into_iter().map(|e| (source_hash(&e), Some(e))).collect(),
             &self.policy,
             &census,
         );
@@ -446,16 +464,15 @@ impl LiveMatcher {
 }
 
 /// Every entry of `levels` (oldest first) that no newer level changed or removed.
-fn live_entries(levels: &[Arc<Level>]) -> Vec<Arc<HotlistEntry>> {
+fn live_entries(levels: &[Arc<Level>]) -> Vec<Source<'_>> {
     let mut all = Vec::with_capacity(levels.iter().map(|l| l.present.len()).sum());
     for (i, level) in levels.iter().enumerate() {
         let newer = &levels[i + 1..];
         all.extend(
             level
                 .snapshot
-                .entries()
-                .filter(|e| newer.is_empty() || !newer.iter().any(|l| l.touches(entry_hash(e))))
-                .cloned(),
+                .sources()
+                .filter(|e| newer.is_empty() || !newer.iter().any(|l| l.touches(source_hash(e)))),
         );
     }
     all
@@ -550,11 +567,11 @@ fn rank(hits: &mut [Hit]) {
 }
 
 /// Keeps the first (best) hit of each entry; a read and its OCR candidate
-/// may both find the same entry.
+/// may both find the same entry (each hit builds its own copy of it).
 fn dedup_entries(hits: &mut Vec<Hit>, start: usize) {
     let mut i = start + 1;
     while i < hits.len() {
-        if hits[start..i].iter().any(|h| Arc::ptr_eq(&h.entry, &hits[i].entry)) {
+        if hits[start..i].iter().any(|h| h.entry.is(&hits[i].entry)) {
             hits.remove(i);
         } else {
             i += 1;

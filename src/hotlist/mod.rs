@@ -29,6 +29,7 @@ pub mod plan;
 pub mod preview;
 pub mod record;
 pub mod snapshot;
+pub mod store;
 pub mod tolerance;
 
 use std::fmt;
@@ -242,6 +243,15 @@ pub struct HotlistEntry {
     pub effective_at: Option<chrono::DateTime<chrono::Utc>>,
     /// NCIC number, agencies, vehicle.
     pub details: EntryDetails,
+}
+
+impl HotlistEntry {
+    /// Whether `other` is the same entry (same list and entry id), perhaps
+    /// another copy of it: a hit carries its own copy, built from the
+    /// matcher's packed record.
+    pub fn is(&self, other: &HotlistEntry) -> bool {
+        self.entry_id == other.entry_id && self.list_id == other.list_id
+    }
 }
 
 /// A normalized read as the matcher sees it.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::budget::Census;
 use super::index::{Index, Probe};
 use super::pattern::PatternSet;
+use super::store::{EntryKey, Source};
 use super::tolerance::{RegionRule, TolerancePolicy};
 use super::{EntryPlate, Hit, HotlistEntry, Query};
 
@@ -32,6 +33,11 @@ pub fn entry_hash(entry: &HotlistEntry) -> u64 {
     key_hash(&entry.list_id, &entry.entry_id)
 }
 
+/// [`key_hash`] of an entry to build from.
+pub fn source_hash(source: &Source<'_>) -> u64 {
+    key_hash(source.list_id(), source.entry_id())
+}
+
 /// Plates and patterns of a set of entries, indexed.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -41,20 +47,25 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Indexes `entries`, giving each the tolerance `census` has for it.
-    pub fn build(entries: &[Arc<HotlistEntry>], policy: &TolerancePolicy, census: &Census) -> Snapshot {
+    pub fn build(entries: &[Source<'_>], policy: &TolerancePolicy, census: &Census) -> Snapshot {
         let mut plates = Vec::with_capacity(entries.len());
         let mut patterns = Vec::new();
-        for entry in entries {
-            match &entry.plate {
-                EntryPlate::Plate(plate) => {
-                    let tolerance = census.tolerance(policy, entry, plate);
-                    plates.push((Arc::clone(entry), tolerance));
-                }
-                EntryPlate::Pattern(pattern) => patterns.push((Arc::clone(entry), pattern.clone())),
+        for source in entries {
+            match source {
+                Source::Entry(entry) => match &entry.plate {
+                    EntryPlate::Plate(plate) => plates.push((*source, *plate)),
+                    EntryPlate::Pattern(pattern) => patterns.push((Arc::clone(entry), pattern.clone())),
+                },
+                Source::Packed { plate, .. } => plates.push((*source, *plate)),
             }
         }
+        let index = Index::build(
+            plates
+                .into_iter()
+                .map(|(source, plate)| (source, plate, census.tolerance(policy, &source, &plate))),
+        );
         Snapshot {
-            index: Index::build(plates, |e| e.plate.plate()),
+            index,
             patterns: PatternSet::build(patterns),
         }
     }
@@ -68,14 +79,19 @@ impl Snapshot {
         self.len() == 0
     }
 
-    /// Every entry held, plates then patterns.
-    pub fn entries(&self) -> impl Iterator<Item = &Arc<HotlistEntry>> {
-        self.index.entries().iter().chain(self.patterns.entries())
+    /// Every entry held, plates (packed) then patterns.
+    pub fn sources(&self) -> impl Iterator<Item = Source<'_>> {
+        self.index.sources().chain(self.patterns.entries().map(Source::Entry))
     }
 
     /// Bytes the plate index holds (see [`Index::heap_bytes`]).
     pub fn index_heap_bytes(&self) -> usize {
         self.index.heap_bytes()
+    }
+
+    /// Bytes the packed plate entries hold.
+    pub fn store_heap_bytes(&self) -> usize {
+        self.index.store_heap_bytes()
     }
 
     /// Appends every hit of `query` (the read and its OCR candidates).

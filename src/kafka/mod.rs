@@ -69,6 +69,16 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     config
 }
 
+/// [`client_config`] for a consumer of group `group`, its prefetch queue
+/// bounded by `kafka.consumer_queue_kib` (memory a pod must allow for).
+pub fn consumer_config(settings: &KafkaSettings, group: impl Into<String>) -> ClientConfig {
+    let mut config = client_config(settings);
+    config
+        .set("group.id", group.into())
+        .set("queued.max.messages.kbytes", settings.consumer_queue_kib.to_string());
+    config
+}
+
 /// Enqueues `record` on `producer`, waiting while its queue is full (the
 /// broker is behind), so no record is ever dropped for a full queue; gives
 /// up only when `shutdown` is cancelled. The one send loop of the source,
@@ -249,12 +259,12 @@ fn read_range(
 ) -> Result<(rdkafka::TopicPartitionList, bool), KafkaError> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::{Offset, TopicPartitionList};
-    let consumer: BaseConsumer<QuietEof> = client_config(&config.kafka)
-        .set("group.id", format!("{}-{reader}", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .create_with_context(QuietEof)?;
+    let consumer: BaseConsumer<QuietEof> =
+        consumer_config(&config.kafka, format!("{}-{reader}", config.kafka.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .create_with_context(QuietEof)?;
     let metadata = settled(|| consumer.fetch_metadata(Some(topic), READ_TIMEOUT))?;
     let mut start = TopicPartitionList::new();
     let mut ends = std::collections::BTreeMap::new();
@@ -409,8 +419,7 @@ pub fn follow_topic_batches(
 ) -> Result<(), KafkaError> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use std::time::{Duration, Instant};
-    let consumer: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", format!("{}-{reader}", config.kafka.group_id))
+    let consumer: BaseConsumer = consumer_config(&config.kafka, format!("{}-{reader}", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "50")
         .set("isolation.level", "read_committed")

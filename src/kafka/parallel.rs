@@ -13,7 +13,7 @@ use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{client_config, settled, KafkaError, QuietEof, READ_TIMEOUT};
+use super::{consumer_config, settled, KafkaError, QuietEof, READ_TIMEOUT};
 
 /// The threads a whole-topic read uses: one per core, at most one per partition.
 pub fn workers(partitions: usize) -> usize {
@@ -97,16 +97,18 @@ where
 }
 
 /// A consumer of committed records outside any group, with librdkafka's
-/// own fetch sizes: asking 16 MiB of a partition at a time made a bare
+/// own fetch sizes and the configured prefetch queue
+/// (`kafka.consumer_queue_kib`): asking 16 MiB of a partition at a time made a bare
 /// read of a million records 2.5 to 4 times slower (`bench hotlist-load`,
 /// docs/BENCHMARKS.md, issue 16).
 fn consumer(config: &crate::config::Config, reader: &str) -> Result<BaseConsumer<QuietEof>, KafkaError> {
-    Ok(client_config(&config.kafka)
-        .set("group.id", format!("{}-{reader}", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .create_with_context(QuietEof)?)
+    Ok(
+        consumer_config(&config.kafka, format!("{}-{reader}", config.kafka.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .create_with_context(QuietEof)?,
+    )
 }
 
 /// Every non-empty partition's span, and where each partition ends.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{client_config, KafkaError};
+use super::{consumer_config, KafkaError};
 use crate::config::Config;
 use crate::retention::{judge, Verdict};
 
@@ -27,8 +27,7 @@ pub struct Oldest {
 /// The oldest record of every partition of every ALPR topic, judged at
 /// `now_ms` against the configured retention.
 pub fn oldest(config: &Config, now_ms: i64) -> Result<Vec<Oldest>, KafkaError> {
-    let consumer: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", format!("{}-retention-verify", config.kafka.group_id))
+    let consumer: BaseConsumer = consumer_config(&config.kafka, format!("{}-retention-verify", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .create()?;
     let mut found = Vec::new();

@@ -43,8 +43,7 @@ pub fn records_at(
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::{Message, Offset, TopicPartitionList};
     let timeout = std::time::Duration::from_secs(15);
-    let consumer: BaseConsumer = super::client_config(&config.kafka)
-        .set("group.id", format!("{}-decrypt", config.kafka.group_id))
+    let consumer: BaseConsumer = super::consumer_config(&config.kafka, format!("{}-decrypt", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .create()?;
     let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;

@@ -26,7 +26,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{client_config, KafkaError};
+use super::{client_config, consumer_config, KafkaError};
 use crate::access::audit::{open_event, AuditRecord, Chain};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -69,8 +69,7 @@ pub fn start(config: &Config, metrics: Metrics, shutdown: CancellationToken) -> 
 /// [`crate::admin::SEALER_STALL`], since this instance's accesses would not
 /// reach the audit log.
 pub fn watch(config: &Config, metrics: Metrics, shutdown: CancellationToken) -> Result<(), KafkaError> {
-    let reader: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", group_id(config))
+    let reader: BaseConsumer = consumer_config(&config.kafka, group_id(config))
         .set("enable.auto.commit", "false")
         .create()?;
     let config = config.clone();
@@ -130,8 +129,7 @@ pub fn seal_through(config: &Config, offset: i64, wait: Duration) -> Result<bool
 /// `wait` has passed; whether it is. Joins no group: it only reads the
 /// group's committed offset (so a reader sees its own accesses).
 pub fn wait_sealed(config: &Config, offset: i64, wait: Duration) -> Result<bool, KafkaError> {
-    let reader: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", group_id(config))
+    let reader: BaseConsumer = consumer_config(&config.kafka, group_id(config))
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .create()?;
@@ -148,8 +146,7 @@ pub fn wait_sealed(config: &Config, offset: i64, wait: Duration) -> Result<bool,
 }
 
 fn consumer(config: &Config) -> Result<BaseConsumer, KafkaError> {
-    let consumer: BaseConsumer = client_config(&config.kafka)
-        .set("group.id", group_id(config))
+    let consumer: BaseConsumer = consumer_config(&config.kafka, group_id(config))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")

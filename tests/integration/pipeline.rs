@@ -102,7 +102,7 @@ fn plant(
         candidates: &[],
     };
     matcher.find(&query, &mut hits);
-    let exactly = hits.len() == 1 && Arc::ptr_eq(&hits[0].entry, entry) && hits[0].kind == kind;
+    let exactly = hits.len() == 1 && hits[0].entry.is(entry) && hits[0].kind == kind;
     if !exactly {
         return None;
     }
