@@ -99,7 +99,7 @@ where
 /// A consumer of committed records outside any group, with librdkafka's
 /// own fetch sizes and the configured prefetch queue
 /// (`kafka.consumer_queue_kib`): asking 16 MiB of a partition at a time made a bare
-/// read of a million records 2.5 to 4 times slower (`bench hotlist-load`,
+/// read of a million records 1.8 to 2.8 times slower (`bench hotlist-load`,
 /// docs/BENCHMARKS.md, issue 16).
 fn consumer(config: &crate::config::Config, reader: &str) -> Result<BaseConsumer<QuietEof>, KafkaError> {
     Ok(
