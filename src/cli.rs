@@ -311,6 +311,23 @@ pub enum BenchCommand {
         /// changed, as a nightly extract does) and report memory after.
         #[arg(long)]
         live_changes: bool,
+        /// Delete the hotlist topic afterwards (big lists take gigabytes).
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Writes N synthetic retained reads to a reads topic of its own (kept
+    /// for the next run unless --delete), then times a historical replay
+    /// of a list's new entries over them, before and after issue 16,
+    /// against a bare read of the topic in the same run. Needs a broker.
+    Replay {
+        #[arg(long, default_value_t = 1_000_000)]
+        reads: usize,
+        /// How many new entries the replay checks the reads against.
+        #[arg(long, default_value_t = 1_000)]
+        new_entries: usize,
+        /// Delete the bench's reads and alerts topics afterwards.
+        #[arg(long)]
+        delete: bool,
     },
     /// Uploads N synthetic entries (list `bench-replace`), starts an instance
     /// in this process, then replaces the list from a separate `hotlist

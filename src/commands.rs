@@ -99,13 +99,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            what: BenchCommand::HotlistLoad { entries, live_changes },
+            what:
+                BenchCommand::HotlistLoad {
+                    entries,
+                    live_changes,
+                    delete,
+                },
         } => {
             let config = bench_config(cli.config.as_deref())?;
             let exe = std::env::current_exe().context("finding this program for the upload process")?;
             let path = bench_config_file(cli.config.as_deref())?;
             let live_changes = live_changes.then_some((exe.as_path(), path.as_path()));
-            print!("{}", bench::hotlist_load(&config, entries, live_changes).await?);
+            print!("{}", bench::hotlist_load(&config, entries, live_changes, delete).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::Replay {
+                    reads,
+                    new_entries,
+                    delete,
+                },
+        } => {
+            let config = bench_config(cli.config.as_deref())?;
+            print!("{}", bench::replay::replay(&config, reads, new_entries, delete).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -5,6 +5,8 @@
 //! can be tested and benchmarked without a broker. It never panics on input
 //! and never logs plate data.
 
+pub mod replay_filter;
+
 use std::sync::Arc;
 
 use crate::alert::pass::{PassSettings, Passes};

@@ -11,7 +11,9 @@
 pub mod api_load;
 pub mod dispatch;
 pub mod latency;
+pub mod load;
 pub mod memory;
+pub mod replay;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -43,140 +45,7 @@ pub enum BenchError {
     NotApplied(Duration),
 }
 
-/// Uploads `n` entries as list `bench-load`, then times each phase of an
-/// instance's start: reading the whole topic back and decoding it (on one
-/// thread per core, as the service does, and on one thread, the way it was
-/// before issue 16), and building the matcher. The same-run floor is a
-/// bare consumer that fetches every record of the topic and decodes nothing.
-///
-/// Then starts the whole service over the topic and reports its memory per
-/// entry ([`memory`]); with `live_changes` (this program and its config
-/// file), also after a nightly replacement of the list uploaded by another
-/// process.
-pub async fn hotlist_load(
-    config: &Config,
-    n: usize,
-    live_changes: Option<(&Path, &Path)>,
-) -> Result<String, BenchError> {
-    ensure_topics(config).await?;
-    let entries = sample::detailed_hotlist(&mut Rng::new(9), n, "bench-load");
-    let started = Instant::now();
-    kafka_hotlist::upload(config, "bench-load", &entries, "bench", false).await?;
-    let upload = started.elapsed();
-    let replacement = match live_changes {
-        Some((exe, config_path)) => {
-            let night = sample::replacement(&entries, 1).entries;
-            let path = tempfile_dir()?.join("replacement.jsonl");
-            write_jsonl(&path, &night)?;
-            // The service is checked against a sample; the upload is another process's.
-            let step = (night.len() / 200).max(1);
-            let checked = night.into_iter().step_by(step).collect();
-            Some(memory::Replacement {
-                upload: upload_list_command(exe, Some(config_path), &path, "bench-load"),
-                checked,
-            })
-        }
-        None => None,
-    };
-    drop(entries);
-    let owned = config.clone();
-    let phases = tokio::task::spawn_blocking(move || load_phases(&owned))
-        .await
-        .map_err(|e| BenchError::Upload(e.to_string()))??;
-    let mut out = phases.report(upload);
-    out.push_str(&memory::service_memory(config, n, replacement).await?);
-    Ok(out)
-}
-
-/// The timed phases of one start-up, each measured in the same run.
-struct LoadPhases {
-    count: usize,
-    topic_records: usize,
-    raw: Duration,
-    workers: usize,
-    read: Duration,
-    read_one_thread: Duration,
-    build: Duration,
-    held: usize,
-}
-
-fn load_phases(config: &Config) -> Result<LoadPhases, KafkaError> {
-    let started = Instant::now();
-    let (counts, _) = crate::kafka::parallel::read_to_end_parallel(
-        config,
-        &config.topics.hotlist,
-        "bench-raw",
-        1,
-        || 0usize,
-        |n, _| *n += 1,
-        |n| n,
-    )?;
-    let raw = started.elapsed();
-    let started = Instant::now();
-    kafka_hotlist::load_on(config, 1)?;
-    let read_one_thread = started.elapsed();
-    let workers = crate::kafka::parallel::workers(config.topics.partitions.max(1) as usize);
-    let started = Instant::now();
-    kafka_hotlist::load_on(config, workers)?;
-    let read = started.elapsed();
-    // What `serve` loads (one thread, commit points kept), for the build.
-    let loaded = kafka_hotlist::load(config)?.entries;
-    let count = loaded.len();
-    let started = Instant::now();
-    let matcher = LiveMatcher::new(loaded, config.matching.clone());
-    let build = started.elapsed();
-    Ok(LoadPhases {
-        count,
-        topic_records: counts.iter().sum(),
-        raw,
-        workers,
-        read,
-        read_one_thread,
-        build,
-        held: matcher.len(),
-    })
-}
-
-impl LoadPhases {
-    fn report(&self, upload: Duration) -> String {
-        let rate = |d: Duration| self.topic_records as f64 / d.as_secs_f64();
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "entries on the topic: {} in {} records (matcher holds {})",
-            self.count, self.topic_records, self.held
-        );
-        let _ = writeln!(out, "upload (write + acks): {:.1} s", upload.as_secs_f64());
-        let _ = writeln!(
-            out,
-            "baseline: fetch every record, decode nothing, 1 thread: {:.2} s ({:.0} records/s)",
-            self.raw.as_secs_f64(),
-            rate(self.raw)
-        );
-        let _ = writeln!(
-            out,
-            "read + decode the topic, 1 thread (before issue 16): {:.2} s ({:.0} records/s)",
-            self.read_one_thread.as_secs_f64(),
-            rate(self.read_one_thread)
-        );
-        let _ = writeln!(
-            out,
-            "read + decode the topic, {} threads (the service): {:.2} s ({:.0} records/s, {:.2}x the raw fetch time)",
-            self.workers,
-            self.read.as_secs_f64(),
-            rate(self.read),
-            self.read.as_secs_f64() / self.raw.as_secs_f64()
-        );
-        let _ = writeln!(
-            out,
-            "build the matcher: {:.2} s ({:.0} entries/s)",
-            self.build.as_secs_f64(),
-            self.count as f64 / self.build.as_secs_f64()
-        );
-        let _ = writeln!(out, "ready after: {:.2} s", (self.read + self.build).as_secs_f64());
-        out
-    }
-}
+pub use load::hotlist_load;
 
 /// Produces `n` reads of about 300 bytes (1% hits on a 100,000-entry list)
 /// to a fresh reads topic, then consumes them twice through the same broker

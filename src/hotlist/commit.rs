@@ -182,6 +182,14 @@ impl<T> Commits<T> {
         self.versions.get(list).copied().unwrap_or(0)
     }
 
+    /// Notes that the uploads of `list` up to `version` were released
+    /// already, by a reader that judged the partitions' commits together
+    /// ([`super::commit_join`]): a follower starting from its end.
+    pub fn released(&mut self, list: &str, version: u64) {
+        let at = self.versions.entry(list.to_owned()).or_insert(0);
+        *at = (*at).max(version);
+    }
+
     /// How many records are held back.
     pub fn held(&self) -> usize {
         self.held.values().map(Vec::len).sum::<usize>()

@@ -15,6 +15,7 @@
 
 pub mod budget;
 pub mod commit;
+pub mod commit_join;
 pub mod confusion;
 pub(crate) mod csv;
 pub mod evidence;
@@ -26,6 +27,7 @@ pub mod live;
 pub mod pattern;
 pub mod plan;
 pub mod preview;
+pub mod record;
 pub mod snapshot;
 pub mod store;
 pub mod tolerance;

@@ -307,7 +307,7 @@ impl StoreBuilder {
         let number = self.store.starts.len() as u32;
         let start = u32::try_from(self.store.bytes.len()).expect("a snapshot holds under 4 GiB of entry text");
         self.store.starts.push(start);
-        let flags = u8::from(f.expires_at.is_some()) * EXPIRES | u8::from(f.effective_at.is_some()) * EFFECTIVE;
+        let flags = (u8::from(f.expires_at.is_some()) * EXPIRES) | (u8::from(f.effective_at.is_some()) * EFFECTIVE);
         self.store
             .bytes
             .extend_from_slice(&[f.category as u8, f.priority, flags]);

@@ -10,6 +10,9 @@
 //! and ids already on the alerts topic are skipped. So every historical
 //! alert is published once, marked historical from the start, with the
 //! read's capture time as its timestamp.
+//!
+//! The retained reads are read on one thread per core ([`replay`]), each
+//! owning whole partitions, as start-up reads the hotlist (issue 16).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,11 +20,12 @@ use std::sync::Arc;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::Message;
 
-use super::day_keys::{with_sealed_day, Keyring};
-use super::{acked, client_config, enqueue, read_to_end, scan, KafkaError};
+use super::day_keys::{sealed_day, with_sealed_day, Keyring};
+use super::{acked, client_config, enqueue, parallel, read_to_end, scan, KafkaError};
 use crate::config::Config;
 use crate::hotlist::budget::Census;
 use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher};
+use crate::pipeline::replay_filter::cannot_hit;
 use crate::pipeline::{EncodedAlert, Outcome, Processor};
 
 /// Checks the retained reads against `entries` (matched with the
@@ -77,6 +81,59 @@ pub async fn historical_alerts(
 
 /// The alerts the retained reads raise on `matcher`, less those already on the alerts topic.
 fn new_alerts(config: &Config, keyring: &Keyring, matcher: Arc<dyn Matcher>) -> Result<Vec<EncodedAlert>, KafkaError> {
+    let workers = parallel::workers(config.topics.partitions.max(1) as usize);
+    let alerts = replay(config, keyring, matcher, workers)?;
+    not_yet_alerted(config, alerts)
+}
+
+/// The alerts the retained reads raise on `matcher`, read on `workers`
+/// threads, each owning whole partitions with a parser of its own. The
+/// matcher holds only the new entries, so nearly no read hits and parsing
+/// was most of the cost: a read that surely cannot hit is told from its
+/// raw bytes ([`cannot_hit`]) and never parsed. Alerts come in partition
+/// order.
+pub fn replay(
+    config: &Config,
+    keyring: &Keyring,
+    matcher: Arc<dyn Matcher>,
+    workers: usize,
+) -> Result<Vec<EncodedAlert>, KafkaError> {
+    let max = config.pipeline.max_record_bytes;
+    let (found, _) = parallel::read_to_end_parallel(
+        config,
+        &config.topics.reads,
+        "search",
+        workers,
+        || (Processor::historical(Arc::clone(&matcher), max), Vec::new(), Vec::new()),
+        |(processor, alerts, hits), message| {
+            // A plain read (no day-key header) is its own plaintext: no
+            // keyring call per read.
+            let payload = match sealed_day(message) {
+                None => std::borrow::Cow::Borrowed(message.payload().unwrap_or_default()),
+                Some(_) => match keyring.open_message(message) {
+                    Ok(payload) => payload,
+                    Err(_) => return,
+                },
+            };
+            if cannot_hit(&payload, &*matcher, hits) {
+                return;
+            }
+            if let Outcome::Alerts(found) = processor.process(&payload) {
+                alerts.extend(found);
+            }
+        },
+        |(_, alerts, _)| alerts,
+    )?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// [`replay`] as it was before issue 16: one consumer, records handed out
+/// one by one through the search scan; kept for `bench replay`.
+pub fn replay_one_thread(
+    config: &Config,
+    keyring: &Keyring,
+    matcher: Arc<dyn Matcher>,
+) -> Result<Vec<EncodedAlert>, KafkaError> {
     let mut processor = Processor::historical(matcher, config.pipeline.max_record_bytes);
     let mut alerts = Vec::new();
     scan::scan(config, keyring, &config.topics.reads, usize::MAX, |bytes| {
@@ -85,6 +142,11 @@ fn new_alerts(config: &Config, keyring: &Keyring, matcher: Arc<dyn Matcher>) -> 
         }
         false
     })?;
+    Ok(alerts)
+}
+
+/// `alerts` less those whose ids are on the alerts topic already.
+pub fn not_yet_alerted(config: &Config, mut alerts: Vec<EncodedAlert>) -> Result<Vec<EncodedAlert>, KafkaError> {
     if alerts.is_empty() {
         return Ok(alerts);
     }

@@ -10,58 +10,33 @@
 //! topic holds it, and writes only new and changed entries, with tombstones
 //! for entries no longer present, in one transaction. [`load`] reads the
 //! topic to its end at start (not as a group member: every instance needs
-//! every entry); [`follow`] applies later records to a [`LiveMatcher`], so
+//! every entry); [`follow`] applies later records to a
+//! [`crate::hotlist::LiveMatcher`], so
 //! an upload is matchable on every instance moments after it commits. Both
 //! read committed records only and apply an upload at its commit point
-//! ([`crate::hotlist::commit`]), so no matcher holds half of one.
+//! ([`crate::hotlist::commit`]), so no matcher holds half of one; those two
+//! live in [`super::hotlist_load`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::message::Headers;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::day_keys::Keyring;
+use super::hotlist_load::{apply_list, tag_of};
+pub use super::hotlist_load::{follow, load, load_on, Lists, Loaded, Resume};
 use super::hotlist_write::{ListWriter, Write};
-use super::{follow_topic_batches, read_to_end, read_to_end_settled, KafkaError};
+use super::{read_to_end, read_to_end_settled, KafkaError};
 use crate::config::Config;
-use crate::hotlist::commit::{Commits, Tag, THROUGH_HEADER, VERSION_HEADER};
+use crate::hotlist::commit::{Commits, Tag};
 use crate::hotlist::plan::{self, Planned, Uploader, LIST_PREFIX};
 pub use crate::hotlist::plan::{EntryRecord, ListMeta, UploadOutcome, UploadReport};
 use crate::hotlist::preview::{self, Previewed};
-use crate::hotlist::{Change, HotlistEntry, LiveMatcher};
+use crate::hotlist::HotlistEntry;
 use crate::metrics::Metrics;
-
-/// The lists an instance knows, shared with the API for freshness checks.
-pub type Lists = Arc<std::sync::RwLock<BTreeMap<String, ListMeta>>>;
-
-/// What [`load`] found on the topic.
-pub struct Loaded {
-    pub entries: Vec<Arc<HotlistEntry>>,
-    pub lists: BTreeMap<String, ListMeta>,
-    /// Where the topic ended: [`follow`] goes on from here.
-    pub end: Resume,
-}
-
-/// Where a reader of the topic stopped: each partition's next offset, and
-/// the uploads read only in part (held back until their commit point).
-pub struct Resume {
-    offsets: TopicPartitionList,
-    commits: Commits<Released>,
-}
-
-impl Resume {
-    /// The last committed version of `list` read (0: none).
-    pub fn version(&self, list: &str) -> u64 {
-        self.commits.version(list)
-    }
-}
-
-/// A record released by the commit protocol, with its offset for the log.
-type Released = (i64, TopicRecord);
 
 /// Lists not refreshed within `max_age` of `now` (a feed that silently
 /// stopped misses every new theft).
@@ -78,88 +53,6 @@ pub fn stale(
         .collect()
 }
 
-/// Every current entry and list on the topic, and where each partition ended.
-///
-/// Read on one thread per core ([`super::parallel`]): records with one key
-/// share a partition, so each thread folds its partitions' records and turns
-/// them into entries on its own. Entries come back sorted by key within each
-/// thread's share, so a load of one topic is always in one order.
-pub fn load(config: &Config) -> Result<Loaded, KafkaError> {
-    let (records, lists, end) = read_records(config, false)?;
-    let entries = records
-        .into_values()
-        .filter_map(|r| match r.to_entry() {
-            Ok(entry) => Some(Arc::new(entry)),
-            Err(e) => {
-                warn!(error = %e, "hotlist record skipped");
-                None
-            }
-        })
-        .collect();
-    Ok(Loaded { entries, lists, end })
-}
-
-/// The entries and lists read on `workers` threads, decoding records as
-/// they come, without the commit protocol of [`load`] (uploads in flight
-/// are not held back): for `bench hotlist-load` to compare threads; `serve`
-/// loads with [`load`].
-pub fn load_on(config: &Config, workers: usize) -> Result<(usize, usize), KafkaError> {
-    let (shares, end) = super::parallel::read_to_end_parallel(
-        config,
-        &config.topics.hotlist,
-        "hotlist",
-        workers,
-        Share::default,
-        Share::fold,
-        Share::finish,
-    )?;
-    let _ = end;
-    let entries = shares.iter().map(|(e, _)| e.len()).sum();
-    let lists = shares.iter().map(|(_, l)| l.len()).sum();
-    Ok((entries, lists))
-}
-
-/// One loading thread's records: the live entries by key and the lists.
-#[derive(Default)]
-struct Share {
-    records: std::collections::HashMap<String, EntryRecord>,
-    lists: BTreeMap<String, ListMeta>,
-}
-
-impl Share {
-    fn fold(&mut self, message: &rdkafka::message::BorrowedMessage<'_>) {
-        match decode(message) {
-            Some(TopicRecord::List { list_id, meta }) => apply_list(&mut self.lists, list_id, meta),
-            Some(TopicRecord::Entry {
-                key,
-                record: Some(record),
-            }) => {
-                self.records.insert(key, *record);
-            }
-            Some(TopicRecord::Entry { key, record: None }) => {
-                self.records.remove(&key);
-            }
-            None => {}
-        }
-    }
-
-    fn finish(self) -> (Vec<Arc<HotlistEntry>>, BTreeMap<String, ListMeta>) {
-        let mut records: Vec<_> = self.records.into_iter().collect();
-        records.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let entries = records
-            .into_iter()
-            .filter_map(|(_, r)| match r.to_entry() {
-                Ok(entry) => Some(Arc::new(entry)),
-                Err(e) => {
-                    warn!(error = %e, "hotlist record skipped");
-                    None
-                }
-            })
-            .collect();
-        (entries, self.lists)
-    }
-}
-
 /// The topic now: entry records by key, list records by list id.
 pub type Current = (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>);
 
@@ -174,7 +67,23 @@ pub fn lists(config: &Config) -> Result<Vec<ListMeta>, KafkaError> {
     Ok(read_records(config, false)?.1.into_values().collect())
 }
 
-type Records = (BTreeMap<String, EntryRecord>, BTreeMap<String, ListMeta>, Resume);
+type Records = (
+    BTreeMap<String, EntryRecord>,
+    BTreeMap<String, ListMeta>,
+    Commits<Released>,
+);
+
+/// A record released by the commit protocol, with its offset for the log.
+type Released = (i64, TopicRecord);
+
+/// Every current entry on the topic read and converted on one thread, as
+/// start-up did before issue 16 (for `bench hotlist-load`): how many
+/// entries and lists.
+pub fn load_one_thread(config: &Config) -> Result<(usize, usize), KafkaError> {
+    let (records, lists, _) = read_records(config, false)?;
+    let entries = records.into_values().filter(|r| r.to_entry().is_ok()).count();
+    Ok((entries, lists.len()))
+}
 
 /// The live records by key (tombstones folded) and lists, as committed
 /// uploads left them; `settled` waits out transactions open at the call.
@@ -204,7 +113,7 @@ fn read_records(config: &Config, settled: bool) -> Result<Records, KafkaError> {
     for (_, record) in released.drain(..) {
         apply_record(&mut records, &mut lists, record);
     }
-    Ok((records, lists, Resume { offsets, commits }))
+    Ok((records, lists, commits))
 }
 
 /// Feeds `message` to the commit protocol; what it releases goes to `out`.
@@ -216,28 +125,17 @@ fn take(commits: &mut Commits<Released>, message: &impl Message, out: &mut Vec<R
     }
 }
 
-/// What `record` is to the commit protocol; a record whose commit headers
-/// cannot be read is applied as it comes (logged, never dropped).
+/// What `record` is to the commit protocol.
 fn tag(message: &impl Message, record: &TopicRecord) -> Tag {
-    let header = |name: &str| {
-        message
-            .headers()
-            .and_then(|h| h.iter().find(|h| h.key == name))
-            .and_then(|h| h.value)
-    };
-    let (list, is_list) = match record {
-        TopicRecord::List { list_id, meta: Some(_) } => (Some(list_id.as_str()), true),
-        TopicRecord::List { list_id, meta: None } => (Some(list_id.as_str()), true),
-        TopicRecord::Entry { key, .. } => (key.split_once('/').map(|(list, _)| list), false),
-    };
-    Tag::of(list, is_list, header(VERSION_HEADER), header(THROUGH_HEADER)).unwrap_or_else(|e| {
-        warn!(offset = message.offset(), error = %e, "hotlist record applied without its commit point");
-        Tag::Plain
-    })
+    match record {
+        TopicRecord::List { list_id, .. } => tag_of(message, Some(list_id), true),
+        TopicRecord::Entry { key, .. } => tag_of(message, key.split_once('/').map(|(list, _)| list), false),
+    }
 }
 
-/// One record of the hotlist topic, decoded: the one reading of the topic's
-/// records, for the loader and the follower alike.
+/// One record of the hotlist topic, decoded as an upload diffs it (the
+/// loader and the follower decode it straight into an entry instead,
+/// [`super::hotlist_load`]).
 enum TopicRecord {
     /// `#list/<id>`: a list's owner and refresh; `None` removes it.
     List { list_id: String, meta: Option<ListMeta> },
@@ -279,14 +177,6 @@ fn decode(message: &impl Message) -> Option<TopicRecord> {
         key: key.to_owned(),
         record,
     })
-}
-
-/// Folds a list record into `lists`.
-fn apply_list(lists: &mut BTreeMap<String, ListMeta>, list_id: String, meta: Option<ListMeta>) {
-    match meta {
-        Some(meta) => lists.insert(list_id, meta),
-        None => lists.remove(&list_id),
-    };
 }
 
 fn apply_record(
@@ -413,62 +303,6 @@ async fn write_all(config: &Config, writes: &[(String, Option<Vec<u8>>)]) -> Res
     }
     progress.finish();
     Ok(())
-}
-
-/// Applies every hotlist record after `from` to `matcher` and `lists` until
-/// `shutdown`: what each batch the topic returns at once releases (records
-/// without a version, and uploads whose commit point it reached) is one
-/// change of the matcher, visible to reads all together.
-pub fn follow(
-    config: &Config,
-    from: Resume,
-    matcher: Arc<LiveMatcher>,
-    lists: Lists,
-    shutdown: CancellationToken,
-) -> Result<(), KafkaError> {
-    let Resume { offsets, mut commits } = from;
-    follow_topic_batches(config, "hotlist", offsets, shutdown, move |batch| {
-        if batch.is_empty() {
-            // The topic went quiet: leave reads as few levels to probe as possible.
-            matcher.quiet();
-            return;
-        }
-        let mut released = Vec::new();
-        for message in batch {
-            take(&mut commits, message, &mut released);
-        }
-        let changes = released
-            .into_iter()
-            .filter_map(|(offset, record)| change_of(&lists, offset, record))
-            .collect();
-        matcher.apply(changes);
-    })
-}
-
-/// The matcher change a record makes; list records update `lists` instead.
-fn change_of(lists: &Lists, offset: i64, record: TopicRecord) -> Option<Change> {
-    match record {
-        TopicRecord::List { list_id, meta } => {
-            apply_list(&mut lists.write().expect("lists lock"), list_id, meta);
-            None
-        }
-        TopicRecord::Entry { key, record: None } => {
-            let (list_id, entry_id) = key.split_once('/')?;
-            Some(Change::Remove {
-                list_id: list_id.to_owned(),
-                entry_id: entry_id.to_owned(),
-            })
-        }
-        TopicRecord::Entry {
-            record: Some(record), ..
-        } => match record.to_entry() {
-            Ok(entry) => Some(Change::Upsert(Arc::new(entry))),
-            Err(e) => {
-                warn!(offset, error = %e, "hotlist record skipped");
-                None
-            }
-        },
-    }
 }
 
 /// What uploading `entries` as list `list_id` would change, planned exactly

@@ -11,6 +11,7 @@ mod connect;
 pub mod day_keys;
 pub mod historical;
 pub mod hotlist;
+mod hotlist_load;
 pub mod hotlist_write;
 pub mod parallel;
 pub mod principals;

@@ -4,8 +4,8 @@
 //! with a million entries decoding them one by one on one thread took most
 //! of the start-up (issue 16). Records with one key always share a
 //! partition, so each partition can be folded on its own: here each worker
-//! thread owns a share of the partitions, with a consumer of its own that
-//! fetches in large chunks, and folds and finishes its share independently.
+//! thread owns a share of the partitions, with a consumer of its own, and
+//! folds and finishes its share independently.
 //! Nothing here knows what the records mean; it never logs their contents.
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -13,13 +13,7 @@ use rdkafka::error::KafkaError as RdError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{client_config, settled, KafkaError, QuietEof, READ_TIMEOUT};
-
-/// Bytes asked of one partition per fetch when reading a topic whole
-/// (librdkafka's default, 1 MiB, means many more round trips).
-const PARTITION_FETCH_BYTES: &str = "16777216";
-/// Bytes the consumer may hold fetched ahead of the fold, in KiB.
-const QUEUED_KIB: &str = "262144";
+use super::{consumer_config, settled, KafkaError, QuietEof, READ_TIMEOUT};
 
 /// The threads a whole-topic read uses: one per core, at most one per partition.
 pub fn workers(partitions: usize) -> usize {
@@ -36,10 +30,11 @@ struct Span {
 }
 
 /// Reads every partition of `topic` from its first to its last offset at
-/// the time of the call, on `workers` threads, outside any consumer group.
-/// Each thread starts with `init()`, calls `fold` on each of its records in
-/// partition order and ends with `finish`; the results come back in worker
-/// order, with where each partition ended (for a follower to go on from).
+/// the time of the call (committed records only), on `workers` threads,
+/// outside any consumer group. Each thread starts with `init()`, calls
+/// `fold` on each of its records in partition order and ends with
+/// `finish`; the results come back in worker order, with where each
+/// partition ended (for a follower to go on from).
 pub fn read_to_end_parallel<S, R>(
     config: &crate::config::Config,
     topic: &str,
@@ -62,10 +57,10 @@ where
             .into_iter()
             .map(|share| {
                 let (init, fold, finish) = (&init, &fold, &finish);
-                scope.spawn(move || -> Result<R, KafkaError> {
+                scope.spawn(move || -> Result<(R, Vec<(i32, i64)>), KafkaError> {
                     let mut state = init();
-                    read_share(config, topic, reader, &share, |m| fold(&mut state, m))?;
-                    Ok(finish(state))
+                    let ends = read_share(config, topic, reader, &share, |m| fold(&mut state, m))?;
+                    Ok((finish(state), ends))
                 })
             })
             .collect();
@@ -79,21 +74,41 @@ where
                     })
                 })
             })
-            .collect::<Result<Vec<R>, KafkaError>>()
+            .collect::<Result<Vec<_>, KafkaError>>()
     })?;
-    Ok((results, end))
+    let mut ends: std::collections::BTreeMap<i32, i64> = end
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(at) => Some((e.partition(), at)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
+    for (result, read) in results {
+        ends.extend(read);
+        out.push(result);
+    }
+    let mut end = TopicPartitionList::new();
+    for (partition, at) in ends {
+        end.add_partition_offset(topic, partition, Offset::Offset(at))?;
+    }
+    Ok((out, end))
 }
 
+/// A consumer of committed records outside any group, with librdkafka's
+/// own fetch sizes and the configured prefetch queue
+/// (`kafka.consumer_queue_kib`): asking 16 MiB of a partition at a time made a bare
+/// read of a million records 1.8 to 2.8 times slower (`bench hotlist-load`,
+/// docs/BENCHMARKS.md, issue 16).
 fn consumer(config: &crate::config::Config, reader: &str) -> Result<BaseConsumer<QuietEof>, KafkaError> {
-    Ok(client_config(&config.kafka)
-        .set("group.id", format!("{}-{reader}", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .set("max.partition.fetch.bytes", PARTITION_FETCH_BYTES)
-        .set("fetch.max.bytes", "67108864")
-        .set("queued.max.messages.kbytes", QUEUED_KIB)
-        .create_with_context(QuietEof)?)
+    Ok(
+        consumer_config(&config.kafka, format!("{}-{reader}", config.kafka.group_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .create_with_context(QuietEof)?,
+    )
 }
 
 /// Every non-empty partition's span, and where each partition ends.
@@ -120,16 +135,20 @@ fn spans(
     Ok((spans, end))
 }
 
-/// Reads `share` to its ends with one consumer of its own.
+/// Reads `share` to its ends with one consumer of its own; returns where
+/// each partition ended: its end at the call, or, under a transaction
+/// still open, where that transaction starts (a follower goes on from
+/// there, so it reads the transaction's records once it commits).
 fn read_share(
     config: &crate::config::Config,
     topic: &str,
     reader: &str,
     share: &[Span],
     mut f: impl FnMut(&BorrowedMessage<'_>),
-) -> Result<(), KafkaError> {
+) -> Result<Vec<(i32, i64)>, KafkaError> {
+    let mut ended = Vec::with_capacity(share.len());
     if share.is_empty() {
-        return Ok(());
+        return Ok(ended);
     }
     let consumer = consumer(config, reader)?;
     let mut start = TopicPartitionList::new();
@@ -145,20 +164,36 @@ fn read_share(
         };
         let message = match message {
             Err(RdError::PartitionEOF(partition)) => {
-                remaining.remove(&partition);
+                if let Some(high) = remaining.remove(&partition) {
+                    let first = share
+                        .iter()
+                        .find(|s| s.partition == partition)
+                        .map_or(high, |s| s.first);
+                    let at = position(&consumer, topic, partition).unwrap_or(first);
+                    ended.push((partition, at.min(high)));
+                }
                 continue;
             }
             other => other?,
         };
+        let partition = message.partition();
         if remaining
-            .get(&message.partition())
+            .get(&partition)
             .is_some_and(|high| message.offset() + 1 >= *high)
         {
-            remaining.remove(&message.partition());
+            ended.push((partition, remaining.remove(&partition).unwrap_or_default()));
         }
         f(&message);
     }
-    Ok(())
+    Ok(ended)
+}
+
+/// The consumer's next offset on `partition`, if it has one.
+fn position(consumer: &BaseConsumer<QuietEof>, topic: &str, partition: i32) -> Option<i64> {
+    match consumer.position().ok()?.find_partition(topic, partition)?.offset() {
+        Offset::Offset(at) => Some(at),
+        _ => None,
+    }
 }
 
 fn stopped(topic: &str) -> KafkaError {
