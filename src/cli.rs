@@ -304,6 +304,20 @@ pub enum BenchCommand {
     /// the matcher, as every instance does at start; then starts the whole
     /// service over the topic and reports its heap and resident bytes per
     /// entry. Needs a broker.
+    /// The second half of `hotlist-load`, run by it in a process of its
+    /// own so nothing of the load phases is resident: starts the whole
+    /// service over the topic and reports its memory per entry.
+    #[command(hide = true)]
+    ServiceMemory {
+        #[arg(long)]
+        entries: usize,
+        /// Upload this replacement (JSON lines) from another process and
+        /// report again once applied; `checked` (JSON lines) shows it is.
+        #[arg(long, requires = "checked")]
+        replacement: Option<std::path::PathBuf>,
+        #[arg(long)]
+        checked: Option<std::path::PathBuf>,
+    },
     HotlistLoad {
         #[arg(long, default_value_t = 1_000_000)]
         entries: usize,

@@ -109,8 +109,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = bench_config(cli.config.as_deref())?;
             let exe = std::env::current_exe().context("finding this program for the upload process")?;
             let path = bench_config_file(cli.config.as_deref())?;
-            let live_changes = live_changes.then_some((exe.as_path(), path.as_path()));
-            print!("{}", bench::hotlist_load(&config, entries, live_changes, delete).await?);
+            let run = bench::load::Run {
+                exe: &exe,
+                config_path: &path,
+                live_changes,
+                delete,
+            };
+            print!("{}", bench::hotlist_load(&config, entries, run).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what:
+                BenchCommand::ServiceMemory {
+                    entries,
+                    replacement,
+                    checked,
+                },
+        } => {
+            let config = bench_config(cli.config.as_deref())?;
+            let exe = std::env::current_exe().context("finding this program for the upload process")?;
+            let path = bench_config_file(cli.config.as_deref())?;
+            let replacement = match (replacement, checked) {
+                (Some(file), Some(checked)) => {
+                    Some(bench::memory::Replacement::from_files(&exe, &path, &file, &checked)?)
+                }
+                _ => None,
+            };
+            print!(
+                "{}",
+                bench::memory::service_memory(&config, entries, replacement).await?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -25,6 +25,17 @@ use crate::kafka::hotlist_write::{ListWriter, Write};
 use crate::kafka::{hotlist as kafka_hotlist, parallel, KafkaError};
 use crate::sample::{self, Rng};
 
+/// How `hotlist-load` runs: this program and its config file (for the
+/// processes it starts), and its options.
+pub struct Run<'a> {
+    pub exe: &'a Path,
+    pub config_path: &'a Path,
+    /// Also measure after a nightly replacement of the first list.
+    pub live_changes: bool,
+    /// Delete the hotlist topic afterwards.
+    pub delete: bool,
+}
+
 /// Uploads `n` entries as list `bench-load` (nothing is written when the
 /// topic holds that list already), then times each phase of a start;
 /// then starts the whole service over the topic and reports its memory per
@@ -32,15 +43,10 @@ use crate::sample::{self, Rng};
 /// config file), also after a nightly replacement of the first list,
 /// uploaded by another process. `delete` removes the hotlist topic
 /// afterwards (10 million entries are gigabytes on the broker).
-pub async fn hotlist_load(
-    config: &Config,
-    n: usize,
-    live_changes: Option<(&Path, &Path)>,
-    delete: bool,
-) -> Result<String, BenchError> {
+pub async fn hotlist_load(config: &Config, n: usize, run: Run<'_>) -> Result<String, BenchError> {
     ensure_topics(config).await?;
     let started = Instant::now();
-    let mut replacement = None;
+    let mut replacement = Vec::new();
     // Lists of at most a million entries: one upload is one transaction,
     // which the broker aborts after two minutes.
     for (i, first) in (0..n).step_by(CHUNK).enumerate() {
@@ -54,16 +60,20 @@ pub async fn hotlist_load(
             continue;
         }
         kafka_hotlist::upload(config, &list, &entries, "bench", false).await?;
-        if let Some((exe, config_path)) = live_changes {
+        if run.live_changes {
+            let dir = super::tempfile_dir()?;
             let night = sample::replacement(&entries, 1).entries;
-            let path = super::tempfile_dir()?.join("replacement.jsonl");
-            super::write_jsonl(&path, &night)?;
+            super::write_jsonl(&dir.join("replacement.jsonl"), &night)?;
             // The service is checked against a sample; the upload is another process's.
             let step = (night.len() / 200).max(1);
-            replacement = Some(super::memory::Replacement {
-                upload: super::upload_list_command(exe, Some(config_path), &path, "bench-load"),
-                checked: night.into_iter().step_by(step).collect(),
-            });
+            let checked: Vec<_> = night.into_iter().step_by(step).collect();
+            super::write_jsonl(&dir.join("checked.jsonl"), &checked)?;
+            replacement = vec![
+                "--replacement".into(),
+                dir.join("replacement.jsonl").into_os_string(),
+                "--checked".into(),
+                dir.join("checked.jsonl").into_os_string(),
+            ];
         }
     }
     let upload = started.elapsed();
@@ -72,8 +82,18 @@ pub async fn hotlist_load(
         .await
         .map_err(|e| BenchError::Upload(e.to_string()))??;
     let mut report = phases.report(upload);
-    report.push_str(&super::memory::service_memory(config, n, replacement).await?);
-    if delete {
+    // The service in a process of its own: nothing of the phases above is resident in it.
+    let output = std::process::Command::new(run.exe)
+        .arg("--config")
+        .arg(run.config_path)
+        .args(["bench", "service-memory", "--entries", &n.to_string()])
+        .args(&replacement)
+        .output()?;
+    if !output.status.success() {
+        return Err(BenchError::Upload(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    report.push_str(&String::from_utf8_lossy(&output.stdout));
+    if run.delete {
         super::replay::delete_topics(config, &[&config.topics.hotlist]).await?;
         report.push_str("hotlist topic deleted\n");
     }

@@ -6,6 +6,7 @@
 //! nightly replacement of the whole list has been applied and folded in.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::BenchError;
 use crate::config::Config;
-use crate::hotlist::{HotlistEntry, LiveMatcher, Matcher, Query};
+use crate::hotlist::feed::{self, FeedOptions, Format};
+use crate::hotlist::{Category, HotlistEntry, LiveMatcher, Matcher, Query};
 use crate::memory::{heap_bytes, release_free, resident_bytes};
 
 /// Heap and resident bytes at one moment.
@@ -38,6 +40,25 @@ impl Sample {
 pub struct Replacement {
     pub upload: std::process::Command,
     pub checked: Vec<Arc<HotlistEntry>>,
+}
+
+impl Replacement {
+    /// The upload of `file` (JSON lines) as list `bench-load` by this
+    /// program (`exe`, its config at `config_path`), checked by the
+    /// entries of `checked` (JSON lines).
+    pub fn from_files(exe: &Path, config_path: &Path, file: &Path, checked: &Path) -> Result<Replacement, BenchError> {
+        let options = FeedOptions {
+            list_id: "bench-load".to_owned(),
+            category: Category::StolenVehicle,
+            limits: Default::default(),
+        };
+        let checked = feed::parse(&std::fs::read(checked)?, &Format::JsonLines, &options)
+            .map_err(|e| BenchError::Upload(e.to_string()))?;
+        Ok(Replacement {
+            upload: super::upload_list_command(exe, Some(config_path), file, "bench-load"),
+            checked,
+        })
+    }
 }
 
 /// Starts the service over the topic (which holds `n` entries), reports

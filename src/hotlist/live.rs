@@ -24,9 +24,9 @@ use arc_swap::ArcSwap;
 use super::budget::Census;
 use super::snapshot::{entry_hash, key_hash, source_hash, Snapshot};
 use super::store::Source;
+use super::tolerance::TolerancePolicy;
 pub use super::weigh::EXPLAINED_AWAY;
 use super::weigh::{dedup_entries, explain_away, rank, retain_from};
-use super::tolerance::TolerancePolicy;
 use super::{Hit, HotlistEntry, Matcher, Query, QueryBatch};
 
 /// One change to the hotlist, as the hotlist topic carries it.
