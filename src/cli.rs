@@ -299,11 +299,6 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         wrong_state_percent: u32,
     },
-    /// Writes N synthetic entries to the configured hotlist topic (as list
-    /// `bench-load`), then times reading the whole topic back and building
-    /// the matcher, as every instance does at start; then starts the whole
-    /// service over the topic and reports its heap and resident bytes per
-    /// entry. Needs a broker.
     /// The second half of `hotlist-load`, run by it in a process of its
     /// own so nothing of the load phases is resident: starts the whole
     /// service over the topic and reports its memory per entry.
@@ -318,6 +313,11 @@ pub enum BenchCommand {
         #[arg(long)]
         checked: Option<std::path::PathBuf>,
     },
+    /// Writes N synthetic entries to the configured hotlist topic (as list
+    /// `bench-load`), then times reading the whole topic back and building
+    /// the matcher, as every instance does at start; then starts the whole
+    /// service over the topic and reports its heap and resident bytes per
+    /// entry. Needs a broker.
     HotlistLoad {
         #[arg(long, default_value_t = 1_000_000)]
         entries: usize,
