@@ -37,7 +37,7 @@ use crate::config::Config;
 use crate::hotlist::Matcher;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Processor};
-use in_flight::{Acked, InFlight};
+use in_flight::{await_all, Acked, InFlight};
 
 /// Header on a dead letter: the human-readable reason.
 pub const DLQ_REASON_HEADER: &str = "hm.reason";
@@ -70,15 +70,6 @@ async fn count_unassigned_time(metrics: Metrics, shutdown: CancellationToken) {
 /// Most batches sent and not yet settled at once; past it the source waits
 /// for the oldest before reading more.
 const MAX_BATCHES_IN_FLIGHT: usize = 16;
-
-/// Awaits every delivery, in order.
-async fn await_all(futures: Vec<(usize, DeliveryFuture)>) -> Vec<(usize, Acked)> {
-    let mut results = Vec::with_capacity(futures.len());
-    for (index, future) in futures {
-        results.push((index, future.await));
-    }
-    results
-}
 
 /// One record to produce, kept until acknowledged so it can be re-sent.
 struct Outgoing {
@@ -501,11 +492,8 @@ impl Source {
 
 /// Records processed together (see [`Source::fill`]). One for now: with
 /// chunks of `pipeline::BATCH_CHUNK` (64) the demo lost 1 to 3 of its 20
-/// planted wildcard and partial alerts in each of five runs, and
-/// deterministically none with chunks of one (matching itself is not the
-/// cause: `find` read by read inside the chunk lost them too). Batching
-/// measured at parity with matching read by read (docs/BENCHMARKS.md,
-/// issue 16 item 2), so nothing is lost by this until the cause is found.
+/// planted wildcard and partial alerts a run (with `find` read by read too);
+/// batching measured at parity (BENCHMARKS, issue 16 item 2).
 const TAKE_TOGETHER: usize = 1;
 
 /// Processes consumed records into the batch, their reads matched together.

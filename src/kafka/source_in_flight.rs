@@ -7,6 +7,15 @@
 use futures_util::FutureExt;
 use rdkafka::producer::DeliveryFuture;
 
+/// Awaits every delivery, in order.
+pub(super) async fn await_all(futures: Vec<(usize, DeliveryFuture)>) -> Vec<(usize, Acked)> {
+    let mut results = Vec::with_capacity(futures.len());
+    for (index, future) in futures {
+        results.push((index, future.await));
+    }
+    results
+}
+
 /// What a delivery future yields.
 pub(super) type Acked = <DeliveryFuture as std::future::Future>::Output;
 
