@@ -192,3 +192,40 @@ fn a_query_batch_keeps_each_reads_distinct_candidates() {
     queries.clear();
     assert!(queries.is_empty());
 }
+
+/// Two reads of one batch that hold the same witness fragment each get
+/// their hit on it (the demo lost the second when a pattern's "already
+/// hit" check looked at the whole batch's hits, not the read's own).
+#[test]
+fn every_read_of_a_batch_hits_a_pattern_an_earlier_read_of_it_hit() {
+    let p = |s: &str| normalize(s).unwrap();
+    let witness = Arc::new(HotlistEntry {
+        entry_id: "WIT-00002".into(),
+        list_id: "rso-witness".into(),
+        plate: EntryPlate::Pattern(Pattern::parse("*JRZ5*").unwrap()),
+        region: None,
+        category: Category::Amber,
+        priority: 0,
+        description: String::new(),
+        expires_at: None,
+        effective_at: None,
+        details: Default::default(),
+    });
+    let plate = Arc::new(HotlistEntry {
+        entry_id: "e1".into(),
+        list_id: "stolen".into(),
+        plate: EntryPlate::Plate(p("7ABC123")),
+        ..(*witness).clone()
+    });
+    let matcher = LiveMatcher::new(vec![witness, plate], TolerancePolicy::default());
+    let mut queries = QueryBatch::default();
+    for read in ["BKJRZ5ZV", "7ABC123", "HXJRZ5PJ", "MRJRZ5B"] {
+        queries.push(p(read), None);
+    }
+    let (mut hits, mut ends) = (Vec::new(), Vec::new());
+    matcher.find_batch(&queries, &mut hits, &mut ends);
+    assert_eq!(ends, vec![1, 2, 3, 4]);
+    let ids: Vec<&str> = hits.iter().map(|h| h.entry.entry_id.as_str()).collect();
+    assert_eq!(ids, vec!["WIT-00002", "e1", "WIT-00002", "WIT-00002"]);
+    assert_eq!(hits[2].kind, crate::hotlist::MatchKind::Partial);
+}

@@ -221,9 +221,12 @@ impl PatternSet {
         self.entries.iter().map(|(entry, _)| entry)
     }
 
-    /// Appends a hit for every pattern the read matches.
+    /// Appends a hit for every pattern the read matches (once per entry,
+    /// however many of its anchors the read holds; hits already in `hits`
+    /// are other reads' when reads are matched in a batch).
     pub fn find(&self, plate: &Plate, region: Option<Region>, reject_region: bool, hits: &mut Vec<Hit>) {
         let Some(automaton) = &self.automaton else { return };
+        let start = hits.len();
         let mut canon = [0u8; MAX_PLATE_LEN];
         for (slot, &b) in canon.iter_mut().zip(plate.as_bytes()) {
             *slot = canonical_byte(b);
@@ -232,7 +235,7 @@ impl PatternSet {
         for found in automaton.find_overlapping_iter(canon) {
             for &i in &self.by_anchor[found.pattern().as_usize()] {
                 let (entry, pattern) = &self.entries[i];
-                if hits.iter().any(|h| Arc::ptr_eq(&h.entry, entry)) {
+                if hits[start..].iter().any(|h| Arc::ptr_eq(&h.entry, entry)) {
                     continue;
                 }
                 let Some(unknown) = pattern.matches(canon) else {

@@ -490,11 +490,8 @@ impl Source {
     }
 }
 
-/// Records processed together (see [`Source::fill`]). One for now: with
-/// chunks of `pipeline::BATCH_CHUNK` (64) the demo lost 1 to 3 of its 20
-/// planted wildcard and partial alerts a run (with `find` read by read too);
-/// batching measured at parity (BENCHMARKS, issue 16 item 2).
-const TAKE_TOGETHER: usize = 1;
+/// Records processed together (see [`Source::fill`]).
+const TAKE_TOGETHER: usize = crate::pipeline::BATCH_CHUNK;
 
 /// Processes consumed records into the batch, their reads matched together.
 fn take_all(
