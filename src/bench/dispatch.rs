@@ -219,7 +219,7 @@ fn plain_plates(entries: Vec<Arc<crate::hotlist::HotlistEntry>>) -> Vec<Arc<crat
 
 /// Sorted latencies of the hit reads in `sent` that `arrived` (by read id
 /// and alert id) saw, and how many it did not.
-fn latencies(
+pub(super) fn latencies(
     sent: &HashMap<Uuid, (Uuid, Instant)>,
     arrived: impl Fn(Uuid, Uuid) -> Option<Instant>,
 ) -> (Vec<Duration>, usize) {

@@ -17,6 +17,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::dispatch::latencies;
 use super::{ensure_topics, BenchError};
 use crate::alert::alert_id;
 use crate::config::Config;
@@ -220,21 +221,6 @@ fn watch(
             }
         }
     }))
-}
-
-/// Sorted latencies of the hit reads in `sent` that `arrived` (by read id
-/// and alert id) saw, and how many it did not.
-fn latencies(
-    sent: &HashMap<Uuid, (Uuid, Instant)>,
-    arrived: impl Fn(Uuid, Uuid) -> Option<Instant>,
-) -> (Vec<Duration>, usize) {
-    let mut values: Vec<Duration> = sent
-        .iter()
-        .filter_map(|(read, (alert, at))| arrived(*read, *alert).map(|seen| seen.saturating_duration_since(*at)))
-        .collect();
-    values.sort();
-    let missed = sent.len() - values.len();
-    (values, missed)
 }
 
 fn report(
